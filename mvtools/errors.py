@@ -1,0 +1,45 @@
+"""The exception hierarchy. Each error carries the exit code DESIGN.md gives it.
+
+The CLI prints ``mvtools: error: <message>`` (one line) and exits with ``exit_code``.
+"""
+
+from __future__ import annotations
+
+
+class MvtoolsError(Exception):
+    """Base class: an expected failure with a one-line message."""
+
+    exit_code = 3
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:  # one line, always
+        return " ".join(self.message.split("\n"))
+
+
+class CheckFailed(MvtoolsError):
+    """A check found problems, or a hook, gate or policy refused (exit 1)."""
+
+    exit_code = 1
+
+
+class UsageError(MvtoolsError):
+    """Bad usage or bad input; nothing was written (exit 2)."""
+
+    exit_code = 2
+
+
+class NotFound(UsageError):
+    """An unknown model, version, stage or path (exit 2)."""
+
+
+class ConfigError(UsageError):
+    """mvtools.yaml, dvc.yaml or a ledger that cannot be read as valid input (exit 2)."""
+
+
+class InternalError(MvtoolsError):
+    """An internal or I/O error (exit 3)."""
+
+    exit_code = 3

@@ -1,0 +1,173 @@
+"""Safe YAML reading with limits, in two dialects.
+
+* ``load_yaml(..., yaml12=True)`` reads with YAML 1.2 core-schema typing, as DVC reads
+  dvc.yaml, dvc.lock and params files (``1e-3`` is a float, ``no``/``on`` are strings,
+  no timestamps).
+* ``load_yaml(..., yaml12=False)`` reads PyYAML's YAML 1.1 safe schema; mvtools' own
+  ledger files are written and read with it.
+
+Every load goes through libyaml's C parser when present, refuses files over a size limit,
+alias bombs (more than ``max_aliases`` alias nodes) and nesting deeper than ``max_depth``,
+and turns parser errors into one-line :class:`ConfigError` messages.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from mvtools.errors import ConfigError
+
+try:  # libyaml is an order of magnitude faster; fall back to pure Python
+    from yaml import CSafeDumper as _Dumper
+    from yaml import CSafeLoader as _Loader
+except ImportError:  # pragma: no cover - depends on the PyYAML build
+    from yaml import SafeDumper as _Dumper  # type: ignore[assignment]
+    from yaml import SafeLoader as _Loader  # type: ignore[assignment]
+
+MAX_BYTES = 64 * 1024 * 1024
+MAX_DEPTH = 64
+MAX_ALIASES = 512
+
+
+class Loader11(_Loader):  # type: ignore[misc,valid-type]
+    """PyYAML's safe loader (YAML 1.1 typing)."""
+
+
+class Loader12(_Loader):  # type: ignore[misc,valid-type]
+    """Safe loader with YAML 1.2 core-schema implicit typing (as DVC reads its files)."""
+
+
+def _yaml12_resolvers() -> dict[str | None, list[tuple[str, re.Pattern[str]]]]:
+    resolvers: dict[str | None, list[tuple[str, re.Pattern[str]]]] = {}
+
+    def add(tag: str, regexp: re.Pattern[str], first: str) -> None:
+        for ch in first:
+            resolvers.setdefault(ch, []).append((tag, regexp))
+
+    add(
+        "tag:yaml.org,2002:bool",
+        re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
+        "tTfF",
+    )
+    add(
+        "tag:yaml.org,2002:int",
+        re.compile(r"^(?:[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+)$"),
+        "-+0123456789",
+    )
+    add(
+        "tag:yaml.org,2002:float",
+        re.compile(
+            r"^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?"
+            r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"
+        ),
+        "-+.0123456789",
+    )
+    add("tag:yaml.org,2002:null", re.compile(r"^(?:~|null|Null|NULL|)$"), "~nN")
+    resolvers.setdefault("", []).append(("tag:yaml.org,2002:null", re.compile(r"^$")))
+    add("tag:yaml.org,2002:merge", re.compile(r"^(?:<<)$"), "<")
+    return resolvers
+
+
+Loader12.yaml_implicit_resolvers = _yaml12_resolvers()
+
+
+def _construct_int12(loader: Any, node: yaml.ScalarNode) -> int:
+    value = loader.construct_scalar(node)
+    if value.startswith("0o"):
+        return int(value[2:], 8)
+    if value.startswith("0x"):
+        return int(value[2:], 16)
+    return int(value)  # "010" is ten in YAML 1.2, not octal
+
+
+def _construct_float12(loader: Any, node: yaml.ScalarNode) -> float:
+    return float(loader.construct_scalar(node).replace(".inf", "inf").replace(".Inf", "inf")
+                 .replace(".INF", "inf").replace(".nan", "nan").replace(".NaN", "nan")
+                 .replace(".NAN", "nan"))
+
+
+Loader12.add_constructor("tag:yaml.org,2002:int", _construct_int12)
+Loader12.add_constructor("tag:yaml.org,2002:float", _construct_float12)
+
+
+def _check_structure(text: str, source: str, max_depth: int, max_aliases: int) -> None:
+    """Walk the parser's event stream (iterative, cheap) before building objects."""
+    # Plain files with no flow collections, anchors or aliases cannot nest deeply
+    # without indentation, which the size limit bounds; skip the scan for them.
+    if "&" not in text and "*" not in text and "[" not in text and "{" not in text:
+        if text.count("- -") == 0:
+            return
+    depth = 0
+    aliases = 0
+    try:
+        for event in yaml.parse(text, Loader=_Loader):
+            if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
+                depth += 1
+                if depth > max_depth:
+                    raise ConfigError(f"{source}: YAML nested deeper than {max_depth} levels")
+            elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
+                depth -= 1
+            elif isinstance(event, yaml.AliasEvent):
+                aliases += 1
+                if aliases > max_aliases:
+                    raise ConfigError(f"{source}: YAML uses more than {max_aliases} aliases")
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{source}: malformed YAML: {_describe(exc)}") from None
+
+
+def _describe(exc: yaml.YAMLError) -> str:
+    mark = getattr(exc, "problem_mark", None)
+    problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+    if mark is not None:
+        return f"{problem} (line {mark.line + 1}, column {mark.column + 1})"
+    return str(problem)
+
+
+def load_yaml(
+    text: str | bytes,
+    source: str,
+    *,
+    yaml12: bool = True,
+    max_bytes: int = MAX_BYTES,
+    max_depth: int = MAX_DEPTH,
+    max_aliases: int = MAX_ALIASES,
+) -> Any:
+    """Parse ``text`` safely; ``source`` names the file in error messages."""
+    if isinstance(text, bytes):
+        if len(text) > max_bytes:
+            raise ConfigError(f"{source}: larger than {max_bytes} bytes")
+        try:
+            text = text.decode("utf-8")
+        except UnicodeDecodeError:
+            raise ConfigError(f"{source}: not UTF-8 text") from None
+    if len(text) > max_bytes:
+        raise ConfigError(f"{source}: larger than {max_bytes} bytes")
+    _check_structure(text, source, max_depth, max_aliases)
+    try:
+        return yaml.load(text, Loader=Loader12 if yaml12 else Loader11)  # noqa: S506 - safe loaders only
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{source}: malformed YAML: {_describe(exc)}") from None
+    except (RecursionError, ValueError, TypeError) as exc:
+        raise ConfigError(f"{source}: unreadable YAML: {exc}") from None
+
+
+def read_yaml(path: str | Path, source: str | None = None, **kwargs: Any) -> Any:
+    """Read and parse a YAML file; a missing or unreadable file is a ConfigError."""
+    p = Path(path)
+    try:
+        data = p.read_bytes()
+    except FileNotFoundError:
+        raise ConfigError(f"{source or p}: no such file") from None
+    except OSError as exc:
+        raise ConfigError(f"{source or p}: cannot read: {exc.strerror}") from None
+    return load_yaml(data, source or str(p), **kwargs)
+
+
+def dump_yaml(data: Any) -> str:
+    """Block-style, key order kept, unicode kept; output re-reads with ``yaml12=False``."""
+    return yaml.dump(data, Dumper=_Dumper, sort_keys=False, default_flow_style=False,
+                     allow_unicode=True, width=1000)
