@@ -1,0 +1,3 @@
+from mvtools.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,229 @@
+"""Where a model's bytes are recorded (a .dvc file, a dvc.lock output, or git itself) and
+what describes it (metrics, params, the lineage snapshot from dvc.lock).
+
+Everything is read from a *source*: a commit, the index (``None``) or the work tree, so the
+pre-commit hook sees the model exactly as it will be committed.
+"""
+
+from __future__ import annotations
+
+import json
+import posixpath
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from mvtools.config import Config, Model
+from mvtools.errors import ConfigError
+from mvtools.gitops import Repo
+from mvtools.yamlio import load_yaml
+
+WORKTREE = "worktree"
+INDEX = ":"
+
+
+class Source:
+    """Reads repo files from a commit, the index or the work tree, memoised per command."""
+
+    def __init__(self, repo: Repo, rev: str | None) -> None:
+        self.repo = repo
+        self.rev = rev  # commit id, INDEX, or WORKTREE
+        self._cache: dict[str, bytes | None] = {}
+        self._yaml: dict[str, Any] = {}
+
+    def read(self, rel: str) -> bytes | None:
+        if rel not in self._cache:
+            if self.rev == WORKTREE:
+                try:
+                    self._cache[rel] = (self.repo.root / rel).read_bytes()
+                except OSError:
+                    self._cache[rel] = None
+            elif self.rev is None:
+                self._cache[rel] = None
+            elif self.rev == INDEX:
+                self._cache[rel] = self.repo.show_blob(":" + rel)
+            else:
+                self._cache[rel] = self.repo.show_blob(f"{self.rev}:{rel}")
+        return self._cache[rel]
+
+    def yaml(self, rel: str) -> Any:
+        if rel not in self._yaml:
+            data = self.read(rel)
+            self._yaml[rel] = None if data is None else load_yaml(data, rel)
+        return self._yaml[rel]
+
+
+@dataclass
+class Record:
+    """What DVC (or git) records for a model in one source."""
+
+    kind: str  # "dvcfile", "dvclock" or "git"
+    file: str | None = None  # the .dvc file or dvc.lock holding the record
+    stage: str | None = None  # dvc.yaml stage name (dvclock)
+    dvc_yaml: str | None = None
+    md5: str | None = None
+    hash_name: str | None = None  # "md5" (DVC 3) or "md5-dos2unix" (DVC 2 era)
+    size: int | None = None
+    deps: dict[str, str | None] = field(default_factory=dict)
+    params: dict[str, Any] = field(default_factory=dict)
+
+    def key(self) -> tuple[Any, ...]:
+        return (self.kind, self.md5, self.size)
+
+
+def _out_hash(entry: dict[str, Any]) -> tuple[str | None, str | None, int | None]:
+    md5 = entry.get("md5")
+    name = entry.get("hash")
+    if md5 is not None and name is None:
+        name = "md5-dos2unix"  # DVC 2 wrote no "hash:" field
+    size = entry.get("size")
+    return (str(md5) if md5 is not None else None, name, size if isinstance(size, int) else None)
+
+
+def _norm(base: str, p: str) -> str:
+    return posixpath.normpath(posixpath.join(base, str(p))).lstrip("./") if base else posixpath.normpath(str(p))
+
+
+def stage_wdirs(src: Source, dvc_yaml: str) -> dict[str, str]:
+    data = src.yaml(dvc_yaml)
+    res: dict[str, str] = {}
+    if isinstance(data, dict) and isinstance(data.get("stages"), dict):
+        for name, st in data["stages"].items():
+            if isinstance(st, dict) and isinstance(st.get("wdir"), str):
+                res[str(name)] = st["wdir"]
+    return res
+
+
+def find_record(cfg: Config, src: Source, model: Model, dvc_yamls: list[str]) -> Record | None:
+    """The record of ``model`` in ``src``; None when the source does not hold it at all."""
+    dvcfile = model.path + ".dvc"
+    data = src.yaml(dvcfile)
+    if isinstance(data, dict):
+        outs = data.get("outs")
+        if not isinstance(outs, list) or not outs or not isinstance(outs[0], dict):
+            raise ConfigError(f"{dvcfile}: no outs entry")
+        md5, name, size = _out_hash(outs[0])
+        deps = {}
+        for d in data.get("deps") or []:
+            if isinstance(d, dict) and "path" in d:
+                deps[str(d["path"])] = d.get("md5") or d.get("etag") or d.get("checksum")
+        return Record("dvcfile", file=dvcfile, md5=md5, hash_name=name, size=size, deps=deps)
+    for dy in dvc_yamls:
+        base = posixpath.dirname(dy)
+        lock = posixpath.join(base, "dvc.lock") if base else "dvc.lock"
+        ldata = src.yaml(lock)
+        if not isinstance(ldata, dict) or not isinstance(ldata.get("stages"), dict):
+            continue
+        wdirs = stage_wdirs(src, dy)
+        for sname, st in ldata["stages"].items():
+            if not isinstance(st, dict):
+                continue
+            wd = _norm(base, wdirs.get(str(sname).split("@")[0], "."))
+            wd = "" if wd == "." else wd
+            for out in st.get("outs") or []:
+                if isinstance(out, dict) and _norm(wd, out.get("path", "")) == model.path:
+                    md5, name, size = _out_hash(out)
+                    deps = {
+                        _norm(wd, d["path"]): (str(d.get("md5")) if d.get("md5") is not None else None)
+                        for d in st.get("deps") or [] if isinstance(d, dict) and "path" in d
+                    }
+                    params: dict[str, Any] = {}
+                    for pfile, values in (st.get("params") or {}).items():
+                        if isinstance(values, dict):
+                            params[_norm(wd, pfile)] = values
+                    return Record("dvclock", file=lock, stage=str(sname), dvc_yaml=dy, md5=md5,
+                                  hash_name=name, size=size, deps=deps, params=params)
+    return None
+
+
+def _flat(data: Any) -> dict[str, Any]:
+    res: dict[str, Any] = {}
+
+    def walk(v: Any, key: str) -> None:
+        if isinstance(v, dict):
+            for k, sub in v.items():
+                walk(sub, f"{key}.{k}" if key else str(k))
+        elif isinstance(v, (int, float, str, bool)) or v is None:
+            res[key] = v
+        elif isinstance(v, list) and all(isinstance(x, (int, float, str, bool)) for x in v):
+            res[key] = list(v)
+
+    walk(data, "")
+    return res
+
+
+def _load_structured(data: bytes, rel: str) -> Any:
+    if rel.endswith(".json"):
+        try:
+            return json.loads(data)
+        except ValueError as exc:
+            raise ConfigError(f"{rel}: malformed JSON: {exc}") from None
+    return load_yaml(data, rel)
+
+
+def read_metrics(src_read: Callable[[str], bytes | None], files: list[str]) -> dict[str, Any]:
+    res: dict[str, Any] = {}
+    for rel in files:
+        data = src_read(rel)
+        if data is None:
+            continue
+        flat = _flat(_load_structured(data, rel))
+        res.update({k: v for k, v in flat.items() if isinstance(v, (int, float)) or v is None})
+    return res
+
+
+def read_params(src_read: Callable[[str], bytes | None], spec: dict[str, list[str] | None]) -> dict[str, Any]:
+    res: dict[str, Any] = {}
+    for rel, keys in spec.items():
+        data = src_read(rel)
+        if data is None:
+            continue
+        flat = _flat(_load_structured(data, rel))
+        prefix = "" if posixpath.basename(rel) == "params.yaml" and "/" not in rel else f"{rel}:"
+        if keys is None:
+            res.update({prefix + k: v for k, v in flat.items()})
+        else:
+            for k in keys:
+                hits = {fk: fv for fk, fv in flat.items() if fk == k or fk.startswith(k + ".")}
+                res.update({prefix + fk: fv for fk, fv in hits.items()})
+    return res
+
+
+def stage_metrics_files(src: Source, rec: Record) -> list[str]:
+    """The metrics outputs of the dvc.yaml stage that produces the model."""
+    if rec.kind != "dvclock" or rec.dvc_yaml is None or rec.stage is None:
+        return []
+    data = src.yaml(rec.dvc_yaml)
+    base = posixpath.dirname(rec.dvc_yaml)
+    st = (data or {}).get("stages", {}).get(rec.stage.split("@")[0]) if isinstance(data, dict) else None
+    files: list[str] = []
+    if isinstance(st, dict):
+        wd = _norm(base, st.get("wdir", ".")) if isinstance(st.get("wdir", "."), str) else base
+        wd = "" if wd == "." else wd
+        for m in st.get("metrics") or []:
+            p = m if isinstance(m, str) else next(iter(m), None) if isinstance(m, dict) else None
+            if isinstance(p, str) and "${" not in p:
+                files.append(_norm(wd, p))
+    if isinstance(data, dict):
+        for m in data.get("metrics") or []:
+            if isinstance(m, str) and "${" not in m:
+                files.append(_norm(base, m))
+    return files
+
+
+def flatten_lock_params(params: dict[str, Any]) -> dict[str, Any]:
+    res: dict[str, Any] = {}
+    for rel, values in params.items():
+        prefix = "" if rel == "params.yaml" else f"{rel}:"
+        for k, v in _flat(values).items():
+            res[prefix + k] = v
+    return res
+
+
+def dvc_fix_command(rec: Record, model: Model) -> str:
+    if rec.kind == "dvcfile":
+        return f"dvc add {model.path}"
+    if rec.kind == "dvclock":
+        target = rec.stage if rec.dvc_yaml == "dvc.yaml" else f"{rec.dvc_yaml}:{rec.stage}"
+        return f"dvc commit {target}  (or: dvc checkout {target} to restore the recorded version)"
+    return f"git add {model.path}"
+

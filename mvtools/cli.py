@@ -1,0 +1,249 @@
+"""The command line: a thin view over the Python API (``mvtools.registry.Registry``).
+
+Errors are one line on stderr (``mvtools: error: ...``) with DESIGN.md's exit codes:
+0 ok, 1 a check or hook refused, 2 bad usage or input, 3 internal or I/O error, 130 Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any, Callable, Sequence
+
+from mvtools import __version__
+from mvtools.errors import MvtoolsError, UsageError
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # argparse exits 2 too; keep our one-line format
+        raise UsageError(message)
+
+
+def _print_json(doc: Any) -> None:
+    sys.stdout.write(json.dumps(doc, indent=2, sort_keys=False, default=str) + "\n")
+
+
+def _registry(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    from mvtools.registry import Registry
+
+    return Registry(args.repo)
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    from mvtools.install import init
+
+    done = init(args.repo, scheme=args.scheme, hooks=args.hooks)
+    for line in done or ["already set up: nothing to do"]:
+        print(f"mvtools: {line}")
+    print("next: declare your model in mvtools.yaml (or a dvc.yaml artifacts: section), "
+          "then git add and git commit it")
+    return 0
+
+
+def cmd_install_hooks(args: argparse.Namespace) -> int:
+    from mvtools.gitops import Repo
+    from mvtools.install import install_hooks
+
+    for line in install_hooks(Repo.discover(args.repo), args.hooks) or ["hooks already installed"]:
+        print(f"mvtools: {line}")
+    return 0
+
+
+def cmd_uninstall_hooks(args: argparse.Namespace) -> int:
+    from mvtools.gitops import Repo
+    from mvtools.install import uninstall_hooks
+
+    for line in uninstall_hooks(Repo.discover(args.repo)) or ["no mvtools hooks installed"]:
+        print(f"mvtools: {line}")
+    return 0
+
+
+def cmd_hook(args: argparse.Namespace) -> int:
+    from mvtools.hooks import run
+
+    return run(args.type, args.hook_args)
+
+
+def cmd_register(args: argparse.Namespace) -> int:
+    reg = _registry(args)
+    ev = reg.register(args.name, path=args.path, bump=args.bump, version=args.version, message=args.message)
+    if args.json:
+        _print_json(ev)
+    else:
+        print(f"registered {ev['model']} {ev['version']} (tag {ev['tag']}, commit {ev['commit'][:12]}, "
+              f"sha256 {ev['sha256'][:12]})")
+    return 0
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    doc = _registry(args).show(args.name, include_deprecated=args.all)
+    if args.json:
+        _print_json({"models": [{k: m[k] for k in ("name", "latest", "versions", "stages")} for m in doc["models"]]})
+        return 0
+    rows = [("MODEL", "LATEST", "VERSIONS", "STAGES", "PATH")]
+    for m in doc["models"]:
+        stages = ", ".join(f"{s}={v}" for s, v in m["stages"].items()) or "-"
+        rows.append((m["name"] + (" (deprecated)" if m["deprecated"] else ""), m["latest"] or "-",
+                     str(m["versions"]), stages, m["path"] or "-"))
+    _table(rows)
+    return 0
+
+
+def _table(rows: list[tuple[str, ...]]) -> None:
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    for r in rows:
+        print("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())
+
+
+def cmd_history(args: argparse.Namespace) -> int:
+    doc = _registry(args).history(args.name)
+    if args.json:
+        _print_json(doc)
+        return 0
+    rows = [("TIMESTAMP", "EVENT", "VERSION", "COMMIT", "SHA256", "ACTOR")]
+    for ev in doc["events"]:
+        rows.append((ev["timestamp"], ev["event"], ev.get("version") or "-", (ev.get("commit") or "-")[:12],
+                     (ev.get("sha256") or "-")[:12], ev["actor"]))
+    _table(rows)
+    return 0
+
+
+def cmd_get(args: argparse.Namespace) -> int:
+    res = _registry(args).get(args.spec, args.output)
+    if args.json:
+        _print_json(res)
+    else:
+        print(f"{res['model']} {res['version']} -> {res['path']} (sha256 verified)")
+    return 0
+
+
+def cmd_sync_tags(args: argparse.Namespace) -> int:
+    made = _registry(args).sync_tags()
+    if args.json:
+        _print_json({"created": made})
+    else:
+        for m in made:
+            print(f"created tag {m['tag']} on {m['commit'][:12]}")
+        if not made:
+            print("all tags present")
+    return 0
+
+
+def cmd_push(args: argparse.Namespace) -> int:
+    res = _registry(args).push(args.remote)
+    if args.json:
+        _print_json(res)
+    else:
+        print(f"pushed {res['branch']} and {res['tags']} registry tags to {res['remote']}; "
+              f"{res['dvc_files_pushed']} artifact files to the DVC remote")
+    return 0
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    from mvtools.verify import verify
+
+    problems = verify(_registry(args))
+    if args.json:
+        _print_json({"ok": not problems, "problems": problems})
+    else:
+        for p in problems:
+            print(f"{p['kind']}: {p['where']}: {p['message']}")
+        print("verify: ok" if not problems else f"verify: {len(problems)} problem(s)")
+    return 1 if problems else 0
+
+
+def cmd_quickstart(args: argparse.Namespace) -> int:
+    from mvtools.quickstart import quickstart
+
+    return quickstart(args.dir)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="mvtools", description="Git-native model versioning on git, DVC and pre-commit.")
+    p.add_argument("--version", action="version", version=f"mvtools {__version__}")
+    p.add_argument("--debug", action="store_true", help="show tracebacks")
+    p.add_argument("-C", dest="repo", default=".", metavar="PATH", help="run in PATH (default: .)")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub.required = True
+
+    def add(name: str, func: Callable[[argparse.Namespace], int], help: str, json_flag: bool = False) -> argparse.ArgumentParser:
+        sp = sub.add_parser(name, help=help, description=help)
+        sp.set_defaults(func=func)
+        if json_flag:
+            sp.add_argument("--json", action="store_true", help="print one JSON document")
+        return sp
+
+    sp = add("init", cmd_init, "set mvtools up in this git repo (commits nothing)")
+    sp.add_argument("--scheme", choices=("semver", "timestamp"), default="semver")
+    sp.add_argument("--hooks", choices=("git", "pre-commit", "none"), default="git")
+    sp = add("install-hooks", cmd_install_hooks, "install the commit hooks")
+    sp.add_argument("--hooks", choices=("git", "pre-commit"), default="git")
+    add("uninstall-hooks", cmd_uninstall_hooks, "remove the commit hooks (yours are restored)")
+    sp = add("hook", cmd_hook, "run a hook (called by git or pre-commit)")
+    sp.add_argument("type", choices=("pre-commit", "post-commit", "post-rewrite"))
+    sp.add_argument("hook_args", nargs="*")
+    sp = add("register", cmd_register, "register the work tree's model as a new version and commit it", True)
+    sp.add_argument("name")
+    sp.add_argument("--path", help="the model's path (declares the model if it is new)")
+    sp.add_argument("--bump", choices=("major", "minor", "patch"))
+    sp.add_argument("--version", help="explicit version, e.g. v1.0.0")
+    sp.add_argument("-m", "--message")
+    sp = add("show", cmd_show, "models, their latest versions and stages", True)
+    sp.add_argument("name", nargs="?")
+    sp.add_argument("--all", action="store_true", help="include deprecated models")
+    sp = add("history", cmd_history, "every event of a model, oldest first", True)
+    sp.add_argument("name")
+    sp = add("get", cmd_get, "fetch the bytes of NAME, NAME@VERSION or NAME#STAGE (sha256-checked)", True)
+    sp.add_argument("spec", metavar="NAME[@VERSION|#STAGE]")
+    sp.add_argument("-o", "--output", metavar="PATH")
+    add("sync-tags", cmd_sync_tags, "recreate missing tags from the ledger", True)
+    sp = add("push", cmd_push, "push the branch, its registry tags and the artifacts (DVC remote)", True)
+    sp.add_argument("remote", nargs="?")
+    add("verify", cmd_verify, "check ledgers, ids and tags; exit 1 on problems", True)
+    sp = add("quickstart", cmd_quickstart, "build a demo repo with two model versions")
+    sp.add_argument("dir")
+    try:
+        from mvtools import lineage_cmd
+    except ImportError:
+        lineage_cmd = None  # type: ignore[assignment]
+    if lineage_cmd is not None and hasattr(lineage_cmd, "add_parser"):
+        lineage_cmd.add_parser(sub)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in argv
+    try:
+        args = build_parser().parse_args(argv)
+        if getattr(args, "func", None) is None and hasattr(args, "run"):
+            return int(args.run(args))
+        return int(args.func(args))
+    except MvtoolsError as exc:
+        if debug:
+            import traceback
+
+            traceback.print_exc()
+        print(f"mvtools: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("mvtools: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+    except SystemExit as exc:  # --help / --version
+        return int(exc.code or 0)
+    except Exception as exc:  # noqa: BLE001 - the last line of defence
+        if debug:
+            import traceback
+
+            traceback.print_exc()
+        first = str(exc).splitlines()[0] if str(exc) else ""
+        print(f"mvtools: error: internal error: {type(exc).__name__}: {first} (rerun with --debug)",
+              file=sys.stderr)
+        return 3
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,269 @@
+"""mvtools.yaml and the model declarations of every dvc.yaml, read once per command."""
+
+from __future__ import annotations
+
+import posixpath
+import re
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from mvtools.errors import ConfigError, NotFound, UsageError
+from mvtools.yamlio import load_yaml
+
+CONFIG_FILE = "mvtools.yaml"
+SCHEMES = ("semver", "timestamp")
+BUMPS = ("major", "minor", "patch")
+DEFAULT_STAGES = ("development", "staging", "production")
+
+# GTO's grammar (gto/constants.py): a name, optionally prefixed "dir:" for dvc.yaml artifacts.
+NAME_RE = re.compile(r"^[a-zA-Z0-9](?:[a-zA-Z0-9_/-]*[a-zA-Z0-9])?$")
+DIRNAME_RE = re.compile(r"^[a-zA-Z0-9_./-]+$")
+
+
+def validate_name(name: object, what: str = "model name") -> str:
+    """Refuse anything GTO could not put in a tag (and anything unsafe in a path)."""
+    if not isinstance(name, str) or not name:
+        raise UsageError(f"invalid {what} {name!r}: must be a non-empty string")
+    prefix, sep, base = name.rpartition(":")
+    if sep:
+        parts = prefix.split("/")
+        if (not DIRNAME_RE.match(prefix) or any(p in ("", ".", "..") for p in parts)):
+            raise UsageError(f"invalid {what} {name!r}: bad dvc.yaml folder {prefix!r}")
+    if not NAME_RE.match(base) or "//" in base:
+        raise UsageError(
+            f"invalid {what} {name!r}: use letters, digits, '-', '_' and '/', "
+            "starting and ending with a letter or digit"
+        )
+    return name
+
+
+def validate_stage(stage: object) -> str:
+    if not isinstance(stage, str) or not NAME_RE.match(stage) or "//" in stage:
+        raise UsageError(f"invalid stage name {stage!r}")
+    return stage
+
+
+def safe_relpath(root: Path, path: object, what: str = "path") -> str:
+    """A repo-relative POSIX path that stays inside ``root`` (symlinks included)."""
+    if not isinstance(path, str) or not path.strip():
+        raise UsageError(f"invalid {what} {path!r}: must be a non-empty string")
+    if "\0" in path or any(ord(c) < 32 for c in path):
+        raise UsageError(f"invalid {what} {path!r}: control characters")
+    if path.startswith("-"):
+        raise UsageError(f"invalid {what} {path!r}: must not start with '-'")
+    p = PurePosixPath(path.replace("\\", "/"))
+    if p.is_absolute():
+        raise UsageError(f"invalid {what} {path!r}: must be relative to the repository root")
+    norm = posixpath.normpath(str(p))
+    if norm == ".." or norm.startswith("../") or norm == ".":
+        raise UsageError(f"invalid {what} {path!r}: outside the repository")
+    real = (root / norm).resolve()
+    try:
+        real.relative_to(root.resolve())
+    except ValueError:
+        raise UsageError(f"invalid {what} {path!r}: leads outside the repository") from None
+    return norm
+
+
+@dataclass
+class Model:
+    name: str
+    path: str  # repo-relative, POSIX
+    type: str = "model"
+    description: str | None = None
+    labels: list[str] = field(default_factory=list)
+    metrics: list[str] = field(default_factory=list)
+    params: dict[str, list[str] | None] = field(default_factory=dict)  # file -> keys (None: all)
+    bump: str = "patch"
+    source: str = CONFIG_FILE
+
+    @property
+    def tag_name(self) -> str:
+        return self.name.replace(":", "=")
+
+    @property
+    def ledger_name(self) -> str:
+        return self.tag_name + ".yaml"
+
+
+@dataclass
+class Config:
+    root: Path
+    scheme: str = "semver"
+    registry_dir: str = "registry"
+    stages: list[str] = field(default_factory=lambda: list(DEFAULT_STAGES))
+    models: dict[str, Model] = field(default_factory=dict)
+    raw: dict[str, Any] = field(default_factory=dict)
+    exists: bool = False
+
+    def model(self, name: str) -> Model:
+        validate_name(name)
+        try:
+            return self.models[name]
+        except KeyError:
+            known = ", ".join(sorted(self.models)) or "none declared"
+            raise NotFound(f"unknown model {name!r} (models: {known})") from None
+
+    def ledger_path(self, model: Model | str) -> str:
+        m = model.ledger_name if isinstance(model, Model) else model.replace(":", "=") + ".yaml"
+        return f"{self.registry_dir}/{m}"
+
+    def watched_paths(self) -> list[str]:
+        """What the hooks must look at: model paths and the files that describe them."""
+        return sorted({m.path for m in self.models.values()})
+
+
+def _str_list(value: Any, where: str) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return list(value)
+    raise ConfigError(f"{where}: expected a string or a list of strings")
+
+
+def _params_spec(root: Path, value: Any, where: str, base: str = "") -> dict[str, list[str] | None]:
+    """params as DVC writes them: a list of keys of params.yaml, or {file: [keys] | null}."""
+    spec: dict[str, list[str] | None] = {}
+    if value is None:
+        return spec
+    items = value if isinstance(value, list) else [value]
+    for item in items:
+        if isinstance(item, str):
+            if item.endswith((".yaml", ".yml", ".json", ".toml", ".py")) and "." in item:
+                spec[safe_relpath(root, posixpath.join(base, item), f"{where} params file")] = None
+            else:
+                spec.setdefault(posixpath.join(base, "params.yaml").lstrip("/"), []).append(item)  # type: ignore[union-attr]
+        elif isinstance(item, dict):
+            for f, keys in item.items():
+                if not isinstance(f, str):
+                    raise ConfigError(f"{where}: params file names must be strings")
+                fpath = safe_relpath(root, posixpath.join(base, f), f"{where} params file")
+                spec[fpath] = None if keys is None else _str_list(keys, where)
+        else:
+            raise ConfigError(f"{where}: params must be keys or {{file: [keys]}}")
+    return spec
+
+
+def _model_from(root: Path, entry: Any, where: str, *, name: str | None = None, base: str = "",
+                source: str = CONFIG_FILE) -> Model:
+    if not isinstance(entry, dict):
+        raise ConfigError(f"{where}: each model must be a mapping")
+    name = name if name is not None else entry.get("name")
+    try:
+        validate_name(name)
+    except UsageError as exc:
+        raise ConfigError(f"{where}: {exc.message}") from None
+    assert isinstance(name, str)
+    path = entry.get("path")
+    if not isinstance(path, str):
+        raise ConfigError(f"{where}: model {name!r} needs a 'path' string")
+    try:
+        rel = safe_relpath(root, posixpath.join(base, path) if base else path, f"path of {name!r}")
+    except UsageError as exc:
+        raise ConfigError(f"{where}: {exc.message}") from None
+    bump = entry.get("bump", "patch")
+    if bump not in BUMPS:
+        raise ConfigError(f"{where}: bump of {name!r} must be one of {', '.join(BUMPS)}")
+    mtype = entry.get("type", "model")
+    desc = entry.get("description", entry.get("desc"))
+    for key, val in (("type", mtype), ("description", desc)):
+        if val is not None and not isinstance(val, str):
+            raise ConfigError(f"{where}: {key} of {name!r} must be a string")
+    metrics = [
+        safe_relpath(root, posixpath.join(base, m) if base else m, f"metrics file of {name!r}")
+        for m in _str_list(entry.get("metrics"), f"{where}: metrics of {name!r}")
+    ]
+    return Model(
+        name=name, path=rel, type=mtype or "model", description=desc,
+        labels=_str_list(entry.get("labels"), f"{where}: labels of {name!r}"),
+        metrics=metrics,
+        params=_params_spec(root, entry.get("params"), f"{where}: model {name!r}", base),
+        bump=bump, source=source,
+    )
+
+
+def dvc_yaml_files(root: Path) -> list[str]:
+    """Every dvc.yaml git knows of or could add (tracked, staged or untracked, not ignored)."""
+    from mvtools.gitops import git
+
+    proc = git(["ls-files", "-z", "--cached", "--others", "--exclude-standard", "--",
+                "dvc.yaml", ":(glob)**/dvc.yaml"], root, check=False)
+    names = {p for p in proc.stdout.decode("utf-8", "surrogateescape").split("\0") if p}
+    return sorted(n for n in names if (root / n).is_file())
+
+
+def load_config(root: Path, *, with_dvc: bool = True) -> Config:
+    """Read mvtools.yaml (optional) and the ``artifacts:`` of every dvc.yaml."""
+    cfg = Config(root=root)
+    path = root / CONFIG_FILE
+    if path.exists():
+        try:
+            raw = load_yaml(path.read_bytes(), CONFIG_FILE, max_bytes=4 * 1024 * 1024)
+        except OSError as exc:
+            raise ConfigError(f"{CONFIG_FILE}: cannot read: {exc.strerror}") from None
+        cfg.exists = True
+        if raw is None:
+            raw = {}
+        if not isinstance(raw, dict):
+            raise ConfigError(f"{CONFIG_FILE}: expected a mapping at the top level")
+        cfg.raw = raw
+        scheme = raw.get("scheme", "semver")
+        if scheme not in SCHEMES:
+            raise ConfigError(f"{CONFIG_FILE}: scheme must be one of {', '.join(SCHEMES)}, not {scheme!r}")
+        cfg.scheme = scheme
+        reg = raw.get("registry_dir", "registry")
+        try:
+            cfg.registry_dir = safe_relpath(root, reg, "registry_dir")
+        except UsageError as exc:
+            raise ConfigError(f"{CONFIG_FILE}: {exc.message}") from None
+        stages = raw.get("stages", list(DEFAULT_STAGES))
+        if not isinstance(stages, list) or not stages:
+            raise ConfigError(f"{CONFIG_FILE}: stages must be a non-empty list")
+        try:
+            cfg.stages = [validate_stage(s) for s in stages]
+        except UsageError as exc:
+            raise ConfigError(f"{CONFIG_FILE}: {exc.message}") from None
+        models = raw.get("models") or []
+        if not isinstance(models, list):
+            raise ConfigError(f"{CONFIG_FILE}: models must be a list")
+        for i, entry in enumerate(models):
+            m = _model_from(root, entry, f"{CONFIG_FILE}: models[{i}]")
+            if m.name in cfg.models:
+                raise ConfigError(f"{CONFIG_FILE}: model {m.name!r} declared twice")
+            cfg.models[m.name] = m
+    if with_dvc:
+        for rel in dvc_yaml_files(root):
+            _add_dvc_artifacts(cfg, rel)
+    return cfg
+
+
+def _add_dvc_artifacts(cfg: Config, rel: str) -> None:
+    data = load_yaml((cfg.root / rel).read_bytes(), rel)
+    if not isinstance(data, dict):
+        return
+    arts = data.get("artifacts")
+    if not arts:
+        return
+    if not isinstance(arts, dict):
+        raise ConfigError(f"{rel}: artifacts must be a mapping of name -> {{path, type, ...}}")
+    base = posixpath.dirname(rel)
+    for aname, entry in arts.items():
+        if not isinstance(aname, str):
+            raise ConfigError(f"{rel}: artifact names must be strings")
+        full = f"{base}:{aname}" if base else aname
+        if isinstance(entry, dict) and entry.get("type", "model") != "model" and entry.get("type") is not None:
+            # DVC artifacts of other types (datasets) are not versioned as models
+            continue
+        m = _model_from(cfg.root, entry, f"{rel}: artifacts.{aname}", name=full, base=base, source=rel)
+        meta = entry.get("meta") if isinstance(entry, dict) else None
+        if isinstance(meta, dict) and meta.get("bump") in BUMPS:
+            m.bump = meta["bump"]
+        if full in cfg.models:
+            existing = cfg.models[full]
+            if existing.path != m.path:
+                raise ConfigError(f"{rel}: model {full!r} is also declared in {existing.source} with another path")
+            continue
+        cfg.models[full] = m

@@ -1,0 +1,190 @@
+"""Thin, fast wrappers over the git command line.
+
+The hooks run on every commit, so this module uses plain ``git`` subprocesses (argument
+lists, never a shell) instead of GitPython: no import cost, and git's own environment
+(GIT_DIR, GIT_INDEX_FILE set by ``git commit -a`` or ``git commit PATH``) is honoured.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Iterable, Sequence
+
+from mvtools.errors import InternalError, UsageError
+
+EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
+
+
+class GitError(InternalError):
+    """A git command failed unexpectedly (exit 3)."""
+
+
+def git(
+    args: Sequence[str],
+    cwd: str | Path | None = None,
+    *,
+    check: bool = True,
+    input: bytes | None = None,
+    env: dict[str, str] | None = None,
+) -> subprocess.CompletedProcess[bytes]:
+    try:
+        proc = subprocess.run(
+            ["git", *args], cwd=cwd, input=input, capture_output=True, env=env, check=False
+        )
+    except FileNotFoundError:
+        raise InternalError("git is not installed or not on PATH") from None
+    if check and proc.returncode != 0:
+        err = proc.stderr.decode("utf-8", "replace").strip().splitlines()
+        raise GitError(f"git {args[0]} failed: {err[-1] if err else proc.returncode}")
+    return proc
+
+
+def out(args: Sequence[str], cwd: str | Path | None = None, **kw: object) -> str:
+    return git(args, cwd, **kw).stdout.decode("utf-8", "surrogateescape").strip()  # type: ignore[arg-type]
+
+
+@dataclass
+class Repo:
+    """A git work tree, located once per command."""
+
+    root: Path
+    git_dir: Path
+    common_dir: Path
+
+    @classmethod
+    def discover(cls, path: str | Path = ".") -> "Repo":
+        proc = git(
+            ["rev-parse", "--show-toplevel", "--absolute-git-dir", "--git-common-dir"],
+            cwd=path,
+            check=False,
+        )
+        if proc.returncode != 0:
+            msg = proc.stderr.decode("utf-8", "replace")
+            if "this operation must be run in a work tree" in msg:
+                raise UsageError(f"{Path(path).resolve()} is a bare git repository; mvtools needs a work tree")
+            raise UsageError(f"not a git repository: {Path(path).resolve()}")
+        lines = proc.stdout.decode("utf-8", "surrogateescape").splitlines()
+        if len(lines) < 3:
+            raise UsageError(f"not inside a git work tree: {Path(path).resolve()}")
+        root = Path(lines[0])
+        git_dir = Path(lines[1])
+        common = Path(lines[2])
+        if not common.is_absolute():
+            common = (Path(path).resolve() / common).resolve()
+        return cls(root=root, git_dir=git_dir, common_dir=common)
+
+    # -- plumbing -------------------------------------------------------------------
+    def git(self, *args: str, check: bool = True, input: bytes | None = None,
+            env: dict[str, str] | None = None) -> subprocess.CompletedProcess[bytes]:
+        return git(args, self.root, check=check, input=input, env=env)
+
+    def out(self, *args: str, check: bool = True) -> str:
+        return out(args, self.root, check=check)
+
+    @property
+    def mvtools_dir(self) -> Path:
+        """Per-repository state shared by linked worktrees (lock, caches)."""
+        d = self.common_dir / "mvtools"
+        d.mkdir(exist_ok=True)
+        return d
+
+    def rev_parse(self, rev: str) -> str | None:
+        proc = self.git("rev-parse", "--verify", "--quiet", rev + "^{commit}", check=False)
+        return proc.stdout.decode().strip() or None if proc.returncode == 0 else None
+
+    @cached_property
+    def head(self) -> str | None:
+        return self.rev_parse("HEAD")
+
+    def show_blob(self, spec: str) -> bytes | None:
+        """Content of ``REV:path`` or ``:path`` (the index), or None when absent."""
+        proc = self.git("cat-file", "blob", spec, check=False)
+        return proc.stdout if proc.returncode == 0 else None
+
+    def blob_ids(self, rev: str | None, paths: Iterable[str]) -> dict[str, str]:
+        """Blob ids of ``paths`` at ``rev`` (None: the index); absent paths are left out."""
+        paths = list(paths)
+        if not paths:
+            return {}
+        if rev is None:
+            text = self.git("ls-files", "-s", "-z", "--", *paths).stdout.decode("utf-8", "surrogateescape")
+            res = {}
+            for rec in text.split("\0"):
+                if rec:
+                    meta, name = rec.split("\t", 1)
+                    res[name] = meta.split()[1]
+            return res
+        text = self.git("ls-tree", "-r", "-z", rev, "--", *paths, check=False).stdout.decode(
+            "utf-8", "surrogateescape")
+        res = {}
+        for rec in text.split("\0"):
+            if rec:
+                meta, name = rec.split("\t", 1)
+                res[name] = meta.split()[2]
+        return res
+
+    def changed_paths(self, a: str | None, b: str | None = None, *, cached: bool = False) -> list[str]:
+        """Paths that differ between commits ``a`` and ``b``, or (cached) ``a`` and the index."""
+        base = a or EMPTY_TREE
+        args = ["diff", "--no-renames", "--no-ext-diff", "--name-only", "-z"]
+        if cached:
+            args += ["--cached", base]
+        else:
+            args += [base, b or "HEAD"]
+        text = self.git(*args).stdout.decode("utf-8", "surrogateescape")
+        return [p for p in text.split("\0") if p]
+
+    def identity(self) -> str:
+        proc = self.git("var", "GIT_COMMITTER_IDENT", check=False)
+        if proc.returncode != 0:
+            raise UsageError("git has no identity here: set user.name and user.email")
+        ident = proc.stdout.decode("utf-8", "replace").strip()
+        return ident.rsplit(" ", 2)[0]  # drop "<timestamp> <tz>"
+
+    # -- tags -----------------------------------------------------------------------
+    def tags(self, pattern: str | None = None) -> dict[str, tuple[str, int]]:
+        """Tag name -> (commit it points at, tagger/creator time) in one git call."""
+        args = ["for-each-ref", "--format=%(refname:strip=2)%00%(*objectname)%00%(objectname)%00%(creatordate:unix)",
+                "refs/tags/" + (pattern or "")]
+        text = self.git(*args).stdout.decode("utf-8", "surrogateescape")
+        res: dict[str, tuple[str, int]] = {}
+        for line in text.splitlines():
+            name, peeled, obj, when = line.split("\0")
+            res[name] = (peeled or obj, int(when or 0))
+        return res
+
+    def create_tag(self, name: str, commit: str, message: str, *, force: bool = False,
+                   env: dict[str, str] | None = None) -> None:
+        args = ["tag", "-a", "-m", message]
+        if force:
+            args.append("-f")
+        args += ["--", name, commit]
+        self.git(*args, env=env)
+
+    def delete_tag(self, name: str) -> None:
+        self.git("tag", "-d", "--", name, check=False)
+
+    def is_ancestor(self, a: str, b: str) -> bool:
+        return self.git("merge-base", "--is-ancestor", a, b, check=False).returncode == 0
+
+    def operation_in_progress(self) -> str | None:
+        """A merge, rebase, cherry-pick, revert or bisect underway, by git's own markers."""
+        gd = self.git_dir
+        for marker, what in (("rebase-merge", "a rebase"), ("rebase-apply", "a rebase"),
+                             ("MERGE_HEAD", "a merge"), ("CHERRY_PICK_HEAD", "a cherry-pick"),
+                             ("REVERT_HEAD", "a revert")):
+            if (gd / marker).exists():
+                return what
+        return None
+
+
+def clean_env(extra: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment without git's per-invocation variables, for git run elsewhere."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
+    if extra:
+        env.update(extra)
+    return env

@@ -1,0 +1,250 @@
+"""Artifact digests: one read per artifact, sha256 and md5 on two threads, a stat cache.
+
+* file: ``sha256`` of the bytes; ``md5`` as DVC computes it (plain md5, or DVC 2's
+  ``md5-dos2unix`` when asked: CRLF folded to LF for files that look like text).
+* directory: ``sha256`` is the *tree hash*: the sha256 of the lines
+  ``"<sha256 of file>  <relative/posix/path>\\n"`` for every regular file below it, sorted
+  by path (what ``sha256sum`` prints); ``md5`` is DVC's ``<md5>.dir`` hash of the listing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import queue
+import sys
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterator
+
+from mvtools.errors import InternalError, UsageError
+
+CHUNK = 4 * 1024 * 1024
+TEXT_CHARS = bytes(range(32, 127)) + b"\n\r\t\f\b"
+PROGRESS_MIN = 128 * 1024 * 1024
+
+
+@dataclass
+class Digest:
+    sha256: str
+    size: int
+    md5: str | None = None
+    md5_dos2unix: str | None = None
+    files: int = 1
+
+    def as_dict(self) -> dict[str, object]:
+        return {"sha256": self.sha256, "size": self.size, "md5": self.md5,
+                "md5_dos2unix": self.md5_dos2unix, "files": self.files}
+
+
+def istextblock(block: bytes) -> bool:
+    """DVC's heuristic (dvc_data.hashfile.istextfile) on the first 512 bytes."""
+    if not block:
+        return True
+    if b"\x00" in block:
+        return False
+    return len(block.translate(None, TEXT_CHARS)) / len(block) <= 0.30
+
+
+class _Worker:
+    """A second thread that feeds chunks to one hasher; hashlib drops the GIL on big updates."""
+
+    def __init__(self, update: Callable[[bytes], None]) -> None:
+        self.q: queue.Queue[bytes | None] = queue.Queue(maxsize=2)
+        self.update = update
+        self.t = threading.Thread(target=self._run, daemon=True)
+        self.t.start()
+
+    def _run(self) -> None:
+        while True:
+            chunk = self.q.get()
+            if chunk is None:
+                return
+            self.update(chunk)
+
+    def put(self, chunk: bytes) -> None:
+        self.q.put(chunk)
+
+    def close(self) -> None:
+        self.q.put(None)
+        self.t.join()
+
+
+def _progress(total: int, label: str) -> tuple[Callable[[int], None], Callable[[], None]]:
+    if total < PROGRESS_MIN or not sys.stderr.isatty():
+        return (lambda n: None), (lambda: None)
+    from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
+
+    prog = Progress("[progress.description]{task.description}", BarColumn(), DownloadColumn(),
+                    TransferSpeedColumn(), transient=True, console=None)
+    prog.start()
+    task = prog.add_task(f"hashing {label}", total=total)
+    return (lambda n: prog.advance(task, n)), prog.stop
+
+
+def hash_stream(read: Callable[[int], bytes], *, md5: bool, dos2unix: bool = False,
+                total: int = 0, label: str = "") -> Digest:
+    """Hash a byte stream once: sha256 here, md5 (and dos2unix md5) on a second thread."""
+    sha = hashlib.sha256()
+    m = hashlib.md5(usedforsecurity=False) if md5 else None
+    d2u = None
+    size = 0
+    advance, stop = _progress(total, label)
+    first = read(CHUNK)
+    if dos2unix and istextblock(first[:512]):
+        d2u = hashlib.md5(usedforsecurity=False)
+    worker = None
+    if m is not None:
+        if d2u is not None:
+            def both(chunk: bytes, m=m, d2u=d2u) -> None:
+                m.update(chunk)
+                d2u.update(chunk.replace(b"\r\n", b"\n"))
+            worker = _Worker(both)
+        else:
+            worker = _Worker(m.update)
+    chunk = first
+    try:
+        while chunk:
+            size += len(chunk)
+            if worker is not None:
+                worker.put(chunk)
+            sha.update(chunk)
+            advance(len(chunk))
+            chunk = read(CHUNK)
+    finally:
+        if worker is not None:
+            worker.close()
+        stop()
+    return Digest(sha256=sha.hexdigest(), size=size, md5=m.hexdigest() if m else None,
+                  md5_dos2unix=d2u.hexdigest() if d2u else None)
+
+
+def hash_file(path: Path, *, md5: bool = True, dos2unix: bool = False, label: str = "") -> Digest:
+    try:
+        with open(path, "rb", buffering=0) as fh:
+            total = os.fstat(fh.fileno()).st_size
+            return hash_stream(fh.read, md5=md5, dos2unix=dos2unix, total=total, label=label or path.name)
+    except FileNotFoundError:
+        raise UsageError(f"{label or path}: no such file") from None
+    except IsADirectoryError:
+        raise UsageError(f"{label or path}: is a directory") from None
+    except PermissionError:
+        raise UsageError(f"{label or path}: permission denied") from None
+    except OSError as exc:
+        raise InternalError(f"{label or path}: cannot read: {exc.strerror}") from None
+
+
+def _walk_files(top: Path, root: Path) -> Iterator[tuple[str, Path]]:
+    """Regular files below ``top`` as (relative posix path, path); refuses links leaving root."""
+    root_real = root.resolve()
+    for dirpath, dirnames, filenames in os.walk(top, followlinks=False):
+        dirnames[:] = sorted(d for d in dirnames if d not in (".git", ".dvc"))
+        for name in filenames:
+            p = Path(dirpath) / name
+            if p.is_symlink():
+                try:
+                    p.resolve().relative_to(root_real)
+                except ValueError:
+                    raise UsageError(f"{p.relative_to(root)}: symlink leads outside the repository") from None
+            if p.is_file():
+                yield p.relative_to(top).as_posix(), p
+
+
+class StatCache:
+    """Digests keyed by (path, size, mtime_ns, inode): an unchanged file is never rehashed."""
+
+    def __init__(self, path: Path | None) -> None:
+        self.path = path
+        self.data: dict[str, list[object]] = {}
+        self.dirty = False
+        if path is not None:
+            try:
+                self.data = json.loads(path.read_text())
+            except (OSError, ValueError):
+                self.data = {}
+
+    @staticmethod
+    def _key(st: os.stat_result) -> list[object]:
+        return [st.st_size, st.st_mtime_ns, st.st_ino]
+
+    def get(self, path: Path, st: os.stat_result, need_d2u: bool) -> Digest | None:
+        rec = self.data.get(str(path))
+        if not rec or rec[0] != self._key(st):
+            return None
+        d = rec[1]
+        assert isinstance(d, dict)
+        if need_d2u and d.get("md5_dos2unix") is None and d.get("text", False):
+            return None
+        return Digest(sha256=d["sha256"], size=d["size"], md5=d.get("md5"),
+                      md5_dos2unix=d.get("md5_dos2unix"))
+
+    def put(self, path: Path, st: os.stat_result, digest: Digest, text: bool) -> None:
+        d = digest.as_dict()
+        d["text"] = text
+        self.data[str(path)] = [self._key(st), d]
+        self.dirty = True
+
+    def save(self) -> None:
+        if not self.dirty or self.path is None:
+            return
+        tmp = self.path.with_suffix(f".tmp{os.getpid()}")
+        try:
+            tmp.write_text(json.dumps(self.data))
+            os.replace(tmp, self.path)
+        except OSError:
+            pass  # a cache; losing it only costs a rehash
+        self.dirty = False
+
+
+def _file_digest(p: Path, cache: StatCache | None, dos2unix: bool, label: str) -> Digest:
+    try:
+        st = p.stat()
+    except FileNotFoundError:
+        raise UsageError(f"{label}: no such file") from None
+    if cache is not None:
+        hit = cache.get(p, st, dos2unix)
+        if hit is not None:
+            return hit
+    d = hash_file(p, md5=True, dos2unix=dos2unix, label=label)
+    st2 = p.stat()
+    if (st2.st_size, st2.st_mtime_ns) != (st.st_size, st.st_mtime_ns) or d.size != st.st_size:
+        raise UsageError(f"{label}: changed while it was being hashed; try again")
+    if cache is not None:
+        with open(p, "rb") as fh:
+            text = istextblock(fh.read(512))
+        cache.put(p, st, d, text)
+    return d
+
+
+def digest_path(root: Path, rel: str, *, cache: StatCache | None = None, dos2unix: bool = False) -> Digest:
+    """Digest of a file or directory artifact in the work tree, read once."""
+    p = root / rel
+    if p.is_symlink():
+        try:
+            p.resolve().relative_to(root.resolve())
+        except ValueError:
+            raise UsageError(f"{rel}: symlink leads outside the repository") from None
+    if p.is_dir():
+        tree = hashlib.sha256()
+        listing = []
+        listing_d2u = []
+        total = 0
+        n = 0
+        for relp, fp in sorted(_walk_files(p, root)):
+            d = _file_digest(fp, cache, dos2unix, f"{rel}/{relp}")
+            tree.update(f"{d.sha256}  {relp}\n".encode("utf-8", "surrogateescape"))
+            listing.append({"md5": d.md5, "relpath": relp})
+            listing_d2u.append({"md5": d.md5_dos2unix or d.md5, "relpath": relp})
+            total += d.size
+            n += 1
+        dir_md5 = hashlib.md5(json.dumps(listing, sort_keys=True).encode(), usedforsecurity=False).hexdigest()
+        d2u = None
+        if dos2unix:
+            d2u = hashlib.md5(json.dumps(listing_d2u, sort_keys=True).encode(),
+                              usedforsecurity=False).hexdigest() + ".dir"
+        return Digest(sha256=tree.hexdigest(), size=total, md5=dir_md5 + ".dir", md5_dos2unix=d2u, files=n)
+    if not p.exists():
+        raise UsageError(f"{rel}: no such file or directory in the work tree")
+    return _file_digest(p, cache, dos2unix, rel)

@@ -1,0 +1,299 @@
+"""The git hooks: pre-commit registers, post-commit tags, post-rewrite keeps tags on the
+commits that hold their versions. Only light modules are imported here."""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+from pathlib import Path
+from typing import Any
+
+from mvtools import ledger as L
+from mvtools.artifacts import INDEX, Source, find_record
+from mvtools.config import CONFIG_FILE, Config, dvc_yaml_files, load_config
+from mvtools.errors import CheckFailed
+from mvtools.gitops import Repo
+from mvtools.versioning import parse_tag
+
+STATIC_WATCH = r"(^|/)dvc\.(lock|yaml)$|\.dvc$|^mvtools\.yaml$"
+
+
+def _say(msg: str) -> None:
+    print(f"mvtools: {msg}", file=sys.stderr)
+
+
+def _ere_escape(text: str) -> str:
+    """Escape for POSIX extended regexes (grep -E) and Python alike."""
+    return "".join("\\" + c if c in ".[]()*+?{}|^$\\" else c for c in text)
+
+
+def watch_regex(cfg: Config) -> str:
+    parts = [STATIC_WATCH, "^" + _ere_escape(cfg.registry_dir) + "/"]
+    parts += ["^" + _ere_escape(p) + "(/|$)" for p in cfg.watched_paths()]
+    return "|".join(parts)
+
+
+def write_watch_file(repo: Repo, cfg: Config) -> None:
+    """The regex the shell hooks match staged paths against before starting Python."""
+    f = repo.mvtools_dir / "watch.re"
+    text = watch_regex(cfg) + "\n"
+    try:
+        if not f.exists() or f.read_text() != text:
+            L.atomic_write(f, text.encode())
+        else:
+            os.utime(f)
+    except Exception:  # noqa: BLE001 - an optimisation only
+        pass
+
+
+def _relevant(paths: list[str], cfg: Config) -> bool:
+    rx = re.compile(watch_regex(cfg))
+    return any(rx.search(p) for p in paths)
+
+
+def _amending(repo: Repo) -> bool:
+    """Is the running ``git commit`` an ``--amend``? Git tells hooks only through argv."""
+    pid = os.getppid()
+    for _ in range(6):
+        try:
+            argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+            stat = Path(f"/proc/{pid}/stat").read_text()
+        except OSError:
+            return False
+        if argv and os.path.basename(argv[0].decode(errors="replace")) == "git" and b"commit" in argv:
+            return b"--amend" in argv
+        pid = int(stat.rsplit(")", 1)[1].split()[1])
+        if pid <= 1:
+            return False
+    return False
+
+
+def pre_commit(repo: Repo) -> int:
+    if os.environ.get("MVTOOLS_SKIP") == "1":
+        return 0
+    head = repo.head
+    amend = head is not None and _amending(repo)
+    base = repo.rev_parse("HEAD^") if amend else head
+    staged = repo.changed_paths(base, cached=True)
+    cfg = load_config(repo.root)
+    write_watch_file(repo, cfg)
+    if not staged or not _relevant(staged, cfg):
+        return 0
+    from mvtools.registry import Registry
+
+    reg = Registry(repo=repo, config=cfg)
+    _check_ledgers(repo, cfg, base, staged)
+    dvcy = dvc_yaml_files(repo.root)
+    idx = Source(repo, INDEX)
+    old = Source(repo, base)
+    staged_set = set(staged)
+    with L.lock(repo.common_dir):
+        for model in cfg.models.values():
+            rec = find_record(cfg, idx, model, dvcy)
+            if rec is not None:
+                before = find_record(cfg, old, model, dvcy)
+                if before is not None and before.md5 == rec.md5:
+                    continue
+            else:
+                if not any(p == model.path or p.startswith(model.path + "/") for p in staged_set):
+                    continue
+                # committed to git directly: the index must be what gets hashed
+                dirty = repo.git("diff", "--quiet", "--", model.path, check=False).returncode
+                if dirty:
+                    raise CheckFailed(
+                        f"model {model.name}: {model.path} differs between the index and the work tree; "
+                        f"stage all of it (git add {model.path}) or none of it")
+                if not (repo.root / model.path).exists():
+                    continue  # the model was deleted: nothing to register
+            _register_staged(repo, reg, cfg, model, rec, idx, base)
+    return 0
+
+
+def _check_ledgers(repo: Repo, cfg: Config, base: str | None, staged: list[str]) -> None:
+    merge_head = repo.rev_parse("MERGE_HEAD")
+    prefix = cfg.registry_dir + "/"
+    problems = []
+    for p in staged:
+        if not (p.startswith(prefix) and p.endswith(".yaml")):
+            continue
+        new = repo.show_blob(":" + p)
+        if new is None:
+            if base and repo.show_blob(f"{base}:{p}") is not None:
+                problems.append(f"{p}: the ledger was deleted")
+            continue
+        try:
+            L.parse(new, p)
+        except Exception as exc:  # noqa: BLE001 - reported as one line
+            problems.append(str(exc))
+            continue
+        if merge_head:
+            parents = [repo.show_blob(f"{base}:{p}") if base else None, repo.show_blob(f"{merge_head}:{p}")]
+            why = L.check_union(parents, new, p)
+        else:
+            why = L.check_extends(repo.show_blob(f"{base}:{p}") if base else None, new, p)
+        if why:
+            problems.append(why)
+    if problems:
+        raise CheckFailed("commit refused: " + "; ".join(problems)
+                          + " (ledgers are append-only; restore with: git checkout HEAD -- "
+                          + cfg.registry_dir + ")")
+
+
+def _register_staged(repo: Repo, reg: Any, cfg: Config, model: Any, rec: Any, idx: Source,
+                     base: str | None) -> None:
+    ledger_rel = cfg.ledger_path(model)
+    path = repo.root / ledger_rel
+    staged_bytes = repo.show_blob(":" + ledger_rel)
+    base_bytes = repo.show_blob(f"{base}:{ledger_rel}") if base else None
+    wt_bytes = path.read_bytes() if path.exists() else None
+    if wt_bytes != staged_bytes and wt_bytes is not None and staged_bytes is not None:
+        raise CheckFailed(f"{ledger_rel} has unstaged changes; stage or drop them first")
+    base_led = L.parse(base_bytes, ledger_rel, model.name) if base_bytes else L.Ledger(model.name)
+    staged_led = L.parse(staged_bytes, ledger_rel, model.name) if staged_bytes else L.Ledger(model.name)
+    base_ids = set(base_led.ids)
+    pending = [e for e in staged_led.events if e["id"] not in base_ids]
+    d = reg.digest(model, rec)
+    if any(e["event"] == "register" and e["sha256"] == d.sha256 for e in pending):
+        return  # already registered in this commit (a re-run, or 'mvtools register')
+    keep = [e for e in pending if not (e["event"] == "register")]
+    ev = reg.new_event(model, d, rec, idx, pending=pending)
+    new = (base_bytes or L.header(model.name).encode()) + L.render_events([*keep, ev]).encode()
+    L.atomic_write(path, new)
+    repo.git("add", "--", ledger_rel)
+    _say(f"registered {model.name} {ev['version']} ({d.sha256[:12]}, {d.size} bytes)")
+
+
+def post_commit(repo: Repo) -> int:
+    if os.environ.get("MVTOOLS_SKIP") == "1":
+        return 0
+    head = repo.head
+    if head is None:
+        return 0
+    parents = repo.out("rev-list", "--parents", "-n", "1", head).split()[1:]
+    p1 = parents[0] if parents else None
+    changed = repo.changed_paths(p1, head)
+    cfg = load_config(repo.root)
+    if not _relevant(changed, cfg):
+        return 0
+    from mvtools.registry import Registry
+
+    reg = Registry(repo=repo, config=cfg)
+    prefix = cfg.registry_dir + "/"
+    registered: set[str] = set()
+    for p in changed:
+        if not (p.startswith(prefix) and p.endswith(".yaml")):
+            continue
+        data = repo.show_blob(f"{head}:{p}")
+        if data is None:
+            continue
+        try:
+            led = L.parse(data, p)
+        except Exception as exc:  # noqa: BLE001
+            _say(f"warning: {exc}")
+            continue
+        before: set[str] = set()
+        for par in parents:
+            old = repo.show_blob(f"{par}:{p}")
+            if old:
+                try:
+                    before.update(L.parse(old, p).ids)
+                except Exception:  # noqa: BLE001
+                    pass
+        for ev in led.events:
+            if ev["id"] in before or ev["event"] != "register":
+                continue
+            registered.add(ev["model"])
+            where = reg.tag_event(ev, head)
+            if where != head:
+                _say(f"note: tag {ev['tag']} stays on {where[:12]}, the commit that first held it")
+        _restore_index(repo, p, data)
+    # a model changed without a register event: the commit skipped the pre-commit hook
+    if os.environ.get("MVTOOLS_REGISTERING") != "1":
+        dvcy = dvc_yaml_files(repo.root)
+        new_src, old_src = Source(repo, head), Source(repo, p1)
+        changed_set = set(changed)
+        for model in cfg.models.values():
+            if model.name in registered:
+                continue
+            rec = find_record(cfg, new_src, model, dvcy)
+            if rec is not None:
+                before_rec = find_record(cfg, old_src, model, dvcy)
+                if before_rec is not None and before_rec.md5 == rec.md5:
+                    continue
+            elif not any(c == model.path or c.startswith(model.path + "/") for c in changed_set):
+                continue
+            elif not (repo.root / model.path).exists():
+                continue
+            _say(f"warning: commit {head[:12]} changed model {model.name} without registering it; "
+                 f"run: mvtools register {model.name}")
+    return 0
+
+
+def _restore_index(repo: Repo, rel: str, committed: bytes) -> None:
+    """After ``git commit PATH`` git keeps its own index; put the committed ledger in it."""
+    if os.environ.get("GIT_INDEX_FILE"):
+        return
+    try:
+        wt = (repo.root / rel).read_bytes()
+    except OSError:
+        return
+    if wt == committed and repo.show_blob(":" + rel) != committed:
+        repo.git("add", "--", rel, check=False)
+
+
+def post_rewrite(repo: Repo, command: str | None, mapping: str | None) -> int:
+    """Keep version tags on commits that hold their versions after an amend or rebase."""
+    if os.environ.get("MVTOOLS_SKIP") == "1":
+        return 0
+    olds: set[str] | None = None
+    if mapping:
+        olds = {line.split()[0] for line in mapping.splitlines() if line.strip()}
+    tags = repo.tags()
+    cfg = load_config(repo.root, with_dvc=False)
+    from mvtools.registry import Registry
+
+    reg = Registry(repo=repo, config=cfg)
+    head = repo.head
+    if head is None:
+        return 0
+    for tag, (commit, _when) in sorted(tags.items()):
+        pt = parse_tag(tag)
+        if pt is None or pt.kind != "version":
+            continue
+        if olds is not None and commit not in olds:
+            continue
+        if repo.is_ancestor(commit, head):
+            continue
+        if olds is None and repo.out("for-each-ref", "--count=1", "--contains", commit,
+                                     "refs/heads", "refs/remotes"):
+            continue  # still on some branch: not ours to move
+        st = reg.states().get(pt.model)
+        ev = st.versions.get(pt.version or "") if st else None
+        target = reg.commit_holding(pt.model, ev["id"]) if ev and ev["tag"] == tag else None
+        if target:
+            msg = repo.out("tag", "-l", "--format=%(contents:subject)", tag) or \
+                f"Registering artifact {pt.model} version {pt.version}"
+            repo.create_tag(tag, target, msg, force=True)
+            _say(f"moved tag {tag} to {target[:12]} ({command or 'rewrite'})")
+        else:
+            repo.delete_tag(tag)
+            _say(f"deleted tag {tag}: no commit on this branch holds that version any more "
+                 f"({command or 'rewrite'} replaced it)")
+    return 0
+
+
+def run(hook: str, args: list[str]) -> int:
+    repo = Repo.discover(".")
+    if hook == "pre-commit":
+        return pre_commit(repo)
+    if hook == "post-commit":
+        return post_commit(repo)
+    if hook == "post-rewrite":
+        mapping = None if sys.stdin is None or sys.stdin.isatty() else sys.stdin.read()
+        command = args[0] if args else os.environ.get("PRE_COMMIT_REWRITE_COMMAND")
+        return post_rewrite(repo, command, mapping or None)
+    raise CheckFailed(f"unknown hook {hook!r}")
+
+
+__all__ = ["run", "pre_commit", "post_commit", "post_rewrite", "CONFIG_FILE"]

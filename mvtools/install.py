@@ -1,0 +1,182 @@
+"""`mvtools init`, `install-hooks` and `uninstall-hooks`: set a repository up, commit nothing."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from mvtools.errors import InternalError, UsageError
+from mvtools.gitops import Repo
+
+HOOK_TYPES = ("pre-commit", "post-commit", "post-rewrite")
+MARKER = "# mvtools-hook:"
+CHAINED = ".mvtools-chained"
+PC_BEGIN = "# mvtools hooks begin"
+PC_END = "# mvtools hooks end"
+
+
+def data_dir(kind: str) -> Path:
+    """hooks/ or templates/: inside the wheel (mvtools/_data) or beside the source tree."""
+    here = Path(__file__).resolve().parent
+    for cand in (here / "_data" / kind, here.parent / kind):
+        if cand.is_dir():
+            return cand
+    raise InternalError(f"mvtools is installed without its {kind}/ folder")
+
+
+def tool(name: str) -> str:
+    """A console script of this environment (dvc, pre-commit), else the one on PATH."""
+    cand = Path(sys.executable).parent / name
+    if cand.exists():
+        return str(cand)
+    found = shutil.which(name)
+    if not found:
+        raise UsageError(f"{name} is not installed; pip install {name}")
+    return found
+
+
+def hooks_dir(repo: Repo) -> Path:
+    """Honours core.hooksPath and linked worktrees (hooks live in the common dir)."""
+    p = Path(repo.out("rev-parse", "--git-path", "hooks"))
+    return p if p.is_absolute() else repo.root / p
+
+
+def _is_ours(path: Path) -> bool:
+    try:
+        return MARKER in path.read_text(errors="replace")[:300]
+    except OSError:
+        return False
+
+
+def install_git_hooks(repo: Repo) -> list[str]:
+    d = hooks_dir(repo)
+    d.mkdir(parents=True, exist_ok=True)
+    done = []
+    src = data_dir("hooks")
+    for hook in HOOK_TYPES:
+        text = (src / hook).read_text().replace("@MVTOOLS_PYTHON@", sys.executable)
+        dest = d / hook
+        if dest.exists() and not _is_ours(dest):
+            chained = d / (hook + CHAINED)
+            if chained.exists():
+                raise UsageError(f"{dest} is not mvtools' and {chained} exists already; merge them by hand")
+            os.replace(dest, chained)
+            done.append(f"kept your {hook} hook, chained: {chained}")
+        if dest.exists() and dest.read_text() == text:
+            continue
+        dest.write_text(text)
+        dest.chmod(0o755)
+        done.append(f"installed {dest}")
+    return done
+
+
+def uninstall_git_hooks(repo: Repo) -> list[str]:
+    d = hooks_dir(repo)
+    done = []
+    for hook in HOOK_TYPES:
+        dest = d / hook
+        chained = d / (hook + CHAINED)
+        if dest.exists() and _is_ours(dest):
+            dest.unlink()
+            done.append(f"removed {dest}")
+            if chained.exists():
+                os.replace(chained, dest)
+                done.append(f"restored your {hook} hook")
+    return done
+
+
+def install_pre_commit(repo: Repo) -> list[str]:
+    cfg = repo.root / ".pre-commit-config.yaml"
+    block = (data_dir("templates") / "pre-commit-config.yaml").read_text()
+    done = []
+    if cfg.exists():
+        text = cfg.read_text()
+        if PC_BEGIN not in text:
+            if "repos:" not in text:
+                raise UsageError(f"{cfg.name} has no 'repos:' list; add the mvtools entries by hand (README)")
+            text = text.rstrip("\n") + "\n" + "".join("  " + ln if ln.strip() else ln
+                                                       for ln in block.splitlines(True))
+            cfg.write_text(text)
+            done.append(f"added the mvtools hooks to {cfg.name}")
+    else:
+        cfg.write_text("repos:\n" + "".join("  " + ln if ln.strip() else ln for ln in block.splitlines(True)))
+        done.append(f"wrote {cfg.name}")
+    args = [tool("pre-commit"), "install"]
+    for h in HOOK_TYPES:
+        args += ["-t", h]
+    proc = subprocess.run(args, cwd=repo.root, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise InternalError("pre-commit install failed: " + (proc.stdout + proc.stderr).strip().splitlines()[-1])
+    done.append("ran: pre-commit install -t pre-commit -t post-commit -t post-rewrite")
+    return done
+
+
+def uninstall_pre_commit(repo: Repo) -> list[str]:
+    cfg = repo.root / ".pre-commit-config.yaml"
+    if not cfg.exists():
+        return []
+    text = cfg.read_text()
+    if PC_BEGIN not in text:
+        return []
+    start = text.index(PC_BEGIN)
+    start = text.rfind("\n", 0, start) + 1
+    end = text.index(PC_END) + len(PC_END)
+    end = text.find("\n", end) + 1 if text.find("\n", end) >= 0 else len(text)
+    cfg.write_text(text[:start] + text[end:])
+    return [f"removed the mvtools hooks from {cfg.name}"]
+
+
+def install_hooks(repo: Repo, mode: str) -> list[str]:
+    if mode == "git":
+        return install_git_hooks(repo)
+    if mode == "pre-commit":
+        return install_pre_commit(repo)
+    if mode == "none":
+        return []
+    raise UsageError(f"invalid --hooks {mode!r}: expected git, pre-commit or none")
+
+
+def uninstall_hooks(repo: Repo) -> list[str]:
+    return uninstall_git_hooks(repo) + uninstall_pre_commit(repo)
+
+
+def init(path: str | Path = ".", scheme: str = "semver", hooks: str = "git") -> list[str]:
+    if scheme not in ("semver", "timestamp"):
+        raise UsageError(f"invalid --scheme {scheme!r}: expected semver or timestamp")
+    if hooks not in ("git", "pre-commit", "none"):
+        raise UsageError(f"invalid --hooks {hooks!r}: expected git, pre-commit or none")
+    repo = Repo.discover(path)
+    done: list[str] = []
+    cfg = repo.root / "mvtools.yaml"
+    if not cfg.exists():
+        cfg.write_text((data_dir("templates") / "mvtools.yaml").read_text().replace("@SCHEME@", scheme))
+        done.append("wrote mvtools.yaml")
+    from mvtools.config import load_config
+
+    config = load_config(repo.root)  # validates an existing file before anything else
+    reg = repo.root / config.registry_dir
+    if not reg.is_dir():
+        reg.mkdir(parents=True)
+        (reg / ".gitkeep").write_text("")
+        done.append(f"created {config.registry_dir}/")
+    env = dict(os.environ, DVC_NO_ANALYTICS="1")
+    if not (repo.root / ".dvc").is_dir():
+        proc = subprocess.run([tool("dvc"), "init", "-q"], cwd=repo.root, capture_output=True, text=True, env=env)
+        if proc.returncode != 0:
+            raise InternalError("dvc init failed: " + (proc.stderr or proc.stdout).strip().splitlines()[-1])
+        done.append("ran: dvc init")
+    local = repo.root / ".dvc" / "config.local"
+    if "analytics = false" not in (local.read_text() if local.exists() else ""):
+        proc = subprocess.run([tool("dvc"), "config", "--local", "core.analytics", "false"], cwd=repo.root,
+                              capture_output=True, text=True, env=env)
+        if proc.returncode != 0:
+            raise InternalError("dvc config failed: " + (proc.stderr or proc.stdout).strip())
+        done.append("turned DVC analytics off (.dvc/config.local)")
+    done += install_hooks(repo, hooks)
+    from mvtools.hooks import write_watch_file
+
+    write_watch_file(repo, load_config(repo.root))
+    return done

@@ -1,0 +1,238 @@
+"""The append-only YAML ledger: one file per model, ``registry/<name>.yaml``.
+
+A file is the header ``mvtools_ledger: 1``, ``model: NAME``, ``events:`` and then one YAML
+list item per event, so appending an event appends bytes and never rewrites old ones.
+Every event carries ``event``, ``model``, ``actor``, ``timestamp`` and ``id`` (sha256 of the
+event's canonical JSON without ``id``). Writes are atomic (temp file, fsync, rename) and
+serialised by a lock in the git common dir, shared by linked worktrees.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable
+
+from mvtools.errors import ConfigError, InternalError
+from mvtools.yamlio import dump_yaml, load_yaml
+
+FORMAT = 1
+EVENT_KINDS = ("register", "promote", "archive", "deprecate", "rollback", "deploy")
+REQUIRED = ("event", "model", "actor", "timestamp", "id")
+TIMESTAMP_RE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
+MAX_LEDGER_BYTES = 256 * 1024 * 1024
+
+
+def header(model: str) -> str:
+    return f"mvtools_ledger: {FORMAT}\nmodel: {json.dumps(model)}\nevents:\n"
+
+
+def canonical(event: dict[str, Any]) -> bytes:
+    body = {k: v for k, v in event.items() if k != "id"}
+    return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+                      allow_nan=False).encode("utf-8")
+
+
+def event_id(event: dict[str, Any]) -> str:
+    return hashlib.sha256(canonical(event)).hexdigest()
+
+
+def make_event(kind: str, model: str, actor: str, timestamp: str, **fields: Any) -> dict[str, Any]:
+    if kind not in EVENT_KINDS:
+        raise ValueError(kind)
+    ev: dict[str, Any] = {"event": kind, "model": model}
+    ev.update(fields)
+    ev["actor"] = actor
+    ev["timestamp"] = timestamp
+    ev["id"] = event_id(ev)
+    return ev
+
+
+def render_events(events: Iterable[dict[str, Any]]) -> str:
+    events = list(events)
+    return dump_yaml(events) if events else ""
+
+
+def blob_id(data: bytes) -> str:
+    """git's blob id of ``data`` (sha1 of ``blob <len>\\0<data>``), the cache key."""
+    return hashlib.sha1(b"blob %d\0" % len(data) + data, usedforsecurity=False).hexdigest()
+
+
+@dataclass
+class Ledger:
+    model: str
+    events: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def ids(self) -> list[str]:
+        return [e["id"] for e in self.events]
+
+
+def _check_event(ev: Any, i: int, source: str, model: str) -> None:
+    if not isinstance(ev, dict):
+        raise ConfigError(f"{source}: event {i + 1} is not a mapping")
+    for key in REQUIRED:
+        if key not in ev:
+            raise ConfigError(f"{source}: event {i + 1} has no {key!r}")
+    if ev["event"] not in EVENT_KINDS:
+        raise ConfigError(f"{source}: event {i + 1} has unknown kind {ev['event']!r}")
+    if ev["model"] != model:
+        raise ConfigError(f"{source}: event {i + 1} names model {ev['model']!r}, not {model!r}")
+    for key in ("actor", "timestamp", "id"):
+        if not isinstance(ev[key], str):
+            raise ConfigError(f"{source}: event {i + 1}: {key} must be a string")
+    if not TIMESTAMP_RE.match(ev["timestamp"]):
+        raise ConfigError(f"{source}: event {i + 1}: timestamp must be YYYY-MM-DDTHH:MM:SSZ")
+    if ev["event"] == "register":
+        for key, typ in (("version", str), ("tag", str), ("path", str), ("sha256", str), ("size", int)):
+            if not isinstance(ev.get(key), typ) or isinstance(ev.get(key), bool):
+                raise ConfigError(f"{source}: event {i + 1}: {key} must be a {typ.__name__}")
+    elif ev["event"] in ("promote", "archive", "rollback", "deploy"):
+        if "version" in ev and not isinstance(ev["version"], (str, type(None))):
+            raise ConfigError(f"{source}: event {i + 1}: version must be a string")
+    try:
+        ok = event_id(ev) == ev["id"]
+    except (TypeError, ValueError):
+        ok = False
+    if not ok:
+        raise ConfigError(f"{source}: event {i + 1} ({ev['event']}) does not match its id")
+
+
+def parse(data: bytes, source: str, model: str | None = None) -> Ledger:
+    """Parse and validate a ledger file's bytes (schema and every event id)."""
+    doc = load_yaml(data, source, yaml12=False, max_bytes=MAX_LEDGER_BYTES)
+    if not isinstance(doc, dict) or doc.get("mvtools_ledger") != FORMAT:
+        raise ConfigError(f"{source}: not an mvtools ledger (no 'mvtools_ledger: {FORMAT}' header)")
+    name = doc.get("model")
+    if not isinstance(name, str) or (model is not None and name != model):
+        raise ConfigError(f"{source}: ledger names model {name!r}" + (f", expected {model!r}" if model else ""))
+    events = doc.get("events") or []
+    if not isinstance(events, list):
+        raise ConfigError(f"{source}: events must be a list")
+    for i, ev in enumerate(events):
+        _check_event(ev, i, source, name)
+    return Ledger(name, events)
+
+
+class LedgerCache:
+    """Parsed events keyed by blob id, under the git common dir; rebuildable at any time."""
+
+    def __init__(self, directory: Path | None) -> None:
+        self.dir = directory
+        if directory is not None:
+            try:
+                directory.mkdir(parents=True, exist_ok=True)
+            except OSError:
+                self.dir = None
+
+    def load(self, data: bytes, source: str, model: str | None = None) -> Ledger:
+        key = blob_id(data)
+        if self.dir is not None:
+            f = self.dir / f"{key}.json"
+            try:
+                cached = json.loads(f.read_bytes())
+                if model is None or cached["model"] == model:
+                    return Ledger(cached["model"], cached["events"])
+            except (OSError, ValueError, KeyError):
+                pass
+        led = parse(data, source, model)
+        if self.dir is not None:
+            tmp = self.dir / f"{key}.{os.getpid()}.tmp"
+            try:
+                tmp.write_text(json.dumps({"model": led.model, "events": led.events}))
+                os.replace(tmp, self.dir / f"{key}.json")
+            except OSError:
+                pass
+        return led
+
+
+def check_extends(old: bytes | None, new: bytes | None, source: str) -> str | None:
+    """None when ``new`` byte-extends ``old``; otherwise what was done to the old events."""
+    if not old:
+        return None
+    if new is None:
+        return f"{source}: the ledger was deleted"
+    if new.startswith(old):
+        return None
+    try:
+        a = parse(old, source)
+        b = parse(new, source)
+    except ConfigError as exc:
+        return str(exc)
+    ids_b = b.ids
+    missing = [i for i in a.ids if i not in ids_b]
+    if missing:
+        return f"{source}: {len(missing)} existing event(s) dropped or edited"
+    if ids_b[: len(a.ids)] != a.ids:
+        return f"{source}: existing events reordered"
+    return f"{source}: existing lines rewritten (events may only be appended)"
+
+
+def check_union(parents: list[bytes | None], new: bytes | None, source: str) -> str | None:
+    """A merge's ledger must hold exactly the union of its parents' events (plus appends)."""
+    want: set[str] = set()
+    for p in parents:
+        if p:
+            want.update(parse(p, source).ids)
+    have = set(parse(new, source).ids) if new else set()
+    lost = want - have
+    if lost:
+        return f"{source}: the merge dropped {len(lost)} event(s) of its parents"
+    return None
+
+
+def atomic_write(path: Path, data: bytes) -> None:
+    """Write, fsync, rename: a crash leaves the old file or the new one, never a torn one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+        dfd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(dfd)
+        finally:
+            os.close(dfd)
+    except OSError as exc:
+        try:
+            tmp.unlink()
+        except OSError:
+            pass
+        raise InternalError(f"cannot write {path.name}: {exc.strerror}") from None
+
+
+def append(path: Path, model: str, events: list[dict[str, Any]], expected: bytes | None = None) -> bytes:
+    """Append ``events`` to the ledger at ``path`` (created with its header when absent).
+
+    ``expected``: the bytes the caller based its decision on; if the file changed since,
+    the caller must re-read (callers hold the registry lock, so this is a safety net).
+    """
+    try:
+        old = path.read_bytes()
+    except FileNotFoundError:
+        old = b""
+    except OSError as exc:
+        raise InternalError(f"cannot read {path.name}: {exc.strerror}") from None
+    if expected is not None and old != expected:
+        raise InternalError(f"{path.name} changed while mvtools was writing it; try again")
+    if old and not old.endswith(b"\n"):
+        raise ConfigError(f"{path.name}: ledger does not end with a newline; run 'mvtools verify'")
+    new = (old or header(model).encode()) + render_events(events).encode("utf-8")
+    atomic_write(path, new)
+    return new
+
+
+def lock(common_dir: Path, timeout: float = 60.0):  # type: ignore[no-untyped-def]
+    """The registry lock: one writer at a time across processes and linked worktrees."""
+    from filelock import FileLock
+
+    d = common_dir / "mvtools"
+    d.mkdir(exist_ok=True)
+    return FileLock(str(d / "registry.lock"), timeout=timeout)

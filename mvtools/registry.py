@@ -1,0 +1,360 @@
+"""The registry: current state folded from the ledger, and the operations on it.
+
+``Registry(path)`` is the Python API; the CLI is a thin view of it. State is loaded once
+per command (ledger files read through a blob-id keyed cache) and passed along.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mvtools import ledger as L
+from mvtools.artifacts import (INDEX, WORKTREE, Record, Source, dvc_fix_command, find_record,
+                               flatten_lock_params, read_metrics, read_params, stage_metrics_files)
+from mvtools.config import Config, Model, load_config, dvc_yaml_files
+from mvtools.errors import CheckFailed, ConfigError, NotFound, UsageError
+from mvtools.gitops import Repo
+from mvtools.hashing import Digest, StatCache, digest_path
+from mvtools.versioning import (Version, next_semver, parse_tag, timestamp_version, utc_now,
+                                version_tag)
+
+TAG_MESSAGE = "Registering artifact {model} version {version}"
+
+
+@dataclass
+class ModelState:
+    name: str
+    versions: dict[str, dict[str, Any]] = field(default_factory=dict)  # version -> register event
+    archived: set[str] = field(default_factory=set)
+    stages: dict[str, list[str]] = field(default_factory=dict)  # stage -> stack of versions
+    deprecated: bool = False
+    events: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def latest(self) -> str | None:
+        live = [Version(v) for v in self.versions if v not in self.archived]
+        return str(max(live)) if live else None
+
+    def stage_holders(self) -> dict[str, str]:
+        return {s: stack[-1] for s, stack in self.stages.items() if stack}
+
+
+def fold(name: str, events: list[dict[str, Any]]) -> ModelState:
+    st = ModelState(name=name, events=events)
+    for ev in events:
+        kind = ev["event"]
+        ver = ev.get("version")
+        if kind == "register" and isinstance(ver, str):
+            st.versions.setdefault(ver, ev)
+        elif kind == "archive" and isinstance(ver, str):
+            st.archived.add(ver)
+        elif kind == "deprecate":
+            st.deprecated = True
+        elif kind == "promote" and isinstance(ver, str) and isinstance(ev.get("stage"), str):
+            st.stages.setdefault(ev["stage"], []).append(ver)
+        elif kind == "rollback" and isinstance(ev.get("stage"), str):
+            stack = st.stages.get(ev["stage"], [])
+            if stack:
+                stack.pop()
+    return st
+
+
+class Registry:
+    """A model registry in the git work tree at ``path``."""
+
+    def __init__(self, path: str | Path = ".", *, repo: Repo | None = None, config: Config | None = None) -> None:
+        self.repo = repo or Repo.discover(path)
+        self.root = self.repo.root
+        self.config = config or load_config(self.root)
+        self.cache = L.LedgerCache(self.repo.common_dir / "mvtools" / "ledger-cache")
+        self._states: dict[str, ModelState] | None = None
+
+    # -- reading ------------------------------------------------------------------
+    def ledger_file(self, name: str) -> Path:
+        return self.root / self.config.ledger_path(name)
+
+    def load_ledger(self, name: str) -> L.Ledger:
+        p = self.ledger_file(name)
+        try:
+            data = p.read_bytes()
+        except FileNotFoundError:
+            return L.Ledger(name)
+        except OSError as exc:
+            raise ConfigError(f"{self.config.ledger_path(name)}: cannot read: {exc.strerror}") from None
+        return self.cache.load(data, self.config.ledger_path(name), name)
+
+    def states(self) -> dict[str, ModelState]:
+        """Every model's state: declared models plus any model with a ledger file."""
+        if self._states is None:
+            names = set(self.config.models)
+            reg = self.root / self.config.registry_dir
+            if reg.is_dir():
+                for dirpath, _dirs, files in os.walk(reg):
+                    for f in files:
+                        if f.endswith(".yaml") and not f.startswith("."):
+                            rel = (Path(dirpath) / f).relative_to(reg).as_posix()[: -len(".yaml")]
+                            names.add(rel.replace("=", ":"))
+            self._states = {n: fold(n, self.load_ledger(n).events) for n in sorted(names)}
+        return self._states
+
+    def state(self, name: str) -> ModelState:
+        self.config.model(name) if name not in self.states() else None
+        return self.states()[name]
+
+    def show(self, name: str | None = None, *, include_deprecated: bool = False) -> dict[str, Any]:
+        states = self.states()
+        if name is not None:
+            if name not in states:
+                self.config.model(name)
+            sel = [states[name]]
+        else:
+            sel = [s for s in states.values() if include_deprecated or not s.deprecated]
+        return {"models": [
+            {"name": s.name, "latest": s.latest, "versions": len(s.versions),
+             "stages": s.stage_holders(), "deprecated": s.deprecated,
+             "path": self.config.models[s.name].path if s.name in self.config.models else
+             (next(iter(s.versions.values()))["path"] if s.versions else None)}
+            for s in sel
+        ]}
+
+    def history(self, name: str) -> dict[str, Any]:
+        st = self.state(name)
+        tags = self.repo.tags(f"{name.replace(':', '=')}[@#]*")
+        events = []
+        for ev in st.events:
+            row = {k: ev.get(k) for k in ("event", "version", "tag", "stage", "sha256", "size", "md5",
+                                          "timestamp", "actor", "metrics", "params")}
+            row.update({k: v for k, v in ev.items() if k not in row})
+            t = ev.get("tag")
+            row["commit"] = tags[t][0] if isinstance(t, str) and t in tags else None
+            events.append(row)
+        return {"model": name, "events": events}
+
+    def taken_versions(self, name: str, extra_events: list[dict[str, Any]] | None = None) -> set[Version]:
+        st = self.state(name) if name in self.states() else ModelState(name)
+        vs = {Version(v) for v in st.versions}
+        for ev in extra_events or []:
+            if ev.get("event") == "register":
+                vs.add(Version(ev["version"]))
+        for tag in self.repo.tags(f"{name.replace(':', '=')}@v*"):
+            p = parse_tag(tag)
+            if p and p.version and p.model == name:
+                vs.add(Version(p.version))
+        return vs
+
+    # -- registering ----------------------------------------------------------------
+    def describe(self, model: Model, src: Source, rec: Record | None) -> dict[str, Any]:
+        """metrics, params and lineage of ``model`` as ``src`` holds them."""
+        read = src.read
+        metric_files = model.metrics or (stage_metrics_files(src, rec) if rec else [])
+        metrics = read_metrics(read, metric_files)
+        if model.params:
+            params = read_params(read, model.params)
+        elif rec is not None and rec.params:
+            params = flatten_lock_params(rec.params)
+        else:
+            params = {}
+        lineage = None
+        if rec is not None and rec.kind == "dvclock":
+            lineage = {"stage": rec.stage, "dvc_yaml": rec.dvc_yaml, "deps": dict(sorted(rec.deps.items())),
+                       "params": rec.params}
+        elif rec is not None and rec.deps:
+            lineage = {"stage": rec.file, "deps": rec.deps, "params": {}}
+        return {"metrics": metrics or None, "params": params or None, "lineage": lineage}
+
+    def digest(self, model: Model, rec: Record | None) -> Digest:
+        cache = StatCache(self.repo.mvtools_dir / "statcache.json")
+        legacy = rec is not None and rec.hash_name == "md5-dos2unix"
+        try:
+            d = digest_path(self.root, model.path, cache=cache, dos2unix=legacy)
+        finally:
+            cache.save()
+        if rec is not None and rec.kind != "git" and rec.md5 is not None:
+            got = d.md5_dos2unix if legacy and d.md5_dos2unix else d.md5
+            if got != rec.md5:
+                raise CheckFailed(
+                    f"model {model.name}: {model.path} in the work tree does not match what "
+                    f"{rec.file} records; run: {dvc_fix_command(rec, model)}")
+        return d
+
+    def new_event(self, model: Model, d: Digest, rec: Record | None, src: Source, *,
+                  version: str | None = None, bump: str | None = None, message: str | None = None,
+                  pending: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+        taken = self.taken_versions(model.name, pending)
+        if version is not None:
+            v = Version.parse(version)
+            if v in taken:
+                raise UsageError(f"{model.name}@{v} is already taken; pick another version")
+        elif self.config.scheme == "timestamp":
+            v = timestamp_version(d.sha256)
+        else:
+            b = bump or os.environ.get("MVTOOLS_BUMP") or model.bump
+            if b not in ("major", "minor", "patch"):
+                raise UsageError(f"invalid bump {b!r}: expected major, minor or patch")
+            v = next_semver(taken, b)
+        info = self.describe(model, src, rec)
+        fields: dict[str, Any] = {
+            "version": str(v), "tag": version_tag(model.name, v), "path": model.path,
+            "sha256": d.sha256, "size": d.size,
+            "md5": rec.md5 if rec is not None and rec.kind != "git" else None,
+            "metrics": info["metrics"], "params": info["params"], "lineage": info["lineage"],
+        }
+        if message:
+            fields["message"] = message
+        return L.make_event("register", model.name, self.repo.identity(), utc_now(), **fields)
+
+    def register(self, name: str, *, path: str | None = None, bump: str | None = None,
+                 version: str | None = None, message: str | None = None) -> dict[str, Any]:
+        """Register the work tree's bytes of ``name`` as a new version: append, commit, tag."""
+        if self.repo.operation_in_progress():
+            raise UsageError(f"{self.repo.operation_in_progress()} is in progress; finish it first")
+        if bump is not None and bump not in ("major", "minor", "patch"):
+            raise UsageError(f"invalid bump {bump!r}: expected major, minor or patch")
+        if version is not None:
+            Version.parse(version)
+        model = self._model_for_register(name, path)
+        dvcy = dvc_yaml_files(self.root)
+        wt = Source(self.repo, WORKTREE)
+        rec = find_record(self.config, wt, model, dvcy)
+        if rec is None and not (self.root / model.path).exists():
+            raise UsageError(f"model {name}: {model.path} does not exist")
+        with L.lock(self.repo.common_dir):
+            self._states = None
+            d = self.digest(model, rec)
+            st = self.state(name) if name in self.states() else ModelState(name)
+            if version is None and st.versions:
+                last = st.versions[str(max(Version(v) for v in st.versions))]
+                if last["sha256"] == d.sha256:
+                    raise UsageError(f"{name}: these bytes are already registered as {last['version']}")
+            ev = self.new_event(model, d, rec, wt, version=version, bump=bump, message=message)
+            ledger_rel = self.config.ledger_path(name)
+            L.append(self.root / ledger_rel, name, [ev])
+            paths = [ledger_rel]
+            if rec is not None and rec.file:
+                paths.append(rec.file)
+            elif rec is None:
+                paths.append(model.path)
+            if model.source == "mvtools.yaml" and path is not None:
+                paths.append("mvtools.yaml")
+            self.repo.git("add", "--", *paths)
+            env = dict(os.environ, MVTOOLS_REGISTERING="1")
+            msg = message or f"Register {name} {ev['version']}"
+            proc = self.repo.git("commit", "-q", "-m", msg, "--", *paths, check=False, env=env)
+            if proc.returncode != 0:
+                raise CheckFailed("git commit failed: " + (proc.stderr or proc.stdout).decode(
+                    "utf-8", "replace").strip().splitlines()[-1:][0] if (proc.stderr or proc.stdout) else "")
+            head = self.repo.rev_parse("HEAD")
+            assert head
+            self.tag_event(ev, head)
+            self._states = None
+        return {**ev, "commit": head}
+
+    def _model_for_register(self, name: str, path: str | None) -> Model:
+        from mvtools.config import safe_relpath, validate_name
+
+        validate_name(name)
+        if name in self.config.models:
+            m = self.config.models[name]
+            if path is not None and safe_relpath(self.root, path) != m.path:
+                raise UsageError(f"model {name} is declared with path {m.path}, not {path}")
+            return m
+        if path is None:
+            return self.config.model(name)  # raises NotFound
+        rel = safe_relpath(self.root, path)
+        if not (self.root / rel).exists() and not (self.root / (rel + ".dvc")).exists():
+            raise UsageError(f"{rel}: no such file or directory")
+        if ":" in name:
+            raise UsageError(f"{name}: declare dvc.yaml artifacts in their dvc.yaml")
+        self._declare(name, rel)
+        return self.config.models[name]
+
+    def _declare(self, name: str, rel: str) -> None:
+        """Add a model to mvtools.yaml, appending text so comments and layout survive."""
+        cfg_path = self.root / "mvtools.yaml"
+        text = cfg_path.read_text() if cfg_path.exists() else "mvtools: 1\n"
+        models = self.config.raw.get("models")
+        entry = f"  - name: {name}\n    path: {rel}\n"
+        if models:
+            text = text.rstrip("\n") + "\n" + entry
+        elif "models:" in text and models is not None:
+            text = text.rstrip("\n") + "\n" + entry
+        else:
+            text = text.replace("models: []", "models:") if "models: []" in text else text.rstrip("\n") + "\nmodels:"
+            text = text.rstrip("\n") + "\n" + entry
+        L.atomic_write(cfg_path, text.encode())
+        self.config = load_config(self.root)
+
+    def tag_event(self, ev: dict[str, Any], commit: str) -> str:
+        """Create the event's tag on ``commit``; an existing tag is left where it is."""
+        tag = ev["tag"]
+        existing = self.repo.tags(tag)
+        if tag in existing:
+            return existing[tag][0]
+        self.repo.create_tag(tag, commit, TAG_MESSAGE.format(model=ev["model"], version=ev["version"]))
+        return commit
+
+    # -- tags -----------------------------------------------------------------------
+    def sync_tags(self) -> list[dict[str, str]]:
+        """Recreate missing version tags on the first commit whose ledger holds the event."""
+        made = []
+        tags = self.repo.tags()
+        for name, st in self.states().items():
+            for ver, ev in st.versions.items():
+                if ev["tag"] in tags:
+                    continue
+                commit = self.commit_holding(name, ev["id"])
+                if commit is None:
+                    continue
+                self.repo.create_tag(ev["tag"], commit, TAG_MESSAGE.format(model=name, version=ver))
+                made.append({"tag": ev["tag"], "commit": commit})
+        return made
+
+    def commit_holding(self, name: str, event_id: str, rev: str = "HEAD") -> str | None:
+        """The oldest commit reachable from ``rev`` whose ledger gained the event."""
+        proc = self.repo.git("log", "--format=%H", "-S" + event_id, rev, "--",
+                             self.config.ledger_path(name), check=False)
+        lines = proc.stdout.decode().split()
+        return lines[-1] if lines else None
+
+    # -- retrieving -----------------------------------------------------------------
+    def resolve(self, spec: str) -> dict[str, Any]:
+        """NAME, NAME@VERSION or NAME#STAGE -> the register event."""
+        if "#" in spec:
+            name, stage = spec.split("#", 1)
+            st = self.state(name)
+            holder = st.stage_holders().get(stage)
+            if holder is None:
+                raise NotFound(f"no version of {name} is in stage {stage!r}")
+            return st.versions[holder]
+        if "@" in spec:
+            name, ver = spec.split("@", 1)
+            st = self.state(name)
+            v = str(Version.parse(ver)) if ver not in ("latest", "greatest") else st.latest
+            if v is None or v not in st.versions:
+                raise NotFound(f"{name} has no version {ver}")
+            return st.versions[v]
+        st = self.state(spec)
+        if st.latest is None:
+            raise NotFound(f"{spec} has no registered version")
+        return st.versions[st.latest]
+
+    def get(self, spec: str, out: str | Path | None = None) -> dict[str, Any]:
+        from mvtools import dvcio
+
+        ev = self.resolve(spec)
+        tags = self.repo.tags(ev["tag"])
+        commit = tags[ev["tag"]][0] if ev["tag"] in tags else self.commit_holding(ev["model"], ev["id"])
+        if commit is None:
+            raise NotFound(f"no commit holds {ev['tag']}; run 'mvtools sync-tags'")
+        dest = Path(out) if out is not None else Path(os.path.basename(ev["path"]))
+        dvcio.fetch_version(self.repo, ev, commit, dest)
+        return {"model": ev["model"], "version": ev["version"], "path": str(dest), "sha256": ev["sha256"],
+                "commit": commit}
+
+    def push(self, remote: str | None = None) -> dict[str, Any]:
+        from mvtools import dvcio
+
+        return dvcio.push(self, remote)

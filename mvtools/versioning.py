@@ -1,0 +1,139 @@
+"""Versions and the tag grammar (GTO's, so GTO and DVC Studio read mvtools' tags).
+
+Tags:  NAME@vX.Y.Z        a registered version (annotated, on the commit that holds it)
+       NAME@vX.Y.Z!       that version archived (GTO: deregistered)
+       NAME#STAGE#N       a stage assignment, N = 1 + the largest counter on any tag of NAME
+       NAME#STAGE!#N      a stage unassignment
+       NAME@deprecated    the model retired
+``NAME`` is the model name with ``:`` written ``=`` (``sub/dvc.yaml`` artifact ``m``: ``sub=m``).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from functools import total_ordering
+
+import semver
+
+from mvtools.errors import UsageError
+
+SEMVER = (
+    r"(?P<major>0|[1-9]\d*)\.(?P<minor>0|[1-9]\d*)\.(?P<patch>0|[1-9]\d*)"
+    r"(?:-(?P<pre>(?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*)(?:\.(?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*))*))?"
+    r"(?:\+(?P<build>[0-9a-zA-Z-]+(?:\.[0-9a-zA-Z-]+)*))?"
+)
+SEMVER_RE = re.compile(rf"^v?{SEMVER}$")
+TIMESTAMP_RE = re.compile(r"^v?(?P<ts>\d{14})_(?P<hash>[0-9a-f]{8})$")
+_NAME = r"(?:[a-zA-Z0-9_./-]+=)?[a-zA-Z0-9](?:[a-zA-Z0-9_/-]*[a-zA-Z0-9])?"
+TAG_RE = re.compile(
+    rf"^(?P<name>{_NAME})(?:"
+    rf"@(?P<version>v(?:{SEMVER.replace('?P<', '?P<v_')}|\d{{14}}_[0-9a-f]{{8}}))(?P<archived>!)?"
+    rf"|#(?P<stage>[a-zA-Z0-9](?:[a-zA-Z0-9_/-]*[a-zA-Z0-9])?)(?P<unassign>!)?#(?P<counter>\d+)"
+    rf"|@(?P<deprecated>deprecated))$"
+)
+
+
+@total_ordering
+@dataclass(frozen=True)
+class Version:
+    """A semver version or a timestamp-hash version; orders semver by precedence."""
+
+    text: str  # always with the leading "v"
+
+    @classmethod
+    def parse(cls, value: object) -> "Version":
+        if not isinstance(value, str):
+            raise UsageError(f"invalid version {value!r}")
+        value = value.strip()
+        if SEMVER_RE.match(value) or TIMESTAMP_RE.match(value):
+            return cls(value if value.startswith("v") else "v" + value)
+        raise UsageError(f"invalid version {value!r}: expected vMAJOR.MINOR.PATCH (e.g. v1.2.3)")
+
+    @property
+    def is_semver(self) -> bool:
+        return SEMVER_RE.match(self.text) is not None
+
+    def _key(self) -> tuple:
+        if not self.is_semver:
+            return (1, self.text)  # timestamp versions sort by their text (time first)
+        return (0, semver.Version.parse(self.text[1:]))
+
+    def __lt__(self, other: object) -> bool:
+        if not isinstance(other, Version):
+            return NotImplemented
+        return self._key() < other._key()
+
+    def __str__(self) -> str:
+        return self.text
+
+    def bump(self, part: str) -> "Version":
+        if not self.is_semver:
+            raise UsageError(f"cannot bump non-semver version {self.text}")
+        if part not in ("major", "minor", "patch"):
+            raise UsageError(f"invalid bump {part!r}: expected major, minor or patch")
+        v = semver.Version.parse(self.text[1:])
+        return Version(f"v{getattr(v, 'bump_' + part)()}")
+
+
+FIRST = Version("v0.1.0")
+
+
+def next_semver(taken: list[Version] | set[Version], bump: str) -> Version:
+    semvers = [v for v in taken if v.is_semver]
+    if not semvers:
+        return FIRST
+    return max(semvers).bump(bump)
+
+
+def timestamp_version(sha256: str, when: datetime | None = None) -> Version:
+    when = when or datetime.now(timezone.utc)
+    return Version(f"v{when.strftime('%Y%m%d%H%M%S')}_{sha256[:8]}")
+
+
+def utc_now() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+# -- tags ------------------------------------------------------------------------------
+def tag_name_of(model: str) -> str:
+    return model.replace(":", "=")
+
+
+def model_of_tag(name: str) -> str:
+    return name.replace("=", ":")
+
+
+def version_tag(model: str, version: Version | str, archived: bool = False) -> str:
+    return f"{tag_name_of(model)}@{version}{'!' if archived else ''}"
+
+
+def stage_tag(model: str, stage: str, counter: int, unassign: bool = False) -> str:
+    return f"{tag_name_of(model)}#{stage}{'!' if unassign else ''}#{counter}"
+
+
+def deprecated_tag(model: str) -> str:
+    return f"{tag_name_of(model)}@deprecated"
+
+
+@dataclass(frozen=True)
+class ParsedTag:
+    model: str
+    kind: str  # "version", "archive", "stage", "unassign", "deprecated"
+    version: str | None = None
+    stage: str | None = None
+    counter: int | None = None
+
+
+def parse_tag(tag: str) -> ParsedTag | None:
+    m = TAG_RE.match(tag)
+    if not m:
+        return None
+    model = model_of_tag(m["name"])
+    if m["version"]:
+        return ParsedTag(model, "archive" if m["archived"] else "version", version=m["version"])
+    if m["stage"]:
+        return ParsedTag(model, "unassign" if m["unassign"] else "stage", stage=m["stage"],
+                         counter=int(m["counter"]))
+    return ParsedTag(model, "deprecated")
