@@ -1,0 +1,112 @@
+"""Fixtures: real git, real DVC, real pre-commit in temporary repos.
+
+Every test runs with a pinned git identity, DVC analytics off and no inherited GIT_*
+variables, so a developer's own git setup (or a hook that runs the suite) cannot leak in.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+CORPUS = ROOT.parent / "shared" / "corpus" / "dvc-pipelines"
+BIN = Path(sys.executable).parent
+IDENT = {
+    "GIT_AUTHOR_NAME": "Test User", "GIT_AUTHOR_EMAIL": "test@example.com",
+    "GIT_COMMITTER_NAME": "Test User", "GIT_COMMITTER_EMAIL": "test@example.com",
+}
+
+
+@pytest.fixture(autouse=True)
+def _clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
+    for key in list(os.environ):
+        if key.startswith("GIT_") or key.startswith("MVTOOLS_") or key.startswith("PRE_COMMIT"):
+            monkeypatch.delenv(key, raising=False)
+    for k, v in IDENT.items():
+        monkeypatch.setenv(k, v)
+    home = tmp_path_factory.mktemp("home")
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
+    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
+    monkeypatch.setenv("DVC_NO_ANALYTICS", "1")
+    monkeypatch.setenv("DVC_SITE_CACHE_DIR", str(home / "dvc-site"))
+    monkeypatch.setenv("PATH", f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}")
+    (home / ".gitconfig").write_text("[init]\n\tdefaultBranch = main\n[advice]\n\tdetachedHead = false\n")
+
+
+def run(args: list[str], cwd: Path, *, check: bool = True, input: str | None = None,
+        env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    proc = subprocess.run(args, cwd=cwd, capture_output=True, text=True, input=input,
+                          env={**os.environ, **(env or {})})
+    if check and proc.returncode != 0:
+        raise AssertionError(f"{args} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
+    return proc
+
+
+def git(repo: Path, *args: str, **kw) -> subprocess.CompletedProcess[str]:  # type: ignore[no-untyped-def]
+    return run(["git", *args], repo, **kw)
+
+
+def dvc(repo: Path, *args: str, **kw) -> subprocess.CompletedProcess[str]:  # type: ignore[no-untyped-def]
+    return run([str(BIN / "dvc"), *args], repo, **kw)
+
+
+def mvtools(repo: Path, *args: str, **kw) -> subprocess.CompletedProcess[str]:  # type: ignore[no-untyped-def]
+    return run([sys.executable, "-m", "mvtools", *args], repo, **kw)
+
+
+def tags(repo: Path) -> dict[str, str]:
+    out = git(repo, "for-each-ref", "--format=%(refname:strip=2) %(*objectname)", "refs/tags").stdout
+    return dict(line.split() for line in out.splitlines() if line.strip())
+
+
+def head(repo: Path) -> str:
+    return git(repo, "rev-parse", "HEAD").stdout.strip()
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    """An empty git repo with an initial commit."""
+    r = tmp_path / "repo"
+    r.mkdir()
+    git(r, "init", "-q", "-b", "main")
+    (r / "README.md").write_text("demo\n")
+    git(r, "add", "README.md")
+    git(r, "commit", "-q", "-m", "initial")
+    return r
+
+
+def write_model(repo: Path, rel: str, content: bytes | str) -> None:
+    p = repo / rel
+    p.parent.mkdir(parents=True, exist_ok=True)
+    p.write_bytes(content.encode() if isinstance(content, str) else content)
+
+
+@pytest.fixture
+def git_model_repo(repo: Path) -> Path:
+    """mvtools with plain git hooks and a git-tracked model `clf` at models/clf.bin."""
+    mvtools(repo, "init")
+    cfg = (repo / "mvtools.yaml").read_text().replace(
+        "models: []", "models:\n  - name: clf\n    path: models/clf.bin\n    metrics: [metrics.json]")
+    (repo / "mvtools.yaml").write_text(cfg)
+    (repo / "metrics.json").write_text('{"accuracy": 0.8, "latency": 0.1}')
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "set up mvtools")
+    return repo
+
+
+@pytest.fixture
+def dvc_model_repo(repo: Path) -> Path:
+    """mvtools with plain git hooks and a DVC-tracked (dvc add) model `net` at models/net.bin."""
+    mvtools(repo, "init")
+    cfg = (repo / "mvtools.yaml").read_text().replace(
+        "models: []", "models:\n  - name: net\n    path: models/net.bin")
+    (repo / "mvtools.yaml").write_text(cfg)
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "set up mvtools")
+    return repo
