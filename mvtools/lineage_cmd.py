@@ -1,0 +1,164 @@
+"""``mvtools lineage``: the command-line view of :mod:`mvtools.lineage`.
+
+``add_parser(subparsers)`` registers the subcommand on the main CLI; ``main(argv)`` runs it
+standalone (``python -m mvtools.lineage_cmd ...``) with the same error conventions.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any, Sequence
+
+from mvtools.errors import MvtoolsError, UsageError
+
+FORMATS = ("text", "json", "dot", "mermaid", "svg")
+HELP = "the DVC pipeline lineage graph: queries, impact and exports"
+
+
+def _configure(sp: argparse.ArgumentParser) -> None:
+    sp.add_argument("node", nargs="?", metavar="NODE",
+                    help="a stage (train, sub/dvc.yaml:train, name@key), path or params key "
+                         "(params.yaml:train.lr); shows its upstream and downstream")
+    direction = sp.add_mutually_exclusive_group()
+    direction.add_argument("--upstream", action="store_true",
+                           help="only what NODE is derived from")
+    direction.add_argument("--downstream", action="store_true",
+                           help="only what is derived from NODE")
+    sp.add_argument("--impact", metavar="PATH",
+                    help="list the stages and models that change when PATH changes")
+    sp.add_argument("--collapse", action="store_true",
+                    help="fold each foreach/matrix expansion into one node")
+    sp.add_argument("--format", choices=FORMATS, default=None, help="output format (default: text)")
+    sp.add_argument("--json", action="store_true", help="same as --format json")
+    sp.add_argument("--model", metavar="NAME[@VERSION]",
+                    help="lineage recorded for a registered model version")
+    sp.add_argument("--diff", nargs=2, metavar=("A", "B"),
+                    help="compare the lineage of two model versions")
+
+
+def add_parser(subparsers: Any) -> argparse.ArgumentParser:
+    """Register ``lineage`` on an argparse subparsers object."""
+    sp = subparsers.add_parser("lineage", help=HELP, description=HELP)
+    _configure(sp)
+    sp.set_defaults(func=run, run=run)
+    return sp
+
+
+def _repo_root(start: Path) -> Path:
+    """The DVC root above ``start`` (the directory holding ``.dvc/``), else the git root."""
+    start = start.resolve()
+    for p in (start, *start.parents):
+        if (p / ".dvc").is_dir():
+            return p
+    for p in (start, *start.parents):
+        if (p / ".git").exists():
+            return p
+    return start
+
+
+def _repo_path(arg: str, root: Path, cwd: Path) -> str:
+    """A user's path (relative to the current directory) as a repo-relative one."""
+    if ":" in arg and not os.path.isabs(arg):
+        return arg  # a params key or sub/dvc.yaml:stage id
+    p = Path(arg)
+    full = p if p.is_absolute() else cwd / p
+    try:
+        rel = os.path.relpath(os.path.normpath(full), root)
+    except ValueError:
+        return arg
+    return rel.replace(os.sep, "/")
+
+
+def run(args: argparse.Namespace) -> int:
+    fmt = "json" if getattr(args, "json", False) else (args.format or "text")
+    if args.json and args.format not in (None, "json"):
+        raise UsageError("--json conflicts with --format " + args.format)
+    if args.model:
+        raise UsageError("lineage --model is not available yet")
+    if args.diff:
+        raise UsageError("lineage --diff is not available yet")
+    if (args.upstream or args.downstream) and not args.node:
+        raise UsageError("--upstream/--downstream need a NODE")
+    if args.impact is not None and (args.node or args.upstream or args.downstream):
+        raise UsageError("--impact takes no NODE, --upstream or --downstream")
+    if args.impact is not None and fmt not in ("text", "json"):
+        raise UsageError("--impact prints text or json")
+
+    from mvtools.lineage import Lineage, build_lineage, to_dot, to_json, to_mermaid, to_svg, to_text
+
+    cwd = Path(getattr(args, "repo", None) or ".").resolve()
+    root = _repo_root(cwd)
+    lin = build_lineage(root)
+
+    if args.impact is not None:
+        target = _repo_path(args.impact, root, cwd)
+        if target not in lin.graph:
+            target = _repo_path(args.impact, root, cwd) if ":" not in args.impact else args.impact
+        result = lin.impact(target)
+        result["path"] = args.impact
+        if fmt == "json":
+            sys.stdout.write(json.dumps(result) + "\n")
+        else:
+            stages, models = result["stages"], result["models"]
+            if not stages and not models:
+                print(f"nothing in the pipeline depends on {args.impact}")
+            else:
+                print(f"changing {args.impact} affects {len(stages)} stage(s) and "
+                      f"{len(models)} model(s)")
+                for s in stages:
+                    print(f"  stage {s}")
+                for m in models:
+                    print(f"  model {m}")
+        return 0
+
+    view = lin
+    if args.node:
+        node = args.node
+        if node not in lin.graph:
+            node = _repo_path(node, root, cwd)
+        if args.upstream:
+            g = lin.upstream(node)
+        elif args.downstream:
+            g = lin.downstream(node)
+        else:
+            g = lin.subgraph(node)
+        view = Lineage(g, root, lin._templates)
+    if args.collapse:
+        view = view.collapse()
+    render = {"text": to_text, "json": to_json, "dot": to_dot, "mermaid": to_mermaid,
+              "svg": to_svg}[fmt]
+    out = render(view.graph)
+    sys.stdout.write(out if out.endswith("\n") else out + "\n")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Standalone entry point: ``python -m mvtools.lineage_cmd [options]``."""
+
+    class _Parser(argparse.ArgumentParser):
+        def error(self, message: str) -> None:  # type: ignore[override]
+            raise UsageError(message)
+
+    parser = _Parser(prog="mvtools lineage", description=HELP)
+    parser.add_argument("-C", dest="repo", default=".", metavar="PATH",
+                        help="run in PATH (default: .)")
+    _configure(parser)
+    try:
+        args = parser.parse_args(argv)
+        return run(args)
+    except MvtoolsError as exc:
+        print(f"mvtools: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("mvtools: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
