@@ -943,15 +943,15 @@ def _overlap(a: str, b: str) -> bool:
 
 
 def _topo_sorted(g: nx.DiGraph, nodes: set[str]) -> list[str]:
+    """``nodes`` in the graph's (deterministic) dependency order."""
     import networkx as nx
 
     if not nodes:
         return []
     try:
-        order = {n: i for i, n in enumerate(nx.lexicographical_topological_sort(g.subgraph(nodes)))}
+        return [n for n in nx.lexicographical_topological_sort(g) if n in nodes]
     except nx.NetworkXUnfeasible:  # pragma: no cover - graphs are acyclic
         return sorted(nodes)
-    return sorted(nodes, key=order.__getitem__)
 
 
 def stage_for_output(lineage: Lineage, path: str) -> str | None:
@@ -1064,7 +1064,8 @@ def build_lineage(repo_root: str | os.PathLike[str] = ".") -> Lineage:
         return f"./{path}" if path in stage_ids else path
 
     for st in col.stages:
-        attrs: dict[str, Any] = {"type": "stage", "file": st.file, "wdir": st.wdir, "cmd": st.cmd}
+        attrs: dict[str, Any] = {"type": "stage", "file": st.file, "wdir": st.wdir or ".",
+                                 "cmd": st.cmd}
         if st.name is not None:
             attrs["name"] = st.name
         if st.group:
@@ -1281,16 +1282,8 @@ def to_mermaid(graph: nx.DiGraph) -> str:
 
 def to_text(graph: nx.DiGraph) -> str:
     """Stages in dependency order, each with its inputs and outputs."""
-    import networkx as nx
-
     nodes = graph.nodes
-    stages = [n for n, d in nodes(data=True) if d.get("type") == "stage"]
-    order = _topo_sorted(graph, set(stages)) if stages else []
-    try:
-        full = {n: i for i, n in enumerate(nx.topological_sort(graph))}
-        order.sort(key=full.__getitem__)
-    except nx.NetworkXUnfeasible:  # pragma: no cover
-        pass
+    order = _topo_sorted(graph, {n for n, d in nodes(data=True) if d.get("type") == "stage"})
     lines = []
 
     def label(n: str) -> str:
@@ -1298,10 +1291,8 @@ def to_text(graph: nx.DiGraph) -> str:
 
     for s in order:
         d = nodes[s]
-        head = s if d.get("file") in (None, "dvc.yaml") or ":" in s or s == d.get("file") \
-            else s
-        members = f" x{d['members']}" if d.get("members") else ""
-        lines.append(f"stage {head}{members}")
+        members = f" ({d['members']} stages)" if d.get("members") else ""
+        lines.append(f"stage {s}{members}")
         ins = sorted(graph.predecessors(s))
         outs = sorted(graph.successors(s))
         if ins:
