@@ -339,6 +339,9 @@ class _Parser:
             raise ConfigError(f"{where}: unknown key '{unknown[0]}'")
         if "cmd" not in definition:
             raise ConfigError(f"{where}: missing 'cmd'")
+        for key in ("frozen", "always_changed"):
+            if key in definition and not isinstance(definition[key], bool):
+                raise ConfigError(f"{where}: '{key}' must be true or false")
         res = _Resolver(ctx, rel, name, local)
         raw_wdir = definition.get("wdir")
         wdir = base
@@ -368,6 +371,7 @@ class _Parser:
             id=f"{prefix}{name}", file=rel, name=name, group=(f"{prefix}{group}" if group else None),
             wdir=wdir, cmd=resolved.get("cmd"), frozen=bool(resolved.get("frozen", False)),
             always_changed=bool(resolved.get("always_changed", False)), desc=resolved.get("desc"),
+            meta=resolved.get("meta"),
         )
         tmpl_wdir = _norm(base, str(raw_wdir)) if (templated and raw_wdir) else wdir
 
@@ -663,6 +667,7 @@ class _Stage:
     frozen: bool = False
     always_changed: bool = False
     desc: Any = None
+    meta: Any = None
     repo_import: bool = False
     deps: list[tuple[str, str | None]] = field(default_factory=list)
     params: list[tuple[str, str | None]] = field(default_factory=list)
@@ -1076,6 +1081,8 @@ def build_lineage(repo_root: str | os.PathLike[str] = ".") -> Lineage:
             attrs["always_changed"] = True
         if st.desc is not None:
             attrs["desc"] = st.desc
+        if st.meta is not None:
+            attrs["meta"] = st.meta
         if st.repo_import:
             attrs["import"] = True
         nodes[st.id] = attrs

@@ -161,23 +161,26 @@ def test_basic_graph_types_and_edges(basic: Path) -> None:
     assert g.nodes["params.yaml"]["top_level"] is True
 
 
+PARAMS_FORMS = {
+    "params.yaml": "a: {b: 1}\nsection: {x: 1, y: 2}\n",
+    "conf/other.yaml": "k: on\nj: 010\n",
+    "conf/whole.json": '{"z": 1}',
+    "dvc.yaml": """
+        stages:
+          s:
+            cmd: run
+            params:
+              - a.b
+              - section
+              - conf/other.yaml: [k, j]
+              - conf/whole.json:
+            outs: [o]
+    """,
+}
+
+
 def test_params_forms_and_values(tmp_path: Path) -> None:
-    root = make(tmp_path / "p", {
-        "params.yaml": "a: {b: 1}\nsection: {x: 1, y: 2}\n",
-        "conf/other.yaml": "k: on\nj: 010\n",
-        "conf/whole.json": '{"z": 1}',
-        "dvc.yaml": """
-            stages:
-              s:
-                cmd: run
-                params:
-                  - a.b
-                  - section
-                  - conf/other.yaml: [k, j]
-                  - conf/whole.json:
-                outs: [o]
-        """,
-    })
+    root = make(tmp_path / "p", PARAMS_FORMS)
     g = build_lineage(root).graph
     assert g.nodes["params.yaml:section"]["value"] == {"x": 1, "y": 2}
     assert g.nodes["conf/other.yaml:k"]["value"] == "on"  # YAML 1.2: a string
@@ -189,31 +192,34 @@ def test_params_forms_and_values(tmp_path: Path) -> None:
         "conf/whole.json"}
 
 
-def test_vars_interpolation_escape_and_typing(tmp_path: Path) -> None:
-    root = make(tmp_path / "v", {
-        "params.yaml": "base: {dir: data}\nfreeze: true\n",
-        "vars/extra.yaml": "extra: {n: 7}\nunused: 1\n",
-        "vars/sel.yaml": "picked: {name: p}\nnot_picked: 2\n",
-        "dvc.yaml": r"""
+VARS = {
+    "params.yaml": "base: {dir: data}\nfreeze: true\n",
+    "vars/extra.yaml": "extra: {n: 7}\nunused: 1\n",
+    "vars/sel.yaml": "picked: {name: p}\nnot_picked: 2\n",
+    "dvc.yaml": r"""
+        vars:
+          - vars/extra.yaml
+          - vars/sel.yaml:picked
+          - inline: {size: 3, flag: false, opts: {lr: 0.5, tag: a b, on: true, no: false}}
+        stages:
+          s:
             vars:
-              - vars/extra.yaml
-              - vars/sel.yaml:picked
-              - inline: {size: 3, flag: false, opts: {lr: 0.5, tag: a b, on: true, no: false}}
-            stages:
-              s:
-                vars:
-                  - local: {suffix: csv}
-                cmd: echo \${literal} ${extra.n} ${inline.flag} ${picked.name} ${inline.opts}
-                deps: ["${base.dir}/in.${local.suffix}"]
-                outs: ["${base.dir}/out-${inline.size}.txt"]
-                frozen: ${freeze}
-                desc: ${inline.size}
-        """,
-    })
+              - local: {suffix: csv}
+            cmd: echo \${literal} ${extra.n} ${inline.flag} ${picked.name} ${inline.opts}
+            deps: ["${base.dir}/in.${local.suffix}"]
+            outs: ["${base.dir}/out-${inline.size}.txt"]
+            meta: {frozen: "${freeze}", size: "${inline.size}", note: "n=${inline.size}"}
+            desc: ${inline.size}
+    """,
+}
+
+
+def test_vars_interpolation_escape_and_typing(tmp_path: Path) -> None:
+    root = make(tmp_path / "v", VARS)
     g = build_lineage(root).graph
     s = g.nodes["s"]
     assert s["cmd"] == "echo ${literal} 7 false p --lr 0.5 --tag 'a b' --on"
-    assert s["frozen"] is True  # a whole-value ${} keeps its type
+    assert s["meta"] == {"frozen": True, "size": 3, "note": "n=3"}  # whole values keep types
     assert s["desc"] == 3
     assert g.has_edge("data/in.csv", "s") and g.has_edge("s", "data/out-3.txt")
     preds = set(g.predecessors("s"))
@@ -222,49 +228,52 @@ def test_vars_interpolation_escape_and_typing(tmp_path: Path) -> None:
     assert not any(p.startswith("inline") for p in preds)  # inline vars are not params
 
 
+FOREACH_MATRIX = {
+    "pipe/params.yaml": "models: [lin, tree]\nsizes: {small: 1, big: 9}\nflags: [true, false]\n",
+    "pipe/dvc.yaml": """
+        stages:
+          plain:
+            foreach: [a, b]
+            do:
+              cmd: echo ${item}
+              outs: ["out/${item}.txt"]
+          records:
+            foreach:
+              - {name: x, n: 1}
+              - {name: y, n: 2}
+            do:
+              cmd: echo ${item.n}
+              outs: ["rec/${item.name}"]
+          sized:
+            foreach: ${sizes}
+            do:
+              cmd: echo ${key} ${item}
+              wdir: ..
+              outs: ["sized/${key}"]
+          ref:
+            foreach: ${models}
+            do:
+              cmd: echo ${item}
+              outs: ["../ref/${item}"]
+          bools:
+            foreach: ${flags}
+            do:
+              cmd: echo ${item}
+              outs: ["bools/${item}"]
+          grid:
+            matrix:
+              model: ${models}
+              cfg: [{lr: 1}, {lr: 2}]
+              seed: [1, 2]
+            cmd: echo ${item.model} ${item.cfg.lr} ${key}
+            deps: [out/a.txt]
+            outs: ["grid/${key}"]
+    """,
+}
+
+
 def test_foreach_forms_matrix_and_wdir(tmp_path: Path) -> None:
-    root = make(tmp_path / "f", {
-        "pipe/params.yaml": "models: [lin, tree]\nsizes: {small: 1, big: 9}\nflags: [true, false]\n",
-        "pipe/dvc.yaml": """
-            stages:
-              plain:
-                foreach: [a, b]
-                do:
-                  cmd: echo ${item}
-                  outs: ["out/${item}.txt"]
-              records:
-                foreach:
-                  - {name: x, n: 1}
-                  - {name: y, n: 2}
-                do:
-                  cmd: echo ${item.n}
-                  outs: ["rec/${item.name}"]
-              sized:
-                foreach: ${sizes}
-                do:
-                  cmd: echo ${key} ${item}
-                  wdir: ..
-                  outs: ["sized/${key}"]
-              ref:
-                foreach: ${models}
-                do:
-                  cmd: echo ${item}
-                  outs: ["../ref/${item}"]
-              bools:
-                foreach: ${flags}
-                do:
-                  cmd: echo ${item}
-                  outs: ["bools/${item}"]
-              grid:
-                matrix:
-                  model: ${models}
-                  cfg: [{lr: 1}, {lr: 2}]
-                  seed: [1, 2]
-                cmd: echo ${item.model} ${item.cfg.lr} ${key}
-                deps: [out/a.txt]
-                outs: ["grid/${key}"]
-        """,
-    })
+    root = make(tmp_path / "f", FOREACH_MATRIX)
     g = build_lineage(root).graph
     stages = {n for n, d in g.nodes(data=True) if d["type"] == "stage"}
     p = "pipe/dvc.yaml:"
@@ -284,36 +293,39 @@ def test_foreach_forms_matrix_and_wdir(tmp_path: Path) -> None:
     assert g.has_edge("pipe/params.yaml:models", p + "ref@lin")
 
 
+DVC_FILES = {
+    "data/file.csv.dvc": "outs:\n- md5: aa\n  path: file.csv\n",
+    "data/images.dvc": "outs:\n- md5: bb.dir\n  path: images\n  nfiles: 2\n",
+    "ext/imp.dvc": """
+        md5: cc
+        frozen: true
+        deps:
+        - path: data/data.xml
+          repo:
+            url: https://github.com/iterative/dataset-registry
+            rev_lock: f31f5c4cdae787b4bdeb97a717687d44667d9e62
+        outs:
+        - md5: dd
+          path: data.xml
+    """,
+    "ext/url.dvc": """
+        deps:
+        - path: https://example.com/x.zip
+        outs:
+        - md5: ee
+          path: x.zip
+    """,
+    "dvc.yaml": """
+        stages:
+          use:
+            cmd: run
+            deps: [data/images/cat.png, data/file.csv, ext/data.xml, ext/x.zip]
+    """,
+}
+
+
 def test_dvc_files_plain_directory_and_imports(tmp_path: Path) -> None:
-    root = make(tmp_path / "d", {
-        "data/file.csv.dvc": "outs:\n- md5: aa\n  path: file.csv\n",
-        "data/images.dvc": "outs:\n- md5: bb.dir\n  path: images\n  nfiles: 2\n",
-        "ext/imp.dvc": """
-            md5: cc
-            frozen: true
-            deps:
-            - path: data/data.xml
-              repo:
-                url: https://github.com/iterative/dataset-registry
-                rev_lock: f31f5c4cdae787b4bdeb97a717687d44667d9e62
-            outs:
-            - md5: dd
-              path: data.xml
-        """,
-        "ext/url.dvc": """
-            deps:
-            - path: https://example.com/x.zip
-            outs:
-            - md5: ee
-              path: x.zip
-        """,
-        "dvc.yaml": """
-            stages:
-              use:
-                cmd: run
-                deps: [data/images/cat.png, data/file.csv, ext/data.xml, ext/x.zip]
-        """,
-    })
+    root = make(tmp_path / "d", DVC_FILES)
     g = build_lineage(root).graph
     assert g.nodes["data/images.dvc"]["type"] == "stage"
     assert g.has_edge("data/images.dvc", "data/images")
@@ -327,27 +339,30 @@ def test_dvc_files_plain_directory_and_imports(tmp_path: Path) -> None:
                               ("ext/imp.dvc", "use"), ("ext/url.dvc", "use")}
 
 
+SUBDIRS = {
+    "sub/dvc.yaml": """
+        stages:
+          train:
+            cmd: train
+            outs: [models/]
+        artifacts:
+          net: {path: models/net.pt, type: model}
+    """,
+    "dvc.yaml": """
+        stages:
+          serve:
+            cmd: serve
+            deps: [sub/models/net.pt, other.bin]
+          other:
+            cmd: make
+            outs: [other.bin]
+    """,
+    "mvtools.yaml": "models:\n  - name: other\n    path: other.bin\n",
+}
+
+
 def test_subdir_addressing_models_config_and_stage_for_output(tmp_path: Path) -> None:
-    root = make(tmp_path / "s", {
-        "sub/dvc.yaml": """
-            stages:
-              train:
-                cmd: train
-                outs: [models/]
-            artifacts:
-              net: {path: models/net.pt, type: model}
-        """,
-        "dvc.yaml": """
-            stages:
-              serve:
-                cmd: serve
-                deps: [sub/models/net.pt, other.bin]
-              other:
-                cmd: make
-                outs: [other.bin]
-        """,
-        "mvtools.yaml": "models:\n  - name: other\n    path: other.bin\n",
-    })
+    root = make(tmp_path / "s", SUBDIRS)
     lin = build_lineage(root)
     g = lin.graph
     assert "sub/dvc.yaml:train" in g
@@ -360,37 +375,46 @@ def test_subdir_addressing_models_config_and_stage_for_output(tmp_path: Path) ->
     assert stage_for_output(lin, "nothing.txt") is None
 
 
+SAME_NAME = {"dvc.yaml": """
+    stages:
+      data:
+        cmd: fetch
+        outs: [data]
+      use:
+        cmd: use
+        deps: [data]
+"""}
+
+
 def test_stage_and_path_with_the_same_name(tmp_path: Path) -> None:
-    root = make(tmp_path / "n", {"dvc.yaml": """
-        stages:
-          data:
-            cmd: fetch
-            outs: [data]
-          use:
-            cmd: use
-            deps: [data]
-    """})
+    root = make(tmp_path / "n", SAME_NAME)
     lin = build_lineage(root)
     assert lin.graph.nodes["data"]["type"] == "stage"
     assert lin.graph.nodes["./data"]["path"] == "data"
     assert stage_edges(lin.graph) == {("data", "use")}
 
 
+NO_GIT = {
+    "dvc.yaml": "stages:\n  a:\n    cmd: x\n    outs: [o]\n",
+    "empty/dvc.yaml": "stages: {}\n",
+    "blank/dvc.yaml": "",
+}
+
+
 def test_no_git_fallback_and_empty_files(tmp_path: Path) -> None:
-    root = make(tmp_path / "ng", {
-        "dvc.yaml": "stages:\n  a:\n    cmd: x\n    outs: [o]\n",
-        "empty/dvc.yaml": "stages: {}\n",
-        "blank/dvc.yaml": "",
-    }, git=False)
+    root = make(tmp_path / "ng", NO_GIT, git=False)
     assert set(build_lineage(root).graph) == {"a", "o"}
 
 
+GITIGNORED = {
+    ".gitignore": "ignored/\n",
+    "dvc.yaml": "stages:\n  a:\n    cmd: x\n",
+    "ignored/dvc.yaml": "stages:\n  b:\n    cmd: y\n",
+}
+
+
 def test_gitignored_dvc_yaml_is_skipped(tmp_path: Path) -> None:
-    root = make(tmp_path / "gi", {
-        ".gitignore": "ignored/\n",
-        "dvc.yaml": "stages:\n  a:\n    cmd: x\n",
-        "ignored/dvc.yaml": "stages:\n  b:\n    cmd: y\n",
-    })
+    root = make(tmp_path / "gi", GITIGNORED)
     assert set(build_lineage(root).graph) == {"a"}
 
 
@@ -460,12 +484,15 @@ def test_more_interpolation_errors(tmp_path: Path) -> None:
             build_lineage(root)
 
 
+OUTPUT_WALK = {
+    "dvc.yaml": "stages:\n  a:\n    cmd: a\n    outs: [gen]\n",
+    "gen/dvc.yaml": "stages:\n  b:\n    cmd: b\n",
+}
+
+
 def test_dvc_yaml_inside_an_output_declared_above_is_not_collected(tmp_path: Path) -> None:
     # DVC's walk never enters an output directory declared from a parent directory
-    root = make(tmp_path / "w", {
-        "dvc.yaml": "stages:\n  a:\n    cmd: a\n    outs: [gen]\n",
-        "gen/dvc.yaml": "stages:\n  b:\n    cmd: b\n",
-    })
+    root = make(tmp_path / "w", OUTPUT_WALK)
     assert {n for n, d in build_lineage(root).graph.nodes(data=True)
             if d["type"] == "stage"} == {"a"}
 
@@ -495,27 +522,30 @@ def test_queries_impact_and_collapse(basic: Path) -> None:
                                              "models": []}
 
 
+COLLAPSE = {
+    "params.yaml": "years: [2020, 2021]\nstates: ['01', '02', '03']\n",
+    "dvc.yaml": """
+        stages:
+          fetch:
+            matrix: {year: '${years}', state: '${states}'}
+            cmd: fetch ${item.year} ${item.state}
+            outs: ["raw/${item.year}/${item.state}.csv"]
+          build:
+            foreach: ${years}
+            do:
+              cmd: build ${item}
+              deps: ["raw/${item}/"]
+              outs: ["out/${item}.parquet"]
+          report:
+            cmd: report
+            deps: [out/]
+            outs: [report.html]
+    """,
+}
+
+
 def test_collapse_folds_expansions(tmp_path: Path) -> None:
-    root = make(tmp_path / "c", {
-        "params.yaml": "years: [2020, 2021]\nstates: ['01', '02', '03']\n",
-        "dvc.yaml": """
-            stages:
-              fetch:
-                matrix: {year: '${years}', state: '${states}'}
-                cmd: fetch ${item.year} ${item.state}
-                outs: ["raw/${item.year}/${item.state}.csv"]
-              build:
-                foreach: ${years}
-                do:
-                  cmd: build ${item}
-                  deps: ["raw/${item}/"]
-                  outs: ["out/${item}.parquet"]
-              report:
-                cmd: report
-                deps: [out/]
-                outs: [report.html]
-        """,
-    })
+    root = make(tmp_path / "c", COLLAPSE)
     lin = build_lineage(root)
     assert len([n for n, d in lin.graph.nodes(data=True) if d["type"] == "stage"]) == 9
     col = lin.collapse()
@@ -547,6 +577,7 @@ def test_exports(basic: Path) -> None:
     assert "model.pkl (model)" in text.split("stage train")[1].split("stage evaluate")[0]
 
 
+@pytest.mark.slow
 def test_cli_formats_and_queries(basic: Path) -> None:
     proc = cli(basic, "--json")
     assert proc.returncode == 0, proc.stderr
