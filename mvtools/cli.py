@@ -153,6 +153,48 @@ def cmd_verify(args: argparse.Namespace) -> int:
     return 1 if problems else 0
 
 
+def _event_line(ev: dict[str, Any]) -> str:
+    bits = [ev["event"], ev["model"], ev.get("version") or "", ev.get("stage") or ""]
+    tail = f" (tag {ev['tag']})" if ev.get("tag") else ""
+    return " ".join(b for b in bits if b) + tail
+
+
+def cmd_promote(args: argparse.Namespace) -> int:
+    ev = _registry(args).promote(args.name, args.version, args.stage, force=args.force, message=args.message)
+    _print_json(ev) if args.json else print(_event_line(ev))
+    return 0
+
+
+def cmd_archive(args: argparse.Namespace) -> int:
+    ev = _registry(args).archive(args.name, args.version, message=args.message)
+    _print_json(ev) if args.json else print(_event_line(ev))
+    return 0
+
+
+def cmd_deprecate(args: argparse.Namespace) -> int:
+    ev = _registry(args).deprecate(args.name, message=args.message)
+    _print_json(ev) if args.json else print(_event_line(ev))
+    return 0
+
+
+def cmd_rollback(args: argparse.Namespace) -> int:
+    ev = _registry(args).rollback(args.name, args.stage, message=args.message)
+    _print_json(ev) if args.json else print(
+        f"rolled back {ev['model']} {ev['stage']}: {ev['previous']} -> {ev['version']} (tag {ev['tag']})")
+    return 0
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    doc = _registry(args).compare(args.name, args.a, args.b)
+    if args.json:
+        _print_json(doc)
+        return 0
+    from mvtools.ui import print_compare
+
+    print_compare(doc)
+    return 0
+
+
 def cmd_quickstart(args: argparse.Namespace) -> int:
     from mvtools.quickstart import quickstart
 
@@ -201,6 +243,27 @@ def build_parser() -> argparse.ArgumentParser:
     sp = add("push", cmd_push, "push the branch, its registry tags and the artifacts (DVC remote)", True)
     sp.add_argument("remote", nargs="?")
     add("verify", cmd_verify, "check ledgers, ids and tags; exit 1 on problems", True)
+    sp = add("promote", cmd_promote, "assign VERSION of NAME to STAGE (tag NAME#STAGE#N)", True)
+    sp.add_argument("name")
+    sp.add_argument("version")
+    sp.add_argument("stage")
+    sp.add_argument("--force", action="store_true", help="allow archived versions and skip promotes_from")
+    sp.add_argument("-m", "--message")
+    sp = add("archive", cmd_archive, "archive a version (tag NAME@VERSION!)", True)
+    sp.add_argument("name")
+    sp.add_argument("version")
+    sp.add_argument("-m", "--message")
+    sp = add("deprecate", cmd_deprecate, "retire a whole model (tag NAME@deprecated)", True)
+    sp.add_argument("name")
+    sp.add_argument("-m", "--message")
+    sp = add("rollback", cmd_rollback, "return STAGE to the version that held it before", True)
+    sp.add_argument("name")
+    sp.add_argument("--stage", required=True)
+    sp.add_argument("-m", "--message")
+    sp = add("compare", cmd_compare, "compare baseline A with candidate B and recommend one", True)
+    sp.add_argument("name")
+    sp.add_argument("a", metavar="A")
+    sp.add_argument("b", metavar="B")
     sp = add("quickstart", cmd_quickstart, "build a demo repo with two model versions")
     sp.add_argument("dir")
     try:
@@ -216,6 +279,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in argv
     try:
+        if argv[:1] == ["hook"] and len(argv) >= 2 and not argv[1].startswith("-"):
+            # the hot path: no parser for the other commands, no optional imports
+            from mvtools.hooks import run
+
+            return run(argv[1], argv[2:])
         args = build_parser().parse_args(argv)
         if getattr(args, "func", None) is None and hasattr(args, "run"):
             return int(args.run(args))

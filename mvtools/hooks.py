@@ -80,10 +80,12 @@ def pre_commit(repo: Repo) -> int:
     write_watch_file(repo, cfg)
     if not staged or not _relevant(staged, cfg):
         return 0
+    _check_ledgers(repo, cfg, base, staged)
+    if os.environ.get("MVTOOLS_REGISTERING") == "1":
+        return 0  # a commit made by mvtools itself, which holds the registry lock
     from mvtools.registry import Registry
 
     reg = Registry(repo=repo, config=cfg)
-    _check_ledgers(repo, cfg, base, staged)
     dvcy = dvc_yaml_files(repo.root)
     idx = Source(repo, INDEX)
     old = Source(repo, base)

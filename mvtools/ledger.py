@@ -229,10 +229,31 @@ def append(path: Path, model: str, events: list[dict[str, Any]], expected: bytes
     return new
 
 
-def lock(common_dir: Path, timeout: float = 60.0):  # type: ignore[no-untyped-def]
+class _Lock:
     """The registry lock: one writer at a time across processes and linked worktrees."""
-    from filelock import FileLock
 
+    def __init__(self, path: Path, timeout: float) -> None:
+        from filelock import FileLock
+
+        self.path = path
+        self.timeout = timeout
+        self.lock = FileLock(str(path), timeout=timeout)
+
+    def __enter__(self) -> "_Lock":
+        from filelock import Timeout
+
+        try:
+            self.lock.acquire()
+        except Timeout:
+            raise InternalError(f"another mvtools process has held {self.path} for {self.timeout:.0f} s; "
+                                "try again when it has finished") from None
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.lock.release()
+
+
+def lock(common_dir: Path, timeout: float = 120.0) -> _Lock:
     d = common_dir / "mvtools"
     d.mkdir(exist_ok=True)
-    return FileLock(str(d / "registry.lock"), timeout=timeout)
+    return _Lock(d / "registry.lock", timeout)

@@ -230,27 +230,47 @@ class Registry:
                 if last["sha256"] == d.sha256:
                     raise UsageError(f"{name}: these bytes are already registered as {last['version']}")
             ev = self.new_event(model, d, rec, wt, version=version, bump=bump, message=message)
-            ledger_rel = self.config.ledger_path(name)
-            L.append(self.root / ledger_rel, name, [ev])
-            paths = [ledger_rel]
+            paths = []
             if rec is not None and rec.file:
                 paths.append(rec.file)
             elif rec is None:
                 paths.append(model.path)
             if model.source == "mvtools.yaml" and path is not None:
                 paths.append("mvtools.yaml")
+            head = self.commit_events(name, [ev], message or f"Register {name} {ev['version']}", paths)
+            self.tag_event(ev, head)
+        return {**ev, "commit": head}
+
+    def commit_events(self, name: str, events: list[dict[str, Any]], message: str,
+                      extra_paths: list[str] | None = None) -> str:
+        """Append ``events`` to the ledger of ``name`` and commit it (with ``extra_paths``).
+
+        Callers hold the registry lock. A failed commit restores the ledger as it was.
+        """
+        ledger_rel = self.config.ledger_path(name)
+        lpath = self.root / ledger_rel
+        before = lpath.read_bytes() if lpath.exists() else None
+        L.append(lpath, name, events, expected=before)
+        paths = [ledger_rel, *(extra_paths or [])]
+        try:
             self.repo.git("add", "--", *paths)
             env = dict(os.environ, MVTOOLS_REGISTERING="1")
-            msg = message or f"Register {name} {ev['version']}"
-            proc = self.repo.git("commit", "-q", "-m", msg, "--", *paths, check=False, env=env)
+            proc = self.repo.git("commit", "-q", "-m", message, "--", *paths, check=False, env=env)
             if proc.returncode != 0:
-                raise CheckFailed("git commit failed: " + (proc.stderr or proc.stdout).decode(
-                    "utf-8", "replace").strip().splitlines()[-1:][0] if (proc.stderr or proc.stdout) else "")
-            head = self.repo.rev_parse("HEAD")
-            assert head
-            self.tag_event(ev, head)
+                text = (proc.stderr or proc.stdout).decode("utf-8", "replace").strip().splitlines()
+                raise CheckFailed("git commit failed: " + (text[-1] if text else str(proc.returncode)))
+        except BaseException:
+            if before is None:
+                lpath.unlink(missing_ok=True)
+            else:
+                L.atomic_write(lpath, before)
+            self.repo.git("reset", "-q", "--", ledger_rel, check=False)
+            raise
+        finally:
             self._states = None
-        return {**ev, "commit": head}
+        head = self.repo.rev_parse("HEAD")
+        assert head
+        return head
 
     def _model_for_register(self, name: str, path: str | None) -> Model:
         from mvtools.config import safe_relpath, validate_name
@@ -358,3 +378,171 @@ class Registry:
         from mvtools import dvcio
 
         return dvcio.push(self, remote)
+
+    def compare(self, name: str, a: str, b: str) -> dict[str, Any]:
+        """Baseline ``a`` against candidate ``b``: metrics, params, artifact, lineage, verdict."""
+        from mvtools.compare import compare
+
+        st = self.state(name)
+        va, vb = str(Version.parse(a)), str(Version.parse(b))
+        for v in (va, vb):
+            if v not in st.versions:
+                raise NotFound(f"{name} has no version {v}")
+        return compare(name, st.versions[va], st.versions[vb], self.config.raw)
+
+    # -- lifecycle: stages, archive, deprecate, rollback ---------------------------
+    def promote(self, name: str, version: str, stage: str, *, force: bool = False,
+                message: str | None = None) -> dict[str, Any]:
+        from mvtools import policy
+        from mvtools.config import validate_stage
+        from mvtools.versioning import stage_tag
+
+        _writable(self)
+        validate_stage(stage)
+        if stage not in self.config.stages:
+            raise UsageError(f"unknown stage {stage!r} (stages: {', '.join(self.config.stages)})")
+        with L.lock(self.repo.common_dir):
+            self._states = None
+            st, v = _known_version(self, name, version)
+            if st.deprecated and not force:
+                raise UsageError(f"{name} is deprecated; pass --force to promote anyway")
+            if v in st.archived and not force:
+                raise UsageError(f"{name}@{v} is archived; pass --force to promote it anyway")
+            if st.stage_holders().get(stage) == v:
+                raise UsageError(f"{name}@{v} already holds {stage}")
+            need = (self.config.raw.get("promotes_from") or {}).get(stage)
+            if need and not force:
+                held = any(e["event"] == "promote" and e.get("version") == v and e.get("stage") == need
+                           for e in st.events)
+                if not held:
+                    raise CheckFailed(f"{name}@{v} may enter {stage} only after {need} "
+                                      f"(promotes_from rule); promote it to {need} first")
+            actor = self.repo.identity()
+            policy.check(self.config, actor, "promote", stage)
+            tags = self.repo.tags()
+            counter = Lifecycle.next_counter(tags, name)
+            tag = stage_tag(name, stage, counter)
+            ev = L.make_event("promote", name, actor, utc_now(), version=v, stage=stage, tag=tag,
+                              **({"message": message} if message else {}))
+            commit = _version_commit(self, st.versions[v], tags)
+            self.commit_events(name, [ev], message or f"Promote {name} {v} to {stage}")
+            env, _ = Lifecycle.tag_env(tags, name)
+            self.repo.create_tag(tag, commit, f"Assigning stage {stage} to artifact {name} version {v}", env=env)
+        return {**ev, "commit": commit}
+
+    def rollback(self, name: str, stage: str, message: str | None = None) -> dict[str, Any]:
+        from mvtools import policy
+        from mvtools.versioning import stage_tag
+
+        _writable(self)
+        with L.lock(self.repo.common_dir):
+            self._states = None
+            st = self.state(name)
+            stack = st.stages.get(stage, [])
+            if not stack:
+                raise UsageError(f"no version of {name} holds {stage}; nothing to roll back")
+            if len(stack) < 2:
+                raise UsageError(f"{name} {stage}: {stack[-1]} has no earlier holder to roll back to")
+            popped, restored = stack[-1], stack[-2]
+            actor = self.repo.identity()
+            policy.check(self.config, actor, "promote", stage)
+            tags = self.repo.tags()
+            c1 = Lifecycle.next_counter(tags, name)
+            un_tag, re_tag = stage_tag(name, stage, c1, unassign=True), stage_tag(name, stage, c1 + 1)
+            ev = L.make_event("rollback", name, actor, utc_now(), stage=stage, version=restored,
+                              previous=popped, tag=re_tag, **({"message": message} if message else {}))
+            self.commit_events(name, [ev], message or f"Roll back {name} {stage} from {popped} to {restored}")
+            env, when = Lifecycle.tag_env(tags, name)
+            self.repo.create_tag(un_tag, _version_commit(self, st.versions[popped], tags),
+                                f"Unassigning stage {stage} from artifact {name} version {popped}", env=env)
+            env2 = dict(env, GIT_COMMITTER_DATE=f"@{when + 1} +0000")
+            commit = _version_commit(self, st.versions[restored], tags)
+            self.repo.create_tag(re_tag, commit, f"Assigning stage {stage} to artifact {name} version {restored}",
+                                env=env2)
+        return {**ev, "commit": commit}
+
+    def archive(self, name: str, version: str, message: str | None = None) -> dict[str, Any]:
+        from mvtools.versioning import version_tag
+
+        _writable(self)
+        with L.lock(self.repo.common_dir):
+            self._states = None
+            st, v = _known_version(self, name, version)
+            if v in st.archived:
+                raise UsageError(f"{name}@{v} is archived already")
+            tags = self.repo.tags()
+            tag = version_tag(name, v, archived=True)
+            ev = L.make_event("archive", name, self.repo.identity(), utc_now(), version=v, tag=tag,
+                              **({"message": message} if message else {}))
+            commit = _version_commit(self, st.versions[v], tags)
+            self.commit_events(name, [ev], message or f"Archive {name} {v}")
+            env, _ = Lifecycle.tag_env(tags, name)
+            self.repo.create_tag(tag, commit, f"Deregistering artifact {name} version {v}", env=env)
+        return {**ev, "commit": commit}
+
+    def deprecate(self, name: str, message: str | None = None) -> dict[str, Any]:
+        from mvtools.versioning import deprecated_tag
+
+        _writable(self)
+        with L.lock(self.repo.common_dir):
+            self._states = None
+            st = self.state(name)
+            if st.deprecated:
+                raise UsageError(f"{name} is deprecated already")
+            tags = self.repo.tags()
+            tag = deprecated_tag(name)
+            ev = L.make_event("deprecate", name, self.repo.identity(), utc_now(), tag=tag,
+                              **({"message": message} if message else {}))
+            head = self.commit_events(name, [ev], message or f"Deprecate {name}")
+            env, _ = Lifecycle.tag_env(tags, name)
+            self.repo.create_tag(tag, head, f"Deprecating artifact {name}", env=env)
+        return {**ev, "commit": head}
+
+
+# -- lifecycle: stages, archive, deprecate, rollback ---------------------------------------
+class Lifecycle:
+    """Tag arithmetic shared by the lifecycle operations."""
+
+    @staticmethod
+    def next_counter(tags: dict[str, tuple[str, int]], name: str) -> int:
+        """GTO's counter: 1 + the largest counter on any stage tag of the model."""
+        best = 0
+        for t in tags:
+            p = parse_tag(t)
+            if p is not None and p.model == name and p.counter is not None:
+                best = max(best, p.counter)
+        return best + 1
+
+    @staticmethod
+    def tag_env(tags: dict[str, tuple[str, int]], name: str) -> tuple[dict[str, str], int]:
+        """A tagger date strictly after every tag of the model: GTO orders by 1 s times."""
+        import time
+
+        prefix = name.replace(":", "=")
+        last = max((when for t, (_c, when) in tags.items()
+                    if t.startswith(prefix + "@") or t.startswith(prefix + "#")), default=0)
+        when = max(int(time.time()), last + 1)
+        return dict(os.environ, GIT_COMMITTER_DATE=f"@{when} +0000"), when
+
+
+def _version_commit(reg: "Registry", ev: dict[str, Any], tags: dict[str, tuple[str, int]]) -> str:
+    if ev["tag"] in tags:
+        return tags[ev["tag"]][0]
+    c = reg.commit_holding(ev["model"], ev["id"])
+    if c is None:
+        raise NotFound(f"no commit holds {ev['tag']}; run 'mvtools sync-tags'")
+    return c
+
+
+def _writable(reg: "Registry") -> None:
+    what = reg.repo.operation_in_progress()
+    if what:
+        raise UsageError(f"{what} is in progress; finish it first")
+
+
+def _known_version(reg: "Registry", name: str, version: str) -> tuple[ModelState, str]:
+    st = reg.state(name)
+    v = str(Version.parse(version))
+    if v not in st.versions:
+        raise NotFound(f"{name} has no version {v}")
+    return st, v
