@@ -143,7 +143,12 @@ def cmd_push(args: argparse.Namespace) -> int:
 def cmd_verify(args: argparse.Namespace) -> int:
     from mvtools.verify import verify
 
-    problems = verify(_registry(args))
+    reg = _registry(args)
+    problems = verify(reg)
+    if args.policy:
+        from mvtools.policy import check_history
+
+        problems += check_history(reg)
     if args.json:
         _print_json({"ok": not problems, "problems": problems})
     else:
@@ -195,6 +200,43 @@ def cmd_compare(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_deploy(args: argparse.Namespace) -> int:
+    from mvtools import deploy
+
+    reg = _registry(args)
+    if args.action == "status":
+        doc = deploy.status(reg, args.name, args.env)
+        if args.json:
+            _print_json({k: doc[k] for k in ("model", "env", "strategy", "stable", "candidate", "percent")})
+        else:
+            cand = f", canary {doc['candidate']} at {doc['percent']}%" if doc["candidate"] else ""
+            print(f"{doc['model']} in {doc['env']}: stable {doc['stable'] or '-'} "
+                  f"({doc['strategy'] or 'no deployment'}){cand}")
+        return 0
+    if args.action == "start":
+        ev = deploy.start(reg, args.name, args.version, args.env, args.strategy, args.percent, force=args.force)
+    elif args.action == "step":
+        ev = deploy.step(reg, args.name, args.env, args.by)
+    else:
+        ev = getattr(deploy, args.action)(reg, args.name, args.env)
+    if args.json:
+        _print_json(ev)
+    else:
+        s = ev["state"]
+        cand = f", canary {s['candidate']} at {s['percent']}%" if s.get("candidate") else ""
+        print(f"{args.action}: {ev['model']} in {ev['env']}: stable {s.get('stable') or '-'}{cand}"
+              + (f" (manifest {ev['manifest']})" if ev.get("manifest") else ""))
+    return 0
+
+
+def cmd_publish(args: argparse.Namespace) -> int:
+    from mvtools import deploy
+
+    ev = deploy.publish(_registry(args), args.spec, args.to)
+    _print_json(ev) if args.json else print(f"published {ev['model']} {ev['version']} to {ev['uri']}")
+    return 0
+
+
 def cmd_quickstart(args: argparse.Namespace) -> int:
     from mvtools.quickstart import quickstart
 
@@ -242,7 +284,8 @@ def build_parser() -> argparse.ArgumentParser:
     add("sync-tags", cmd_sync_tags, "recreate missing tags from the ledger", True)
     sp = add("push", cmd_push, "push the branch, its registry tags and the artifacts (DVC remote)", True)
     sp.add_argument("remote", nargs="?")
-    add("verify", cmd_verify, "check ledgers, ids and tags; exit 1 on problems", True)
+    sp = add("verify", cmd_verify, "check ledgers, ids and tags; exit 1 on problems", True)
+    sp.add_argument("--policy", action="store_true", help="also check every event against the access policy")
     sp = add("promote", cmd_promote, "assign VERSION of NAME to STAGE (tag NAME#STAGE#N)", True)
     sp.add_argument("name")
     sp.add_argument("version")
@@ -264,6 +307,28 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("name")
     sp.add_argument("a", metavar="A")
     sp.add_argument("b", metavar="B")
+    dp = sub.add_parser("deploy", help="blue-green and canary deployments per environment",
+                        description="blue-green and canary deployments per environment")
+    dsub = dp.add_subparsers(dest="action", metavar="ACTION", parser_class=_Parser)
+    dsub.required = True
+    for action, help_ in (("start", "deploy VERSION to ENV"), ("step", "add N points to the canary"),
+                          ("promote", "make the canary the stable version"), ("abort", "send all traffic to stable"),
+                          ("rollback", "undo the last deployment step"), ("status", "what runs in ENV")):
+        a = dsub.add_parser(action, help=help_, description=help_)
+        a.set_defaults(func=cmd_deploy)
+        a.add_argument("name")
+        if action == "start":
+            a.add_argument("version")
+            a.add_argument("--strategy", choices=("blue-green", "canary"), default="blue-green")
+            a.add_argument("--percent", type=int)
+            a.add_argument("--force", action="store_true")
+        a.add_argument("--env", required=True)
+        if action == "step":
+            a.add_argument("--by", type=int, required=True)
+        a.add_argument("--json", action="store_true")
+    sp = add("publish", cmd_publish, "copy NAME@VERSION's files to a URL (local folder, s3://, gs://, ...)", True)
+    sp.add_argument("spec", metavar="NAME@VERSION")
+    sp.add_argument("--to", required=True, metavar="URL")
     sp = add("quickstart", cmd_quickstart, "build a demo repo with two model versions")
     sp.add_argument("dir")
     try:

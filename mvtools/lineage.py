@@ -13,6 +13,7 @@ an output connects the two stages), computed with a path index instead of pairwi
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import posixpath
@@ -1005,6 +1006,18 @@ def stage_edges(graph: nx.DiGraph) -> set[tuple[str, str]]:
 
 def build_lineage(repo_root: str | os.PathLike[str] = ".") -> Lineage:
     """Read every dvc.yaml and .dvc file under ``repo_root`` into a :class:`Lineage`."""
+    # The build allocates many small objects and no garbage cycles; the cyclic collector's
+    # full passes would make it grow faster than linearly with the pipeline's size.
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _build(repo_root)
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _build(repo_root: str | os.PathLike[str]) -> Lineage:
     import networkx as nx
 
     root = Path(repo_root).resolve()

@@ -1,0 +1,285 @@
+"""Deployments per environment: blue-green and canary, as ``deploy`` events in the ledger.
+
+State per (model, environment) is a fold over the model's deploy events; each step is an
+event, so ``deploy rollback`` undoes the last step by returning to the state before it.
+Every step renders a KServe InferenceService manifest under ``deploy/<env>/`` from
+templates/, committed with the ledger event, for a GitOps controller to apply.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from mvtools import ledger as L
+from mvtools.compare import lower_is_better, settings
+from mvtools.errors import CheckFailed, ConfigError, NotFound, UsageError
+from mvtools.versioning import Version, utc_now
+
+if TYPE_CHECKING:
+    from mvtools.registry import Registry
+
+STRATEGIES = ("blue-green", "canary")
+EMPTY = {"strategy": None, "stable": None, "candidate": None, "percent": 0,
+         "slots": {"blue": None, "green": None}, "live_slot": None}
+
+
+def environments(reg: "Registry") -> dict[str, dict[str, Any]]:
+    envs = reg.config.raw.get("environments") or {}
+    if not isinstance(envs, dict) or not all(isinstance(v, (dict, type(None))) for v in envs.values()):
+        raise ConfigError("mvtools.yaml: environments must map names to settings")
+    return {str(k): (v or {}) for k, v in envs.items()}
+
+
+def _env(reg: "Registry", env: str) -> dict[str, Any]:
+    envs = environments(reg)
+    if env not in envs:
+        raise UsageError(f"unknown environment {env!r} (environments: {', '.join(envs) or 'none in mvtools.yaml'})")
+    return envs[env]
+
+
+def fold(events: list[dict[str, Any]], env: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Current state of ``env`` and the stack of earlier states (for rollback)."""
+    import copy
+
+    state = copy.deepcopy(EMPTY)
+    stack: list[dict[str, Any]] = []
+    for ev in events:
+        if ev["event"] != "deploy" or ev.get("env") != env or ev.get("action") == "publish":
+            continue
+        if ev["action"] == "rollback":
+            state = stack.pop() if stack else copy.deepcopy(EMPTY)
+            continue
+        stack.append(copy.deepcopy(state))
+        state = ev["state"]
+    return state, stack
+
+
+def published_uri(events: list[dict[str, Any]], version: str) -> str | None:
+    uri = None
+    for ev in events:
+        if ev["event"] == "deploy" and ev.get("action") == "publish" and ev.get("version") == version:
+            uri = ev.get("uri")
+    return uri
+
+
+def status(reg: "Registry", name: str, env: str) -> dict[str, Any]:
+    _env(reg, env)
+    st = reg.state(name)
+    state, _ = fold(st.events, env)
+    return {"model": name, "env": env, "strategy": state["strategy"], "stable": state["stable"],
+            "candidate": state["candidate"], "percent": state["percent"] if state["candidate"] else 0,
+            "slots": state["slots"], "live_slot": state["live_slot"]}
+
+
+def _gate(reg: "Registry", name: str, settings_: dict[str, Any], cand: dict[str, Any],
+          live: dict[str, Any] | None) -> None:
+    gate = settings_.get("gate") or {}
+    if not isinstance(gate, dict):
+        raise ConfigError("mvtools.yaml: an environment's gate must map metric names to rules")
+    _w, _t, lower, higher = settings(reg.config.raw)
+    failures = []
+    cm = cand.get("metrics") or {}
+    lm = (live or {}).get("metrics") or {}
+    for metric, rule in gate.items():
+        if not isinstance(rule, dict):
+            raise ConfigError(f"mvtools.yaml: gate rule for {metric!r} must be a mapping (min, max, max_regression)")
+        v = cm.get(metric)
+        if not isinstance(v, (int, float)) or isinstance(v, bool):
+            failures.append(f"{metric} missing")
+            continue
+        if "min" in rule and v < rule["min"]:
+            failures.append(f"{metric} {v} < min {rule['min']}")
+        if "max" in rule and v > rule["max"]:
+            failures.append(f"{metric} {v} > max {rule['max']}")
+        lv = lm.get(metric)
+        if "max_regression" in rule and isinstance(lv, (int, float)):
+            worse = (v - lv) if lower_is_better(metric, lower, higher) else (lv - v)
+            if worse > rule["max_regression"]:
+                failures.append(f"{metric} {v} is {worse:.6g} worse than live {live['version']} ({lv})")
+    if failures:
+        raise CheckFailed(f"validation gate failed for {name}@{cand['version']}: " + "; ".join(failures))
+
+
+def _render(reg: "Registry", name: str, env: str, settings_: dict[str, Any], state: dict[str, Any],
+            events: list[dict[str, Any]]) -> str | None:
+    """Write deploy/<env>/<model>.yaml; returns its repo-relative path (None: nothing live)."""
+    from mvtools.install import data_dir
+
+    rel = f"deploy/{env}/{name.replace(':', '=').replace('/', '_')}.yaml"
+    out = reg.root / rel
+    if state["stable"] is None:
+        if out.exists():
+            out.unlink()
+            return rel
+        return None
+    tpl_path = settings_.get("template")
+    tpl = (reg.root / tpl_path).read_text() if tpl_path else (data_dir("templates") / "kserve-inferenceservice.yaml").read_text()
+
+    def uri(version: str | None) -> str:
+        if version is None:
+            return ""
+        found = published_uri(events, version)
+        if found:
+            return found
+        base = settings_.get("storage")
+        return f"{str(base).rstrip('/')}/{name.replace(':', '=')}/{version}" if base else f"mvtools://{name}@{version}"
+
+    canary = ""
+    version = state["stable"]
+    if state["candidate"]:
+        canary = f"    canaryTrafficPercent: {int(state['percent'])}\n"
+        version = state["candidate"]  # KServe: the new spec is the canary, the last ready one stable
+    service = re.sub(r"[^a-z0-9-]", "-", name.replace(":", "-").lower()).strip("-")[:63] or "model"
+    text = (tpl.replace("@MODEL@", name).replace("@ENV@", env).replace("@SERVICE@", service)
+            .replace("@NAMESPACE@", str(settings_.get("namespace", env)))
+            .replace("@MODEL_LABEL@", service).replace("@STABLE@", state["stable"] or "")
+            .replace("@CANDIDATE@", state["candidate"] or "").replace("@STRATEGY@", state["strategy"] or "")
+            .replace("@FORMAT@", str(settings_.get("format", "sklearn")))
+            .replace("@CANARY@", canary).replace("@STORAGE_URI@", uri(version)))
+    L.atomic_write(out, text.encode())
+    return rel
+
+
+def _commit(reg: "Registry", name: str, env: str, action: str, state: dict[str, Any], message: str,
+            **extra: Any) -> dict[str, Any]:
+    from mvtools import policy
+
+    actor = reg.repo.identity()
+    policy.check(reg.config, actor, "deploy", env)
+    st = reg.state(name)
+    ev = L.make_event("deploy", name, actor, utc_now(), env=env, action=action, state=state, **extra)
+    events = [*st.events, ev]
+    settings_ = _env(reg, env)
+    rel = _render(reg, name, env, settings_, state, events)
+    head = reg.commit_events(name, [ev], message, [rel] if rel else [])
+    return {**ev, "commit": head, "manifest": rel}
+
+
+def _check_version(reg: "Registry", name: str, version: str, force: bool) -> tuple[str, dict[str, Any]]:
+    st = reg.state(name)
+    v = str(Version.parse(version))
+    if v not in st.versions:
+        raise NotFound(f"{name} has no version {v}")
+    if v in st.archived and not force:
+        raise UsageError(f"{name}@{v} is archived; pass --force to deploy it anyway")
+    if st.deprecated and not force:
+        raise UsageError(f"{name} is deprecated; pass --force to deploy it anyway")
+    return v, st.versions[v]
+
+
+def start(reg: "Registry", name: str, version: str, env: str, strategy: str, percent: int | None = None,
+          force: bool = False) -> dict[str, Any]:
+    if strategy not in STRATEGIES:
+        raise UsageError(f"invalid strategy {strategy!r}: expected blue-green or canary")
+    settings_ = _env(reg, env)
+    if reg.repo.operation_in_progress():
+        raise UsageError(f"{reg.repo.operation_in_progress()} is in progress; finish it first")
+    with L.lock(reg.repo.common_dir):
+        reg._states = None
+        v, cand = _check_version(reg, name, version, force)
+        state, _ = fold(reg.state(name).events, env)
+        live = reg.state(name).versions.get(state["stable"]) if state["stable"] else None
+        if state["candidate"]:
+            raise UsageError(f"a canary of {state['candidate']} is running in {env}; promote or abort it first")
+        if state["stable"] == v:
+            raise UsageError(f"{name}@{v} is already live in {env}")
+        _gate(reg, name, settings_, cand, live)
+        new = {**state, "slots": dict(state["slots"])}
+        if strategy == "blue-green":
+            idle = "green" if state["live_slot"] == "blue" else "blue"
+            new["slots"][idle] = v
+            new.update(strategy="blue-green", stable=v, candidate=None, percent=0, live_slot=idle)
+            msg = f"Deploy {name} {v} to {env} (blue-green, {idle} slot live)"
+        else:
+            if percent is None or not 0 < percent <= 100:
+                raise UsageError("--percent must be between 1 and 100 for a canary")
+            if state["stable"] is None:
+                raise UsageError(f"nothing is live in {env} yet: deploy a first version with --strategy blue-green")
+            new.update(strategy="canary", candidate=v, percent=int(percent))
+            msg = f"Start canary of {name} {v} in {env} at {percent}%"
+        return _commit(reg, name, env, "start", new, msg, version=v, strategy=strategy)
+
+
+def step(reg: "Registry", name: str, env: str, by: int) -> dict[str, Any]:
+    _env(reg, env)
+    if by <= 0:
+        raise UsageError("--by must be a positive number of percentage points")
+    with L.lock(reg.repo.common_dir):
+        reg._states = None
+        state, _ = fold(reg.state(name).events, env)
+        if not state["candidate"]:
+            raise UsageError(f"no canary of {name} is running in {env}")
+        new = {**state, "percent": min(100, int(state["percent"]) + by)}
+        return _commit(reg, name, env, "step", new,
+                       f"Canary of {name} {state['candidate']} in {env}: {new['percent']}%")
+
+
+def promote(reg: "Registry", name: str, env: str) -> dict[str, Any]:
+    _env(reg, env)
+    with L.lock(reg.repo.common_dir):
+        reg._states = None
+        state, _ = fold(reg.state(name).events, env)
+        if not state["candidate"]:
+            raise UsageError(f"no canary of {name} is running in {env}")
+        new = {**state, "stable": state["candidate"], "candidate": None, "percent": 0}
+        return _commit(reg, name, env, "promote", new, f"Promote canary {name} {state['candidate']} in {env} to 100%")
+
+
+def abort(reg: "Registry", name: str, env: str) -> dict[str, Any]:
+    _env(reg, env)
+    with L.lock(reg.repo.common_dir):
+        reg._states = None
+        state, _ = fold(reg.state(name).events, env)
+        if not state["candidate"]:
+            raise UsageError(f"no canary of {name} is running in {env}")
+        new = {**state, "candidate": None, "percent": 0}
+        return _commit(reg, name, env, "abort", new, f"Abort canary of {name} {state['candidate']} in {env}")
+
+
+def rollback(reg: "Registry", name: str, env: str) -> dict[str, Any]:
+    _env(reg, env)
+    with L.lock(reg.repo.common_dir):
+        reg._states = None
+        state, stack = fold(reg.state(name).events, env)
+        if not stack:
+            raise UsageError(f"no deployment step of {name} in {env} to roll back")
+        prev = stack[-1]
+        return _commit(reg, name, env, "rollback", prev,
+                       f"Roll back {name} in {env} to {prev['stable'] or 'nothing'}")
+
+
+def publish(reg: "Registry", spec: str, to: str) -> dict[str, Any]:
+    """Copy a version's files, under their own names, to ``to``/NAME/VERSION via fsspec (DVC's fs)."""
+    if to.startswith("-"):
+        raise UsageError(f"invalid destination {to!r}")
+    ev = reg.resolve(spec)
+    with tempfile.TemporaryDirectory(prefix="mvtools-publish-") as tmp:
+        local = Path(tmp) / os.path.basename(ev["path"])
+        reg.get(f"{ev['model']}@{ev['version']}", local)
+        import fsspec
+
+        dest = f"{to.rstrip('/')}/{ev['model'].replace(':', '=')}/{ev['version']}"
+        try:
+            fs, root = fsspec.core.url_to_fs(dest)
+            fs.makedirs(root, exist_ok=True)
+            if local.is_dir():
+                for p in sorted(local.rglob("*")):
+                    if p.is_file():
+                        target = f"{root}/{p.relative_to(local).as_posix()}"
+                        fs.makedirs(os.path.dirname(target), exist_ok=True)
+                        fs.put_file(str(p), target)
+            else:
+                fs.put_file(str(local), f"{root}/{local.name}")
+        except (OSError, ValueError, ImportError) as exc:
+            raise CheckFailed(f"cannot publish to {to}: {exc}") from None
+    uri = dest if "://" in dest else Path(dest).resolve().as_uri()
+    with L.lock(reg.repo.common_dir):
+        reg._states = None
+        e = L.make_event("deploy", ev["model"], reg.repo.identity(), utc_now(), action="publish",
+                         version=ev["version"], uri=uri)
+        head = reg.commit_events(ev["model"], [e], f"Publish {ev['model']} {ev['version']} to {uri}")
+    return {**e, "commit": head}
