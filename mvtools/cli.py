@@ -237,6 +237,21 @@ def cmd_publish(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_import_gto(args: argparse.Namespace) -> int:
+    from mvtools.gto_import import import_gto
+
+    res = import_gto(_registry(args))
+    if args.json:
+        _print_json(res)
+    elif res["imported"]:
+        for name, n in res["imported"].items():
+            print(f"imported {n} events of {name}")
+        print(f"committed {res['commit'][:12]}")
+    else:
+        print("nothing to import")
+    return 0
+
+
 def cmd_quickstart(args: argparse.Namespace) -> int:
     from mvtools.quickstart import quickstart
 
@@ -329,6 +344,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp = add("publish", cmd_publish, "copy NAME@VERSION's files to a URL (local folder, s3://, gs://, ...)", True)
     sp.add_argument("spec", metavar="NAME@VERSION")
     sp.add_argument("--to", required=True, metavar="URL")
+    add("import-gto", cmd_import_gto, "turn an existing GTO-tagged repo into ledger events", True)
     sp = add("quickstart", cmd_quickstart, "build a demo repo with two model versions")
     sp.add_argument("dir")
     try:

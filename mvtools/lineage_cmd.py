@@ -7,6 +7,7 @@ standalone (``python -m mvtools.lineage_cmd ...``) with the same error conventio
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import sys
@@ -74,6 +75,17 @@ def _repo_path(arg: str, root: Path, cwd: Path) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    # one big build and one export, then exit: the cyclic GC would only slow them down
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _run(args)
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _run(args: argparse.Namespace) -> int:
     fmt = "json" if getattr(args, "json", False) else (args.format or "text")
     if args.json and args.format not in (None, "json"):
         raise UsageError("--json conflicts with --format " + args.format)
@@ -95,9 +107,7 @@ def run(args: argparse.Namespace) -> int:
     lin = build_lineage(root)
 
     if args.impact is not None:
-        target = _repo_path(args.impact, root, cwd)
-        if target not in lin.graph:
-            target = _repo_path(args.impact, root, cwd) if ":" not in args.impact else args.impact
+        target = args.impact if args.impact in lin.graph else _repo_path(args.impact, root, cwd)
         result = lin.impact(target)
         result["path"] = args.impact
         if fmt == "json":

@@ -1,0 +1,135 @@
+"""`mvtools import-gto`: turn a GTO-tagged repository's tags into ledger events.
+
+Every ``NAME@vX.Y.Z`` tag becomes a ``register`` event (its bytes are read through DVC at
+the tagged commit and hashed), ``NAME#STAGE#N`` a ``promote``, ``NAME#STAGE!#N`` a
+``rollback`` when it unassigns the stage's current holder, ``NAME@vX.Y.Z!`` an ``archive``
+and ``NAME@deprecated`` a ``deprecate``, in GTO's order (tag time, then counter), with the
+tagger as actor. The tags stay as they are: they are already in mvtools' grammar. Models
+already in the ledger are skipped, so running it twice changes nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import posixpath
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any
+
+from mvtools import ledger as L
+from mvtools.errors import CheckFailed, UsageError
+from mvtools.versioning import parse_tag
+from mvtools.yamlio import load_yaml
+
+if TYPE_CHECKING:
+    from mvtools.registry import Registry
+
+
+def _artifact_path(reg: "Registry", name: str, commit: str) -> str | None:
+    if name in reg.config.models:
+        return reg.config.models[name].path
+    base, _, art = name.rpartition(":")
+    dvc_yaml = posixpath.join(base, "dvc.yaml") if base else "dvc.yaml"
+    for rel in (dvc_yaml, "artifacts.yaml"):
+        data = reg.repo.show_blob(f"{commit}:{rel}")
+        if data is None:
+            continue
+        doc = load_yaml(data, f"{commit[:12]}:{rel}")
+        arts = doc.get("artifacts") if rel == dvc_yaml and isinstance(doc, dict) else doc
+        entry = arts.get(art if rel == dvc_yaml else name) if isinstance(arts, dict) else None
+        if isinstance(entry, dict) and isinstance(entry.get("path"), str):
+            return posixpath.normpath(posixpath.join(base, entry["path"]) if rel == dvc_yaml else entry["path"])
+    return None
+
+
+def _hash_at(reg: "Registry", path: str, commit: str) -> tuple[str, int]:
+    from dvc.fs import DVCFileSystem
+
+    fs = DVCFileSystem(repo=str(reg.root), rev=commit)
+    if not fs.exists(path):
+        raise CheckFailed(f"{path} is not in commit {commit[:12]}")
+    if fs.isdir(path):
+        tree = hashlib.sha256()
+        total = 0
+        files = sorted(p for p in fs.find(path))
+        for f in files:
+            h = hashlib.sha256()
+            with fs.open(f, "rb") as fh:
+                for chunk in iter(lambda: fh.read(1 << 20), b""):
+                    h.update(chunk)
+                    total += len(chunk)
+            tree.update(f"{h.hexdigest()}  {posixpath.relpath(f, path)}\n".encode())
+        return tree.hexdigest(), total
+    h = hashlib.sha256()
+    size = 0
+    with fs.open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+            size += len(chunk)
+    return h.hexdigest(), size
+
+
+def import_gto(reg: "Registry") -> dict[str, Any]:
+    if reg.repo.operation_in_progress():
+        raise UsageError(f"{reg.repo.operation_in_progress()} is in progress; finish it first")
+    fmt = "%(refname:strip=2)%00%(*objectname)%00%(objectname)%00%(taggername)%00%(taggeremail)%00%(creatordate:unix)"
+    rows = []
+    for line in reg.repo.out("for-each-ref", f"--format={fmt}", "refs/tags").splitlines():
+        tag, peeled, obj, tname, temail, when = line.split("\0")
+        pt = parse_tag(tag)
+        if pt is not None:
+            rows.append((int(when or 0), pt.counter or 0, tag, pt, peeled or obj,
+                         f"{tname} {temail}".strip() or "unknown"))
+    rows.sort(key=lambda r: (r[0], r[1], r[2]))
+    existing = {n for n, st in reg.states().items() if st.events}
+    per_model: dict[str, list[dict[str, Any]]] = {}
+    stacks: dict[tuple[str, str], list[str]] = {}
+    for when, _c, tag, pt, commit, actor in rows:
+        if pt.model in existing:
+            continue
+        ts = datetime.fromtimestamp(when, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        evs = per_model.setdefault(pt.model, [])
+        if pt.kind == "version":
+            path = _artifact_path(reg, pt.model, commit)
+            if path is None:
+                raise CheckFailed(f"{tag}: cannot find the artifact's path (declare {pt.model} in mvtools.yaml)")
+            sha, size = _hash_at(reg, path, commit)
+            evs.append(L.make_event("register", pt.model, actor, ts, version=pt.version, tag=tag, path=path,
+                                    sha256=sha, size=size, md5=None, metrics=None, params=None, lineage=None,
+                                    imported_from="gto"))
+        elif pt.kind == "stage":
+            ver = next((e["version"] for e in evs if e["event"] == "register"
+                        and reg.repo.tags(e["tag"]).get(e["tag"], ("",))[0] == commit), None)
+            if ver is None:
+                continue
+            stacks.setdefault((pt.model, pt.stage or ""), []).append(ver)
+            evs.append(L.make_event("promote", pt.model, actor, ts, version=ver, stage=pt.stage, tag=tag,
+                                    imported_from="gto"))
+        elif pt.kind == "unassign":
+            stack = stacks.get((pt.model, pt.stage or ""), [])
+            if len(stack) >= 2:
+                popped = stack.pop()
+                evs.append(L.make_event("rollback", pt.model, actor, ts, stage=pt.stage, version=stack[-1],
+                                        previous=popped, tag=tag, imported_from="gto"))
+        elif pt.kind == "archive":
+            evs.append(L.make_event("archive", pt.model, actor, ts, version=pt.version, tag=tag,
+                                    imported_from="gto"))
+        elif pt.kind == "deprecated":
+            evs.append(L.make_event("deprecate", pt.model, actor, ts, tag=tag, imported_from="gto"))
+    per_model = {k: v for k, v in per_model.items() if v}
+    if not per_model:
+        return {"imported": {}, "commit": None}
+    with L.lock(reg.repo.common_dir):
+        paths = []
+        for name, evs in per_model.items():
+            L.append(reg.root / reg.config.ledger_path(name), name, evs)
+            paths.append(reg.config.ledger_path(name))
+        reg.repo.git("add", "--", *paths)
+        import os
+
+        env = dict(os.environ, MVTOOLS_REGISTERING="1")
+        proc = reg.repo.git("commit", "-q", "-m", "Import the GTO registry into the mvtools ledger", "--", *paths,
+                            check=False, env=env)
+        if proc.returncode != 0:
+            raise CheckFailed("git commit failed: " + proc.stderr.decode("utf-8", "replace").strip())
+        reg._states = None
+    return {"imported": {k: len(v) for k, v in per_model.items()}, "commit": reg.repo.rev_parse("HEAD")}
