@@ -50,6 +50,17 @@ def cmd_install_hooks(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_install_merge_driver(args: argparse.Namespace) -> int:
+    from mvtools.config import load_config
+    from mvtools.gitops import Repo
+    from mvtools.install import install_merge_driver
+
+    repo = Repo.discover(args.repo)
+    for line in install_merge_driver(repo, load_config(repo.root).registry_dir) or ["merge driver already set up"]:
+        print(f"mvtools: {line}")
+    return 0
+
+
 def cmd_uninstall_hooks(args: argparse.Namespace) -> int:
     from mvtools.gitops import Repo
     from mvtools.install import uninstall_hooks
@@ -279,6 +290,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp = add("install-hooks", cmd_install_hooks, "install the commit hooks")
     sp.add_argument("--hooks", choices=("git", "pre-commit"), default="git")
     add("uninstall-hooks", cmd_uninstall_hooks, "remove the commit hooks (yours are restored)")
+    add("install-merge-driver", cmd_install_merge_driver, "register the ledger merge driver in this clone")
     sp = add("hook", cmd_hook, "run a hook (called by git or pre-commit)")
     sp.add_argument("type", choices=("pre-commit", "post-commit", "post-rewrite"))
     sp.add_argument("hook_args", nargs="*")
@@ -360,6 +372,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in argv
     try:
+        if argv[:1] == ["merge-driver"]:
+            from mvtools.merge import main as merge_main
+
+            return merge_main(argv[1:])
         if argv[:1] == ["hook"] and len(argv) >= 2 and not argv[1].startswith("-"):
             # the hot path: no parser for the other commands, no optional imports
             from mvtools.hooks import run

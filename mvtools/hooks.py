@@ -166,6 +166,19 @@ def _register_staged(repo: Repo, reg: Any, cfg: Config, model: Any, rec: Any, id
     _say(f"registered {model.name} {ev['version']} ({d.sha256[:12]}, {d.size} bytes)")
 
 
+def _driver_hint(repo: Repo) -> None:
+    """git config does not travel with a clone: say how to add the merge driver."""
+    attrs = repo.root / ".gitattributes"
+    try:
+        if "merge=mvtools-ledger" not in attrs.read_text():
+            return
+    except OSError:
+        return
+    if not repo.out("config", "--get", "merge.mvtools-ledger.driver", check=False):
+        _say("note: this clone has no ledger merge driver configured; run: mvtools init "
+             "(or: mvtools install-merge-driver)")
+
+
 def post_commit(repo: Repo) -> int:
     if os.environ.get("MVTOOLS_SKIP") == "1":
         return 0
@@ -181,6 +194,7 @@ def post_commit(repo: Repo) -> int:
     from mvtools.registry import Registry
 
     reg = Registry(repo=repo, config=cfg)
+    _driver_hint(repo)
     prefix = cfg.registry_dir + "/"
     registered: set[str] = set()
     for p in changed:

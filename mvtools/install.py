@@ -143,6 +143,27 @@ def uninstall_hooks(repo: Repo) -> list[str]:
     return uninstall_git_hooks(repo) + uninstall_pre_commit(repo)
 
 
+def merge_driver_command() -> str:
+    return f"{sys.executable} -m mvtools merge-driver %O %A %B %P"
+
+
+def install_merge_driver(repo: Repo, registry_dir: str) -> list[str]:
+    """.gitattributes names the driver; the git config (which clones do not carry) defines it."""
+    done = []
+    attrs = repo.root / ".gitattributes"
+    line = f"{registry_dir}/**/*.yaml merge=mvtools-ledger"
+    text = attrs.read_text() if attrs.exists() else ""
+    if line not in text.splitlines():
+        attrs.write_text(text + ("" if not text or text.endswith("\n") else "\n") + line + "\n")
+        done.append(f"added '{line}' to .gitattributes")
+    cmd = merge_driver_command()
+    if repo.out("config", "--get", "merge.mvtools-ledger.driver", check=False) != cmd:
+        repo.git("config", "merge.mvtools-ledger.name", "mvtools ledger union")
+        repo.git("config", "merge.mvtools-ledger.driver", cmd)
+        done.append("registered the ledger merge driver in .git/config")
+    return done
+
+
 def init(path: str | Path = ".", scheme: str = "semver", hooks: str = "git") -> list[str]:
     if scheme not in ("semver", "timestamp"):
         raise UsageError(f"invalid --scheme {scheme!r}: expected semver or timestamp")
@@ -175,6 +196,7 @@ def init(path: str | Path = ".", scheme: str = "semver", hooks: str = "git") -> 
         if proc.returncode != 0:
             raise InternalError("dvc config failed: " + (proc.stderr or proc.stdout).strip())
         done.append("turned DVC analytics off (.dvc/config.local)")
+    done += install_merge_driver(repo, config.registry_dir)
     done += install_hooks(repo, hooks)
     from mvtools.hooks import write_watch_file
 

@@ -1,0 +1,76 @@
+"""The git merge driver for ledger files: the merge holds the union of both sides' events.
+
+Installed by ``mvtools init`` (``.gitattributes``: ``registry/*.yaml merge=mvtools-ledger``,
+and ``merge.mvtools-ledger.driver`` in the repo's git config). Order is deterministic and
+independent of which side is "ours": the events of the merge base in their order, then
+every other event sorted by (timestamp, id). The same NAME@VERSION registered with
+different bytes on the two sides is a conflict: the driver writes the union, names the
+conflict and exits 1, so git stops the merge for the user to resolve.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+from mvtools import ledger as L
+from mvtools.errors import ConfigError
+
+DRIVER = "mvtools-ledger"
+
+
+def union(base: L.Ledger | None, sides: list[L.Ledger]) -> tuple[list[dict[str, Any]], list[str]]:
+    seen: set[str] = set()
+    out: list[dict[str, Any]] = []
+    for ev in base.events if base else []:
+        if ev["id"] not in seen:
+            seen.add(ev["id"])
+            out.append(ev)
+    rest: dict[str, dict[str, Any]] = {}
+    for side in sides:
+        for ev in side.events:
+            if ev["id"] not in seen:
+                rest[ev["id"]] = ev
+    out += sorted(rest.values(), key=lambda e: (e["timestamp"], e["id"]))
+    conflicts = []
+    by_version: dict[str, dict[str, Any]] = {}
+    for ev in out:
+        if ev["event"] != "register":
+            continue
+        prev = by_version.get(ev["version"])
+        if prev is not None and prev["sha256"] != ev["sha256"]:
+            conflicts.append(f"{ev['model']}@{ev['version']} registered twice with different bytes "
+                             f"({prev['sha256'][:12]} and {ev['sha256'][:12]})")
+        by_version.setdefault(ev["version"], ev)
+    return out, conflicts
+
+
+def merge_files(base: Path, ours: Path, theirs: Path, name: str) -> int:
+    def load(p: Path) -> L.Ledger | None:
+        data = p.read_bytes() if p.exists() else b""
+        return L.parse(data, name) if data.strip() else None
+
+    try:
+        b, o, t = load(base), load(ours), load(theirs)
+    except ConfigError as exc:
+        print(f"mvtools: error: merge driver: {exc}", file=sys.stderr)
+        return 1
+    sides = [x for x in (o, t) if x is not None]
+    if not sides:
+        return 0
+    model = sides[0].model
+    events, conflicts = union(b, sides)
+    data = L.header(model).encode() + L.render_events(events).encode()
+    L.atomic_write(ours, data)
+    for c in conflicts:
+        print(f"mvtools: error: {name}: {c}; keep one (re-register the other as the next version) "
+              "and commit", file=sys.stderr)
+    return 1 if conflicts else 0
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) != 4:
+        print("mvtools: error: usage: mvtools merge-driver BASE OURS THEIRS PATH", file=sys.stderr)
+        return 2
+    return merge_files(Path(argv[0]), Path(argv[1]), Path(argv[2]), argv[3])
