@@ -154,19 +154,19 @@ def cmd_push(args: argparse.Namespace) -> int:
 def cmd_verify(args: argparse.Namespace) -> int:
     from mvtools.verify import verify
 
-    reg = _registry(args)
-    problems = verify(reg)
-    if args.policy:
-        from mvtools.policy import check_history
-
-        problems += check_history(reg)
+    rep = verify(_registry(args), fetch=args.fetch, policy=args.policy)
     if args.json:
-        _print_json({"ok": not problems, "problems": problems})
+        _print_json({"ok": not rep.problems, "problems": rep.problems, "warnings": rep.warnings,
+                     "unchecked": rep.unchecked})
     else:
-        for p in problems:
-            print(f"{p['kind']}: {p['where']}: {p['message']}")
-        print("verify: ok" if not problems else f"verify: {len(problems)} problem(s)")
-    return 1 if problems else 0
+        for p in rep.problems:
+            print(f"problem: {p['kind']}: {p['where']}: {p['message']}")
+        for p in rep.warnings:
+            print(f"warning: {p['kind']}: {p['where']}: {p['message']}")
+        for p in rep.unchecked:
+            print(f"unchecked: {p['kind']}: {p['where']}: {p['message']}")
+        print("verify: ok" if not rep.problems else f"verify: {len(rep.problems)} problem(s)")
+    return 1 if rep.problems else 0
 
 
 def _event_line(ev: dict[str, Any]) -> str:
@@ -313,6 +313,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("remote", nargs="?")
     sp = add("verify", cmd_verify, "check ledgers, ids and tags; exit 1 on problems", True)
     sp.add_argument("--policy", action="store_true", help="also check every event against the access policy")
+    sp.add_argument("--fetch", action="store_true", help="check bytes absent from the DVC cache in the DVC remote")
     sp = add("promote", cmd_promote, "assign VERSION of NAME to STAGE (tag NAME#STAGE#N)", True)
     sp.add_argument("name")
     sp.add_argument("version")

@@ -247,6 +247,9 @@ class Registry:
 
         Callers hold the registry lock. A failed commit restores the ledger as it was.
         """
+        what = self.repo.operation_in_progress()
+        if what:
+            raise UsageError(f"{what} is in progress; finish it first")
         ledger_rel = self.config.ledger_path(name)
         lpath = self.root / ledger_rel
         before = lpath.read_bytes() if lpath.exists() else None
