@@ -886,9 +886,14 @@ class Lineage:
             if d.get("type") == "stage" and d.get("group"):
                 mapping[n] = d["group"]
         # a path produced (or only consumed) by group members folds into its template
+        claimed: dict[str, str] = {}
         for (stage, node), tmpl in self._templates.items():
             if node in mapping:
                 continue
+            group = mapping.get(stage, stage)
+            if claimed.setdefault(tmpl, group) != group:
+                tmpl = f"{tmpl} ({group})"  # two groups writing the same template
+                claimed.setdefault(tmpl, group)
             producers = [p for p in g.predecessors(node) if g.nodes[p].get("type") == "stage"]
             if producers:
                 if all(p in mapping for p in producers) and stage in producers:

@@ -394,6 +394,39 @@ def test_stage_and_path_with_the_same_name(tmp_path: Path) -> None:
     assert stage_edges(lin.graph) == {("data", "use")}
 
 
+EDGE_CASES = {
+    "params.yaml": "k: 5\n",
+    "conf/local.yaml": "lk: 1\n",
+    "dvc.yaml": """
+        stages:
+          gen:
+            cmd: gen
+            outs: [conf/params.yaml, out/]
+          use:
+            cmd: use ${k} ${lk}
+            wdir: conf
+            vars: [local.yaml]
+            params: [alpha]
+            deps: [../out/part.csv]
+            metrics: [../m.json]
+          last:
+            cmd: last
+            deps: [m.json]
+    """,
+}
+
+
+def test_generated_params_file_wdir_and_stage_vars(tmp_path: Path) -> None:
+    root = make(tmp_path / "e", EDGE_CASES)
+    g = build_lineage(root).graph
+    assert g.nodes["use"]["cmd"] == "use 5 1"
+    assert g.nodes["use"]["wdir"] == "conf"
+    assert g.has_edge("conf/params.yaml", "conf/params.yaml:alpha")
+    assert g.has_edge("conf/local.yaml:lk", "use")
+    assert g.has_edge("out", "out/part.csv")
+    assert stage_edges(g) == {("gen", "use"), ("use", "last")}
+
+
 NO_GIT = {
     "dvc.yaml": "stages:\n  a:\n    cmd: x\n    outs: [o]\n",
     "empty/dvc.yaml": "stages: {}\n",

@@ -81,7 +81,7 @@ def test_corpus_agrees_with_dvc(name: str, tmp_path: Path, monkeypatch: pytest.M
 HAND_WRITTEN = {
     "basic": tl.BASIC, "params": tl.PARAMS_FORMS, "vars": tl.VARS,
     "foreach_matrix": tl.FOREACH_MATRIX, "subdirs": tl.SUBDIRS, "same_name": tl.SAME_NAME,
-    "output_walk": tl.OUTPUT_WALK, "collapse": tl.COLLAPSE,
+    "output_walk": tl.OUTPUT_WALK, "collapse": tl.COLLAPSE, "edge_cases": tl.EDGE_CASES,
 }
 
 
