@@ -1,14 +1,19 @@
 """DVC as the byte store: fetch any registered version, push registered artifacts.
 
+Objects move by their hash between DVC's local cache and the *current* DVC remote through
+DVC's own object databases (``repo.cache.local``, ``repo.cloud.get_remote_odb``). Going by
+hash, not by ``dvc push --rev``, matters: DVC resolves remotes from the config of each
+old commit, so a remote added after a version was registered would never receive it.
 DVC is imported here only, on the code paths that move bytes (never on the hook path).
 """
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Iterator
 
 from mvtools.errors import CheckFailed, InternalError, UsageError
 from mvtools.gitops import Repo
@@ -19,41 +24,147 @@ if TYPE_CHECKING:
     from mvtools.registry import Registry
 
 
-def _quiet_dvc() -> None:
+def open_dvc(root: Path):  # type: ignore[no-untyped-def]
     os.environ.setdefault("DVC_NO_ANALYTICS", "1")
     import logging
 
     logging.getLogger("dvc").setLevel(logging.ERROR)
+    from dvc.exceptions import DvcException, NotDvcRepoError
+    from dvc.repo import Repo as DvcRepo
+
+    try:
+        return DvcRepo(str(root))
+    except (NotDvcRepoError, DvcException) as exc:
+        raise UsageError(f"not a DVC repository ({str(exc).splitlines()[0]}); run: dvc init") from None
+
+
+def _caches(dvc: Any) -> list[Any]:
+    return [dvc.cache.local, dvc.cache.legacy]
+
+
+def _remotes(dvc: Any, remote: str | None, command: str) -> list[Any]:
+    from dvc.exceptions import DvcException
+
+    try:
+        return [dvc.cloud.get_remote_odb(remote, command, hash_name="md5"),
+                dvc.cloud.get_remote_odb(remote, command, hash_name="md5-dos2unix")]
+    except DvcException as exc:
+        raise CheckFailed(f"no usable DVC remote: {str(exc).splitlines()[0]} "
+                          "(add one with: dvc remote add -d NAME URL)") from None
+
+
+def _manifest(odb: Any, oid: str) -> list[dict[str, str]] | None:
+    try:
+        with odb.fs.open(odb.oid_to_path(oid), "rb") as fh:
+            return json.loads(fh.read())
+    except (OSError, ValueError):
+        return None
+
+
+def _oids(dvc: Any, md5: str, odbs: list[Any]) -> Iterator[str]:
+    yield md5
+    if md5.endswith(".dir"):
+        for odb in odbs:
+            entries = _manifest(odb, md5)
+            if entries is not None:
+                yield from (e["md5"] for e in entries)
+                return
+
+
+def _find(odbs: list[Any], oid: str) -> Any | None:
+    for odb in odbs:
+        if odb.exists(oid):
+            return odb
+    return None
+
+
+def _transfer(src: list[Any], dst: list[Any], oids: list[str]) -> tuple[int, list[str]]:
+    """Copy ``oids`` from whichever of ``src`` has them into the matching ``dst`` odb."""
+    moved, missing = 0, []
+    for oid in oids:
+        have = [i for i, odb in enumerate(dst) if odb.exists(oid)]
+        if have:
+            continue
+        i = next((i for i, odb in enumerate(src) if odb.exists(oid)), None)
+        if i is None:
+            missing.append(oid)
+            continue
+        moved += dst[i].add(src[i].oid_to_path(oid), src[i].fs, oid)
+    return moved, missing
+
+
+def ensure_local(dvc: Any, md5: str, remote: str | None = None) -> None:
+    """Make the object (and a directory's entries) present in the local cache."""
+    local = _caches(dvc)
+    oids = list(_oids(dvc, md5, local))
+    if all(_find(local, o) for o in oids):
+        return
+    remotes = _remotes(dvc, remote, "pull")
+    _transfer(remotes, local, [md5])
+    oids = list(_oids(dvc, md5, local))
+    _, missing = _transfer(remotes, local, oids)
+    if missing:
+        raise CheckFailed(f"object {missing[0]} is in neither the DVC cache nor the DVC remote; "
+                          "run 'mvtools push' (or 'dvc push') where it was registered")
+
+
+def _materialize(dvc: Any, md5: str, dest: Path) -> None:
+    local = _caches(dvc)
+    if md5.endswith(".dir"):
+        odb = _find(local, md5)
+        entries = _manifest(odb, md5) if odb else None
+        if entries is None:
+            raise CheckFailed(f"directory manifest {md5} is missing from the DVC cache")
+        dest.mkdir(parents=True)
+        for e in entries:
+            rel = Path(e["relpath"])
+            if rel.is_absolute() or ".." in rel.parts:
+                raise CheckFailed(f"directory manifest {md5} has an unsafe path {e['relpath']!r}")
+            src = _find(local, e["md5"])
+            (dest / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(src.oid_to_path(e["md5"]), dest / rel)
+    else:
+        odb = _find(local, md5)
+        if odb is None:
+            raise CheckFailed(f"object {md5} is missing from the DVC cache")
+        shutil.copyfile(odb.oid_to_path(md5), dest)
+
+
+def _git_materialize(repo: Repo, commit: str, path: str, dest: Path) -> None:
+    ids = repo.blob_ids(commit, [path])
+    if not ids:
+        raise CheckFailed(f"{path} is not in commit {commit[:12]}")
+    if list(ids) == [path]:
+        dest.write_bytes(repo.show_blob(ids[path]) or b"")
+        return
+    dest.mkdir(parents=True)
+    for rel, blob in ids.items():
+        target = dest / os.path.relpath(rel, path)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(repo.show_blob(blob) or b"")
 
 
 def fetch_version(repo: Repo, ev: dict[str, Any], commit: str, dest: Path, check: bool = True) -> None:
-    """Copy the bytes of the version ``ev`` (held by ``commit``) to ``dest``, then check them."""
+    """Write the bytes of version ``ev`` to ``dest`` (from the DVC cache, the DVC remote or
+    git), verified against the recorded sha256 before they are moved into place."""
     if dest.exists() or dest.is_symlink():
         raise UsageError(f"{dest}: already exists; pass -o with a new path")
-    _quiet_dvc()
-    from dvc.exceptions import DvcException
-    from dvc.fs import DVCFileSystem
-
     tmp = dest.with_name(f".{dest.name}.mvtools-tmp")
-    if tmp.exists():
-        shutil.rmtree(tmp) if tmp.is_dir() else tmp.unlink()
+    _cleanup(tmp)
     try:
-        fs = DVCFileSystem(repo=str(repo.root), rev=commit)
-        path = ev["path"]
-        if not fs.exists(path):
-            raise CheckFailed(f"{ev['tag']}: {path} is not in commit {commit[:12]}")
-        fs.get(path, str(tmp), recursive=fs.isdir(path))
-    except DvcException as exc:
-        _cleanup(tmp)
-        raise CheckFailed(f"cannot fetch {ev['tag']} through DVC: {str(exc).splitlines()[0]} "
-                          "(is the DVC remote configured and reachable? 'dvc push' from the repo that has it)") from None
-    except FileNotFoundError as exc:
-        _cleanup(tmp)
-        raise CheckFailed(f"cannot fetch {ev['tag']}: {exc}; the bytes are in neither the DVC cache nor the remote") from None
+        if ev.get("md5"):
+            with open_dvc(repo.root) as dvc:
+                ensure_local(dvc, str(ev["md5"]))
+                _materialize(dvc, str(ev["md5"]), tmp)
+        else:
+            _git_materialize(repo, commit, ev["path"], tmp)
+        d = digest_path(tmp.parent, tmp.name)
     except OSError as exc:
         _cleanup(tmp)
         raise InternalError(f"cannot fetch {ev['tag']}: {exc}") from None
-    d = digest_path(tmp.parent, tmp.name)
+    except BaseException:
+        _cleanup(tmp)
+        raise
     if check and d.sha256 != ev["sha256"]:
         _cleanup(tmp)
         raise CheckFailed(f"{ev['tag']}: fetched bytes have sha256 {d.sha256[:12]}..., the ledger records "
@@ -62,14 +173,46 @@ def fetch_version(repo: Repo, ev: dict[str, Any], commit: str, dest: Path, check
 
 
 def _cleanup(p: Path) -> None:
-    if p.is_dir():
+    if p.is_dir() and not p.is_symlink():
         shutil.rmtree(p, ignore_errors=True)
-    elif p.exists():
+    elif p.exists() or p.is_symlink():
         p.unlink()
 
 
+def missing_in_remote(reg: "Registry", events: list[dict[str, Any]], remote: str | None = None) -> list[dict[str, Any]]:
+    """The register events whose DVC objects the DVC remote does not have."""
+    out = []
+    with open_dvc(reg.repo.root) as dvc:
+        remotes = _remotes(dvc, remote, "push")
+        local = _caches(dvc)
+        for ev in events:
+            oids = list(_oids(dvc, str(ev["md5"]), local + remotes))
+            if not all(_find(remotes, o) for o in oids):
+                out.append(ev)
+    return out
+
+
+def push_events(reg: "Registry", events: list[dict[str, Any]], remote: str | None = None) -> int:
+    """Copy the DVC objects of ``events`` from the local cache to the DVC remote."""
+    moved = 0
+    with open_dvc(reg.repo.root) as dvc:
+        remotes = _remotes(dvc, remote, "push")
+        local = _caches(dvc)
+        for ev in events:
+            md5 = str(ev["md5"])
+            n, missing = _transfer(local, remotes, [md5])
+            moved += n
+            n, more = _transfer(local, remotes, list(_oids(dvc, md5, local)))
+            moved += n
+            missing += more
+            if missing and not all(_find(remotes, o) for o in missing):
+                raise CheckFailed(f"cannot push {ev['tag']}: object {missing[0]} is not in the local DVC cache "
+                                  "(dvc fetch it, or push from the clone that registered it)")
+    return moved
+
+
 def push(reg: "Registry", remote: str | None = None) -> dict[str, Any]:
-    """git push the branch and its registry tags; dvc push every registered artifact."""
+    """Push the registered artifacts to the DVC remote, then the branch and its registry tags."""
     repo = reg.repo
     branch = repo.out("rev-parse", "--abbrev-ref", "HEAD")
     if branch == "HEAD":
@@ -81,30 +224,16 @@ def push(reg: "Registry", remote: str | None = None) -> dict[str, Any]:
     remotes = repo.out("remote").split()
     if remote not in remotes:
         raise UsageError(f"no git remote named {remote!r} (remotes: {', '.join(remotes) or 'none'})")
-    tags = [t for t in repo.tags() if parse_tag(t) is not None]
-    # bytes first: a tag that reaches the remote must have its artifact there already
-    by_commit: dict[str, list[str]] = {}
     alltags = repo.tags()
-    for name, st in reg.states().items():
-        for ev in st.versions.values():
-            if ev.get("md5") is None or ev["tag"] not in alltags:
-                continue
-            by_commit.setdefault(alltags[ev["tag"]][0], []).append(ev["path"])
-    pushed = 0
-    if by_commit:
-        _quiet_dvc()
-        from dvc.exceptions import DvcException
-        from dvc.repo import Repo as DvcRepo
-
-        try:
-            with DvcRepo(str(repo.root)) as dvc:
-                for commit, paths in by_commit.items():
-                    pushed += dvc.push(targets=sorted(set(paths)), revs=[commit], workspace=False)
-        except DvcException as exc:
-            raise CheckFailed(f"dvc push failed: {str(exc).splitlines()[0]}") from None
+    tags = [t for t in alltags if parse_tag(t) is not None]
+    # bytes first: a tag that reaches the remote must have its artifact there already
+    events = [ev for st in reg.states().values() for ev in st.versions.values()
+              if ev.get("md5") is not None and ev["tag"] in alltags]
+    pushed = push_events(reg, events) if events else 0
     proc = repo.git("push", "--", remote, f"HEAD:refs/heads/{branch}", *[f"refs/tags/{t}" for t in tags],
                     check=False)
     if proc.returncode != 0:
-        err = proc.stderr.decode("utf-8", "replace").strip().splitlines()
+        err = [ln for ln in proc.stderr.decode("utf-8", "replace").strip().splitlines()
+               if ln.startswith("mvtools:")] or proc.stderr.decode("utf-8", "replace").strip().splitlines()
         raise CheckFailed(f"git push failed: {err[-1] if err else proc.returncode}")
     return {"remote": remote, "branch": branch, "tags": len(tags), "dvc_files_pushed": pushed}

@@ -299,6 +299,48 @@ def post_rewrite(repo: Repo, command: str | None, mapping: str | None) -> int:
     return 0
 
 
+def pre_push(repo: Repo, stdin: str) -> int:
+    """Refuse to push version tags whose artifacts the DVC remote lacks (or push them first)."""
+    if os.environ.get("MVTOOLS_SKIP") == "1":
+        return 0
+    refs = []
+    for line in stdin.splitlines():
+        parts = line.split()
+        if len(parts) == 4 and parts[0].startswith("refs/tags/") and set(parts[1]) != {"0"}:
+            refs.append(parts[0][len("refs/tags/"):])
+    if not refs and os.environ.get("PRE_COMMIT_LOCAL_BRANCH", "").startswith("refs/tags/"):
+        refs.append(os.environ["PRE_COMMIT_LOCAL_BRANCH"][len("refs/tags/"):])
+    cfg = load_config(repo.root)
+    mode = ((cfg.raw.get("push") or {}).get("dvc") or "check") if isinstance(cfg.raw.get("push"), dict) else "check"
+    if mode == "off":
+        return 0
+    from mvtools.registry import Registry
+
+    reg = Registry(repo=repo, config=cfg)
+    wanted = []
+    for tag in refs:
+        pt = parse_tag(tag)
+        if pt is None or pt.kind != "version":
+            continue
+        st = reg.states().get(pt.model)
+        ev = st.versions.get(pt.version or "") if st else None
+        if ev is not None and ev.get("md5"):
+            wanted.append(ev)
+    if not wanted:
+        return 0
+    from mvtools import dvcio
+
+    missing = dvcio.missing_in_remote(reg, wanted)
+    if missing and mode == "auto":
+        dvcio.push_events(reg, missing)
+        missing = dvcio.missing_in_remote(reg, missing)
+    if missing:
+        names = ", ".join(ev["tag"] for ev in missing)
+        raise CheckFailed(f"refusing to push {names}: the artifact is not in the DVC remote; run: mvtools push "
+                          "(or set push: {dvc: auto} in mvtools.yaml)")
+    return 0
+
+
 def run(hook: str, args: list[str]) -> int:
     repo = Repo.discover(".")
     if hook == "pre-commit":
@@ -309,6 +351,8 @@ def run(hook: str, args: list[str]) -> int:
         mapping = None if sys.stdin is None or sys.stdin.isatty() else sys.stdin.read()
         command = args[0] if args else os.environ.get("PRE_COMMIT_REWRITE_COMMAND")
         return post_rewrite(repo, command, mapping or None)
+    if hook == "pre-push":
+        return pre_push(repo, "" if sys.stdin is None or sys.stdin.isatty() else sys.stdin.read())
     raise CheckFailed(f"unknown hook {hook!r}")
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 from mvtools.errors import InternalError, UsageError
 from mvtools.gitops import Repo
 
-HOOK_TYPES = ("pre-commit", "post-commit", "post-rewrite")
+HOOK_TYPES = ("pre-commit", "post-commit", "post-rewrite", "pre-push")
 MARKER = "# mvtools-hook:"
 CHAINED = ".mvtools-chained"
 PC_BEGIN = "# mvtools hooks begin"
@@ -110,7 +110,7 @@ def install_pre_commit(repo: Repo) -> list[str]:
     proc = subprocess.run(args, cwd=repo.root, capture_output=True, text=True)
     if proc.returncode != 0:
         raise InternalError("pre-commit install failed: " + (proc.stdout + proc.stderr).strip().splitlines()[-1])
-    done.append("ran: pre-commit install -t pre-commit -t post-commit -t post-rewrite")
+    done.append("ran: pre-commit install " + " ".join(f"-t {h}" for h in HOOK_TYPES))
     return done
 
 

@@ -117,6 +117,8 @@ class _Parser:
         """A params or vars file by repo-relative path (cached); _MISSING if absent."""
         if rel in self._files:
             return self._files[rel]
+        if _outside(rel):  # never read files outside the repository
+            return _MISSING
         path = self.root / rel
         if not path.is_file():
             self._files[rel] = _MISSING
@@ -172,6 +174,8 @@ class _Parser:
                 raise ConfigError(f"{where}: cannot load '{item}' as it's partially loaded already")
             if keys and imported is None:
                 raise ConfigError(f"{where}: cannot partially load '{item}' as it's already loaded")
+        if _outside(rel):
+            raise ConfigError(f"{where}: vars file '{rel}' is outside the repository")
         data = self.load_params_file(rel)
         if data is _MISSING:
             raise ConfigError(f"{where}: vars file '{rel}' does not exist")
@@ -691,6 +695,10 @@ def _norm(base: str, path: str) -> str:
 
 def _norm_dep(base: str, path: str) -> str:
     return path if "://" in path else _norm(base, path)
+
+
+def _outside(rel: str) -> bool:
+    return rel == ".." or rel.startswith(("../", "/")) or "://" in rel
 
 
 def _is_external(path: str) -> bool:

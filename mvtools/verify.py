@@ -208,7 +208,7 @@ def _fetched_sha256(reg: Any, ev: dict[str, Any], commit: str, rep: Report) -> s
     with tempfile.TemporaryDirectory(prefix="mvtools-verify-") as tmp:
         dest = Path(tmp) / "artifact"
         try:
-            dvcio.fetch_version(reg.repo, {**ev, "sha256": "-"}, commit, dest, check=False)
+            dvcio.fetch_version(reg.repo, ev, commit, dest, check=False)
         except MvtoolsError as exc:
             rep.skip("bytes", ev["tag"], f"cannot fetch: {exc}")
             return None
