@@ -393,6 +393,25 @@ class Registry:
                 raise NotFound(f"{name} has no version {v}")
         return compare(name, st.versions[va], st.versions[vb], self.config.raw)
 
+    def lineage_snapshot(self, spec: str) -> dict[str, Any]:
+        """The upstream snapshot the ledger recorded for NAME@VERSION (or NAME's latest)."""
+        ev = self.resolve(spec)
+        lin = ev.get("lineage") or {}
+        return {"model": ev["model"], "version": ev["version"], "path": ev["path"], "sha256": ev["sha256"],
+                "stage": lin.get("stage"), "dvc_yaml": lin.get("dvc_yaml"), "deps": lin.get("deps") or {},
+                "params": ev.get("params") or {}, "metrics": ev.get("metrics") or {}}
+
+    def lineage_diff(self, name: str, a: str, b: str) -> dict[str, Any]:
+        """What differs between two versions' lineage snapshots: data, code and params."""
+        from mvtools.compare import lineage_diff
+
+        st = self.state(name)
+        va, vb = str(Version.parse(a)), str(Version.parse(b))
+        for v in (va, vb):
+            if v not in st.versions:
+                raise NotFound(f"{name} has no version {v}")
+        return {"a": va, "b": vb, **lineage_diff(st.versions[va], st.versions[vb])}
+
     # -- lifecycle: stages, archive, deprecate, rollback ---------------------------
     def promote(self, name: str, version: str, stage: str, *, force: bool = False,
                 message: str | None = None) -> dict[str, Any]:
