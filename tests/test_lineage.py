@@ -505,6 +505,7 @@ def test_more_interpolation_errors(tmp_path: Path) -> None:
         "redefine": ("a: 1\n", "vars: [{a: 2}]\nstages: {}\n", "cannot redefine 'a'"),
         "foreach": ("n: 3\n", "stages:\n  s:\n    foreach: ${n}\n    do: {cmd: x}\n",
                     "expected list/dictionary"),
+        "outside": ("", "vars: [../secret.yaml]\nstages: {}\n", "outside the repository"),
         "nocmd": ("", "stages:\n  s:\n    deps: [a]\n", "missing 'cmd'"),
         "unknown": ("", "stages:\n  s:\n    cmd: x\n    dep: [a]\n", "unknown key 'dep'"),
     }
