@@ -248,8 +248,9 @@ def post_commit(repo: Repo) -> int:
 
 def _restore_index(repo: Repo, rel: str, committed: bytes) -> None:
     """After ``git commit PATH`` git keeps its own index; put the committed ledger in it."""
-    if os.environ.get("GIT_INDEX_FILE"):
-        return
+    idx = os.environ.get("GIT_INDEX_FILE")
+    if idx and Path(idx if os.path.isabs(idx) else repo.root / idx).resolve() != (repo.git_dir / "index").resolve():
+        return  # a temporary index: not the one the user sees
     try:
         wt = (repo.root / rel).read_bytes()
     except OSError:
