@@ -75,10 +75,11 @@ class _Worker:
 def _progress(total: int, label: str) -> tuple[Callable[[int], None], Callable[[], None]]:
     if total < PROGRESS_MIN or not sys.stderr.isatty():
         return (lambda n: None), (lambda: None)
+    from rich.console import Console
     from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
 
     prog = Progress("[progress.description]{task.description}", BarColumn(), DownloadColumn(),
-                    TransferSpeedColumn(), transient=True, console=None)
+                    TransferSpeedColumn(), transient=True, console=Console(stderr=True))
     prog.start()
     task = prog.add_task(f"hashing {label}", total=total)
     return (lambda n: prog.advance(task, n)), prog.stop

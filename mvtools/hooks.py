@@ -47,6 +47,18 @@ def write_watch_file(repo: Repo, cfg: Config) -> None:
         pass
 
 
+def _touches(model: Any, changed: set[str], lock_changed: bool) -> bool:
+    """Could this change have changed the model's recorded content?"""
+    if lock_changed or model.path + ".dvc" in changed or model.path in changed:
+        return True
+    prefix = model.path + "/"
+    return any(p.startswith(prefix) for p in changed)
+
+
+def _lock_changed(changed: set[str]) -> bool:
+    return any(p == "dvc.lock" or p.endswith("/dvc.lock") for p in changed)
+
+
 def _relevant(paths: list[str], cfg: Config) -> bool:
     rx = re.compile(watch_regex(cfg))
     return any(rx.search(p) for p in paths)
@@ -90,8 +102,11 @@ def pre_commit(repo: Repo) -> int:
     idx = Source(repo, INDEX)
     old = Source(repo, base)
     staged_set = set(staged)
+    locks = _lock_changed(staged_set)
     with L.lock(repo.common_dir):
         for model in cfg.models.values():
+            if not _touches(model, staged_set, locks):
+                continue
             rec = find_record(cfg, idx, model, dvcy)
             if rec is not None:
                 before = find_record(cfg, old, model, dvcy)
@@ -229,8 +244,9 @@ def post_commit(repo: Repo) -> int:
         dvcy = dvc_yaml_files(repo.root)
         new_src, old_src = Source(repo, head), Source(repo, p1)
         changed_set = set(changed)
+        locks = _lock_changed(changed_set)
         for model in cfg.models.values():
-            if model.name in registered:
+            if model.name in registered or not _touches(model, changed_set, locks):
                 continue
             rec = find_record(cfg, new_src, model, dvcy)
             if rec is not None:

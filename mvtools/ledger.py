@@ -119,7 +119,11 @@ def parse(data: bytes, source: str, model: str | None = None) -> Ledger:
 
 
 class LedgerCache:
-    """Parsed events keyed by blob id, under the git common dir; rebuildable at any time."""
+    """Parsed events keyed by blob id, under the git common dir; rebuildable at any time.
+
+    Ledgers only grow, so a miss whose bytes extend a cached version of the same file
+    parses just the appended tail.
+    """
 
     def __init__(self, directory: Path | None) -> None:
         self.dir = directory
@@ -129,25 +133,59 @@ class LedgerCache:
             except OSError:
                 self.dir = None
 
+    def _read(self, name: str) -> Any:
+        assert self.dir is not None
+        try:
+            return json.loads((self.dir / name).read_bytes())
+        except (OSError, ValueError):
+            return None
+
+    def _write(self, name: str, doc: Any) -> None:
+        assert self.dir is not None
+        tmp = self.dir / f".{name}.{os.getpid()}.tmp"
+        try:
+            tmp.write_text(json.dumps(doc))
+            os.replace(tmp, self.dir / name)
+        except OSError:
+            pass
+
     def load(self, data: bytes, source: str, model: str | None = None) -> Ledger:
+        if self.dir is None:
+            return parse(data, source, model)
         key = blob_id(data)
-        if self.dir is not None:
-            f = self.dir / f"{key}.json"
-            try:
-                cached = json.loads(f.read_bytes())
-                if model is None or cached["model"] == model:
-                    return Ledger(cached["model"], cached["events"])
-            except (OSError, ValueError, KeyError):
-                pass
-        led = parse(data, source, model)
-        if self.dir is not None:
-            tmp = self.dir / f"{key}.{os.getpid()}.tmp"
-            try:
-                tmp.write_text(json.dumps({"model": led.model, "events": led.events}))
-                os.replace(tmp, self.dir / f"{key}.json")
+        cached = self._read(f"{key}.json")
+        if isinstance(cached, dict) and (model is None or cached.get("model") == model):
+            return Ledger(cached["model"], cached["events"])
+        pkey = "path-" + hashlib.sha1(source.encode(), usedforsecurity=False).hexdigest() + ".json"
+        led = None
+        prev = self._read(pkey)
+        if isinstance(prev, dict) and len(data) > prev.get("length", 0) > 0 and \
+                blob_id(data[: prev["length"]]) == prev.get("blob"):
+            base = self._read(f"{prev['blob']}.json")
+            if isinstance(base, dict) and base.get("model") == (model or base.get("model")):
+                led = self._tail(base, data[prev["length"]:], source)
+        if led is None:
+            led = parse(data, source, model)
+        self._write(f"{key}.json", {"model": led.model, "events": led.events})
+        self._write(pkey, {"blob": key, "length": len(data)})
+        if isinstance(prev, dict) and prev.get("blob") not in (None, key):
+            try:  # one entry per ledger file: the cache stays linear in the registry's size
+                (self.dir / f"{prev['blob']}.json").unlink()
             except OSError:
                 pass
         return led
+
+    @staticmethod
+    def _tail(base: dict[str, Any], tail: bytes, source: str) -> Ledger | None:
+        if not tail.startswith(b"- "):
+            return None
+        items = load_yaml(tail, source, yaml12=False, max_bytes=MAX_LEDGER_BYTES)
+        if not isinstance(items, list):
+            return None
+        n = len(base["events"])
+        for i, ev in enumerate(items):
+            _check_event(ev, n + i, source, base["model"])
+        return Ledger(base["model"], base["events"] + items)
 
 
 def check_extends(old: bytes | None, new: bytes | None, source: str) -> str | None:

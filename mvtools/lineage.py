@@ -267,6 +267,8 @@ class _Parser:
             for dim, values in raw.items():
                 from_ctx = isinstance(values, str)
                 values = res.resolve(values, None)
+                if isinstance(values, dict):
+                    values = list(values)  # DVC iterates a mapping's keys
                 if not isinstance(values, list):
                     raise ConfigError(
                         f"{where}: matrix '{dim}' must be a list, got {type(values).__name__}"

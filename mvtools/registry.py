@@ -101,8 +101,14 @@ class Registry:
         return self._states
 
     def state(self, name: str) -> ModelState:
-        self.config.model(name) if name not in self.states() else None
-        return self.states()[name]
+        """One model's state; reads only its own ledger unless all are loaded already."""
+        if self._states is not None:
+            if name not in self._states:
+                self.config.model(name)  # raises NotFound with the known names
+            return self._states[name]
+        if name not in self.config.models and not self.ledger_file(name).exists():
+            self.config.model(name)
+        return fold(name, self.load_ledger(name).events)
 
     def show(self, name: str | None = None, *, include_deprecated: bool = False) -> dict[str, Any]:
         states = self.states()
@@ -134,7 +140,7 @@ class Registry:
         return {"model": name, "events": events}
 
     def taken_versions(self, name: str, extra_events: list[dict[str, Any]] | None = None) -> set[Version]:
-        st = self.state(name) if name in self.states() else ModelState(name)
+        st = self.state(name)
         vs = {Version(v) for v in st.versions}
         for ev in extra_events or []:
             if ev.get("event") == "register":
@@ -224,7 +230,7 @@ class Registry:
         with L.lock(self.repo.common_dir):
             self._states = None
             d = self.digest(model, rec)
-            st = self.state(name) if name in self.states() else ModelState(name)
+            st = self.state(name)
             if version is None and st.versions:
                 last = st.versions[str(max(Version(v) for v in st.versions))]
                 if last["sha256"] == d.sha256:

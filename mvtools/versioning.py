@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from functools import total_ordering
+from functools import lru_cache, total_ordering
 
 import semver
 
@@ -56,9 +56,7 @@ class Version:
         return SEMVER_RE.match(self.text) is not None
 
     def _key(self) -> tuple:
-        if not self.is_semver:
-            return (1, self.text)  # timestamp versions sort by their text (time first)
-        return (0, semver.Version.parse(self.text[1:]))
+        return _sort_key(self.text)
 
     def __lt__(self, other: object) -> bool:
         if not isinstance(other, Version):
@@ -75,6 +73,13 @@ class Version:
             raise UsageError(f"invalid bump {part!r}: expected major, minor or patch")
         v = semver.Version.parse(self.text[1:])
         return Version(f"v{getattr(v, 'bump_' + part)()}")
+
+
+@lru_cache(maxsize=65536)
+def _sort_key(text: str) -> tuple:
+    if SEMVER_RE.match(text) is None:
+        return (1, text)  # timestamp versions sort by their text (time first)
+    return (0, semver.Version.parse(text[1:]))
 
 
 FIRST = Version("v0.1.0")
