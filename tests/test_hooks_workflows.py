@@ -690,7 +690,7 @@ def _pre_commit_repo(r: Path) -> Path:
 
 
 @pytest.mark.slow
-def test_pre_commit_framework_commit_amend_and_rebase(repo: Path) -> None:
+def test_pre_commit_framework_commit_and_amend(repo: Path) -> None:
     r = _pre_commit_repo(repo)
     commit_model(r, "v1", "m1")
     assert tags(r)["clf@v0.1.0"] == head(r)
