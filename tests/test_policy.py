@@ -1,0 +1,181 @@
+"""Access policy with real git: who may promote into a stage and deploy to an environment;
+`mvtools verify --policy` re-checks the history, signatures included (SSH signing)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from conftest import git, head, mvtools, tags, write_model
+
+_TEMPLATE: dict[str, Path] = {}
+POLICY = """\
+policy:
+  promote:
+    production: [alice@example.com, "*@ml-platform.example.com"]
+  deploy:
+    prod: [alice@example.com]
+"""
+ENVS = "environments:\n  prod: {}\n  dev: {}\n"
+
+
+def who(name: str, email: str) -> dict[str, str]:
+    return {"GIT_COMMITTER_NAME": name, "GIT_COMMITTER_EMAIL": email,
+            "GIT_AUTHOR_NAME": name, "GIT_AUTHOR_EMAIL": email}
+
+
+ALICE = who("Alice", "alice@example.com")
+BOB = who("Bob", "bob@example.com")
+CAROL = who("Carol", "carol@ml-platform.example.com")
+
+
+def build(r: Path) -> None:
+    r.mkdir(parents=True)
+    git(r, "init", "-q", "-b", "main")
+    (r / "README.md").write_text("demo\n")
+    git(r, "add", "README.md")
+    git(r, "commit", "-q", "-m", "initial")
+    mvtools(r, "init")
+    cfg = (r / "mvtools.yaml").read_text().replace(
+        "models: []", "models:\n  - name: clf\n    path: models/clf.bin\n    metrics: [metrics.json]")
+    (r / "mvtools.yaml").write_text(cfg + ENVS)
+    (r / "metrics.json").write_text('{"accuracy": 0.9}')
+    for i in range(3):
+        write_model(r, "models/clf.bin", f"clf {i}\n")
+        git(r, "add", "-A")
+        git(r, "commit", "-q", "-m", f"clf {i}")
+
+
+@pytest.fixture
+def r(tmp_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    if "clf" not in _TEMPLATE:
+        base = tmp_path_factory.mktemp("policy-template") / "repo"
+        build(base)
+        _TEMPLATE["clf"] = base
+    dst = tmp_path / "repo"
+    shutil.copytree(_TEMPLATE["clf"], dst, symlinks=True)
+    return dst
+
+
+def set_policy(r: Path, text: str = POLICY) -> None:
+    with open(r / "mvtools.yaml", "a") as fh:
+        fh.write(text)
+    git(r, "commit", "-q", "-m", "tighten the policy", "--", "mvtools.yaml")
+
+
+def snapshot(r: Path) -> tuple:
+    objs = git(r, "for-each-ref", "--format=%(refname) %(objectname)", "refs/tags").stdout
+    return (git(r, "status", "--porcelain", "-uall").stdout, head(r), objs,
+            (r / "registry" / "clf.yaml").read_bytes())
+
+
+def refused(r: Path, args: list[str], code: int, env: dict[str, str] | None = None) -> str:
+    before = snapshot(r)
+    p = mvtools(r, *args, check=False, env=env)
+    assert p.returncode == code, (args, p.returncode, p.stdout, p.stderr)
+    lines = p.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("mvtools: error: "), p.stderr
+    assert "Traceback" not in p.stderr
+    assert snapshot(r) == before, f"{args} wrote something"
+    return lines[0]
+
+
+def last_actor(r: Path) -> str:
+    return json.loads(mvtools(r, "history", "clf", "--json").stdout)["events"][-1]["actor"]
+
+
+@pytest.mark.slow
+def test_promote_policy(r: Path) -> None:
+    set_policy(r)
+    msg = refused(r, ["promote", "clf", "v0.1.0", "production"], 1)  # Test User
+    assert "policy" in msg and "test@example.com" in msg
+    refused(r, ["promote", "clf", "v0.1.0", "production"], 1, env=BOB)
+    mvtools(r, "promote", "clf", "v0.1.0", "staging", env=BOB)  # staging is not in the policy: open
+    assert last_actor(r) == "Bob <bob@example.com>"
+    mvtools(r, "promote", "clf", "v0.1.0", "production", env=ALICE)
+    assert last_actor(r) == "Alice <alice@example.com>"
+    assert git(r, "log", "-1", "--format=%ce").stdout.strip() == "alice@example.com"
+    mvtools(r, "promote", "clf", "v0.1.1", "production", env=CAROL)  # wildcard entry
+    assert last_actor(r) == "Carol <carol@ml-platform.example.com>"
+    # rollback of a guarded stage is guarded too
+    refused(r, ["rollback", "clf", "--stage", "production"], 1, env=BOB)
+    mvtools(r, "rollback", "clf", "--stage", "production", env=ALICE)
+    assert json.loads(mvtools(r, "show", "--json").stdout)["models"][0]["stages"]["production"] == "v0.1.0"
+    assert mvtools(r, "verify", "--policy").returncode == 0
+
+
+@pytest.mark.slow
+def test_deploy_policy(r: Path) -> None:
+    set_policy(r)
+    refused(r, ["deploy", "start", "clf", "v0.1.0", "--env", "prod"], 1)
+    refused(r, ["deploy", "start", "clf", "v0.1.0", "--env", "prod"], 1, env=CAROL)  # promote rule only
+    mvtools(r, "deploy", "start", "clf", "v0.1.0", "--env", "dev", env=BOB)  # open environment
+    mvtools(r, "deploy", "start", "clf", "v0.1.0", "--env", "prod", env=ALICE)
+    refused(r, ["deploy", "start", "clf", "v0.1.1", "--env", "prod", "--strategy", "canary", "--percent", "10"], 1,
+            env=BOB)
+    refused(r, ["deploy", "rollback", "clf", "--env", "prod"], 1, env=BOB)
+    mvtools(r, "deploy", "start", "clf", "v0.1.1", "--env", "prod", "--strategy", "canary", "--percent", "10",
+            env=ALICE)
+    for action in (["step", "clf", "--env", "prod", "--by", "10"], ["promote", "clf", "--env", "prod"],
+                   ["abort", "clf", "--env", "prod"]):
+        refused(r, ["deploy", *action], 1, env=BOB)
+    assert mvtools(r, "verify", "--policy").returncode == 0
+
+
+@pytest.mark.slow
+def test_verify_policy_reports_events_made_before_tightening(r: Path) -> None:
+    mvtools(r, "promote", "clf", "v0.1.0", "production", env=BOB)
+    mvtools(r, "deploy", "start", "clf", "v0.1.0", "--env", "prod", env=BOB)
+    mvtools(r, "promote", "clf", "v0.1.1", "production", env=ALICE)
+    mvtools(r, "promote", "clf", "v0.1.1", "staging", env=BOB)
+    assert mvtools(r, "verify", "--policy").returncode == 0
+    set_policy(r)
+    assert mvtools(r, "verify").returncode == 0  # without --policy the history is fine
+    p = mvtools(r, "verify", "--policy", check=False)
+    assert p.returncode == 1
+    assert "bob@example.com" in p.stdout and "Traceback" not in p.stderr
+    doc = json.loads(mvtools(r, "verify", "--policy", "--json", check=False).stdout)
+    assert doc["ok"] is False
+    pol = [pr for pr in doc["problems"] if pr["kind"].startswith("policy")]
+    assert len(pol) == 2 and all("Bob" in pr["message"] for pr in pol)
+    assert {("promote" in pr["where"], "deploy" in pr["where"]) for pr in pol} == {(True, False), (False, True)}
+
+
+def test_verify_policy_signed_reports_unsigned_commits(r: Path) -> None:
+    set_policy(r, POLICY + "  signed: true\n")
+    mvtools(r, "promote", "clf", "v0.1.0", "production", env=ALICE)
+    mvtools(r, "promote", "clf", "v0.1.0", "staging", env=BOB)
+    doc = json.loads(mvtools(r, "verify", "--policy", "--json", check=False).stdout)
+    sig = [pr for pr in doc["problems"] if pr["kind"] == "policy-signature"]
+    assert len(sig) == 2, doc  # every promote event, whatever the stage
+    assert mvtools(r, "verify", "--policy", check=False).returncode == 1
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which("ssh-keygen") is None, reason="needs ssh-keygen")
+def test_verify_policy_signed_passes_with_ssh_signatures(r: Path, tmp_path: Path) -> None:
+    key = tmp_path / "alice_key"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "alice", "-f", str(key)], check=True,
+                   capture_output=True)
+    allowed = tmp_path / "allowed_signers"
+    allowed.write_text(f"alice@example.com {(tmp_path / 'alice_key.pub').read_text().strip()}\n")
+    for k, v in (("gpg.format", "ssh"), ("user.signingkey", str(key)), ("commit.gpgsign", "true"),
+                 ("gpg.ssh.allowedSignersFile", str(allowed))):
+        git(r, "config", k, v)
+    set_policy(r, POLICY + "  signed: true\n")
+    mvtools(r, "promote", "clf", "v0.1.0", "production", env=ALICE)
+    mvtools(r, "deploy", "start", "clf", "v0.1.0", "--env", "prod", env=ALICE)
+    assert git(r, "verify-commit", "HEAD", check=False).returncode == 0
+    p = mvtools(r, "verify", "--policy", check=False)
+    assert p.returncode == 0, p.stdout + p.stderr
+    # a commit signed by a key the allowed-signers file does not list is reported
+    key2 = tmp_path / "mallory_key"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key2)], check=True, capture_output=True)
+    git(r, "config", "user.signingkey", str(key2))
+    mvtools(r, "promote", "clf", "v0.1.1", "production", env=ALICE)
+    doc = json.loads(mvtools(r, "verify", "--policy", "--json", check=False).stdout)
+    assert [pr["kind"] for pr in doc["problems"]] == ["policy-signature"]
