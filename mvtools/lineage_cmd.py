@@ -7,7 +7,6 @@ standalone (``python -m mvtools.lineage_cmd ...``) with the same error conventio
 from __future__ import annotations
 
 import argparse
-import gc
 import json
 import os
 import sys
@@ -75,17 +74,6 @@ def _repo_path(arg: str, root: Path, cwd: Path) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    # one big build and one export, then exit: the cyclic GC would only slow them down
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        return _run(args)
-    finally:
-        if enabled:
-            gc.enable()
-
-
-def _run(args: argparse.Namespace) -> int:
     fmt = "json" if getattr(args, "json", False) else (args.format or "text")
     if args.json and args.format not in (None, "json"):
         raise UsageError("--json conflicts with --format " + args.format)
