@@ -57,6 +57,8 @@ class Repo:
 
     @classmethod
     def discover(cls, path: str | Path = ".") -> "Repo":
+        if not Path(path).is_dir():
+            raise UsageError(f"{path}: no such directory")
         proc = git(
             ["rev-parse", "--show-toplevel", "--absolute-git-dir", "--git-common-dir"],
             cwd=path,

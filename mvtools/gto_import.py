@@ -41,6 +41,18 @@ def _artifact_path(reg: "Registry", name: str, commit: str) -> str | None:
     return None
 
 
+def _dvc_md5(reg: "Registry", name: str, path: str, commit: str) -> str | None:
+    """DVC's md5 for the artifact at ``commit`` (None when git tracks it directly)."""
+    from mvtools.artifacts import Source, find_record
+    from mvtools.config import Model
+
+    model = reg.config.models.get(name) or Model(name=name, path=path)
+    dvcy = [p for p in reg.repo.out("ls-tree", "-r", "--name-only", commit).splitlines()
+            if p == "dvc.yaml" or p.endswith("/dvc.yaml")]
+    rec = find_record(reg.config, Source(reg.repo, commit), model, dvcy)
+    return rec.md5 if rec is not None and rec.kind != "git" else None
+
+
 def _hash_at(reg: "Registry", path: str, commit: str) -> tuple[str, int]:
     from dvc.fs import DVCFileSystem
 
@@ -93,8 +105,9 @@ def import_gto(reg: "Registry") -> dict[str, Any]:
             if path is None:
                 raise CheckFailed(f"{tag}: cannot find the artifact's path (declare {pt.model} in mvtools.yaml)")
             sha, size = _hash_at(reg, path, commit)
+            md5 = _dvc_md5(reg, pt.model, path, commit)
             evs.append(L.make_event("register", pt.model, actor, ts, version=pt.version, tag=tag, path=path,
-                                    sha256=sha, size=size, md5=None, metrics=None, params=None, lineage=None,
+                                    sha256=sha, size=size, md5=md5, metrics=None, params=None, lineage=None,
                                     imported_from="gto"))
         elif pt.kind == "stage":
             ver = next((e["version"] for e in evs if e["event"] == "register"
@@ -106,10 +119,19 @@ def import_gto(reg: "Registry") -> dict[str, Any]:
                                     imported_from="gto"))
         elif pt.kind == "unassign":
             stack = stacks.get((pt.model, pt.stage or ""), [])
-            if len(stack) >= 2:
-                popped = stack.pop()
+            ver = next((e["version"] for e in evs if e["event"] == "register"
+                        and reg.repo.tags(e["tag"]).get(e["tag"], ("",))[0] == commit), None)
+            if ver is None or ver not in stack:
+                continue
+            if stack[-1] == ver:  # the holder leaves: mvtools' rollback (to the earlier holder, or none)
+                stack.pop()
+                evs.append(L.make_event("rollback", pt.model, actor, ts, stage=pt.stage,
+                                        version=stack[-1] if stack else None, previous=ver, tag=tag,
+                                        imported_from="gto"))
+            else:  # an earlier holder is withdrawn: the current holder stays
+                stack[:] = [v for v in stack if v != ver]
                 evs.append(L.make_event("rollback", pt.model, actor, ts, stage=pt.stage, version=stack[-1],
-                                        previous=popped, tag=tag, imported_from="gto"))
+                                        previous=ver, withdrawn=True, tag=tag, imported_from="gto"))
         elif pt.kind == "archive":
             evs.append(L.make_event("archive", pt.model, actor, ts, version=pt.version, tag=tag,
                                     imported_from="gto"))

@@ -12,7 +12,7 @@ from typing import Any
 from mvtools import ledger as L
 from mvtools.artifacts import INDEX, Source, find_record
 from mvtools.config import CONFIG_FILE, Config, dvc_yaml_files, load_config
-from mvtools.errors import CheckFailed
+from mvtools.errors import CheckFailed, UsageError
 from mvtools.gitops import Repo
 from mvtools.versioning import parse_tag
 
@@ -36,7 +36,9 @@ def watch_regex(cfg: Config) -> str:
 
 def write_watch_file(repo: Repo, cfg: Config) -> None:
     """The regex the shell hooks match staged paths against before starting Python."""
-    f = repo.mvtools_dir / "watch.re"
+    d = repo.git_dir / "mvtools"  # per worktree: each may have its own mvtools.yaml
+    d.mkdir(exist_ok=True)
+    f = d / "watch.re"
     text = watch_regex(cfg) + "\n"
     try:
         if not f.exists() or f.read_text() != text:
@@ -74,7 +76,8 @@ def _amending(repo: Repo) -> bool:
         except OSError:
             return False
         if argv and os.path.basename(argv[0].decode(errors="replace")) == "git" and b"commit" in argv:
-            return b"--amend" in argv
+            # git accepts unambiguous prefixes of long options: --am, --ame, --amen, --amend
+            return any(a.startswith(b"--am") and b"--amend".startswith(a) for a in argv)
         pid = int(stat.rsplit(")", 1)[1].split()[1])
         if pid <= 1:
             return False
@@ -104,6 +107,8 @@ def pre_commit(repo: Repo) -> int:
     staged_set = set(staged)
     locks = _lock_changed(staged_set)
     with L.lock(repo.common_dir):
+        if amend:
+            _drop_stale_pending(repo, cfg, base, idx, Source(repo, base), dvcy)
         for model in cfg.models.values():
             if not _touches(model, staged_set, locks):
                 continue
@@ -125,6 +130,39 @@ def pre_commit(repo: Repo) -> int:
                     continue  # the model was deleted: nothing to register
             _register_staged(repo, reg, cfg, model, rec, idx, base)
     return 0
+
+
+def _drop_stale_pending(repo: Repo, cfg: Config, base: str | None, idx: Source, old: Source,
+                        dvcy: list[str]) -> None:
+    """An amend that takes a model change back out also takes its pending event out."""
+    for model in cfg.models.values():
+        ledger_rel = cfg.ledger_path(model)
+        staged_bytes = repo.show_blob(":" + ledger_rel)
+        if not staged_bytes:
+            continue
+        base_bytes = repo.show_blob(f"{base}:{ledger_rel}") if base else None
+        base_ids = set(L.parse(base_bytes, ledger_rel).ids) if base_bytes else set()
+        staged_led = L.parse(staged_bytes, ledger_rel, model.name)
+        pending = [e for e in staged_led.events if e["id"] not in base_ids]
+        if not any(e["event"] == "register" for e in pending):
+            continue
+        rec, before = find_record(cfg, idx, model, dvcy), find_record(cfg, old, model, dvcy)
+        if rec is not None:
+            unchanged = before is not None and before.md5 == rec.md5
+        else:
+            unchanged = repo.blob_ids(None, [model.path]) == (repo.blob_ids(base, [model.path]) if base else {})
+        if not unchanged:
+            continue
+        keep = [e for e in pending if e["event"] != "register"]
+        new = (base_bytes or L.header(model.name).encode()) + L.render_events(keep).encode()
+        path = repo.root / ledger_rel
+        if base_bytes is None and not keep:
+            path.unlink(missing_ok=True)
+            repo.git("rm", "-q", "--cached", "--", ledger_rel, check=False)
+        else:
+            L.atomic_write(path, new)
+            repo.git("add", "--", ledger_rel)
+        _say(f"amend: {model.name} no longer changes in this commit; its pending version is dropped")
 
 
 def _check_ledgers(repo: Repo, cfg: Config, base: str | None, staged: list[str]) -> None:
@@ -223,6 +261,11 @@ def post_commit(repo: Repo) -> int:
         except Exception as exc:  # noqa: BLE001
             _say(f"warning: {exc}")
             continue
+        if len(parents) == 1:
+            dropped = L.check_extends(repo.show_blob(f"{parents[0]}:{p}"), data, p)
+            if dropped:
+                _say(f"warning: commit {head[:12]} rewrote the ledger ({dropped}); to keep it append-only run: "
+                     f"git checkout HEAD^ -- {p} && git commit --amend --no-edit")
         before: set[str] = set()
         for par in parents:
             old = repo.show_blob(f"{par}:{p}")
@@ -370,7 +413,7 @@ def run(hook: str, args: list[str]) -> int:
         return post_rewrite(repo, command, mapping or None)
     if hook == "pre-push":
         return pre_push(repo, "" if sys.stdin is None or sys.stdin.isatty() else sys.stdin.read())
-    raise CheckFailed(f"unknown hook {hook!r}")
+    raise UsageError(f"unknown hook {hook!r}: expected pre-commit, post-commit, post-rewrite or pre-push")
 
 
 __all__ = ["run", "pre_commit", "post_commit", "post_rewrite", "CONFIG_FILE"]

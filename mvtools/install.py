@@ -88,30 +88,69 @@ def uninstall_git_hooks(repo: Repo) -> list[str]:
     return done
 
 
-def install_pre_commit(repo: Repo) -> list[str]:
-    cfg = repo.root / ".pre-commit-config.yaml"
+CREATED = "# written by mvtools init; `mvtools uninstall-hooks` removes it\n"
+
+
+def _pc_block(indent: str) -> str:
     block = (data_dir("templates") / "pre-commit-config.yaml").read_text()
+    return "".join(indent + ln if ln.strip() else ln for ln in block.splitlines(True))
+
+
+def _pc_repos(text: str, name: str) -> list:  # type: ignore[type-arg]
+    from mvtools.yamlio import load_yaml
+
+    doc = load_yaml(text, name)
+    if not isinstance(doc, dict) or "repos" not in doc:
+        raise UsageError(f"{name} has no 'repos:' list; add the mvtools entries by hand (see README)")
+    return doc["repos"] or []
+
+
+def _pre_commit(repo: Repo, *args: str) -> None:
+    proc = subprocess.run([tool("pre-commit"), *args], cwd=repo.root, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise InternalError(f"pre-commit {args[0]} failed: " + (proc.stdout + proc.stderr).strip().splitlines()[-1])
+
+
+def install_pre_commit(repo: Repo) -> list[str]:
+    import re
+
+    cfg = repo.root / ".pre-commit-config.yaml"
     done = []
     if cfg.exists():
         text = cfg.read_text()
         if PC_BEGIN not in text:
-            if "repos:" not in text:
-                raise UsageError(f"{cfg.name} has no 'repos:' list; add the mvtools entries by hand (README)")
-            text = text.rstrip("\n") + "\n" + "".join("  " + ln if ln.strip() else ln
-                                                       for ln in block.splitlines(True))
-            cfg.write_text(text)
+            before = len(_pc_repos(text, cfg.name))
+            m = re.search(r"^([ \t]*)- +repo:", text, re.M)
+            indent = m.group(1) if m else "  "
+            base = re.sub(r"^repos:[ \t]*\[\][ \t]*$", "repos:", text, count=1, flags=re.M)
+            new = base.rstrip("\n") + "\n" + _pc_block(indent)
+            try:
+                ok = len(_pc_repos(new, cfg.name)) == before + 1
+            except UsageError:
+                ok = False
+            if not ok:
+                raise UsageError(f"cannot add the mvtools hooks to {cfg.name} automatically; "
+                                 "add the entries of templates/pre-commit-config.yaml by hand")
+            cfg.write_text(new)
             done.append(f"added the mvtools hooks to {cfg.name}")
     else:
-        cfg.write_text("repos:\n" + "".join("  " + ln if ln.strip() else ln for ln in block.splitlines(True)))
+        cfg.write_text(CREATED + "repos:\n" + _pc_block("  "))
         done.append(f"wrote {cfg.name}")
-    args = [tool("pre-commit"), "install"]
-    for h in HOOK_TYPES:
-        args += ["-t", h]
-    proc = subprocess.run(args, cwd=repo.root, capture_output=True, text=True)
-    if proc.returncode != 0:
-        raise InternalError("pre-commit install failed: " + (proc.stdout + proc.stderr).strip().splitlines()[-1])
-    done.append("ran: pre-commit install " + " ".join(f"-t {h}" for h in HOOK_TYPES))
+    installed = [h for h in HOOK_TYPES if not _pc_shim(repo, h)]
+    if installed:
+        args = ["install"]
+        for h in HOOK_TYPES:
+            args += ["-t", h]
+        _pre_commit(repo, *args)
+        done.append("ran: pre-commit " + " ".join(args))
     return done
+
+
+def _pc_shim(repo: Repo, hook: str) -> bool:
+    try:
+        return "pre-commit" in (hooks_dir(repo) / hook).read_text(errors="replace")
+    except OSError:
+        return False
 
 
 def uninstall_pre_commit(repo: Repo) -> list[str]:
@@ -121,12 +160,35 @@ def uninstall_pre_commit(repo: Repo) -> list[str]:
     text = cfg.read_text()
     if PC_BEGIN not in text:
         return []
-    start = text.index(PC_BEGIN)
-    start = text.rfind("\n", 0, start) + 1
+    start = text.rfind("\n", 0, text.index(PC_BEGIN)) + 1
     end = text.index(PC_END) + len(PC_END)
-    end = text.find("\n", end) + 1 if text.find("\n", end) >= 0 else len(text)
-    cfg.write_text(text[:start] + text[end:])
-    return [f"removed the mvtools hooks from {cfg.name}"]
+    nl = text.find("\n", end)
+    end = nl + 1 if nl >= 0 else len(text)
+    rest = text[:start] + text[end:]
+    done = []
+    repos = _pc_repos(rest, cfg.name) if "repos:" in rest else []
+    if rest.startswith(CREATED) and not repos:
+        cfg.unlink()
+        done.append(f"removed {cfg.name} (mvtools wrote it)")
+        drop = list(HOOK_TYPES)
+    else:
+        import re
+
+        if not repos:
+            rest = re.sub(r"^repos:[ \t]*$", "repos: []", rest, count=1, flags=re.M)
+        cfg.write_text(rest)
+        done.append(f"removed the mvtools hooks from {cfg.name}")
+        used = {st for r in repos if isinstance(r, dict) for h in r.get("hooks") or [] if isinstance(h, dict)
+                for st in (h.get("stages") or ["pre-commit"])}
+        drop = [h for h in HOOK_TYPES if h != "pre-commit" and h not in used]
+    drop = [h for h in drop if _pc_shim(repo, h)]
+    if drop:
+        args = ["uninstall"]
+        for h in drop:
+            args += ["-t", h]
+        _pre_commit(repo, *args)
+        done.append("ran: pre-commit " + " ".join(args))
+    return done
 
 
 def install_hooks(repo: Repo, mode: str) -> list[str]:

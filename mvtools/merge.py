@@ -10,6 +10,7 @@ conflict and exits 1, so git stops the merge for the user to resolve.
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,10 @@ def union(base: L.Ledger | None, sides: list[L.Ledger]) -> tuple[list[dict[str, 
             if ev["id"] not in seen:
                 rest[ev["id"]] = ev
     out += sorted(rest.values(), key=lambda e: (e["timestamp"], e["id"]))
+    return out, conflicts_in(out)
+
+
+def conflicts_in(out: list[dict[str, Any]]) -> list[str]:
     conflicts = []
     by_version: dict[str, dict[str, Any]] = {}
     for ev in out:
@@ -43,7 +48,19 @@ def union(base: L.Ledger | None, sides: list[L.Ledger]) -> tuple[list[dict[str, 
             conflicts.append(f"{ev['model']}@{ev['version']} registered twice with different bytes "
                              f"({prev['sha256'][:12]} and {ev['sha256'][:12]})")
         by_version.setdefault(ev["version"], ev)
-    return out, conflicts
+    return conflicts
+
+
+def replay(base: L.Ledger | None, ours: L.Ledger, theirs: L.Ledger) -> list[dict[str, Any]]:
+    """Rebase, cherry-pick, revert: the new commit has one parent (ours) and must extend it
+    byte for byte, so ours stays a prefix and only the events theirs added follow it."""
+    have = set(ours.ids) | set(base.ids if base else [])
+    return list(ours.events) + [e for e in theirs.events if e["id"] not in have]
+
+
+def _replaying() -> bool:
+    action = os.environ.get("GIT_REFLOG_ACTION", "")
+    return any(w in action for w in ("rebase", "cherry-pick", "revert")) or action.startswith("am")
 
 
 def merge_files(base: Path, ours: Path, theirs: Path, name: str) -> int:
@@ -61,7 +78,13 @@ def merge_files(base: Path, ours: Path, theirs: Path, name: str) -> int:
         return 0
     model = sides[0].model
     events, conflicts = union(b, sides)
-    data = L.header(model).encode() + L.render_events(events).encode()
+    if _replaying() and o is not None and t is not None:
+        events = replay(b, o, t)
+        conflicts = conflicts_in(events)
+        data = (ours.read_bytes() if ours.exists() else L.header(model).encode()) + \
+            L.render_events(events[len(o.events):]).encode()
+    else:
+        data = L.header(model).encode() + L.render_events(events).encode()
     L.atomic_write(ours, data)
     for c in conflicts:
         print(f"mvtools: error: {name}: {c}; keep one (re-register the other as the next version) "

@@ -51,6 +51,8 @@ def fold(name: str, events: list[dict[str, Any]]) -> ModelState:
             st.versions.setdefault(ver, ev)
         elif kind == "archive" and isinstance(ver, str):
             st.archived.add(ver)
+            for stack in st.stages.values():  # as GTO: an archived version holds no stage
+                stack[:] = [v for v in stack if v != ver]
         elif kind == "deprecate":
             st.deprecated = True
         elif kind == "promote" and isinstance(ver, str) and isinstance(ev.get("stage"), str):
@@ -100,14 +102,15 @@ class Registry:
             self._states = {n: fold(n, self.load_ledger(n).events) for n in sorted(names)}
         return self._states
 
-    def state(self, name: str) -> ModelState:
-        """One model's state; reads only its own ledger unless all are loaded already."""
-        if self._states is not None:
-            if name not in self._states:
-                self.config.model(name)  # raises NotFound with the known names
+    def state(self, name: str, *, new_ok: bool = False) -> ModelState:
+        """One model's state; reads only its own ledger unless all are loaded already.
+        An unknown model is NotFound, or an empty state with ``new_ok`` (registering it)."""
+        if self._states is not None and name in self._states:
             return self._states[name]
         if name not in self.config.models and not self.ledger_file(name).exists():
-            self.config.model(name)
+            if new_ok:
+                return ModelState(name)
+            self.config.model(name)  # raises NotFound with the known names
         return fold(name, self.load_ledger(name).events)
 
     def show(self, name: str | None = None, *, include_deprecated: bool = False) -> dict[str, Any]:
@@ -140,7 +143,7 @@ class Registry:
         return {"model": name, "events": events}
 
     def taken_versions(self, name: str, extra_events: list[dict[str, Any]] | None = None) -> set[Version]:
-        st = self.state(name)
+        st = self.state(name, new_ok=True)
         vs = {Version(v) for v in st.versions}
         for ev in extra_events or []:
             if ev.get("event") == "register":
@@ -230,7 +233,7 @@ class Registry:
         with L.lock(self.repo.common_dir):
             self._states = None
             d = self.digest(model, rec)
-            st = self.state(name)
+            st = self.state(name, new_ok=True)
             if version is None and st.versions:
                 last = st.versions[str(max(Version(v) for v in st.versions))]
                 if last["sha256"] == d.sha256:
@@ -241,14 +244,19 @@ class Registry:
                 paths.append(rec.file)
             elif rec is None:
                 paths.append(model.path)
-            if model.source == "mvtools.yaml" and path is not None:
+            writes = {}
+            if name not in self.config.models:
+                writes["mvtools.yaml"] = self._declaration(name, model.path)
                 paths.append("mvtools.yaml")
-            head = self.commit_events(name, [ev], message or f"Register {name} {ev['version']}", paths)
+            head = self.commit_events(name, [ev], message or f"Register {name} {ev['version']}", paths,
+                                      writes=writes)
+            if writes:
+                self.config = load_config(self.root)
             self.tag_event(ev, head)
         return {**ev, "commit": head}
 
     def commit_events(self, name: str, events: list[dict[str, Any]], message: str,
-                      extra_paths: list[str] | None = None) -> str:
+                      extra_paths: list[str] | None = None, writes: dict[str, bytes] | None = None) -> str:
         """Append ``events`` to the ledger of ``name`` and commit it (with ``extra_paths``).
 
         Callers hold the registry lock. A failed commit restores the ledger as it was.
@@ -259,9 +267,13 @@ class Registry:
         ledger_rel = self.config.ledger_path(name)
         lpath = self.root / ledger_rel
         before = lpath.read_bytes() if lpath.exists() else None
+        saved = {rel: ((self.root / rel).read_bytes() if (self.root / rel).exists() else None)
+                 for rel in (writes or {})}
         L.append(lpath, name, events, expected=before)
         paths = [ledger_rel, *(extra_paths or [])]
         try:
+            for rel, data in (writes or {}).items():
+                L.atomic_write(self.root / rel, data)
             self.repo.git("add", "--", *paths)
             env = dict(os.environ, MVTOOLS_REGISTERING="1")
             proc = self.repo.git("commit", "-q", "-m", message, "--", *paths, check=False, env=env)
@@ -273,7 +285,12 @@ class Registry:
                 lpath.unlink(missing_ok=True)
             else:
                 L.atomic_write(lpath, before)
-            self.repo.git("reset", "-q", "--", ledger_rel, check=False)
+            for rel, old in saved.items():
+                if old is None:
+                    (self.root / rel).unlink(missing_ok=True)
+                else:
+                    L.atomic_write(self.root / rel, old)
+            self.repo.git("reset", "-q", "--", ledger_rel, *saved, check=False)
             raise
         finally:
             self._states = None
@@ -297,24 +314,28 @@ class Registry:
             raise UsageError(f"{rel}: no such file or directory")
         if ":" in name:
             raise UsageError(f"{name}: declare dvc.yaml artifacts in their dvc.yaml")
-        self._declare(name, rel)
-        return self.config.models[name]
+        return Model(name=name, path=rel)
 
-    def _declare(self, name: str, rel: str) -> None:
-        """Add a model to mvtools.yaml, appending text so comments and layout survive."""
+    def _declaration(self, name: str, rel: str) -> bytes:
+        """mvtools.yaml with the model added, as text appended so comments and layout survive."""
+        import re
+
         cfg_path = self.root / "mvtools.yaml"
         text = cfg_path.read_text() if cfg_path.exists() else "mvtools: 1\n"
-        models = self.config.raw.get("models")
         entry = f"  - name: {name}\n    path: {rel}\n"
-        if models:
-            text = text.rstrip("\n") + "\n" + entry
-        elif "models:" in text and models is not None:
-            text = text.rstrip("\n") + "\n" + entry
-        else:
-            text = text.replace("models: []", "models:") if "models: []" in text else text.rstrip("\n") + "\nmodels:"
-            text = text.rstrip("\n") + "\n" + entry
-        L.atomic_write(cfg_path, text.encode())
-        self.config = load_config(self.root)
+        if re.search(r"^models:[ \t]*\[\][ \t]*$", text, re.M):
+            text = re.sub(r"^models:[ \t]*\[\][ \t]*$", "models:", text, count=1, flags=re.M)
+        elif not re.search(r"^models:", text, re.M):
+            text = text.rstrip("\n") + "\nmodels:\n"
+        new = text.rstrip("\n") + "\n" + entry
+        from mvtools.yamlio import load_yaml
+
+        doc = load_yaml(new, "mvtools.yaml")
+        if not isinstance(doc, dict) or not any(isinstance(m, dict) and m.get("name") == name
+                                                for m in doc.get("models") or []):
+            raise UsageError("cannot add the model to mvtools.yaml automatically (models: is not the last "
+                             "section?); declare it by hand")
+        return new.encode()
 
     def tag_event(self, ev: dict[str, Any], commit: str) -> str:
         """Create the event's tag on ``commit``; an existing tag is left where it is."""
@@ -379,6 +400,8 @@ class Registry:
         if commit is None:
             raise NotFound(f"no commit holds {ev['tag']}; run 'mvtools sync-tags'")
         dest = Path(out) if out is not None else Path(os.path.basename(ev["path"]))
+        if not dest.parent.is_dir():
+            raise UsageError(f"{dest.parent}: no such directory")
         dvcio.fetch_version(self.repo, ev, commit, dest)
         return {"model": ev["model"], "version": ev["version"], "path": str(dest), "sha256": ev["sha256"],
                 "commit": commit}
