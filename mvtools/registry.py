@@ -59,7 +59,9 @@ def fold(name: str, events: list[dict[str, Any]]) -> ModelState:
             st.stages.setdefault(ev["stage"], []).append(ver)
         elif kind == "rollback" and isinstance(ev.get("stage"), str):
             stack = st.stages.get(ev["stage"], [])
-            if stack:
+            if ev.get("withdrawn"):  # an earlier holder withdrawn (GTO unassign); the holder stays
+                stack[:] = [v for v in stack if v != ev.get("previous")]
+            elif stack:
                 stack.pop()
     return st
 

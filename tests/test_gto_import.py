@@ -132,8 +132,6 @@ def test_import_agrees_with_gto_and_is_idempotent(r: Path) -> None:
     assert mv_view(r)["clf"]["stages"]["staging"] == "v0.0.1"
 
 
-@pytest.mark.xfail(reason="BUG: import-gto writes md5: null for DVC-tracked versions: get fails, verify "
-                          "treats them as git-tracked (bytes mismatch, 'unregistered' content)", strict=True)
 def test_import_records_dvc_md5_get_and_verify(r: Path) -> None:
     mvtools(r, "import-gto")
     net = ledger(r, "net")[0]
@@ -151,15 +149,12 @@ def test_import_of_git_tracked_model_verifies(r: Path) -> None:
     assert about_clf == []
 
 
-@pytest.mark.xfail(reason="BUG: import-gto pops the stage's top version on any unassign tag, whichever "
-                          "version it unassigns", strict=True)
 def test_unassign_of_an_earlier_holder(r: Path) -> None:
     gto(r, "deprecate", "clf", "v0.0.1", "staging")  # v0.0.2 still holds staging in GTO
     mvtools(r, "import-gto")
     assert mv_view(r) == gto_view(r)
 
 
-@pytest.mark.xfail(reason="BUG: import-gto ignores an unassign tag that empties the stage", strict=True)
 def test_unassign_of_the_only_holder(r: Path) -> None:
     gto(r, "deprecate", "clf", "v0.0.1", "prod")  # prod is empty in GTO
     mvtools(r, "import-gto")

@@ -241,14 +241,11 @@ def test_init_pre_commit_mode(repo: Path) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: uninstall-hooks after `init --hooks pre-commit` leaves `repos:` (null) in the "
-    ".pre-commit-config.yaml it wrote, and pre-commit's git hooks stay installed, so every "
-    "later `git commit` fails with InvalidConfigError"))
 def test_uninstall_pre_commit_mode_keeps_commits_working(repo: Path) -> None:
     r = repo
     mvtools(r, "init", "--hooks", "pre-commit")
-    assert "removed the mvtools hooks" in mvtools(r, "uninstall-hooks").stdout
+    out = mvtools(r, "uninstall-hooks").stdout
+    assert "removed the mvtools hooks" in out or "removed .pre-commit-config.yaml" in out
     (r / "notes.txt").write_text("n\n")
     git(r, "add", "notes.txt")
     proc = git(r, "commit", "-q", "-m", "notes", check=False)
@@ -264,13 +261,8 @@ SAMPLE_STYLE = ("-   repo: local\n    hooks:\n    -   id: hello\n        name: h
 @pytest.mark.slow
 @pytest.mark.parametrize("existing", [
     pytest.param("repos:\n" + USER_HOOK, id="indented"),
-    pytest.param("repos:\n" + SAMPLE_STYLE, id="sample-config-style", marks=pytest.mark.xfail(
-        strict=True, reason="BUG: install_pre_commit appends its block indented by two spaces; "
-        "after list items at column 0 (the style `pre-commit sample-config` writes) the YAML "
-        "is invalid and every commit fails")),
-    pytest.param("repos: []\n", id="flow-empty", marks=pytest.mark.xfail(
-        strict=True, reason="BUG: install_pre_commit appends block items after `repos: []`: "
-        "invalid YAML, every commit fails")),
+    pytest.param("repos:\n" + SAMPLE_STYLE, id="sample-config-style"),
+    pytest.param("repos: []\n", id="flow-empty"),
 ])
 def test_init_pre_commit_mode_into_an_existing_config(repo: Path, existing: str) -> None:
     r = repo

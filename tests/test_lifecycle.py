@@ -223,9 +223,6 @@ def test_gto_agrees_on_latest_after_archive(clf3: tuple[Path, list[str]]) -> Non
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(reason="BUG: archiving a version that holds a stage: gto show drops it from the stage "
-                          "(previous holder returns), mvtools show keeps it (registry.fold ignores archive "
-                          "for stage stacks)", strict=True)
 def test_gto_agrees_on_stages_after_archiving_a_holder(clf3: tuple[Path, list[str]]) -> None:
     r, _ = clf3
     mvtools(r, "promote", "clf", "v0.1.0", "production")
