@@ -73,14 +73,51 @@ def _repo_path(arg: str, root: Path, cwd: Path) -> str:
     return rel.replace(os.sep, "/")
 
 
+def _model_lineage(args: argparse.Namespace, fmt: str) -> int:
+    """Per-version lineage: the upstream snapshot the ledger recorded at registration."""
+    import json
+
+    from mvtools.registry import Registry
+
+    if fmt not in ("text", "json"):
+        raise UsageError("--model prints text or json")
+    reg = Registry(getattr(args, "repo", None) or ".")
+    if args.diff:
+        if "@" in args.model:
+            raise UsageError("with --diff A B, pass --model NAME without a version")
+        doc = reg.lineage_diff(args.model, args.diff[0], args.diff[1])
+        if fmt == "json":
+            print(json.dumps(doc, indent=2))
+            return 0
+        print(f"{args.model}: lineage of {doc['a']} (a) vs {doc['b']} (b)")
+        for kind in ("data", "code", "params"):
+            for key, v in doc[kind].items():
+                print(f"  {kind:6} {key}: {v['a']} -> {v['b']}")
+        if not any(doc[k] for k in ("data", "code", "params")):
+            print("  identical upstream")
+        return 0
+    doc = reg.lineage_snapshot(args.model)
+    if fmt == "json":
+        print(json.dumps(doc, indent=2))
+        return 0
+    print(f"{doc['model']} {doc['version']}  ({doc['path']}, sha256 {doc['sha256'][:12]})")
+    if doc["stage"]:
+        print(f"  produced by stage {doc['stage']} ({doc['dvc_yaml']})")
+    for path, h in doc["deps"].items():
+        print(f"  dep    {path}  {h}")
+    for key, value in doc["params"].items():
+        print(f"  param  {key} = {value}")
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
     fmt = "json" if getattr(args, "json", False) else (args.format or "text")
     if args.json and args.format not in (None, "json"):
         raise UsageError("--json conflicts with --format " + args.format)
+    if args.diff and not args.model:
+        raise UsageError("--diff A B needs --model NAME")
     if args.model:
-        raise UsageError("lineage --model is not available yet")
-    if args.diff:
-        raise UsageError("lineage --diff is not available yet")
+        return _model_lineage(args, fmt)
     if (args.upstream or args.downstream) and not args.node:
         raise UsageError("--upstream/--downstream need a NODE")
     if args.impact is not None and (args.node or args.upstream or args.downstream):
