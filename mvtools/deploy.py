@@ -218,26 +218,30 @@ def step(reg: "Registry", name: str, env: str, by: int) -> dict[str, Any]:
                        f"Canary of {name} {state['candidate']} in {env}: {new['percent']}%")
 
 
-def promote(reg: "Registry", name: str, env: str) -> dict[str, Any]:
+def _end_canary(reg: "Registry", name: str, env: str, action: str) -> dict[str, Any]:
+    """promote: the candidate becomes stable at 100 %; abort: all traffic back to stable."""
     _env(reg, env)
     with L.lock(reg.repo.common_dir):
         reg._states = None
         state, _ = fold(reg.state(name).events, env)
-        if not state["candidate"]:
+        cand = state["candidate"]
+        if not cand:
             raise UsageError(f"no canary of {name} is running in {env}")
-        new = {**state, "stable": state["candidate"], "candidate": None, "percent": 0}
-        return _commit(reg, name, env, "promote", new, f"Promote canary {name} {state['candidate']} in {env} to 100%")
+        new = {**state, "candidate": None, "percent": 0}
+        if action == "promote":
+            new["stable"] = cand
+            msg = f"Promote canary {name} {cand} in {env} to 100%"
+        else:
+            msg = f"Abort canary of {name} {cand} in {env}"
+        return _commit(reg, name, env, action, new, msg)
+
+
+def promote(reg: "Registry", name: str, env: str) -> dict[str, Any]:
+    return _end_canary(reg, name, env, "promote")
 
 
 def abort(reg: "Registry", name: str, env: str) -> dict[str, Any]:
-    _env(reg, env)
-    with L.lock(reg.repo.common_dir):
-        reg._states = None
-        state, _ = fold(reg.state(name).events, env)
-        if not state["candidate"]:
-            raise UsageError(f"no canary of {name} is running in {env}")
-        new = {**state, "candidate": None, "percent": 0}
-        return _commit(reg, name, env, "abort", new, f"Abort canary of {name} {state['candidate']} in {env}")
+    return _end_canary(reg, name, env, "abort")
 
 
 def rollback(reg: "Registry", name: str, env: str) -> dict[str, Any]:

@@ -111,6 +111,12 @@ def _pre_commit(repo: Repo, *args: str) -> None:
         raise InternalError(f"pre-commit {args[0]} failed: " + (proc.stdout + proc.stderr).strip().splitlines()[-1])
 
 
+def _pre_commit_types(repo: Repo, command: str, types: list[str]) -> str:
+    args = [command] + [a for h in types for a in ("-t", h)]
+    _pre_commit(repo, *args)
+    return "ran: pre-commit " + " ".join(args)
+
+
 def install_pre_commit(repo: Repo) -> list[str]:
     import re
 
@@ -136,13 +142,8 @@ def install_pre_commit(repo: Repo) -> list[str]:
     else:
         cfg.write_text(CREATED + "repos:\n" + _pc_block("  "))
         done.append(f"wrote {cfg.name}")
-    installed = [h for h in HOOK_TYPES if not _pc_shim(repo, h)]
-    if installed:
-        args = ["install"]
-        for h in HOOK_TYPES:
-            args += ["-t", h]
-        _pre_commit(repo, *args)
-        done.append("ran: pre-commit " + " ".join(args))
+    if any(not _pc_shim(repo, h) for h in HOOK_TYPES):
+        done.append(_pre_commit_types(repo, "install", list(HOOK_TYPES)))
     return done
 
 
@@ -183,11 +184,7 @@ def uninstall_pre_commit(repo: Repo) -> list[str]:
         drop = [h for h in HOOK_TYPES if h != "pre-commit" and h not in used]
     drop = [h for h in drop if _pc_shim(repo, h)]
     if drop:
-        args = ["uninstall"]
-        for h in drop:
-            args += ["-t", h]
-        _pre_commit(repo, *args)
-        done.append("ran: pre-commit " + " ".join(args))
+        done.append(_pre_commit_types(repo, "uninstall", drop))
     return done
 
 

@@ -172,27 +172,19 @@ def run(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Standalone entry point: ``python -m mvtools.lineage_cmd [options]``."""
+    """Standalone entry point, ``python -m mvtools.lineage_cmd [options]``: the same as
+    ``mvtools lineage [options]``."""
+    import sys
 
-    class _Parser(argparse.ArgumentParser):
-        def error(self, message: str) -> None:  # type: ignore[override]
-            raise UsageError(message)
+    from mvtools.cli import main as cli_main
 
-    parser = _Parser(prog="mvtools lineage", description=HELP)
-    parser.add_argument("-C", dest="repo", default=".", metavar="PATH",
-                        help="run in PATH (default: .)")
-    _configure(parser)
-    try:
-        args = parser.parse_args(argv)
-        return run(args)
-    except MvtoolsError as exc:
-        print(f"mvtools: error: {exc}", file=sys.stderr)
-        return exc.exit_code
-    except KeyboardInterrupt:
-        print("mvtools: interrupted", file=sys.stderr)
-        return 130
-    except BrokenPipeError:
-        return 0
+    rest = list(sys.argv[1:] if argv is None else argv)
+    front: list[str] = []
+    while "-C" in rest[:-1]:  # `-C PATH` belongs before the subcommand in the main CLI
+        i = rest.index("-C")
+        front += rest[i:i + 2]
+        del rest[i:i + 2]
+    return cli_main([*front, "lineage", *rest])
 
 
 if __name__ == "__main__":

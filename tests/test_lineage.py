@@ -631,8 +631,8 @@ def test_cli_formats_and_queries(basic: Path) -> None:
     for fmt, head in (("dot", "digraph"), ("mermaid", "flowchart LR"), ("text", "stage")):
         proc = cli(basic, "--format", fmt, "--collapse")
         assert proc.returncode == 0 and proc.stdout.startswith(head), proc.stderr
-    for args, msg in ((["--model", "clf@v1"], "not available yet"),
-                      (["--diff", "a", "b"], "not available yet"),
+    for args, msg in ((["--model", "clf@v1"], "invalid version"),
+                      (["--diff", "a", "b"], "needs --model"),
                       (["--upstream"], "need a NODE"),
                       (["nope"], "no node 'nope'"),
                       (["--format", "yaml"], "invalid choice")):
@@ -665,5 +665,5 @@ def test_main_cli_wiring(basic: Path) -> None:
     sub = p.add_subparsers(dest="command")
     lineage_cmd.add_parser(sub)
     args = p.parse_args(["-C", str(basic), "lineage", "--model", "x"])
-    with pytest.raises(UsageError, match="not available yet"):
+    with pytest.raises(UsageError, match="unknown model"):
         args.func(args)
