@@ -85,6 +85,13 @@ def _progress(total: int, label: str) -> tuple[Callable[[int], None], Callable[[
     return (lambda n: prog.advance(task, n)), prog.stop
 
 
+def _cpus() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
 def hash_stream(read: Callable[[int], bytes], *, md5: bool, dos2unix: bool = False,
                 total: int = 0, label: str = "") -> Digest:
     """Hash a byte stream once: sha256 here, md5 (and dos2unix md5) on a second thread."""
@@ -97,6 +104,22 @@ def hash_stream(read: Callable[[int], bytes], *, md5: bool, dos2unix: bool = Fal
     if dos2unix and istextblock(first[:512]):
         d2u = hashlib.md5(usedforsecurity=False)
     worker = None
+    if m is not None and _cpus() < 2:  # no second core: a thread hand-off only costs
+        sha_update, m_update = sha.update, m.update
+        chunk = first
+        try:
+            while chunk:
+                size += len(chunk)
+                sha_update(chunk)
+                m_update(chunk)
+                if d2u is not None:
+                    d2u.update(chunk.replace(b"\r\n", b"\n"))
+                advance(len(chunk))
+                chunk = read(CHUNK)
+        finally:
+            stop()
+        return Digest(sha256=sha.hexdigest(), size=size, md5=m.hexdigest(),
+                      md5_dos2unix=d2u.hexdigest() if d2u else None)
     if m is not None:
         if d2u is not None:
             def both(chunk: bytes, m=m, d2u=d2u) -> None:
