@@ -130,14 +130,16 @@ def cmd_get(args: argparse.Namespace) -> int:
 
 
 def cmd_sync_tags(args: argparse.Namespace) -> int:
-    made = _registry(args).sync_tags()
+    res = _registry(args).sync_tags()
     if args.json:
-        _print_json({"created": made})
+        _print_json(res)
     else:
-        for m in made:
+        for m in res["created"]:
             print(f"created tag {m['tag']} on {m['commit'][:12]}")
-        if not made:
-            print("all tags present")
+        for m in res["deleted"]:
+            print(f"deleted tag {m['tag']} (on {m['commit'][:12]}): no register event records it")
+        if not res["created"] and not res["deleted"]:
+            print("tags agree with the ledger")
     return 0
 
 
@@ -399,6 +401,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:
         return 0
     except SystemExit as exc:  # --help / --version
+        if isinstance(exc.code, str):
+            print(f"mvtools: error: {exc.code}", file=sys.stderr)
+            return 2
         return int(exc.code or 0)
     except Exception as exc:  # noqa: BLE001 - the last line of defence
         if debug:

@@ -13,6 +13,7 @@ import hashlib
 import json
 import os
 import queue
+import stat
 import sys
 import threading
 from dataclasses import dataclass
@@ -174,6 +175,8 @@ def _walk_files(top: Path, root: Path) -> Iterator[tuple[str, Path]]:
                     raise UsageError(f"{p.relative_to(root)}: symlink leads outside the repository") from None
             if p.is_file():
                 yield p.relative_to(top).as_posix(), p
+            elif not p.is_dir():
+                raise UsageError(f"{p.relative_to(root)}: not a regular file")
 
 
 class StatCache:
@@ -227,6 +230,8 @@ def _file_digest(p: Path, cache: StatCache | None, dos2unix: bool, label: str) -
         st = p.stat()
     except FileNotFoundError:
         raise UsageError(f"{label}: no such file") from None
+    if not stat.S_ISREG(st.st_mode):
+        raise UsageError(f"{label}: not a regular file")
     if cache is not None:
         hit = cache.get(p, st, dos2unix)
         if hit is not None:

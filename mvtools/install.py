@@ -57,7 +57,7 @@ def install_git_hooks(repo: Repo) -> list[str]:
     done = []
     src = data_dir("hooks")
     for hook in HOOK_TYPES:
-        text = (src / hook).read_text().replace("@MVTOOLS_PYTHON@", sys.executable)
+        text = (src / hook).read_text().replace("@MVTOOLS@", mvtools_command())
         dest = d / hook
         if dest.exists() and not _is_ours(dest):
             chained = d / (hook + CHAINED)
@@ -202,8 +202,20 @@ def uninstall_hooks(repo: Repo) -> list[str]:
     return uninstall_git_hooks(repo) + uninstall_pre_commit(repo)
 
 
+def mvtools_command() -> str:
+    """The console script of this environment: unlike ``python -m mvtools`` it does not put
+    the current directory (the user's repository) on sys.path."""
+    script = Path(sys.executable).parent / "mvtools"
+    if script.exists():
+        return str(script)
+    found = shutil.which("mvtools")
+    if found:
+        return found
+    raise InternalError("the mvtools console script is not installed; reinstall mvtools with pip")
+
+
 def merge_driver_command() -> str:
-    return f"{sys.executable} -m mvtools merge-driver %O %A %B %P"
+    return f"'{mvtools_command()}' merge-driver %O %A %B %P"
 
 
 def install_merge_driver(repo: Repo, registry_dir: str) -> list[str]:

@@ -72,6 +72,15 @@ class Ledger:
         return [e["id"] for e in self.events]
 
 
+MD5_RE = re.compile(r"^[0-9a-f]{32}(\.dir)?$")
+
+
+def _scalarish(v: Any) -> bool:
+    if isinstance(v, list):
+        return all(_scalarish(x) for x in v)
+    return v is None or isinstance(v, (str, int, float, bool))
+
+
 def _check_event(ev: Any, i: int, source: str, model: str) -> None:
     if not isinstance(ev, dict):
         raise ConfigError(f"{source}: event {i + 1} is not a mapping")
@@ -91,6 +100,18 @@ def _check_event(ev: Any, i: int, source: str, model: str) -> None:
         for key, typ in (("version", str), ("tag", str), ("path", str), ("sha256", str), ("size", int)):
             if not isinstance(ev.get(key), typ) or isinstance(ev.get(key), bool):
                 raise ConfigError(f"{source}: event {i + 1}: {key} must be a {typ.__name__}")
+        md5 = ev.get("md5")
+        if md5 is not None and (not isinstance(md5, str) or not MD5_RE.match(md5)):
+            raise ConfigError(f"{source}: event {i + 1}: md5 must be null or DVC's md5 (32 hex, optional .dir)")
+        for key in ("metrics", "params"):
+            val = ev.get(key)
+            if val is not None and (not isinstance(val, dict) or not all(
+                    isinstance(k, str) and _scalarish(v) for k, v in val.items())):
+                raise ConfigError(f"{source}: event {i + 1}: {key} must be null or a mapping of names to values")
+        lin = ev.get("lineage")
+        if lin is not None and (not isinstance(lin, dict) or not isinstance(lin.get("deps") or {}, dict)
+                                or not isinstance(lin.get("params") or {}, dict)):
+            raise ConfigError(f"{source}: event {i + 1}: lineage must be null or a mapping with deps and params")
     elif ev["event"] in ("promote", "archive", "rollback", "deploy"):
         if "version" in ev and not isinstance(ev["version"], (str, type(None))):
             raise ConfigError(f"{source}: event {i + 1}: version must be a string")
@@ -115,7 +136,23 @@ def parse(data: bytes, source: str, model: str | None = None) -> Ledger:
         raise ConfigError(f"{source}: events must be a list")
     for i, ev in enumerate(events):
         _check_event(ev, i, source, name)
+    dup = duplicate_versions(events)
+    if dup:
+        raise ConfigError(f"{source}: {dup}")
     return Ledger(name, events)
+
+
+def duplicate_versions(events: list[dict[str, Any]]) -> str | None:
+    """A version registered twice with different bytes (an unresolved merge conflict)."""
+    seen: dict[str, str] = {}
+    for ev in events:
+        if ev["event"] != "register":
+            continue
+        prev = seen.setdefault(ev["version"], ev["sha256"])
+        if prev != ev["sha256"]:
+            return (f"{ev['model']}@{ev['version']} is registered twice with different bytes; keep the published "
+                    "one and re-register the other as the next version (see README: two clones registered)")
+    return None
 
 
 class LedgerCache:
@@ -185,7 +222,11 @@ class LedgerCache:
         n = len(base["events"])
         for i, ev in enumerate(items):
             _check_event(ev, n + i, source, base["model"])
-        return Ledger(base["model"], base["events"] + items)
+        events = base["events"] + items
+        dup = duplicate_versions(events)
+        if dup:
+            raise ConfigError(f"{source}: {dup}")
+        return Ledger(base["model"], events)
 
 
 def check_extends(old: bytes | None, new: bytes | None, source: str) -> str | None:
@@ -223,9 +264,22 @@ def check_union(parents: list[bytes | None], new: bytes | None, source: str) -> 
     return None
 
 
+def _clean_stale(path: Path) -> None:
+    """Temp files of writers that died (SIGKILL) before their rename."""
+    for tmp in path.parent.glob(f".{path.name}.*.tmp"):
+        try:
+            pid = int(tmp.name.rsplit(".", 2)[-2])
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            tmp.unlink(missing_ok=True)
+        except (ValueError, OSError):
+            pass
+
+
 def atomic_write(path: Path, data: bytes) -> None:
     """Write, fsync, rename: a crash leaves the old file or the new one, never a torn one."""
     path.parent.mkdir(parents=True, exist_ok=True)
+    _clean_stale(path)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         with open(tmp, "wb") as fh:

@@ -3,7 +3,7 @@
 Installed by ``mvtools init`` (``.gitattributes``: ``registry/*.yaml merge=mvtools-ledger``,
 and ``merge.mvtools-ledger.driver`` in the repo's git config). Order is deterministic and
 independent of which side is "ours": the events of the merge base in their order, then
-every other event sorted by (timestamp, id). The same NAME@VERSION registered with
+every other event sorted by (timestamp, version, id). The same NAME@VERSION registered with
 different bytes on the two sides is a conflict: the driver writes the union, names the
 conflict and exits 1, so git stops the merge for the user to resolve.
 """
@@ -21,6 +21,21 @@ from mvtools.errors import ConfigError
 DRIVER = "mvtools-ledger"
 
 
+def _order(ev: dict[str, Any]) -> tuple:  # type: ignore[type-arg]
+    """Time first (1 s resolution), then versions in semver order, then the id: total and
+    independent of which side an event came from."""
+    from mvtools.versioning import Version
+
+    ver = ev.get("version")
+    vkey: tuple = (2, "")  # type: ignore[type-arg]
+    if ev["event"] == "register" and isinstance(ver, str):
+        try:
+            vkey = Version.parse(ver)._key()
+        except Exception:  # noqa: BLE001 - a malformed version sorts last
+            pass
+    return (ev["timestamp"], vkey, ev["id"])
+
+
 def union(base: L.Ledger | None, sides: list[L.Ledger]) -> tuple[list[dict[str, Any]], list[str]]:
     seen: set[str] = set()
     out: list[dict[str, Any]] = []
@@ -33,7 +48,7 @@ def union(base: L.Ledger | None, sides: list[L.Ledger]) -> tuple[list[dict[str, 
         for ev in side.events:
             if ev["id"] not in seen:
                 rest[ev["id"]] = ev
-    out += sorted(rest.values(), key=lambda e: (e["timestamp"], e["id"]))
+    out += sorted(rest.values(), key=_order)
     return out, conflicts_in(out)
 
 
@@ -115,8 +130,9 @@ def merge_files(base: Path, ours: Path, theirs: Path, name: str) -> int:
         data = L.header(model).encode() + L.render_events(events).encode()
     L.atomic_write(ours, data)
     for c in conflicts:
-        print(f"mvtools: error: {name}: {c}; keep one (re-register the other as the next version) "
-              "and commit", file=sys.stderr)
+        print(f"mvtools: error: {name}: {c}; a merge cannot keep both: abort it (git merge --abort), "
+              "git pull --rebase keeping the upstream ledger, then mvtools register (README: two clones "
+              "registered the same next version)", file=sys.stderr)
     return 1 if conflicts else 0
 
 

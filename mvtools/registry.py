@@ -269,6 +269,9 @@ class Registry:
         ledger_rel = self.config.ledger_path(name)
         lpath = self.root / ledger_rel
         before = lpath.read_bytes() if lpath.exists() else None
+        if before != (self.repo.show_blob(f"HEAD:{ledger_rel}") if self.repo.head else None):
+            raise UsageError(f"{ledger_rel} differs from the committed one (an interrupted registration?); "
+                             f"restore it with: git checkout HEAD -- {ledger_rel}")
         saved = {rel: ((self.root / rel).read_bytes() if (self.root / rel).exists() else None)
                  for rel in (writes or {})}
         L.append(lpath, name, events, expected=before)
@@ -349,11 +352,18 @@ class Registry:
         return commit
 
     # -- tags -----------------------------------------------------------------------
-    def sync_tags(self) -> list[dict[str, str]]:
-        """Recreate missing version tags on the first commit whose ledger holds the event."""
-        made = []
+    def sync_tags(self) -> dict[str, list[dict[str, str]]]:
+        """Make the version tags agree with the ledger: recreate missing tags on the first
+        commit whose ledger holds the event; delete version tags that no event records
+        (on this branch's history, or on no branch at all; other branches keep theirs)."""
+        if self.repo.out("rev-parse", "--is-shallow-repository") == "true":
+            raise UsageError("shallow clone: the commits that hold older versions are missing; "
+                             "run: git fetch --unshallow --tags")
+        made, deleted = [], []
         tags = self.repo.tags()
-        for name, st in self.states().items():
+        head = self.repo.head
+        states = self.states()
+        for name, st in states.items():
             for ver, ev in st.versions.items():
                 if ev["tag"] in tags:
                     continue
@@ -362,7 +372,19 @@ class Registry:
                     continue
                 self.repo.create_tag(ev["tag"], commit, TAG_MESSAGE.format(model=name, version=ver))
                 made.append({"tag": ev["tag"], "commit": commit})
-        return made
+        for tag, (commit, _when) in tags.items():
+            pt = parse_tag(tag)
+            if pt is None or pt.kind != "version":
+                continue
+            st = states.get(pt.model)
+            if st is not None and pt.version in st.versions:
+                continue
+            on_branch = bool(self.repo.out("for-each-ref", "--count=1", "--contains", commit,
+                                           "refs/heads", "refs/remotes", check=False))
+            if (head and self.repo.is_ancestor(commit, head)) or not on_branch:
+                self.repo.delete_tag(tag)
+                deleted.append({"tag": tag, "commit": commit})
+        return {"created": made, "deleted": deleted}
 
     def commit_holding(self, name: str, event_id: str, rev: str = "HEAD") -> str | None:
         """The oldest commit reachable from ``rev`` whose ledger gained the event."""

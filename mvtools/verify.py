@@ -215,7 +215,7 @@ def _fetched_sha256(reg: Any, ev: dict[str, Any], commit: str, rep: Report) -> s
         return digest_path(Path(tmp), "artifact").sha256
 
 
-def _tags(reg: Any, rep: Report, ledgers: dict[str, L.Ledger]) -> None:
+def _tags(reg: Any, rep: Report, ledgers: dict[str, L.Ledger], shallow: bool = False) -> None:
     repo, cfg = reg.repo, reg.config
     tags = repo.tags()
     head = repo.head
@@ -226,7 +226,11 @@ def _tags(reg: Any, rep: Report, ledgers: dict[str, L.Ledger]) -> None:
                 continue
             t = tags.get(ev["tag"])
             if t is None:
-                rep.add("tag-missing", ev["tag"], "the ledger registers it but the tag is missing; run: mvtools sync-tags")
+                if shallow:
+                    rep.skip("tag-missing", ev["tag"], "no tag in this shallow clone (git fetch --unshallow --tags)")
+                else:
+                    rep.add("tag-missing", ev["tag"], "the ledger registers it but the tag is missing; "
+                            "run: mvtools sync-tags")
                 continue
             blob = repo.show_blob(f"{t[0]}:{ledger_rel}")
             ids: set[str] = set()
@@ -265,12 +269,19 @@ def verify(reg: Any, *, fetch: bool = False, policy: bool = False) -> Report:
                          f"timestamped {ev['timestamp']}, in the future")
     if reg.repo.head is None:
         return rep
-    if reg.repo.out("rev-parse", "--is-shallow-repository") == "true":
+    shallow = reg.repo.out("rev-parse", "--is-shallow-repository") == "true"
+    if shallow:
         rep.skip("history", "shallow clone", "history before the shallow boundary is not checked; "
                  "tags may be missing (git fetch --unshallow --tags)")
+    for name in ledgers:
+        rel = reg.config.ledger_path(name)
+        committed = reg.repo.show_blob(f"HEAD:{rel}")
+        if (reg.root / rel).read_bytes() != committed:
+            rep.add("uncommitted", rel, "the work-tree ledger differs from HEAD's (an interrupted registration?); "
+                    f"commit it, or restore it with: git checkout HEAD -- {rel}")
     _history(reg, rep)
     _unregistered(reg, rep, ledgers)
-    _tags(reg, rep, ledgers)
+    _tags(reg, rep, ledgers, shallow)
     _bytes(reg, rep, ledgers, fetch)
     if policy:
         from mvtools.policy import check_history

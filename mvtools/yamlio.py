@@ -94,13 +94,16 @@ Loader12.add_constructor("tag:yaml.org,2002:int", _construct_int12)
 Loader12.add_constructor("tag:yaml.org,2002:float", _construct_float12)
 
 
+_DEEP_INDENT = re.compile(rf"^ {{{MAX_DEPTH},}}", re.M)  # block nesting needs indentation
+
+
 def _check_structure(text: str, source: str, max_depth: int, max_aliases: int) -> None:
     """Walk the parser's event stream (iterative, cheap) before building objects."""
     # Plain files with no flow collections, anchors or aliases cannot nest deeply
     # without indentation, which the size limit bounds; skip the scan for them.
-    if "&" not in text and "*" not in text and "[" not in text and "{" not in text:
-        if text.count("- -") == 0:
-            return
+    if ("&" not in text and "*" not in text and "[" not in text and "{" not in text
+            and "- -" not in text and not _DEEP_INDENT.search(text)):
+        return
     depth = 0
     aliases = 0
     try:

@@ -540,8 +540,8 @@ def test_shell_hooks_decide_before_starting_python(clf_repo: Path) -> None:
     hooks = hooks if hooks.is_absolute() else r / hooks
     for h in ("pre-commit", "post-commit"):
         text = (hooks / h).read_text()
-        assert "PY='" in text
-        (hooks / h).write_text(re.sub(r"PY='[^']*'", "PY='/nonexistent/python'", text))
+        assert "MVTOOLS='" in text
+        (hooks / h).write_text(re.sub(r"MVTOOLS='[^']*'", "MVTOOLS='/nonexistent/mvtools'", text))
     (r / "notes.txt").write_text("n\n")
     git(r, "add", "notes.txt")
     proc = git(r, "commit", "-q", "-m", "notes")

@@ -76,7 +76,7 @@ def test_init_defaults_commit_nothing_and_are_idempotent(repo: Path) -> None:
     assert d == r / ".git" / "hooks"
     for h_ in OUR_HOOKS:
         text = (d / h_).read_text()
-        assert MARKER in text and "@MVTOOLS_PYTHON@" not in text
+        assert MARKER in text and "@MVTOOLS@" not in text
         assert os.access(d / h_, os.X_OK)
     assert head(r) == h and git(r, "rev-list", "--count", "HEAD").stdout.strip() == "1"
     before = snapshot(r)

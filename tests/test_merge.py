@@ -140,10 +140,6 @@ def test_two_clones_resolution_by_rebase_and_reregister(clones: tuple[Path, Path
     assert verify_json(alice)["problems"] == []
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: the pre-commit hook accepts a merge commit whose ledger "
-                   "holds the same version twice with different bytes (the driver's conflicted union, "
-                   "git add-ed): the fold silently picks one; verify then reports tag-commit/bytes "
-                   "problems that append-only history can never repair")
 def test_committing_the_conflicted_union_is_refused(clones: tuple[Path, Path, Path]) -> None:
     _bare, alice, bob = clones
     write_model(alice, "models/clf.bin", b"alice's weights")
