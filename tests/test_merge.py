@@ -239,11 +239,13 @@ def test_merge_commit_ledger_is_the_union_and_deterministic(r: Path) -> None:
         v = verify_json(r)
         assert v["problems"] == [], v
     assert results[0] == results[1]
-    # the base's events first, then the rest by (timestamp, id)
+    # the base's events first, then the rest by (timestamp, version, id): the driver's order
+    from mvtools.merge import _order
+
     merged = yaml.safe_load(results[0])["events"]
     assert merged[0]["version"] == "v0.1.0"
     rest = merged[1:]
-    assert rest == sorted(rest, key=lambda e: (e["timestamp"], e["id"]))
+    assert rest == sorted(rest, key=_order)
 
 
 def test_driver_direct_invocation_is_symmetric(r: Path, tmp_path: Path) -> None:
