@@ -108,7 +108,7 @@ def pre_commit(repo: Repo) -> int:
     locks = _lock_changed(staged_set)
     with L.lock(repo.common_dir):
         if amend:
-            _drop_stale_pending(repo, cfg, base, idx, Source(repo, base), dvcy)
+            _drop_stale_pending(repo, cfg, base, idx, old, dvcy)
         for model in cfg.models.values():
             if not _touches(model, staged_set, locks):
                 continue

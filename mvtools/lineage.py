@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable
 
 from mvtools.errors import ConfigError, NotFound, UsageError
-from mvtools.yamlio import load_yaml, read_yaml
+from mvtools.yamlio import read_yaml
 
 if TYPE_CHECKING:  # pragma: no cover
     import networkx as nx

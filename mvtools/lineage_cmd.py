@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any, Sequence
 
-from mvtools.errors import MvtoolsError, UsageError
+from mvtools.errors import UsageError
 
 FORMATS = ("text", "json", "dot", "mermaid", "svg")
 HELP = "the DVC pipeline lineage graph: queries, impact and exports"

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from mvtools import ledger as L
-from mvtools.artifacts import (INDEX, WORKTREE, Record, Source, dvc_fix_command, find_record,
+from mvtools.artifacts import (WORKTREE, Record, Source, dvc_fix_command, find_record,
                                flatten_lock_params, read_metrics, read_params, stage_metrics_files)
 from mvtools.config import Config, Model, load_config, dvc_yaml_files
 from mvtools.errors import CheckFailed, ConfigError, NotFound, UsageError

@@ -7,6 +7,7 @@ variables, so a developer's own git setup (or a hook that runs the suite) cannot
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -110,3 +111,35 @@ def dvc_model_repo(repo: Path) -> Path:
     git(repo, "add", "-A")
     git(repo, "commit", "-q", "-m", "set up mvtools")
     return repo
+
+
+# -- template repos: built once per test process, copied per test ------------------------
+_TEMPLATES: dict[str, Path] = {}
+
+
+def template_copy(key: str, factory: pytest.TempPathFactory, dest: Path, build) -> Path:  # type: ignore[no-untyped-def]
+    """A fresh copy of the repo ``build(path)`` makes, built once per key and process
+    (`mvtools init` runs DVC, which is slow). Hooks and the watch file hold no repo path."""
+    if key not in _TEMPLATES:
+        base = factory.mktemp(f"{key}-template") / "repo"
+        build(base)
+        _TEMPLATES[key] = base
+    shutil.copytree(_TEMPLATES[key], dest, symlinks=True)
+    return dest
+
+
+def init_repo(r: Path, models: str, metrics: str | None = None) -> Path:
+    """git init + an initial commit + `mvtools init` with ``models`` (YAML list items, each
+    line indented by two spaces) declared in mvtools.yaml; metrics.json when given."""
+    r.mkdir(parents=True, exist_ok=True)
+    git(r, "init", "-q", "-b", "main")
+    (r / "README.md").write_text("demo\n")
+    git(r, "add", "README.md")
+    git(r, "commit", "-q", "-m", "initial")
+    mvtools(r, "init")
+    if models:
+        cfg = (r / "mvtools.yaml").read_text().replace("models: []", "models:\n" + models.rstrip("\n"))
+        (r / "mvtools.yaml").write_text(cfg)
+    if metrics is not None:
+        (r / "metrics.json").write_text(metrics)
+    return r

@@ -6,63 +6,45 @@ from __future__ import annotations
 
 import hashlib
 import os
-import shutil
 from pathlib import Path
 from typing import Iterator
 
 import pytest
 
-from conftest import git, mvtools, write_model
+from conftest import git, init_repo, mvtools, template_copy, write_model
 
-_TEMPLATE: dict[str, Path] = {}
+_RO: dict[str, Path] = {}
 
 
-def _build_template(base: Path) -> Path:
+def _build(r: Path) -> None:
     """mvtools set up with git hooks, model `clf` (git-tracked) registered as v0.1.0."""
-    r = base / "template"
-    r.mkdir()
-    git(r, "init", "-q", "-b", "main")
-    (r / "README.md").write_text("demo\n")
-    git(r, "add", "README.md")
-    git(r, "commit", "-q", "-m", "initial")
-    mvtools(r, "init")
-    cfg = (r / "mvtools.yaml").read_text().replace(
-        "models: []", "models:\n  - name: clf\n    path: models/clf.bin\n    metrics: [metrics.json]")
-    (r / "mvtools.yaml").write_text(cfg)
-    (r / "metrics.json").write_text('{"accuracy": 0.8}')
+    init_repo(r, "  - name: clf\n    path: models/clf.bin\n    metrics: [metrics.json]",
+              metrics='{"accuracy": 0.8}')
     write_model(r, "models/clf.bin", b"weights-1")
     write_model(r, "models/other.bin", b"other weights")
     git(r, "add", "-A")
     git(r, "commit", "-q", "-m", "clf v1")
     assert "clf@v0.1.0" in git(r, "tag").stdout
-    return r
 
 
 @pytest.fixture
 def r(tmp_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A fresh copy of the template repo (built once per session: `mvtools init` runs DVC)."""
-    if "t" not in _TEMPLATE:
-        _TEMPLATE["t"] = _build_template(tmp_path_factory.mktemp("bad-input-template"))
-    dest = tmp_path / "repo"
-    shutil.copytree(_TEMPLATE["t"], dest, symlinks=True)
-    # the hooks and watch file hold no paths of the template; the stat cache is keyed by path
-    return dest
+    """A fresh copy of the template repo (built once per process: `mvtools init` runs DVC)."""
+    return template_copy("bad-input", tmp_path_factory, tmp_path / "repo", _build)
 
 
 @pytest.fixture
 def ro(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """A copy of the template shared by tests that must not write anything (they check it);
     replaced when a test did write, so one product bug cannot spill into other tests."""
-    if "t" not in _TEMPLATE:
-        _TEMPLATE["t"] = _build_template(tmp_path_factory.mktemp("bad-input-template"))
-    if "ro" not in _TEMPLATE:
+    if "ro" not in _RO:
         dest = tmp_path_factory.mktemp("bad-input-ro") / "repo"
-        shutil.copytree(_TEMPLATE["t"], dest, symlinks=True)
-        _TEMPLATE["ro"] = dest
+        template_copy("bad-input", tmp_path_factory, dest, _build)
+        _RO["ro"] = dest
         _SNAP["ro"] = snapshot(dest)
-    yield _TEMPLATE["ro"]
-    if snapshot(_TEMPLATE["ro"]) != _SNAP["ro"]:
-        del _TEMPLATE["ro"]
+    yield _RO["ro"]
+    if snapshot(_RO["ro"]) != _SNAP["ro"]:
+        del _RO["ro"]
 
 
 _SNAP: dict[str, dict[str, object]] = {}

@@ -5,36 +5,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import shutil
 from pathlib import Path
 
 import pytest
 import yaml
 
-from conftest import dvc, git, mvtools, tags, write_model
-
-_TEMPLATE: dict[str, Path] = {}
-
-
-def cached(key: str, build, tmp_path: Path, factory: pytest.TempPathFactory) -> Path:  # type: ignore[no-untyped-def]
-    """Build a repo once per worker (real git, DVC, hooks), hand each test its own copy."""
-    if key not in _TEMPLATE:
-        base = factory.mktemp(key + "-template") / "repo"
-        build(base)
-        _TEMPLATE[key] = base
-    r = tmp_path / "repo"
-    shutil.copytree(_TEMPLATE[key], r, symlinks=True)
-    return r
-
-
-def new_repo(r: Path) -> None:
-    r.mkdir(parents=True)
-    git(r, "init", "-q", "-b", "main")
-    (r / "README.md").write_text("demo\n")
-    git(r, "add", "README.md")
-    git(r, "commit", "-q", "-m", "initial")
-    mvtools(r, "init")
-
+from conftest import dvc, git, init_repo, mvtools, tags, template_copy, write_model
 
 def compare(r: Path, a: str, b: str) -> dict:
     return json.loads(mvtools(r, "compare", "clf" if (r / "models/clf.bin").exists() else "churn",
@@ -63,11 +39,7 @@ PARAMS = ["lr: 0.1\ndepth: 3\n", "lr: 0.2\ndepth: 3\n", "lr: 0.2\ndepth: 3\n", "
 
 
 def build_clf(r: Path) -> None:
-    new_repo(r)
-    cfg = (r / "mvtools.yaml").read_text().replace(
-        "models: []", "models:\n  - name: clf\n    path: models/clf.bin\n    metrics: [metrics.json]\n"
-                      "    params: [params.yaml]")
-    (r / "mvtools.yaml").write_text(cfg)
+    init_repo(r, "  - name: clf\n    path: models/clf.bin\n    metrics: [metrics.json]\n    params: [params.yaml]")
     for i, m in enumerate((M0, M1, M2, M3)):
         write_model(r, "models/clf.bin", f"clf model {i}\n" * (i + 1))
         (r / "metrics.json").write_text(json.dumps(m))
@@ -78,7 +50,7 @@ def build_clf(r: Path) -> None:
 
 @pytest.fixture
 def clf(tmp_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return cached("clf", build_clf, tmp_path, tmp_path_factory)
+    return template_copy("compare-clf", tmp_path_factory, tmp_path / "repo", build_clf)
 
 
 def set_compare(r: Path, text: str) -> None:
@@ -210,7 +182,7 @@ def params_text(lr: float, acc: float, lat: float) -> str:
 
 
 def build_pipeline(r: Path) -> None:
-    new_repo(r)
+    init_repo(r, "")
     (r / "train.py").write_text(TRAIN_PY)
     (r / "dvc.yaml").write_text(DVC_YAML)
     write_model(r, "data/data.csv", "a,b\n" + "".join(f"{i},{i * 3}\n" for i in range(20)))
@@ -229,7 +201,7 @@ def build_pipeline(r: Path) -> None:
 
 @pytest.fixture
 def pipeline(tmp_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return cached("pipeline", build_pipeline, tmp_path, tmp_path_factory)
+    return template_copy("compare-pipeline", tmp_path_factory, tmp_path / "repo", build_pipeline)
 
 
 def features_at(r: Path, tag: str) -> set[str]:

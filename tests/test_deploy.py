@@ -4,15 +4,13 @@ status, publish and the committed KServe manifest; refusals write nothing."""
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
 import yaml
 
-from conftest import dvc, git, head, mvtools, tags, write_model
+from conftest import dvc, git, head, init_repo, mvtools, tags, template_copy, write_model
 
-_TEMPLATE: dict[str, Path] = {}
 # v0.1.0 ok; v0.1.1 better; v0.1.2 below min; v0.1.3 regresses 0.02 from v0.1.1; v0.1.4 too slow
 METRICS = [(0.85, 0.02), (0.88, 0.02), (0.70, 0.02), (0.86, 0.02), (0.90, 0.09)]
 ENVS = """\
@@ -28,15 +26,8 @@ environments:
 
 
 def build(r: Path) -> None:
-    r.mkdir(parents=True)
-    git(r, "init", "-q", "-b", "main")
-    (r / "README.md").write_text("demo\n")
-    git(r, "add", "README.md")
-    git(r, "commit", "-q", "-m", "initial")
-    mvtools(r, "init")
-    cfg = (r / "mvtools.yaml").read_text().replace(
-        "models: []", "models:\n  - name: clf\n    path: models/clf.bin\n    metrics: [metrics.json]")
-    (r / "mvtools.yaml").write_text(cfg + ENVS)
+    init_repo(r, "  - name: clf\n    path: models/clf.bin\n    metrics: [metrics.json]")
+    (r / "mvtools.yaml").write_text((r / "mvtools.yaml").read_text() + ENVS)
     for i, (acc, lat) in enumerate(METRICS):
         write_model(r, "models/clf.bin", f"clf {i}\n")
         (r / "metrics.json").write_text(json.dumps({"accuracy": acc, "latency": lat}))
@@ -46,12 +37,7 @@ def build(r: Path) -> None:
 
 @pytest.fixture
 def r(tmp_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    if "clf" not in _TEMPLATE:
-        base = tmp_path_factory.mktemp("deploy-template") / "repo"
-        build(base)
-        _TEMPLATE["clf"] = base
-    dst = tmp_path / "repo"
-    shutil.copytree(_TEMPLATE["clf"], dst, symlinks=True)
+    dst = template_copy("deploy", tmp_path_factory, tmp_path / "repo", build)
     assert "clf@v0.1.4" in tags(dst)
     return dst
 

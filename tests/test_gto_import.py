@@ -6,18 +6,16 @@ from __future__ import annotations
 
 import hashlib
 import json
-import shutil
 from pathlib import Path
 
 import pytest
 import yaml
 
-from conftest import BIN, dvc, git, head, mvtools, run, tags, write_model
+from conftest import BIN, dvc, git, head, mvtools, run, tags, template_copy, write_model
 
 pytestmark = pytest.mark.slow  # every test drives GTO (about a second per call)
 
 GTO = str(BIN / "gto")
-_TEMPLATE: dict[str, Path] = {}
 DVC_YAML = """\
 artifacts:
   clf:
@@ -63,13 +61,7 @@ def build(r: Path) -> None:
 
 @pytest.fixture
 def r(tmp_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    if "gto" not in _TEMPLATE:
-        base = tmp_path_factory.mktemp("gto-template") / "repo"
-        build(base)
-        _TEMPLATE["gto"] = base
-    dst = tmp_path / "repo"
-    shutil.copytree(_TEMPLATE["gto"], dst, symlinks=True)
-    return dst
+    return template_copy("gto-import", tmp_path_factory, tmp_path / "repo", build)
 
 
 def gto_view(r: Path) -> dict[str, dict]:

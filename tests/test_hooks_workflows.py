@@ -35,7 +35,6 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -43,37 +42,24 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import dvc, git, head, mvtools, run, tags, write_model
+from conftest import dvc, git, head, init_repo, mvtools, run, tags, template_copy, write_model
 
 TS_VERSION = re.compile(r"^v\d{14}_[0-9a-f]{8}$")
 
 
 # -- fixtures ---------------------------------------------------------------------------
-_TEMPLATE: dict[str, Path] = {}
+def _build(r: Path) -> None:
+    init_repo(r, "  - name: clf\n    path: models/clf.bin\n    metrics: [metrics.json]",
+              metrics='{"accuracy": 0.8, "latency": 0.1}')
+    git(r, "add", "-A")
+    git(r, "commit", "-q", "-m", "set up mvtools")
 
 
 @pytest.fixture
 def clf_repo(tmp_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """conftest's ``git_model_repo`` (model ``clf`` at models/clf.bin, plain git hooks),
-    built once per session and copied: ``mvtools init`` runs DVC, which costs seconds."""
-    if "clf" not in _TEMPLATE:
-        r = tmp_path_factory.mktemp("hooks-workflows-template") / "repo"
-        r.mkdir()
-        git(r, "init", "-q", "-b", "main")
-        (r / "README.md").write_text("demo\n")
-        git(r, "add", "README.md")
-        git(r, "commit", "-q", "-m", "initial")
-        mvtools(r, "init")
-        cfg = (r / "mvtools.yaml").read_text().replace(
-            "models: []", "models:\n  - name: clf\n    path: models/clf.bin\n    metrics: [metrics.json]")
-        (r / "mvtools.yaml").write_text(cfg)
-        (r / "metrics.json").write_text('{"accuracy": 0.8, "latency": 0.1}')
-        git(r, "add", "-A")
-        git(r, "commit", "-q", "-m", "set up mvtools")
-        _TEMPLATE["clf"] = r
-    dest = tmp_path / "repo"
-    shutil.copytree(_TEMPLATE["clf"], dest, symlinks=True)  # hooks and watch.re hold no repo path
-    return dest
+    built once per process and copied: ``mvtools init`` runs DVC, which costs seconds."""
+    return template_copy("hooks-workflows", tmp_path_factory, tmp_path / "repo", _build)
 
 
 # -- helpers ----------------------------------------------------------------------------

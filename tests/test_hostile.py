@@ -25,42 +25,24 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import ROOT, git, head, mvtools, tags, write_model
+from conftest import ROOT, git, head, init_repo, mvtools, tags, template_copy, write_model
 
-_TEMPLATE: dict[str, Path] = {}
-
-
-def _template(factory: pytest.TempPathFactory) -> Path:
+def _build(r: Path) -> None:
     """mvtools init (git hooks), git-tracked model clf: v0.1.0 and v0.1.1 registered."""
-    if "t" not in _TEMPLATE:
-        r = factory.mktemp("hostile-template") / "repo"
-        r.mkdir()
-        git(r, "init", "-q", "-b", "main")
-        (r / "README.md").write_text("demo\n")
-        git(r, "add", "README.md")
-        git(r, "commit", "-q", "-m", "initial")
-        mvtools(r, "init")
-        cfg = (r / "mvtools.yaml").read_text().replace(
-            "models: []", "models:\n  - name: clf\n    path: models/clf.bin\n    metrics: [metrics.json]\n"
-                          "  - name: dirm\n    path: models/dirm\n")
-        (r / "mvtools.yaml").write_text(cfg)
-        (r / "metrics.json").write_text('{"accuracy": 0.8}')
-        write_model(r, "models/clf.bin", b"weights 0")
-        git(r, "add", "-A")
-        git(r, "commit", "-q", "-m", "clf v0.1.0")
-        write_model(r, "models/clf.bin", b"weights 1")
-        git(r, "add", "-A")
-        git(r, "commit", "-q", "-m", "clf v0.1.1")
-        assert {"clf@v0.1.0", "clf@v0.1.1"} <= set(tags(r))
-        _TEMPLATE["t"] = r
-    return _TEMPLATE["t"]
+    init_repo(r, "  - name: clf\n    path: models/clf.bin\n    metrics: [metrics.json]\n"
+                 "  - name: dirm\n    path: models/dirm\n", metrics='{"accuracy": 0.8}')
+    write_model(r, "models/clf.bin", b"weights 0")
+    git(r, "add", "-A")
+    git(r, "commit", "-q", "-m", "clf v0.1.0")
+    write_model(r, "models/clf.bin", b"weights 1")
+    git(r, "add", "-A")
+    git(r, "commit", "-q", "-m", "clf v0.1.1")
+    assert {"clf@v0.1.0", "clf@v0.1.1"} <= set(tags(r))
 
 
 @pytest.fixture
 def r(tmp_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    dest = tmp_path / "repo"
-    shutil.copytree(_template(tmp_path_factory), dest, symlinks=True)
-    return dest
+    return template_copy("hostile", tmp_path_factory, tmp_path / "repo", _build)
 
 
 def snapshot(repo: Path) -> dict[str, object]:

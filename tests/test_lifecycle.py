@@ -5,13 +5,12 @@ every refusal one line, the right exit code, nothing written."""
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
 import yaml
 
-from conftest import BIN, git, head, mvtools, run, tags, write_model
+from conftest import BIN, git, head, init_repo, mvtools, run, tags, template_copy, write_model
 
 GTO = str(BIN / "gto")
 CONTENTS = [b"clf-bytes-1", b"clf-bytes-2", b"clf-bytes-3"]
@@ -64,20 +63,9 @@ def add_config(r: Path, text: str) -> None:
     git(r, "commit", "-q", "-m", "config", "--", "mvtools.yaml")
 
 
-_TEMPLATE: dict[str, Path] = {}
-
-
 def build_clf3(r: Path) -> None:
     """What the `repo` and `git_model_repo` fixtures build, plus three versions of `clf`."""
-    r.mkdir(parents=True)
-    git(r, "init", "-q", "-b", "main")
-    (r / "README.md").write_text("demo\n")
-    git(r, "add", "README.md")
-    git(r, "commit", "-q", "-m", "initial")
-    mvtools(r, "init")
-    cfg = (r / "mvtools.yaml").read_text().replace(
-        "models: []", "models:\n  - name: clf\n    path: models/clf.bin\n    metrics: [metrics.json]")
-    (r / "mvtools.yaml").write_text(cfg)
+    init_repo(r, "  - name: clf\n    path: models/clf.bin\n    metrics: [metrics.json]")
     for i, content in enumerate(CONTENTS):
         write_model(r, "models/clf.bin", content)
         (r / "metrics.json").write_text(json.dumps({"accuracy": 0.8 + i / 100, "latency": 0.1}))
@@ -90,12 +78,7 @@ def clf3(tmp_path: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path
     """`clf` with versions v0.1.0, v0.1.1, v0.1.2 (one commit each); returns their commits.
 
     Built once per worker through the real hooks, then copied (a git repo is relocatable)."""
-    if "clf3" not in _TEMPLATE:
-        base = tmp_path_factory.mktemp("clf3-template") / "repo"
-        build_clf3(base)
-        _TEMPLATE["clf3"] = base
-    r = tmp_path / "repo"
-    shutil.copytree(_TEMPLATE["clf3"], r, symlinks=True)
+    r = template_copy("clf3", tmp_path_factory, tmp_path / "repo", build_clf3)
     t = tags(r)
     commits = [t[f"clf@v0.1.{i}"] for i in range(3)]
     assert git(r, "status", "--porcelain").stdout == ""

@@ -7,45 +7,26 @@ Real branches, clones of a bare repo, merges, `git pull --rebase`; nothing mocke
 
 from __future__ import annotations
 
-import shutil
 import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
-from conftest import git, head, mvtools, tags, write_model
+from conftest import git, head, init_repo, mvtools, tags, template_copy, write_model
 
-_TEMPLATE: dict[str, Path] = {}
-
-
-def _template(factory: pytest.TempPathFactory) -> Path:
+def _build(r: Path) -> None:
     """mvtools init (git hooks + merge driver), git-tracked models clf and m2; clf v0.1.0."""
-    if "t" not in _TEMPLATE:
-        r = factory.mktemp("merge-template") / "repo"
-        r.mkdir()
-        git(r, "init", "-q", "-b", "main")
-        (r / "README.md").write_text("demo\n")
-        git(r, "add", "README.md")
-        git(r, "commit", "-q", "-m", "initial")
-        mvtools(r, "init")
-        cfg = (r / "mvtools.yaml").read_text().replace(
-            "models: []", "models:\n  - name: clf\n    path: models/clf.bin\n"
-                          "  - name: m2\n    path: models/m2.bin\n")
-        (r / "mvtools.yaml").write_text(cfg)
-        write_model(r, "models/clf.bin", b"clf weights 0")
-        git(r, "add", "-A")
-        git(r, "commit", "-q", "-m", "clf v0.1.0")
-        assert "clf@v0.1.0" in tags(r)
-        _TEMPLATE["t"] = r
-    return _TEMPLATE["t"]
+    init_repo(r, "  - name: clf\n    path: models/clf.bin\n  - name: m2\n    path: models/m2.bin\n")
+    write_model(r, "models/clf.bin", b"clf weights 0")
+    git(r, "add", "-A")
+    git(r, "commit", "-q", "-m", "clf v0.1.0")
+    assert "clf@v0.1.0" in tags(r)
 
 
 @pytest.fixture
 def r(tmp_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    dest = tmp_path / "repo"
-    shutil.copytree(_template(tmp_path_factory), dest, symlinks=True)
-    return dest
+    return template_copy("merge", tmp_path_factory, tmp_path / "repo", _build)
 
 
 @pytest.fixture

@@ -10,9 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import git, head, mvtools, tags, write_model
+from conftest import git, head, init_repo, mvtools, template_copy, write_model
 
-_TEMPLATE: dict[str, Path] = {}
 POLICY = """\
 policy:
   promote:
@@ -34,16 +33,9 @@ CAROL = who("Carol", "carol@ml-platform.example.com")
 
 
 def build(r: Path) -> None:
-    r.mkdir(parents=True)
-    git(r, "init", "-q", "-b", "main")
-    (r / "README.md").write_text("demo\n")
-    git(r, "add", "README.md")
-    git(r, "commit", "-q", "-m", "initial")
-    mvtools(r, "init")
-    cfg = (r / "mvtools.yaml").read_text().replace(
-        "models: []", "models:\n  - name: clf\n    path: models/clf.bin\n    metrics: [metrics.json]")
-    (r / "mvtools.yaml").write_text(cfg + ENVS)
-    (r / "metrics.json").write_text('{"accuracy": 0.9}')
+    init_repo(r, "  - name: clf\n    path: models/clf.bin\n    metrics: [metrics.json]",
+              metrics='{"accuracy": 0.9}')
+    (r / "mvtools.yaml").write_text((r / "mvtools.yaml").read_text() + ENVS)
     for i in range(3):
         write_model(r, "models/clf.bin", f"clf {i}\n")
         git(r, "add", "-A")
@@ -52,13 +44,7 @@ def build(r: Path) -> None:
 
 @pytest.fixture
 def r(tmp_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    if "clf" not in _TEMPLATE:
-        base = tmp_path_factory.mktemp("policy-template") / "repo"
-        build(base)
-        _TEMPLATE["clf"] = base
-    dst = tmp_path / "repo"
-    shutil.copytree(_TEMPLATE["clf"], dst, symlinks=True)
-    return dst
+    return template_copy("policy", tmp_path_factory, tmp_path / "repo", build)
 
 
 def set_policy(r: Path, text: str = POLICY) -> None:

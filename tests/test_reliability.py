@@ -29,39 +29,24 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import dvc, git, head, mvtools, tags, write_model
+from conftest import dvc, git, head, init_repo, mvtools, tags, template_copy, write_model
 
 N = 8
-_TEMPLATE: dict[str, Path] = {}
 
 
-def _template(factory: pytest.TempPathFactory) -> Path:
+def _build(r: Path) -> None:
     """mvtools init; git-tracked models clf and m0..m7 declared; clf v0.1.0 registered."""
-    if "t" not in _TEMPLATE:
-        r = factory.mktemp("reliability-template") / "repo"
-        r.mkdir()
-        git(r, "init", "-q", "-b", "main")
-        (r / "README.md").write_text("demo\n")
-        git(r, "add", "README.md")
-        git(r, "commit", "-q", "-m", "initial")
-        mvtools(r, "init")
-        decl = "".join(f"  - name: m{i}\n    path: models/m{i}.bin\n" for i in range(N))
-        cfg = (r / "mvtools.yaml").read_text().replace(
-            "models: []", "models:\n  - name: clf\n    path: models/clf.bin\n" + decl)
-        (r / "mvtools.yaml").write_text(cfg)
-        write_model(r, "models/clf.bin", b"clf weights 0")
-        git(r, "add", "-A")
-        git(r, "commit", "-q", "-m", "clf v0.1.0")
-        assert "clf@v0.1.0" in tags(r)
-        _TEMPLATE["t"] = r
-    return _TEMPLATE["t"]
+    decl = "".join(f"  - name: m{i}\n    path: models/m{i}.bin\n" for i in range(N))
+    init_repo(r, "  - name: clf\n    path: models/clf.bin\n" + decl)
+    write_model(r, "models/clf.bin", b"clf weights 0")
+    git(r, "add", "-A")
+    git(r, "commit", "-q", "-m", "clf v0.1.0")
+    assert "clf@v0.1.0" in tags(r)
 
 
 @pytest.fixture
 def r(tmp_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    dest = tmp_path / "repo"
-    shutil.copytree(_template(tmp_path_factory), dest, symlinks=True)
-    return dest
+    return template_copy("reliability", tmp_path_factory, tmp_path / "repo", _build)
 
 
 def verify_json(repo: Path) -> dict:
