@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -47,9 +48,14 @@ def build(r: Path) -> None:
     write_model(r, "models/clf.bin", "clf two\n")
     git(r, "commit", "-q", "-am", "two")
     gto(r, "register", "clf")
+    # GTO orders its own tags by time at one-second resolution; space them so GTO's view
+    # of this template does not depend on how fast the machine is
     gto(r, "assign", "clf", "--version", "v0.0.1", "--stage", "staging")
+    time.sleep(1.1)
     gto(r, "assign", "clf", "--version", "v0.0.2", "--stage", "staging")
+    time.sleep(1.1)
     gto(r, "assign", "clf", "--version", "v0.0.1", "--stage", "prod")
+    time.sleep(1.1)
     write_model(r, "models/clf.bin", "clf three\n")
     git(r, "commit", "-q", "-am", "three")
     gto(r, "register", "clf")
@@ -142,12 +148,14 @@ def test_import_of_git_tracked_model_verifies(r: Path) -> None:
 
 
 def test_unassign_of_an_earlier_holder(r: Path) -> None:
+    time.sleep(1.1)  # after the template's last GTO tag, at GTO's 1 s resolution
     gto(r, "deprecate", "clf", "v0.0.1", "staging")  # v0.0.2 still holds staging in GTO
     mvtools(r, "import-gto")
     assert mv_view(r) == gto_view(r)
 
 
 def test_unassign_of_the_only_holder(r: Path) -> None:
+    time.sleep(1.1)  # after the template's last GTO tag, at GTO's 1 s resolution
     gto(r, "deprecate", "clf", "v0.0.1", "prod")  # prod is empty in GTO
     mvtools(r, "import-gto")
     assert mv_view(r) == gto_view(r)

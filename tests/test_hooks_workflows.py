@@ -648,7 +648,7 @@ def test_sync_tags_recreates_a_deleted_tag_and_verify(clf_repo: Path) -> None:
     assert tags(r)["clf@v0.1.0"] == holder
     assert git(r, "cat-file", "-t", "clf@v0.1.0").stdout.strip() == "tag"  # annotated
     assert verify(r) == (0, [])
-    assert "all tags present" in mvtools(r, "sync-tags").stdout
+    assert "tags agree with the ledger" in mvtools(r, "sync-tags").stdout
 
 
 # -- the pre-commit framework ---------------------------------------------------------------------
