@@ -36,8 +36,14 @@ def cmd_init(args: argparse.Namespace) -> int:
     done = init(args.repo, scheme=args.scheme, hooks=args.hooks)
     for line in done or ["already set up: nothing to do"]:
         print(f"mvtools: {line}")
-    print("next: declare your model in mvtools.yaml (or a dvc.yaml artifacts: section), "
-          "then git add and git commit it")
+    from mvtools.config import load_config
+    from mvtools.gitops import Repo
+
+    if load_config(Repo.discover(args.repo).root).models:
+        print("next: commit a new version of a declared model (git add, git commit); mvtools show")
+    else:
+        print("next: declare your model in mvtools.yaml (or a dvc.yaml artifacts: section), "
+              "then git add and git commit it")
     return 0
 
 
@@ -294,7 +300,7 @@ def build_parser() -> argparse.ArgumentParser:
     add("uninstall-hooks", cmd_uninstall_hooks, "remove the commit hooks (yours are restored)")
     add("install-merge-driver", cmd_install_merge_driver, "register the ledger merge driver in this clone")
     sp = add("hook", cmd_hook, "run a hook (called by git or pre-commit)")
-    sp.add_argument("type", choices=("pre-commit", "post-commit", "post-rewrite"))
+    sp.add_argument("type", choices=("pre-commit", "post-commit", "post-rewrite", "pre-push"))
     sp.add_argument("hook_args", nargs="*")
     sp = add("register", cmd_register, "register the work tree's model as a new version and commit it", True)
     sp.add_argument("name")

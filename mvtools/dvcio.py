@@ -45,12 +45,15 @@ def _caches(dvc: Any) -> list[Any]:
 def _remotes(dvc: Any, remote: str | None, command: str) -> list[Any]:
     from dvc.exceptions import DvcException
 
+    from dvc.config import NoRemoteError
+
     try:
         return [dvc.cloud.get_remote_odb(remote, command, hash_name="md5"),
                 dvc.cloud.get_remote_odb(remote, command, hash_name="md5-dos2unix")]
+    except NoRemoteError:
+        raise UsageError("no DVC remote configured; add one with: dvc remote add -d NAME URL") from None
     except DvcException as exc:
-        raise CheckFailed(f"no usable DVC remote: {str(exc).splitlines()[0]} "
-                          "(add one with: dvc remote add -d NAME URL)") from None
+        raise CheckFailed("DVC remote unusable: " + " ".join(str(exc).split())) from None
 
 
 def _manifest(odb: Any, oid: str) -> list[dict[str, str]] | None:

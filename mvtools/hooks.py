@@ -279,7 +279,7 @@ def post_commit(repo: Repo) -> int:
                 continue
             registered.add(ev["model"])
             where = reg.tag_event(ev, head)
-            if where != head:
+            if where != head and not _amending(repo):  # an amend: post-rewrite moves the tag next
                 _say(f"note: tag {ev['tag']} stays on {where[:12]}, the commit that first held it")
         _restore_index(repo, p, data)
     # a model changed without a register event: the commit skipped the pre-commit hook

@@ -133,6 +133,8 @@ def run(args: argparse.Namespace) -> int:
 
     if args.impact is not None:
         target = args.impact if args.impact in lin.graph else _repo_path(args.impact, root, cwd)
+        if target not in lin.graph and not (root / target).exists() and ":" not in target:
+            raise UsageError(f"{args.impact}: no such file, and no pipeline node of that name")
         result = lin.impact(target)
         result["path"] = args.impact
         if fmt == "json":

@@ -35,11 +35,20 @@ class ModelState:
 
     @property
     def latest(self) -> str | None:
-        live = [Version(v) for v in self.versions if v not in self.archived]
-        return str(max(live)) if live else None
+        """The highest live version: semver precedence; timestamp versions by time, then by
+        registration order (two registered in the same second)."""
+        order = {v: i for i, v in enumerate(self.versions)}
+        live = [v for v in self.versions if v not in self.archived]
+        return max(live, key=lambda v: (Version(v)._key(), order[v])) if live else None
 
     def stage_holders(self) -> dict[str, str]:
-        return {s: stack[-1] for s, stack in self.stages.items() if stack}
+        """Each stage's current holder; as in GTO, an archived version holds no stage."""
+        out = {}
+        for s, stack in self.stages.items():
+            live = [v for v in stack if v not in self.archived]
+            if live:
+                out[s] = live[-1]
+        return out
 
 
 def fold(name: str, events: list[dict[str, Any]]) -> ModelState:
@@ -236,8 +245,8 @@ class Registry:
             self._states = None
             d = self.digest(model, rec)
             st = self.state(name, new_ok=True)
-            if version is None and st.versions:
-                last = st.versions[str(max(Version(v) for v in st.versions))]
+            if st.versions:
+                last = st.versions[st.latest or str(max(Version(v) for v in st.versions))]
                 if last["sha256"] == d.sha256:
                     raise UsageError(f"{name}: these bytes are already registered as {last['version']}")
             ev = self.new_event(model, d, rec, wt, version=version, bump=bump, message=message)
@@ -363,15 +372,14 @@ class Registry:
         tags = self.repo.tags()
         head = self.repo.head
         states = self.states()
-        for name, st in states.items():
-            for ver, ev in st.versions.items():
-                if ev["tag"] in tags:
+        for name in states:
+            for tag, commit, message, ts in self.expected_tags(name, tags):
+                if tag in tags or commit is None:
                     continue
-                commit = self.commit_holding(name, ev["id"])
-                if commit is None:
-                    continue
-                self.repo.create_tag(ev["tag"], commit, TAG_MESSAGE.format(model=name, version=ver))
-                made.append({"tag": ev["tag"], "commit": commit})
+                # the event's own time: GTO orders assignments by tag time
+                env = dict(os.environ, GIT_COMMITTER_DATE=ts.replace("T", " ").rstrip("Z") + " +0000")
+                self.repo.create_tag(tag, commit, message, env=env)
+                made.append({"tag": tag, "commit": commit})
         for tag, (commit, _when) in tags.items():
             pt = parse_tag(tag)
             if pt is None or pt.kind != "version":
@@ -385,6 +393,47 @@ class Registry:
                 self.repo.delete_tag(tag)
                 deleted.append({"tag": tag, "commit": commit})
         return {"created": made, "deleted": deleted}
+
+    def expected_tags(self, name: str, tags: dict[str, tuple[str, int]]
+                      ) -> list[tuple[str, str | None, str, str]]:
+        """Every tag the ledger of ``name`` implies: (tag, commit it belongs on, message,
+        event timestamp). The commit is None when no commit holds the event."""
+        st = self.state(name)
+        prefix = name.replace(":", "=")
+
+        def version_commit(version: str | None) -> str | None:
+            ev = st.versions.get(version or "")
+            if ev is None:
+                return None
+            return tags[ev["tag"]][0] if ev["tag"] in tags else self.commit_holding(name, ev["id"])
+
+        out: list[tuple[str, str | None, str, str]] = []
+        for ev in st.events:
+            kind, tag, ts, ver = ev["event"], ev.get("tag"), ev["timestamp"], ev.get("version")
+            if not isinstance(tag, str):
+                continue
+            if kind == "register":
+                commit = tags[tag][0] if tag in tags else self.commit_holding(name, ev["id"])
+                out.append((tag, commit, TAG_MESSAGE.format(model=name, version=ver), ts))
+            elif kind == "promote":
+                out.append((tag, version_commit(ver), f"Assigning stage {ev.get('stage')} to artifact {name} "
+                            f"version {ver}", ts))
+            elif kind == "archive":
+                out.append((tag, version_commit(ver), f"Deregistering artifact {name} version {ver}", ts))
+            elif kind == "deprecate":
+                out.append((tag, self.commit_holding(name, ev["id"]), f"Deprecating artifact {name}", ts))
+            elif kind == "rollback":
+                stage, prev = ev.get("stage"), ev.get("previous")
+                if "!#" in tag:  # imported from GTO: the unassign itself
+                    out.append((tag, version_commit(prev), f"Unassigning stage {stage} from artifact {name} "
+                                f"version {prev}", ts))
+                    continue
+                n = int(tag.rsplit("#", 1)[1])
+                out.append((f"{prefix}#{stage}!#{n - 1}", version_commit(prev),
+                            f"Unassigning stage {stage} from artifact {name} version {prev}", ts))
+                out.append((tag, version_commit(ver), f"Assigning stage {stage} to artifact {name} version {ver}",
+                            ts))
+        return out
 
     def commit_holding(self, name: str, event_id: str, rev: str = "HEAD") -> str | None:
         """The oldest commit reachable from ``rev`` whose ledger gained the event."""
@@ -510,6 +559,8 @@ class Registry:
         from mvtools.versioning import stage_tag
 
         _writable(self)
+        if stage not in self.config.stages and stage not in self.state(name).stages:
+            raise UsageError(f"unknown stage {stage!r} (stages: {', '.join(self.config.stages)})")
         with L.lock(self.repo.common_dir):
             self._states = None
             st = self.state(name)
@@ -617,6 +668,10 @@ def _writable(reg: "Registry") -> None:
 
 def _known_version(reg: "Registry", name: str, version: str) -> tuple[ModelState, str]:
     st = reg.state(name)
+    if version in ("latest", "greatest"):  # as `get NAME@latest` and GTO's shortcut
+        if st.latest is None:
+            raise NotFound(f"{name} has no registered version")
+        return st, st.latest
     v = str(Version.parse(version))
     if v not in st.versions:
         raise NotFound(f"{name} has no version {v}")

@@ -243,6 +243,16 @@ def _tags(reg: Any, rep: Report, ledgers: dict[str, L.Ledger], shallow: bool = F
                 rep.add("tag-commit", ev["tag"], f"commit {t[0][:12]} does not hold this version's ledger event")
             elif head and not repo.is_ancestor(t[0], head):
                 rep.add("tag-unreachable", ev["tag"], f"commit {t[0][:12]} is not reachable from HEAD")
+    for name in ledgers:
+        for tag, commit, _msg, _ts in reg.expected_tags(name, tags):
+            pt = parse_tag(tag)
+            if tag in tags or pt is None or pt.kind == "version":
+                continue  # version tags are checked above
+            if shallow:
+                rep.skip("tag-missing", tag, "no tag in this shallow clone (git fetch --unshallow --tags)")
+            else:
+                rep.add("tag-missing", tag, "the ledger records it but the tag is missing (GTO cannot see it); "
+                        "run: mvtools sync-tags")
     for tag in tags:
         pt = parse_tag(tag)
         if pt is None or pt.kind != "version":

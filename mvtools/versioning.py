@@ -78,7 +78,7 @@ class Version:
 @lru_cache(maxsize=65536)
 def _sort_key(text: str) -> tuple:
     if SEMVER_RE.match(text) is None:
-        return (1, text)  # timestamp versions sort by their text (time first)
+        return (1, text[:15])  # timestamp versions sort by time; callers break ties by order
     return (0, semver.Version.parse(text[1:]))
 
 

@@ -421,7 +421,7 @@ def test_get_without_remote_or_cache_refused(repo: Path, tmp_path: Path) -> None
     clone = tmp_path / "clone"
     git(tmp_path, "clone", "-q", str(bare), str(clone))
     proc = mvtools(clone, "get", "churn@v0.1.0", "-o", "out.pkl", check=False)
-    assert proc.returncode == 1, proc.stderr
+    assert proc.returncode == 2, proc.stderr  # no DVC remote configured: bad setup, exit 2
     assert proc.stderr.startswith("mvtools: error: ") and len(proc.stderr.splitlines()) == 1
     assert "remote" in proc.stderr
     assert not (clone / "out.pkl").exists()

@@ -439,7 +439,7 @@ def test_future_timestamp_is_a_verify_warning(r: Path) -> None:
     from mvtools import ledger as L
 
     ev = L.make_event("promote", "clf", "Test User <test@example.com>", "2999-01-01T00:00:00Z",
-                      version="v0.1.1", stage="staging", tag="clf#staging#1")
+                      version="v0.1.1", stage="staging")
     p = r / "registry" / "clf.yaml"
     p.write_bytes(p.read_bytes() + L.render_events([ev]).encode())
     git(r, "add", "registry/clf.yaml")
