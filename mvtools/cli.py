@@ -144,7 +144,10 @@ def cmd_sync_tags(args: argparse.Namespace) -> int:
             print(f"created tag {m['tag']} on {m['commit'][:12]}")
         for m in res["deleted"]:
             print(f"deleted tag {m['tag']} (on {m['commit'][:12]}): no register event records it")
-        if not res["created"] and not res["deleted"]:
+        for m in res["restored"]:
+            print(f"restored {m['ledger']} to HEAD's: dropped events no commit holds (an interrupted "
+                  "registration)")
+        if not any(res.values()):
             print("tags agree with the ledger")
     return 0
 

@@ -264,7 +264,7 @@ def check_union(parents: list[bytes | None], new: bytes | None, source: str) -> 
     return None
 
 
-def _clean_stale(path: Path) -> None:
+def clean_stale(path: Path) -> None:
     """Temp files of writers that died (SIGKILL) before their rename."""
     for tmp in path.parent.glob(f".{path.name}.*.tmp"):
         try:
@@ -279,7 +279,7 @@ def _clean_stale(path: Path) -> None:
 def atomic_write(path: Path, data: bytes) -> None:
     """Write, fsync, rename: a crash leaves the old file or the new one, never a torn one."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    _clean_stale(path)
+    clean_stale(path)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         with open(tmp, "wb") as fh:

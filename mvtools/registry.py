@@ -369,6 +369,7 @@ class Registry:
             raise UsageError("shallow clone: the commits that hold older versions are missing; "
                              "run: git fetch --unshallow --tags")
         made, deleted = [], []
+        restored = self._drop_uncommitted()
         tags = self.repo.tags()
         head = self.repo.head
         states = self.states()
@@ -392,7 +393,30 @@ class Registry:
             if (head and self.repo.is_ancestor(commit, head)) or not on_branch:
                 self.repo.delete_tag(tag)
                 deleted.append({"tag": tag, "commit": commit})
-        return {"created": made, "deleted": deleted}
+        return {"created": made, "deleted": deleted, "restored": restored}
+
+    def _drop_uncommitted(self) -> list[dict[str, str]]:
+        """A registration killed between writing the ledger and committing it leaves events
+        no commit holds (and so no tag). Their bytes were never committed: drop them by
+        restoring HEAD's ledger, when the change is only such an append and is not staged."""
+        out = []
+        regdir = self.root / self.config.registry_dir
+        if not regdir.is_dir() or self.repo.head is None:
+            return out
+        with L.lock(self.repo.common_dir):
+            for p in sorted(regdir.rglob("*.yaml")):
+                rel = p.relative_to(self.root).as_posix()
+                L.clean_stale(p)
+                committed = self.repo.show_blob(f"HEAD:{rel}")
+                data = p.read_bytes()
+                if committed is None or data == committed or not data.startswith(committed):
+                    continue
+                if self.repo.show_blob(":" + rel) != committed:
+                    continue  # staged: the next commit's hook deals with it
+                L.atomic_write(p, committed)
+                out.append({"ledger": rel, "dropped_bytes": str(len(data) - len(committed))})
+        self._states = None
+        return out
 
     def expected_tags(self, name: str, tags: dict[str, tuple[str, int]]
                       ) -> list[tuple[str, str | None, str, str]]:

@@ -288,7 +288,7 @@ def verify(reg: Any, *, fetch: bool = False, policy: bool = False) -> Report:
         committed = reg.repo.show_blob(f"HEAD:{rel}")
         if (reg.root / rel).read_bytes() != committed:
             rep.add("uncommitted", rel, "the work-tree ledger differs from HEAD's (an interrupted registration?); "
-                    f"commit it, or restore it with: git checkout HEAD -- {rel}")
+                    f"run: mvtools sync-tags (or git checkout HEAD -- {rel})")
     _history(reg, rep)
     _unregistered(reg, rep, ledgers)
     _tags(reg, rep, ledgers, shallow)
