@@ -57,6 +57,20 @@ def _touches(model: Any, changed: set[str], lock_changed: bool) -> bool:
     return any(p.startswith(prefix) for p in changed)
 
 
+def _model_change(cfg: Config, model: Any, new: Source, old: Source, dvcy: list[str], changed: set[str],
+                  locks: bool) -> tuple[bool, Any]:
+    """Did the model's content change between ``old`` and ``new``? (and its record in ``new``:
+    the .dvc/dvc.lock entry, or None when git tracks the model directly)"""
+    if not _touches(model, changed, locks):
+        return False, None
+    rec = find_record(cfg, new, model, dvcy)
+    if rec is not None:
+        before = find_record(cfg, old, model, dvcy)
+        return before is None or before.md5 != rec.md5, rec
+    prefix = model.path + "/"
+    return any(p == model.path or p.startswith(prefix) for p in changed), None
+
+
 def _lock_changed(changed: set[str]) -> bool:
     return any(p == "dvc.lock" or p.endswith("/dvc.lock") for p in changed)
 
@@ -110,16 +124,10 @@ def pre_commit(repo: Repo) -> int:
         if amend:
             _drop_stale_pending(repo, cfg, base, idx, old, dvcy)
         for model in cfg.models.values():
-            if not _touches(model, staged_set, locks):
+            changed, rec = _model_change(cfg, model, idx, old, dvcy, staged_set, locks)
+            if not changed:
                 continue
-            rec = find_record(cfg, idx, model, dvcy)
-            if rec is not None:
-                before = find_record(cfg, old, model, dvcy)
-                if before is not None and before.md5 == rec.md5:
-                    continue
-            else:
-                if not any(p == model.path or p.startswith(model.path + "/") for p in staged_set):
-                    continue
+            if rec is None:
                 # committed to git directly: the index must be what gets hashed
                 dirty = repo.git("diff", "--quiet", "--", model.path, check=False).returncode
                 if dirty:
@@ -289,16 +297,10 @@ def post_commit(repo: Repo) -> int:
         changed_set = set(changed)
         locks = _lock_changed(changed_set)
         for model in cfg.models.values():
-            if model.name in registered or not _touches(model, changed_set, locks):
+            if model.name in registered:
                 continue
-            rec = find_record(cfg, new_src, model, dvcy)
-            if rec is not None:
-                before_rec = find_record(cfg, old_src, model, dvcy)
-                if before_rec is not None and before_rec.md5 == rec.md5:
-                    continue
-            elif not any(c == model.path or c.startswith(model.path + "/") for c in changed_set):
-                continue
-            elif not (repo.root / model.path).exists():
+            changed, rec = _model_change(cfg, model, new_src, old_src, dvcy, changed_set, locks)
+            if not changed or (rec is None and not (repo.root / model.path).exists()):
                 continue
             _say(f"warning: commit {head[:12]} changed model {model.name} without registering it; "
                  f"run: mvtools register {model.name}")
