@@ -398,7 +398,7 @@ class Registry:
     def _drop_uncommitted(self) -> list[dict[str, str]]:
         """A registration killed between writing the ledger and committing it leaves events
         no commit holds (and so no tag). Their bytes were never committed: drop them by
-        restoring HEAD's ledger, when the change is only such an append and is not staged."""
+        restoring HEAD's ledger (work tree and index), when the change is only such an append."""
         out = []
         regdir = self.root / self.config.registry_dir
         if not regdir.is_dir() or self.repo.head is None:
@@ -411,9 +411,14 @@ class Registry:
                 data = p.read_bytes()
                 if committed is None or data == committed or not data.startswith(committed):
                     continue
-                if self.repo.show_blob(":" + rel) != committed:
-                    continue  # staged: the next commit's hook deals with it
+                staged = self.repo.show_blob(":" + rel)
+                if staged not in (committed, data):
+                    continue  # something else is staged: leave it to the user
+                # a staged copy is safe to drop too: the next commit's hook registers the
+                # staged model again
                 L.atomic_write(p, committed)
+                if staged != committed:
+                    self.repo.git("reset", "-q", "--", rel)
                 out.append({"ledger": rel, "dropped_bytes": str(len(data) - len(committed))})
         self._states = None
         return out
