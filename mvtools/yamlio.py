@@ -33,11 +33,11 @@ MAX_DEPTH = 64
 MAX_ALIASES = 512
 
 
-class Loader11(_Loader):  # type: ignore[misc,valid-type]
+class SafeLoader11(_Loader):  # type: ignore[misc,valid-type]
     """PyYAML's safe loader (YAML 1.1 typing)."""
 
 
-class Loader12(_Loader):  # type: ignore[misc,valid-type]
+class SafeLoader12(_Loader):  # type: ignore[misc,valid-type]
     """Safe loader with YAML 1.2 core-schema implicit typing (as DVC reads its files)."""
 
 
@@ -72,7 +72,7 @@ def _yaml12_resolvers() -> dict[str | None, list[tuple[str, re.Pattern[str]]]]:
     return resolvers
 
 
-Loader12.yaml_implicit_resolvers = _yaml12_resolvers()
+SafeLoader12.yaml_implicit_resolvers = _yaml12_resolvers()
 
 
 def _construct_int12(loader: Any, node: yaml.ScalarNode) -> int:
@@ -90,8 +90,8 @@ def _construct_float12(loader: Any, node: yaml.ScalarNode) -> float:
                  .replace(".NAN", "nan"))
 
 
-Loader12.add_constructor("tag:yaml.org,2002:int", _construct_int12)
-Loader12.add_constructor("tag:yaml.org,2002:float", _construct_float12)
+SafeLoader12.add_constructor("tag:yaml.org,2002:int", _construct_int12)
+SafeLoader12.add_constructor("tag:yaml.org,2002:float", _construct_float12)
 
 
 _DEEP_INDENT = re.compile(rf"^ {{{MAX_DEPTH},}}", re.M)  # block nesting needs indentation
@@ -151,7 +151,7 @@ def load_yaml(
         raise ConfigError(f"{source}: larger than {max_bytes} bytes")
     _check_structure(text, source, max_depth, max_aliases)
     try:
-        return yaml.load(text, Loader=Loader12 if yaml12 else Loader11)  # noqa: S506 - safe loaders only
+        return yaml.load(text, Loader=SafeLoader12 if yaml12 else SafeLoader11)  # noqa: S506 - safe loaders only
     except yaml.YAMLError as exc:
         raise ConfigError(f"{source}: malformed YAML: {_describe(exc)}") from None
     except (RecursionError, ValueError, TypeError) as exc:
