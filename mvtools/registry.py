@@ -280,7 +280,7 @@ class Registry:
         before = lpath.read_bytes() if lpath.exists() else None
         if before != (self.repo.show_blob(f"HEAD:{ledger_rel}") if self.repo.head else None):
             raise UsageError(f"{ledger_rel} differs from the committed one (an interrupted registration?); "
-                             f"restore it with: git checkout HEAD -- {ledger_rel}")
+                             f"run: mvtools sync-tags (or: git checkout HEAD -- {ledger_rel})")
         saved = {rel: ((self.root / rel).read_bytes() if (self.root / rel).exists() else None)
                  for rel in (writes or {})}
         L.append(lpath, name, events, expected=before)
