@@ -24,6 +24,14 @@ def _print_json(doc: Any) -> None:
     sys.stdout.write(json.dumps(doc, indent=2, sort_keys=False, default=str) + "\n")
 
 
+def _emit(args: argparse.Namespace, doc: Any, text: str) -> None:
+    """One JSON document with --json, else the human line."""
+    if getattr(args, "json", False):
+        _print_json(doc)
+    else:
+        print(text)
+
+
 def _registry(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     from mvtools.registry import Registry
 
@@ -85,10 +93,7 @@ def cmd_hook(args: argparse.Namespace) -> int:
 def cmd_register(args: argparse.Namespace) -> int:
     reg = _registry(args)
     ev = reg.register(args.name, path=args.path, bump=args.bump, version=args.version, message=args.message)
-    if args.json:
-        _print_json(ev)
-    else:
-        print(f"registered {ev['model']} {ev['version']} (tag {ev['tag']}, commit {ev['commit'][:12]}, "
+    _emit(args, ev, f"registered {ev['model']} {ev['version']} (tag {ev['tag']}, commit {ev['commit'][:12]}, "
               f"sha256 {ev['sha256'][:12]})")
     return 0
 
@@ -128,10 +133,7 @@ def cmd_history(args: argparse.Namespace) -> int:
 
 def cmd_get(args: argparse.Namespace) -> int:
     res = _registry(args).get(args.spec, args.output)
-    if args.json:
-        _print_json(res)
-    else:
-        print(f"{res['model']} {res['version']} -> {res['path']} (sha256 verified)")
+    _emit(args, res, f"{res['model']} {res['version']} -> {res['path']} (sha256 verified)")
     return 0
 
 
@@ -154,10 +156,7 @@ def cmd_sync_tags(args: argparse.Namespace) -> int:
 
 def cmd_push(args: argparse.Namespace) -> int:
     res = _registry(args).push(args.remote)
-    if args.json:
-        _print_json(res)
-    else:
-        print(f"pushed {res['branch']} and {res['tags']} registry tags to {res['remote']}; "
+    _emit(args, res, f"pushed {res['branch']} and {res['tags']} registry tags to {res['remote']}; "
               f"{res['dvc_files_pushed']} artifact files to the DVC remote")
     return 0
 
@@ -188,26 +187,25 @@ def _event_line(ev: dict[str, Any]) -> str:
 
 def cmd_promote(args: argparse.Namespace) -> int:
     ev = _registry(args).promote(args.name, args.version, args.stage, force=args.force, message=args.message)
-    _print_json(ev) if args.json else print(_event_line(ev))
+    _emit(args, ev, _event_line(ev))
     return 0
 
 
 def cmd_archive(args: argparse.Namespace) -> int:
     ev = _registry(args).archive(args.name, args.version, message=args.message)
-    _print_json(ev) if args.json else print(_event_line(ev))
+    _emit(args, ev, _event_line(ev))
     return 0
 
 
 def cmd_deprecate(args: argparse.Namespace) -> int:
     ev = _registry(args).deprecate(args.name, message=args.message)
-    _print_json(ev) if args.json else print(_event_line(ev))
+    _emit(args, ev, _event_line(ev))
     return 0
 
 
 def cmd_rollback(args: argparse.Namespace) -> int:
     ev = _registry(args).rollback(args.name, args.stage, message=args.message)
-    _print_json(ev) if args.json else print(
-        f"rolled back {ev['model']} {ev['stage']}: {ev['previous']} -> {ev['version']} (tag {ev['tag']})")
+    _emit(args, ev, f"rolled back {ev['model']} {ev['stage']}: {ev['previous']} -> {ev['version']} (tag {ev['tag']})")
     return 0
 
 
@@ -255,7 +253,7 @@ def cmd_publish(args: argparse.Namespace) -> int:
     from mvtools import deploy
 
     ev = deploy.publish(_registry(args), args.spec, args.to)
-    _print_json(ev) if args.json else print(f"published {ev['model']} {ev['version']} to {ev['uri']}")
+    _emit(args, ev, f"published {ev['model']} {ev['version']} to {ev['uri']}")
     return 0
 
 

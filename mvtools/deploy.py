@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 from mvtools import ledger as L
 from mvtools.compare import lower_is_better, settings
-from mvtools.errors import CheckFailed, ConfigError, NotFound, UsageError
-from mvtools.versioning import Version, utc_now
+from mvtools.errors import CheckFailed, ConfigError, UsageError
+from mvtools.versioning import utc_now
 
 if TYPE_CHECKING:
     from mvtools.registry import Registry
@@ -160,10 +160,7 @@ def _commit(reg: "Registry", name: str, env: str, action: str, state: dict[str, 
 
 
 def _check_version(reg: "Registry", name: str, version: str, force: bool) -> tuple[str, dict[str, Any]]:
-    st = reg.state(name)
-    v = str(Version.parse(version))
-    if v not in st.versions:
-        raise NotFound(f"{name} has no version {v}")
+    st, v = reg.version(name, version)
     if v in st.archived and not force:
         raise UsageError(f"{name}@{v} is archived; pass --force to deploy it anyway")
     if st.deprecated and not force:

@@ -12,7 +12,7 @@ import subprocess
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Iterable, Iterator, Sequence
 
 from mvtools.errors import InternalError, UsageError
 
@@ -112,21 +112,15 @@ class Repo:
         paths = list(paths)
         if not paths:
             return {}
-        if rev is None:
-            text = self.git("ls-files", "-s", "-z", "--", *paths).stdout.decode("utf-8", "surrogateescape")
-            res = {}
-            for rec in text.split("\0"):
-                if rec:
-                    meta, name = rec.split("\t", 1)
-                    res[name] = meta.split()[1]
-            return res
-        text = self.git("ls-tree", "-r", "-z", rev, "--", *paths, check=False).stdout.decode(
-            "utf-8", "surrogateescape")
+        if rev is None:  # "<mode> <blob> <stage>\t<path>"
+            proc, field = self.git("ls-files", "-s", "-z", "--", *paths), 1
+        else:  # "<mode> blob <blob>\t<path>"
+            proc, field = self.git("ls-tree", "-r", "-z", rev, "--", *paths, check=False), 2
         res = {}
-        for rec in text.split("\0"):
+        for rec in proc.stdout.decode("utf-8", "surrogateescape").split("\0"):
             if rec:
                 meta, name = rec.split("\t", 1)
-                res[name] = meta.split()[2]
+                res[name] = meta.split()[field]
         return res
 
     def changed_paths(self, a: str | None, b: str | None = None, *, cached: bool = False) -> list[str]:
@@ -182,6 +176,24 @@ class Repo:
             if (gd / marker).exists():
                 return what
         return None
+
+
+def git_ancestors() -> Iterator[list[bytes]]:
+    """The argv of each ``git`` process this one runs under (hooks, merge drivers), nearest
+    first, read from /proc: git tells hooks nothing else about ``--amend`` or a rebase.
+    Nothing where /proc is absent."""
+    pid = os.getppid()
+    for _ in range(8):
+        try:
+            argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+            stat = Path(f"/proc/{pid}/stat").read_text()
+        except OSError:
+            return
+        if argv and os.path.basename(argv[0].decode(errors="replace")) == "git":
+            yield argv
+        pid = int(stat.rsplit(")", 1)[1].split()[1])
+        if pid <= 1:
+            return
 
 
 def clean_env(extra: dict[str, str] | None = None) -> dict[str, str]:

@@ -10,13 +10,13 @@ already in the ledger are skipped, so running it twice changes nothing.
 
 from __future__ import annotations
 
-import hashlib
 import posixpath
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from mvtools import ledger as L
 from mvtools.errors import CheckFailed, UsageError
+from mvtools.hashing import sha256_of, tree_sha256
 from mvtools.versioning import parse_tag
 from mvtools.yamlio import load_yaml
 
@@ -60,24 +60,15 @@ def _hash_at(reg: "Registry", path: str, commit: str) -> tuple[str, int]:
     if not fs.exists(path):
         raise CheckFailed(f"{path} is not in commit {commit[:12]}")
     if fs.isdir(path):
-        tree = hashlib.sha256()
-        total = 0
-        files = sorted(p for p in fs.find(path))
-        for f in files:
-            h = hashlib.sha256()
+        files, total = [], 0
+        for f in fs.find(path):
             with fs.open(f, "rb") as fh:
-                for chunk in iter(lambda: fh.read(1 << 20), b""):
-                    h.update(chunk)
-                    total += len(chunk)
-            tree.update(f"{h.hexdigest()}  {posixpath.relpath(f, path)}\n".encode())
-        return tree.hexdigest(), total
-    h = hashlib.sha256()
-    size = 0
+                sha, size = sha256_of(fh.read)
+            files.append((posixpath.relpath(f, path), sha))
+            total += size
+        return tree_sha256(files), total
     with fs.open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-            size += len(chunk)
-    return h.hexdigest(), size
+        return sha256_of(fh.read)
 
 
 def import_gto(reg: "Registry") -> dict[str, Any]:

@@ -18,7 +18,7 @@ import sys
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable, Iterable, Iterator
 
 from mvtools.errors import InternalError, UsageError
 
@@ -38,6 +38,22 @@ class Digest:
     def as_dict(self) -> dict[str, object]:
         return {"sha256": self.sha256, "size": self.size, "md5": self.md5,
                 "md5_dos2unix": self.md5_dos2unix, "files": self.files}
+
+
+def tree_sha256(files: Iterable[tuple[str, str]]) -> str:
+    """The tree hash of a directory from its files' ``(relative posix path, sha256)``: the
+    sha256 of ``"<sha256>  <path>\\n"`` lines sorted by path (what ``sha256sum`` prints).
+    The one definition every reader of directory models uses."""
+    tree = hashlib.sha256()
+    for rel, sha in sorted(files):
+        tree.update(f"{sha}  {rel}\n".encode("utf-8", "surrogateescape"))
+    return tree.hexdigest()
+
+
+def sha256_of(read: Callable[[int], bytes]) -> tuple[str, int]:
+    """sha256 and size of a byte stream (no md5, no progress): for bytes not in the work tree."""
+    d = hash_stream(read, md5=False)
+    return d.sha256, d.size
 
 
 def istextblock(block: bytes) -> bool:
@@ -256,14 +272,14 @@ def digest_path(root: Path, rel: str, *, cache: StatCache | None = None, dos2uni
         except ValueError:
             raise UsageError(f"{rel}: symlink leads outside the repository") from None
     if p.is_dir():
-        tree = hashlib.sha256()
+        shas = []
         listing = []
         listing_d2u = []
         total = 0
         n = 0
         for relp, fp in sorted(_walk_files(p, root)):
             d = _file_digest(fp, cache, dos2unix, f"{rel}/{relp}")
-            tree.update(f"{d.sha256}  {relp}\n".encode("utf-8", "surrogateescape"))
+            shas.append((relp, d.sha256))
             listing.append({"md5": d.md5, "relpath": relp})
             listing_d2u.append({"md5": d.md5_dos2unix or d.md5, "relpath": relp})
             total += d.size
@@ -273,7 +289,7 @@ def digest_path(root: Path, rel: str, *, cache: StatCache | None = None, dos2uni
         if dos2unix:
             d2u = hashlib.md5(json.dumps(listing_d2u, sort_keys=True).encode(),
                               usedforsecurity=False).hexdigest() + ".dir"
-        return Digest(sha256=tree.hexdigest(), size=total, md5=dir_md5 + ".dir", md5_dos2unix=d2u, files=n)
+        return Digest(sha256=tree_sha256(shas), size=total, md5=dir_md5 + ".dir", md5_dos2unix=d2u, files=n)
     if not p.exists():
         raise UsageError(f"{rel}: no such file or directory in the work tree")
     return _file_digest(p, cache, dos2unix, rel)

@@ -13,10 +13,22 @@ from mvtools import ledger as L
 from mvtools.artifacts import INDEX, Source, find_record
 from mvtools.config import CONFIG_FILE, Config, dvc_yaml_files, load_config
 from mvtools.errors import CheckFailed, UsageError
-from mvtools.gitops import Repo
+from mvtools.gitops import Repo, git_ancestors
 from mvtools.versioning import parse_tag
 
 STATIC_WATCH = r"(^|/)dvc\.(lock|yaml)$|\.dvc$|^mvtools\.yaml$"
+
+
+_CACHES: dict[Path, L.LedgerCache] = {}
+
+
+def _ledger(repo: Repo, data: bytes, source: str, model: str | None = None) -> L.Ledger:
+    """Parse a ledger blob through the shared cache: the hooks read the same blobs that
+    `show`, the next commit's hook and each other read, so each is parsed once."""
+    cache = _CACHES.get(repo.common_dir)
+    if cache is None:
+        cache = _CACHES[repo.common_dir] = L.LedgerCache(repo.common_dir / "mvtools" / "ledger-cache")
+    return cache.load(data, source, model)
 
 
 def _say(msg: str) -> None:
@@ -82,19 +94,10 @@ def _relevant(paths: list[str], cfg: Config) -> bool:
 
 def _amending(repo: Repo) -> bool:
     """Is the running ``git commit`` an ``--amend``? Git tells hooks only through argv."""
-    pid = os.getppid()
-    for _ in range(6):
-        try:
-            argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-            stat = Path(f"/proc/{pid}/stat").read_text()
-        except OSError:
-            return False
-        if argv and os.path.basename(argv[0].decode(errors="replace")) == "git" and b"commit" in argv:
+    for argv in git_ancestors():
+        if b"commit" in argv:
             # git accepts unambiguous prefixes of long options: --am, --ame, --amen, --amend
             return any(a.startswith(b"--am") and b"--amend".startswith(a) for a in argv)
-        pid = int(stat.rsplit(")", 1)[1].split()[1])
-        if pid <= 1:
-            return False
     return False
 
 
@@ -149,8 +152,8 @@ def _drop_stale_pending(repo: Repo, cfg: Config, base: str | None, idx: Source, 
         if not staged_bytes:
             continue
         base_bytes = repo.show_blob(f"{base}:{ledger_rel}") if base else None
-        base_ids = set(L.parse(base_bytes, ledger_rel).ids) if base_bytes else set()
-        staged_led = L.parse(staged_bytes, ledger_rel, model.name)
+        base_ids = set(_ledger(repo, base_bytes, ledger_rel).ids) if base_bytes else set()
+        staged_led = _ledger(repo, staged_bytes, ledger_rel, model.name)
         pending = [e for e in staged_led.events if e["id"] not in base_ids]
         if not any(e["event"] == "register" for e in pending):
             continue
@@ -186,7 +189,7 @@ def _check_ledgers(repo: Repo, cfg: Config, base: str | None, staged: list[str])
                 problems.append(f"{p}: the ledger was deleted")
             continue
         try:
-            L.parse(new, p)
+            _ledger(repo, new, p)
         except Exception as exc:  # noqa: BLE001 - reported as one line
             problems.append(str(exc))
             continue
@@ -212,8 +215,8 @@ def _register_staged(repo: Repo, reg: Any, cfg: Config, model: Any, rec: Any, id
     wt_bytes = path.read_bytes() if path.exists() else None
     if wt_bytes != staged_bytes and wt_bytes is not None and staged_bytes is not None:
         raise CheckFailed(f"{ledger_rel} has unstaged changes; stage or drop them first")
-    base_led = L.parse(base_bytes, ledger_rel, model.name) if base_bytes else L.Ledger(model.name)
-    staged_led = L.parse(staged_bytes, ledger_rel, model.name) if staged_bytes else L.Ledger(model.name)
+    base_led = _ledger(repo, base_bytes, ledger_rel, model.name) if base_bytes else L.Ledger(model.name)
+    staged_led = _ledger(repo, staged_bytes, ledger_rel, model.name) if staged_bytes else L.Ledger(model.name)
     base_ids = set(base_led.ids)
     pending = [e for e in staged_led.events if e["id"] not in base_ids]
     d = reg.digest(model, rec)
@@ -265,7 +268,7 @@ def post_commit(repo: Repo) -> int:
         if data is None:
             continue
         try:
-            led = L.parse(data, p)
+            led = _ledger(repo, data, p)
         except Exception as exc:  # noqa: BLE001
             _say(f"warning: {exc}")
             continue
@@ -279,7 +282,7 @@ def post_commit(repo: Repo) -> int:
             old = repo.show_blob(f"{par}:{p}")
             if old:
                 try:
-                    before.update(L.parse(old, p).ids)
+                    before.update(_ledger(repo, old, p).ids)
                 except Exception:  # noqa: BLE001
                     pass
         for ev in led.events:

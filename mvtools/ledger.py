@@ -164,6 +164,7 @@ class LedgerCache:
 
     def __init__(self, directory: Path | None) -> None:
         self.dir = directory
+        self._mem: dict[str, Ledger] = {}  # blob id -> parsed, for repeated reads in one command
         if directory is not None:
             try:
                 directory.mkdir(parents=True, exist_ok=True)
@@ -187,9 +188,17 @@ class LedgerCache:
             pass
 
     def load(self, data: bytes, source: str, model: str | None = None) -> Ledger:
+        key = blob_id(data)
+        hit = self._mem.get(key)
+        if hit is not None and (model is None or hit.model == model):
+            return hit
+        led = self._load(key, data, source, model)
+        self._mem[key] = led
+        return led
+
+    def _load(self, key: str, data: bytes, source: str, model: str | None) -> Ledger:
         if self.dir is None:
             return parse(data, source, model)
-        key = blob_id(data)
         cached = self._read(f"{key}.json")
         if isinstance(cached, dict) and (model is None or cached.get("model") == model):
             return Ledger(cached["model"], cached["events"])

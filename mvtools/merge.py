@@ -10,13 +10,13 @@ conflict and exits 1, so git stops the merge for the user to resolve.
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 from typing import Any
 
 from mvtools import ledger as L
 from mvtools.errors import ConfigError
+from mvtools.gitops import Repo, git_ancestors
 
 DRIVER = "mvtools-ledger"
 
@@ -79,30 +79,16 @@ REPLAYS = (b"rebase", b"cherry-pick", b"revert", b"am")
 def _replaying() -> bool:
     """Is git replaying commits (rebase, cherry-pick, revert, am) rather than merging?"""
     try:
-        from mvtools.gitops import Repo
-
         gd = Repo.discover(".").git_dir
         if any((gd / m).exists() for m in ("rebase-merge", "rebase-apply", "sequencer",
                                            "CHERRY_PICK_HEAD", "REVERT_HEAD")):
             return True
     except Exception:  # noqa: BLE001 - fall through to the process check
         pass
-    pid = os.getppid()
-    for _ in range(8):  # git's own command line, as the amend check reads it
-        try:
-            argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-            stat = Path(f"/proc/{pid}/stat").read_text()
-        except OSError:
-            return False
-        if argv and os.path.basename(argv[0].decode(errors="replace")) == "git":
-            sub = [a for a in argv[1:] if a and not a.startswith(b"-")]
-            if sub and sub[0] in REPLAYS:
-                return True
-            if sub and sub[0] == b"pull" and b"--rebase" in argv:
-                return True
-        pid = int(stat.rsplit(")", 1)[1].split()[1])
-        if pid <= 1:
-            return False
+    for argv in git_ancestors():  # git's own command line, as the amend check reads it
+        sub = [a for a in argv[1:] if a and not a.startswith(b"-")]
+        if sub and (sub[0] in REPLAYS or (sub[0] == b"pull" and b"--rebase" in argv)):
+            return True
     return False
 
 

@@ -432,9 +432,7 @@ class Registry:
 
         def version_commit(version: str | None) -> str | None:
             ev = st.versions.get(version or "")
-            if ev is None:
-                return None
-            return tags[ev["tag"]][0] if ev["tag"] in tags else self.commit_holding(name, ev["id"])
+            return None if ev is None else self.event_commit(ev, tags)
 
         out: list[tuple[str, str | None, str, str]] = []
         for ev in st.events:
@@ -442,8 +440,7 @@ class Registry:
             if not isinstance(tag, str):
                 continue
             if kind == "register":
-                commit = tags[tag][0] if tag in tags else self.commit_holding(name, ev["id"])
-                out.append((tag, commit, TAG_MESSAGE.format(model=name, version=ver), ts))
+                out.append((tag, self.event_commit(ev, tags), TAG_MESSAGE.format(model=name, version=ver), ts))
             elif kind == "promote":
                 out.append((tag, version_commit(ver), f"Assigning stage {ev.get('stage')} to artifact {name} "
                             f"version {ver}", ts))
@@ -464,6 +461,13 @@ class Registry:
                             ts))
         return out
 
+    def event_commit(self, ev: dict[str, Any], tags: dict[str, tuple[str, int]]) -> str | None:
+        """The commit a register event's version lives on: its tag's, else the first commit
+        whose ledger holds the event."""
+        if ev["tag"] in tags:
+            return tags[ev["tag"]][0]
+        return self.commit_holding(ev["model"], ev["id"])
+
     def commit_holding(self, name: str, event_id: str, rev: str = "HEAD") -> str | None:
         """The oldest commit reachable from ``rev`` whose ledger gained the event."""
         proc = self.repo.git("log", "--format=%H", "-S" + event_id, rev, "--",
@@ -481,24 +485,15 @@ class Registry:
             if holder is None:
                 raise NotFound(f"no version of {name} is in stage {stage!r}")
             return st.versions[holder]
-        if "@" in spec:
-            name, ver = spec.split("@", 1)
-            st = self.state(name)
-            v = str(Version.parse(ver)) if ver not in ("latest", "greatest") else st.latest
-            if v is None or v not in st.versions:
-                raise NotFound(f"{name} has no version {ver}")
-            return st.versions[v]
-        st = self.state(spec)
-        if st.latest is None:
-            raise NotFound(f"{spec} has no registered version")
-        return st.versions[st.latest]
+        name, _, ver = spec.partition("@")
+        st, v = self.version(name, ver or "latest")
+        return st.versions[v]
 
     def get(self, spec: str, out: str | Path | None = None) -> dict[str, Any]:
         from mvtools import dvcio
 
         ev = self.resolve(spec)
-        tags = self.repo.tags(ev["tag"])
-        commit = tags[ev["tag"]][0] if ev["tag"] in tags else self.commit_holding(ev["model"], ev["id"])
+        commit = self.event_commit(ev, self.repo.tags(ev["tag"]))
         if commit is None:
             raise NotFound(f"no commit holds {ev['tag']}; run 'mvtools sync-tags'")
         dest = Path(out) if out is not None else Path(os.path.basename(ev["path"]))
@@ -513,15 +508,25 @@ class Registry:
 
         return dvcio.push(self, remote)
 
+    def version(self, name: str, version: str) -> tuple[ModelState, str]:
+        """The state of ``name`` and the canonical form of ``version`` (``v1.2.3``, ``1.2.3``
+        or ``latest``); an unknown model or version is NotFound."""
+        st = self.state(name)
+        if version in ("latest", "greatest"):  # as `get NAME@latest` and GTO's shortcut
+            if st.latest is None:
+                raise NotFound(f"{name} has no registered version")
+            return st, st.latest
+        v = str(Version.parse(version))
+        if v not in st.versions:
+            raise NotFound(f"{name} has no version {v}")
+        return st, v
+
     def compare(self, name: str, a: str, b: str) -> dict[str, Any]:
         """Baseline ``a`` against candidate ``b``: metrics, params, artifact, lineage, verdict."""
         from mvtools.compare import compare
 
-        st = self.state(name)
-        va, vb = str(Version.parse(a)), str(Version.parse(b))
-        for v in (va, vb):
-            if v not in st.versions:
-                raise NotFound(f"{name} has no version {v}")
+        st, va = self.version(name, a)
+        _, vb = self.version(name, b)
         return compare(name, st.versions[va], st.versions[vb], self.config.raw)
 
     def lineage_snapshot(self, spec: str) -> dict[str, Any]:
@@ -536,11 +541,8 @@ class Registry:
         """What differs between two versions' lineage snapshots: data, code and params."""
         from mvtools.compare import lineage_diff
 
-        st = self.state(name)
-        va, vb = str(Version.parse(a)), str(Version.parse(b))
-        for v in (va, vb):
-            if v not in st.versions:
-                raise NotFound(f"{name} has no version {v}")
+        st, va = self.version(name, a)
+        _, vb = self.version(name, b)
         return {"a": va, "b": vb, **lineage_diff(st.versions[va], st.versions[vb])}
 
     # -- lifecycle: stages, archive, deprecate, rollback ---------------------------
@@ -556,7 +558,7 @@ class Registry:
             raise UsageError(f"unknown stage {stage!r} (stages: {', '.join(self.config.stages)})")
         with L.lock(self.repo.common_dir):
             self._states = None
-            st, v = _known_version(self, name, version)
+            st, v = self.version(name, version)
             if st.deprecated and not force:
                 raise UsageError(f"{name} is deprecated; pass --force to promote anyway")
             if v in st.archived and not force:
@@ -622,7 +624,7 @@ class Registry:
         _writable(self)
         with L.lock(self.repo.common_dir):
             self._states = None
-            st, v = _known_version(self, name, version)
+            st, v = self.version(name, version)
             if v in st.archived:
                 raise UsageError(f"{name}@{v} is archived already")
             tags = self.repo.tags()
@@ -681,9 +683,7 @@ class Lifecycle:
 
 
 def _version_commit(reg: "Registry", ev: dict[str, Any], tags: dict[str, tuple[str, int]]) -> str:
-    if ev["tag"] in tags:
-        return tags[ev["tag"]][0]
-    c = reg.commit_holding(ev["model"], ev["id"])
+    c = reg.event_commit(ev, tags)
     if c is None:
         raise NotFound(f"no commit holds {ev['tag']}; run 'mvtools sync-tags'")
     return c
@@ -694,14 +694,3 @@ def _writable(reg: "Registry") -> None:
     if what:
         raise UsageError(f"{what} is in progress; finish it first")
 
-
-def _known_version(reg: "Registry", name: str, version: str) -> tuple[ModelState, str]:
-    st = reg.state(name)
-    if version in ("latest", "greatest"):  # as `get NAME@latest` and GTO's shortcut
-        if st.latest is None:
-            raise NotFound(f"{name} has no registered version")
-        return st, st.latest
-    v = str(Version.parse(version))
-    if v not in st.versions:
-        raise NotFound(f"{name} has no version {v}")
-    return st, v

@@ -24,6 +24,7 @@ from mvtools import ledger as L
 from mvtools.artifacts import Source, find_record
 from mvtools.config import dvc_yaml_files
 from mvtools.errors import ConfigError, MvtoolsError
+from mvtools.hashing import sha256_of, tree_sha256
 from mvtools.versioning import parse_tag
 
 
@@ -124,11 +125,8 @@ def _git_sha256(repo: Any, commit: str, path: str) -> str:
     ids = repo.blob_ids(commit, [path])
     if list(ids) == [path]:
         return hashlib.sha256(repo.show_blob(f"{commit}:{path}") or b"").hexdigest()
-    tree = hashlib.sha256()
-    for rel in sorted(ids):
-        sha = hashlib.sha256(repo.show_blob(ids[rel]) or b"").hexdigest()
-        tree.update(f"{sha}  {os.path.relpath(rel, path)}\n".encode())
-    return tree.hexdigest()
+    return tree_sha256((os.path.relpath(rel, path), hashlib.sha256(repo.show_blob(blob) or b"").hexdigest())
+                       for rel, blob in ids.items())
 
 
 def _cache_dir(reg: Any) -> Path:
@@ -153,11 +151,8 @@ def _cache_file(cache: Path, md5: str) -> Path | None:
 
 
 def _sha256_file(p: Path) -> str:
-    h = hashlib.sha256()
     with open(p, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 22), b""):
-            h.update(chunk)
-    return h.hexdigest()
+        return sha256_of(fh.read)[0]
 
 
 def _cached_sha256(cache: Path, md5: str) -> str | None:
@@ -165,13 +160,13 @@ def _cached_sha256(cache: Path, md5: str) -> str | None:
         manifest = _cache_file(cache, md5)
         if manifest is None:
             return None
-        tree = hashlib.sha256()
-        for entry in sorted(json.loads(manifest.read_bytes()), key=lambda e: e["relpath"]):
+        files = []
+        for entry in json.loads(manifest.read_bytes()):
             f = _cache_file(cache, entry["md5"])
             if f is None:
                 return None
-            tree.update(f"{_sha256_file(f)}  {entry['relpath']}\n".encode())
-        return tree.hexdigest()
+            files.append((entry["relpath"], _sha256_file(f)))
+        return tree_sha256(files)
     f = _cache_file(cache, md5)
     return _sha256_file(f) if f else None
 
@@ -236,7 +231,7 @@ def _tags(reg: Any, rep: Report, ledgers: dict[str, L.Ledger], shallow: bool = F
             ids: set[str] = set()
             if blob:
                 try:
-                    ids = set(L.parse(blob, ledger_rel).ids)
+                    ids = set(reg.cache.load(blob, ledger_rel).ids)
                 except ConfigError:
                     pass
             if ev["id"] not in ids and not ev.get("imported_from"):
