@@ -6,6 +6,7 @@ variables, so a developer's own git setup (or a hook that runs the suite) cannot
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import subprocess
@@ -143,3 +144,45 @@ def init_repo(r: Path, models: str, metrics: str | None = None) -> Path:
     if metrics is not None:
         (r / "metrics.json").write_text(metrics)
     return r
+
+
+# -- refusals: one line, the right exit code, nothing written --------------------------------
+def repo_snapshot(repo: Path) -> dict[str, object]:
+    """Everything a refused command must leave alone: work-tree files (outside .git), refs,
+    the index, HEAD and git status."""
+    files = {}
+    for dirpath, dirnames, filenames in os.walk(repo):
+        dirnames[:] = [d for d in dirnames if d != ".git"]
+        for f in filenames:
+            p = Path(dirpath) / f
+            rel = p.relative_to(repo).as_posix()
+            if p.is_symlink():
+                files[rel] = "link:" + os.readlink(p)
+            elif p.is_file():
+                files[rel] = hashlib.sha256(p.read_bytes()).hexdigest()
+            else:
+                files[rel] = "special"
+    return {"files": files,
+            "refs": git(repo, "for-each-ref", "--format=%(refname) %(objectname)").stdout,
+            # (a bare repository has no index or status: check=False)
+            "index": git(repo, "ls-files", "--stage", check=False).stdout,
+            "head": git(repo, "rev-parse", "--verify", "-q", "HEAD", check=False).stdout,
+            "status": git(repo, "status", "--porcelain", "--untracked-files=all", check=False).stdout}
+
+
+def assert_refused(repo: Path, *args: str, code: int = 2, want: str | None = None, cwd: Path | None = None,
+                   env: dict[str, str] | None = None, timeout: float = 120) -> str:
+    """Run mvtools; expect exit ``code``, exactly one stderr line `mvtools: error: ...`, no
+    traceback, and ``repo`` unchanged. Returns the error line."""
+    before = repo_snapshot(repo)
+    proc = subprocess.run([sys.executable, "-m", "mvtools", *args], cwd=cwd or repo, capture_output=True,
+                          text=True, timeout=timeout, env={**os.environ, **(env or {})})
+    assert proc.returncode == code, (args, proc.returncode, proc.stdout, proc.stderr)
+    assert "Traceback" not in proc.stderr and "internal error" not in proc.stderr, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("mvtools: error: "), proc.stderr
+    assert proc.stdout == "", proc.stdout
+    if want is not None:
+        assert want in proc.stderr, proc.stderr
+    assert repo_snapshot(repo) == before, f"{args} wrote something"
+    return lines[0]

@@ -4,14 +4,13 @@ A hook that refuses exits 1."""
 
 from __future__ import annotations
 
-import hashlib
 import os
 from pathlib import Path
 from typing import Iterator
 
 import pytest
 
-from conftest import git, init_repo, mvtools, template_copy, write_model
+from conftest import assert_refused, git, init_repo, mvtools, repo_snapshot, template_copy, write_model
 
 _RO: dict[str, Path] = {}
 
@@ -51,36 +50,17 @@ _SNAP: dict[str, dict[str, object]] = {}
 
 
 def snapshot(repo: Path) -> dict[str, object]:
-    files = {}
-    for dirpath, dirnames, filenames in os.walk(repo):
-        dirnames[:] = [d for d in dirnames if d != ".git"]
-        for f in filenames:
-            p = Path(dirpath) / f
-            rel = p.relative_to(repo).as_posix()
-            files[rel] = ("link:" + os.readlink(p)) if p.is_symlink() else hashlib.sha256(p.read_bytes()).hexdigest()
-    refs = git(repo, "for-each-ref", "--format=%(refname) %(objectname)").stdout
-    status = git(repo, "status", "--porcelain", "--untracked-files=all", "--ignored").stdout
-    index = git(repo, "ls-files", "--stage").stdout  # (the index file's stat data may be refreshed)
-    return {"files": files, "refs": refs, "status": status, "index": index,
-            "head": git(repo, "rev-parse", "HEAD").stdout}
+    return {**repo_snapshot(repo),
+            "ignored": git(repo, "status", "--porcelain", "--untracked-files=all", "--ignored").stdout}
 
 
 def refused(repo: Path, *args: str, code: int = 2, cwd: Path | None = None,
             env: dict[str, str] | None = None, want: str | None = None) -> str:
     """Run mvtools, expect a one-line error and exit ``code``, and that nothing was written."""
     before = snapshot(repo)
-    proc = mvtools(cwd or repo, *args, check=False, env=env)
-    after = snapshot(repo)
-    assert proc.returncode == code, (args, proc.returncode, proc.stdout, proc.stderr)
-    assert "Traceback" not in proc.stderr, proc.stderr
-    lines = proc.stderr.splitlines()
-    assert len(lines) == 1 and lines[0].startswith("mvtools: error: "), (args, proc.stderr)
-    assert "internal error" not in proc.stderr, proc.stderr
-    assert proc.stdout == "", proc.stdout
-    if want is not None:
-        assert want in proc.stderr, proc.stderr
-    assert after == before, f"{args} wrote something"
-    return proc.stderr
+    line = assert_refused(repo, *args, code=code, cwd=cwd, env=env, want=want)
+    assert snapshot(repo) == before, f"{args} wrote something"
+    return line + "\n"
 
 
 # -- unknown models and versions ---------------------------------------------------

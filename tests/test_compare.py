@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import dvc, git, init_repo, mvtools, tags, template_copy, write_model
+from conftest import assert_refused, dvc, git, init_repo, mvtools, template_copy, write_model
 
 def compare(r: Path, a: str, b: str) -> dict:
     return json.loads(mvtools(r, "compare", "clf" if (r / "models/clf.bin").exists() else "churn",
@@ -18,13 +18,7 @@ def compare(r: Path, a: str, b: str) -> dict:
 
 
 def refused(r: Path, args: list[str], code: int) -> str:
-    before = (git(r, "status", "--porcelain", "-uall").stdout, git(r, "rev-parse", "HEAD").stdout, tags(r))
-    p = mvtools(r, *args, check=False)
-    assert p.returncode == code, (p.returncode, p.stderr)
-    lines = p.stderr.splitlines()
-    assert len(lines) == 1 and lines[0].startswith("mvtools: error: ") and "Traceback" not in p.stderr
-    assert (git(r, "status", "--porcelain", "-uall").stdout, git(r, "rev-parse", "HEAD").stdout, tags(r)) == before
-    return lines[0]
+    return assert_refused(r, *args, code=code)
 
 
 # -- a git-tracked model with crafted metrics ------------------------------------------

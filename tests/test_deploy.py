@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import dvc, git, head, init_repo, mvtools, tags, template_copy, write_model
+from conftest import assert_refused, dvc, git, head, init_repo, mvtools, tags, template_copy, write_model
 
 # v0.1.0 ok; v0.1.1 better; v0.1.2 below min; v0.1.3 regresses 0.02 from v0.1.1; v0.1.4 too slow
 METRICS = [(0.85, 0.02), (0.88, 0.02), (0.70, 0.02), (0.86, 0.02), (0.90, 0.09)]
@@ -42,21 +42,8 @@ def r(tmp_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     return dst
 
 
-def snapshot(r: Path) -> tuple:
-    objs = git(r, "for-each-ref", "--format=%(refname) %(objectname)", "refs/tags").stdout
-    return (git(r, "status", "--porcelain", "-uall").stdout, head(r), objs,
-            (r / "registry" / "clf.yaml").read_bytes())
-
-
 def refused(r: Path, args: list[str], code: int) -> str:
-    before = snapshot(r)
-    p = mvtools(r, *args, check=False)
-    assert p.returncode == code, (args, p.returncode, p.stdout, p.stderr)
-    lines = p.stderr.splitlines()
-    assert len(lines) == 1 and lines[0].startswith("mvtools: error: "), p.stderr
-    assert "Traceback" not in p.stderr
-    assert snapshot(r) == before, f"{args} wrote something"
-    return lines[0]
+    return assert_refused(r, *args, code=code)
 
 
 def deploy(r: Path, *args: str) -> None:

@@ -25,7 +25,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import ROOT, git, head, init_repo, mvtools, tags, template_copy, write_model
+from conftest import ROOT, assert_refused, git, head, init_repo, mvtools, repo_snapshot, tags, template_copy, write_model
 
 def _build(r: Path) -> None:
     """mvtools init (git hooks), git-tracked model clf: v0.1.0 and v0.1.1 registered."""
@@ -45,37 +45,9 @@ def r(tmp_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     return template_copy("hostile", tmp_path_factory, tmp_path / "repo", _build)
 
 
-def snapshot(repo: Path) -> dict[str, object]:
-    files = {}
-    for dirpath, dirnames, filenames in os.walk(repo):
-        dirnames[:] = [d for d in dirnames if d != ".git"]
-        for f in filenames:
-            p = Path(dirpath) / f
-            rel = p.relative_to(repo).as_posix()
-            if p.is_symlink():
-                files[rel] = "link:" + os.readlink(p)
-            elif p.is_file():
-                files[rel] = hashlib.sha256(p.read_bytes()).hexdigest()
-            else:
-                files[rel] = "special"
-    return {"files": files,
-            "refs": git(repo, "for-each-ref", "--format=%(refname) %(objectname)").stdout,
-            "index": git(repo, "ls-files", "--stage").stdout}
-
-
 def refused(repo: Path, *args: str, code: int = 2, want: str | None = None, timeout: float = 60,
             env: dict[str, str] | None = None) -> str:
-    before = snapshot(repo)
-    proc = subprocess.run([sys.executable, "-m", "mvtools", *args], cwd=repo, capture_output=True, text=True,
-                          timeout=timeout, env={**os.environ, **(env or {})})
-    assert proc.returncode == code, (args, proc.returncode, proc.stdout, proc.stderr)
-    assert "Traceback" not in proc.stderr and "internal error" not in proc.stderr, proc.stderr
-    lines = proc.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("mvtools: error: "), proc.stderr
-    if want is not None:
-        assert want in proc.stderr, proc.stderr
-    assert snapshot(repo) == before, f"{args} wrote something"
-    return lines[0]
+    return assert_refused(repo, *args, code=code, want=want, env=env, timeout=timeout)
 
 
 # -- YAML bombs and deep nesting -----------------------------------------------------------
@@ -201,7 +173,7 @@ def test_wrong_type_in_a_ledger_field(r: Path, field: str, value: object, capsys
     may succeed; nothing is written; nothing outside the repo is touched."""
     monkeypatch.chdir(r)
     _write_wrong(r, field, value)
-    before = snapshot(r)
+    before = repo_snapshot(r)
     out_bin = r / "out.bin"
     for args in READ_CMDS + [["get", "clf@v0.1.1", "-o", str(out_bin)]]:
         rc, _out, err = run_main(capsys, r, *args)
@@ -215,7 +187,7 @@ def test_wrong_type_in_a_ledger_field(r: Path, field: str, value: object, capsys
             assert hashlib.sha256(out_bin.read_bytes()).hexdigest() == yaml.safe_load(
                 (r / "registry" / "clf.yaml").read_text())["events"][-1]["sha256"]
             out_bin.unlink()
-    assert snapshot(r)["files"] == before["files"]
+    assert repo_snapshot(r)["files"] == before["files"]
     # writing on top of a broken ledger is refused (exit 2) or, for fields the schema does not
     # check, the ledger is extended without touching the old bytes
     write_model(r, "models/clf.bin", b"weights 2")
@@ -261,7 +233,7 @@ def test_unreadable_artifact(r: Path) -> None:
         pytest.skip("cannot drop CAP_DAC_OVERRIDE (no setpriv)")
     write_model(r, "models/clf.bin", b"weights 2")
     os.chmod(r / "models" / "clf.bin", 0)
-    before = snapshot(r)
+    before = repo_snapshot(r)
     try:
         proc = subprocess.run(prefix + [sys.executable, "-m", "mvtools", "register", "clf"], cwd=r,
                               capture_output=True, text=True, timeout=60)
@@ -269,7 +241,7 @@ def test_unreadable_artifact(r: Path) -> None:
         os.chmod(r / "models" / "clf.bin", 0o644)
     assert proc.returncode == 2, proc.stderr
     assert proc.stderr.strip() == "mvtools: error: models/clf.bin: permission denied"
-    assert snapshot(r) == before
+    assert repo_snapshot(r) == before
 
 
 def test_missing_artifact_in_a_directory_model(r: Path) -> None:
@@ -305,7 +277,7 @@ def test_directory_artifact_with_a_file_changing_while_hashed(r: Path) -> None:
                 time.sleep(0.0005)
 
     t = threading.Thread(target=writer, daemon=True)
-    before = snapshot(r)
+    before = repo_snapshot(r)
     t.start()
     try:
         proc = mvtools(r, "register", "dirm", check=False)
@@ -314,7 +286,7 @@ def test_directory_artifact_with_a_file_changing_while_hashed(r: Path) -> None:
         t.join()
     assert proc.returncode == 2, proc.stderr
     assert proc.stderr.strip().startswith("mvtools: error: models/dirm/big.bin: changed while it was being hashed")
-    after = snapshot(r)
+    after = repo_snapshot(r)
     assert after["refs"] == before["refs"] and after["index"] == before["index"]
     assert not (r / "registry" / "dirm.yaml").exists()
 
@@ -368,11 +340,11 @@ def test_detached_head_everything_works(r: Path) -> None:
 def test_bare_repository_exits_2_clearly(r: Path, tmp_path: Path, args: list[str]) -> None:
     bare = tmp_path / "bare.git"
     git(tmp_path, "clone", "-q", "--bare", str(r), str(bare))
-    before = snapshot(bare)
+    before = repo_snapshot(bare)
     proc = mvtools(bare, *args, check=False)
     assert proc.returncode == 2, proc.stderr
     assert proc.stderr.strip() == f"mvtools: error: {bare} is a bare git repository; mvtools needs a work tree"
-    assert snapshot(bare) == before
+    assert repo_snapshot(bare) == before
 
 
 def test_shallow_clone_without_tags_reads_work(r: Path, tmp_path: Path) -> None:

@@ -10,30 +10,15 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import BIN, git, head, init_repo, mvtools, run, tags, template_copy, write_model
+from conftest import BIN, assert_refused, git, head, init_repo, mvtools, run, tags, template_copy, write_model
 
 GTO = str(BIN / "gto")
 CONTENTS = [b"clf-bytes-1", b"clf-bytes-2", b"clf-bytes-3"]
 
 
 # -- helpers --------------------------------------------------------------------------------
-def snapshot(r: Path) -> tuple:
-    """Everything a refusal must leave alone: work tree, index, HEAD, tags, ledgers."""
-    reg = r / "registry"
-    ledgers = {p.name: p.read_bytes() for p in sorted(reg.glob("*.yaml"))} if reg.is_dir() else {}
-    objs = git(r, "for-each-ref", "--format=%(refname) %(objectname)", "refs/tags").stdout
-    return git(r, "status", "--porcelain", "-uall").stdout, head(r), objs, ledgers
-
-
 def refused(r: Path, args: list[str], code: int, env: dict[str, str] | None = None) -> str:
-    before = snapshot(r)
-    p = mvtools(r, *args, check=False, env=env)
-    assert p.returncode == code, (args, p.returncode, p.stdout, p.stderr)
-    lines = p.stderr.splitlines()
-    assert len(lines) == 1 and lines[0].startswith("mvtools: error: "), p.stderr
-    assert "Traceback" not in p.stderr
-    assert snapshot(r) == before, f"{args} wrote something"
-    return lines[0]
+    return assert_refused(r, *args, code=code, env=env)
 
 
 def ledger(r: Path, name: str = "clf") -> list[dict]:

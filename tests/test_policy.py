@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import git, head, init_repo, mvtools, template_copy, write_model
+from conftest import assert_refused, git, init_repo, mvtools, template_copy, write_model
 
 POLICY = """\
 policy:
@@ -53,21 +53,8 @@ def set_policy(r: Path, text: str = POLICY) -> None:
     git(r, "commit", "-q", "-m", "tighten the policy", "--", "mvtools.yaml")
 
 
-def snapshot(r: Path) -> tuple:
-    objs = git(r, "for-each-ref", "--format=%(refname) %(objectname)", "refs/tags").stdout
-    return (git(r, "status", "--porcelain", "-uall").stdout, head(r), objs,
-            (r / "registry" / "clf.yaml").read_bytes())
-
-
 def refused(r: Path, args: list[str], code: int, env: dict[str, str] | None = None) -> str:
-    before = snapshot(r)
-    p = mvtools(r, *args, check=False, env=env)
-    assert p.returncode == code, (args, p.returncode, p.stdout, p.stderr)
-    lines = p.stderr.splitlines()
-    assert len(lines) == 1 and lines[0].startswith("mvtools: error: "), p.stderr
-    assert "Traceback" not in p.stderr
-    assert snapshot(r) == before, f"{args} wrote something"
-    return lines[0]
+    return assert_refused(r, *args, code=code, env=env)
 
 
 def last_actor(r: Path) -> str:
