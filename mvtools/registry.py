@@ -7,6 +7,7 @@ per command (ledger files read through a blob-id keyed cache) and passed along.
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -373,12 +374,19 @@ class Registry:
         tags = self.repo.tags()
         head = self.repo.head
         states = self.states()
+        from calendar import timegm
+
         for name in states:
+            last = 0  # GTO orders a model's tags by time (1 s): keep them in ledger order
             for tag, commit, message, ts in self.expected_tags(name, tags):
-                if tag in tags or commit is None:
+                if tag in tags:
+                    last = max(last, tags[tag][1])
                     continue
-                # the event's own time: GTO orders assignments by tag time
-                env = dict(os.environ, GIT_COMMITTER_DATE=ts.replace("T", " ").rstrip("Z") + " +0000")
+                if commit is None:
+                    continue
+                when = max(timegm(time.strptime(ts, "%Y-%m-%dT%H:%M:%SZ")), last + 1)
+                last = when
+                env = dict(os.environ, GIT_COMMITTER_DATE=f"@{when} +0000")
                 self.repo.create_tag(tag, commit, message, env=env)
                 made.append({"tag": tag, "commit": commit})
         for tag, (commit, _when) in tags.items():
