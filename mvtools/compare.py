@@ -14,33 +14,15 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from mvtools.errors import ConfigError
+from mvtools.settings import CompareSettings
 
 LOWER_RE = re.compile(r"loss|error|latency|mse|mae|rmse|time", re.I)
-DEFAULT_WEIGHTS = {"accuracy": 0.7, "latency": -0.3}
-DEFAULT_THRESHOLD = 0.05
 
 
-def settings(raw: dict[str, Any]) -> tuple[dict[str, float], float, set[str], set[str]]:
-    c = raw.get("compare") or {}
-    if not isinstance(c, dict):
-        raise ConfigError("mvtools.yaml: compare must be a mapping")
-    weights = c.get("weights", DEFAULT_WEIGHTS)
-    thr = c.get("threshold", DEFAULT_THRESHOLD)
-    if not isinstance(weights, dict) or not all(isinstance(v, (int, float)) and not isinstance(v, bool)
-                                                for v in weights.values()):
-        raise ConfigError("mvtools.yaml: compare.weights must map metric names to numbers")
-    if not isinstance(thr, (int, float)) or isinstance(thr, bool) or thr < 0:
-        raise ConfigError("mvtools.yaml: compare.threshold must be a number >= 0")
-    lower = set(c.get("lower_better") or [])
-    higher = set(c.get("higher_better") or [])
-    return {str(k): float(v) for k, v in weights.items()}, float(thr), lower, higher
-
-
-def lower_is_better(name: str, lower: set[str], higher: set[str]) -> bool:
-    if name in lower:
+def lower_is_better(name: str, cs: CompareSettings) -> bool:
+    if name in cs.lower_better:
         return True
-    if name in higher:
+    if name in cs.higher_better:
         return False
     return LOWER_RE.search(name.rsplit(".", 1)[-1]) is not None
 
@@ -71,8 +53,8 @@ def lineage_diff(a: dict[str, Any], b: dict[str, Any]) -> dict[str, dict[str, di
     return {"data": data, "code": code, "params": _diff_map(a.get("params") or {}, b.get("params") or {})}
 
 
-def compare(model: str, a: dict[str, Any], b: dict[str, Any], raw_config: dict[str, Any]) -> dict[str, Any]:
-    weights, threshold, lower, higher = settings(raw_config)
+def compare(model: str, a: dict[str, Any], b: dict[str, Any], cs: CompareSettings) -> dict[str, Any]:
+    weights, threshold = cs.weights, cs.threshold
     ma, mb = a.get("metrics") or {}, b.get("metrics") or {}
     metrics: dict[str, dict[str, Any]] = {}
     for name in sorted(set(ma) | set(mb)):
@@ -80,11 +62,11 @@ def compare(model: str, a: dict[str, Any], b: dict[str, Any], raw_config: dict[s
         delta = vb - va if va is not None and vb is not None else None
         improved = None
         if delta is not None:
-            improved = (delta < 0) if lower_is_better(name, lower, higher) else (delta > 0)
+            improved = (delta < 0) if lower_is_better(name, cs) else (delta > 0)
             if delta == 0:
                 improved = False
         metrics[name] = {"a": ma.get(name), "b": mb.get(name), "delta": delta, "improved": improved,
-                         "direction": "lower" if lower_is_better(name, lower, higher) else "higher"}
+                         "direction": "lower" if lower_is_better(name, cs) else "higher"}
     shared_w = {k: w for k, w in weights.items() if _num(ma.get(k)) is not None and _num(mb.get(k)) is not None}
     if shared_w:
         sa = sum(w * float(ma[k]) for k, w in shared_w.items())

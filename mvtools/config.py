@@ -1,4 +1,11 @@
-"""mvtools.yaml and the model declarations of every dvc.yaml, read once per command."""
+"""mvtools.yaml and the model declarations of every dvc.yaml, read once per command.
+
+mvtools.yaml is ours, so it is checked strictly and once, at load, against the typed schema
+in :mod:`mvtools.settings`: an unknown key or a wrong type is one line, exit 2, naming the
+file and the key. No other module sees the raw mapping; they get typed settings from
+:class:`Config`. dvc.yaml belongs to DVC: its ``artifacts:`` are read as DVC reads them,
+keys mvtools does not use are ignored.
+"""
 
 from __future__ import annotations
 
@@ -8,13 +15,14 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+import msgspec
+
 from mvtools.errors import ConfigError, NotFound, UsageError
+from mvtools.settings import (CONFIG_FILE, DEFAULT_STAGES, CompareSettings, Environment, PolicySettings,
+                              PushSettings, Settings, parse_settings)
 from mvtools.yamlio import load_yaml
 
-CONFIG_FILE = "mvtools.yaml"
-SCHEMES = ("semver", "timestamp")
 BUMPS = ("major", "minor", "patch")
-DEFAULT_STAGES = ("development", "staging", "production")
 
 # GTO's grammar (gto/constants.py): a name, optionally prefixed "dir:" for dvc.yaml artifacts.
 NAME_RE = re.compile(r"^[a-zA-Z0-9](?:[a-zA-Z0-9_/-]*[a-zA-Z0-9])?$")
@@ -94,7 +102,11 @@ class Config:
     registry_dir: str = "registry"
     stages: list[str] = field(default_factory=lambda: list(DEFAULT_STAGES))
     models: dict[str, Model] = field(default_factory=dict)
-    raw: dict[str, Any] = field(default_factory=dict)
+    compare: CompareSettings = field(default_factory=CompareSettings)
+    policy: PolicySettings = field(default_factory=PolicySettings)
+    environments: dict[str, Environment] = field(default_factory=dict)
+    push: PushSettings = field(default_factory=PushSettings)
+    promotes_from: dict[str, str] = field(default_factory=dict)
     exists: bool = False
 
     def model(self, name: str) -> Model:
@@ -168,7 +180,7 @@ def _model_from(root: Path, entry: Any, where: str, *, name: str | None = None, 
     if bump not in BUMPS:
         raise ConfigError(f"{where}: bump of {name!r} must be one of {', '.join(BUMPS)}")
     mtype = entry.get("type", "model")
-    desc = entry.get("description", entry.get("desc"))
+    desc = entry.get("description") or entry.get("desc")
     for key, val in (("type", mtype), ("description", desc)):
         if val is not None and not isinstance(val, str):
             raise ConfigError(f"{where}: {key} of {name!r} must be a string")
@@ -205,39 +217,35 @@ def load_config(root: Path, *, with_dvc: bool = True) -> Config:
         except OSError as exc:
             raise ConfigError(f"{CONFIG_FILE}: cannot read: {exc.strerror}") from None
         cfg.exists = True
-        if raw is None:
-            raw = {}
-        if not isinstance(raw, dict):
-            raise ConfigError(f"{CONFIG_FILE}: expected a mapping at the top level")
-        cfg.raw = raw
-        scheme = raw.get("scheme", "semver")
-        if scheme not in SCHEMES:
-            raise ConfigError(f"{CONFIG_FILE}: scheme must be one of {', '.join(SCHEMES)}, not {scheme!r}")
-        cfg.scheme = scheme
-        reg = raw.get("registry_dir", "registry")
-        try:
-            cfg.registry_dir = safe_relpath(root, reg, "registry_dir")
-        except UsageError as exc:
-            raise ConfigError(f"{CONFIG_FILE}: {exc.message}") from None
-        stages = raw.get("stages", list(DEFAULT_STAGES))
-        if not isinstance(stages, list) or not stages:
-            raise ConfigError(f"{CONFIG_FILE}: stages must be a non-empty list")
-        try:
-            cfg.stages = [validate_stage(s) for s in stages]
-        except UsageError as exc:
-            raise ConfigError(f"{CONFIG_FILE}: {exc.message}") from None
-        models = raw.get("models") or []
-        if not isinstance(models, list):
-            raise ConfigError(f"{CONFIG_FILE}: models must be a list")
-        for i, entry in enumerate(models):
-            m = _model_from(root, entry, f"{CONFIG_FILE}: models[{i}]")
-            if m.name in cfg.models:
-                raise ConfigError(f"{CONFIG_FILE}: model {m.name!r} declared twice")
-            cfg.models[m.name] = m
+        _apply(cfg, parse_settings(raw))
     if with_dvc:
         for rel in dvc_yaml_files(root):
             _add_dvc_artifacts(cfg, rel)
     return cfg
+
+
+def _apply(cfg: Config, st: Settings) -> None:
+    """Typed settings onto ``cfg``, with the checks that need the repository."""
+    root = cfg.root
+    cfg.scheme = st.scheme
+    try:
+        cfg.registry_dir = safe_relpath(root, st.registry_dir, "registry_dir")
+        cfg.stages = [validate_stage(s) for s in st.stages]
+    except UsageError as exc:
+        raise ConfigError(f"{CONFIG_FILE}: {exc.message}") from None
+    cfg.compare, cfg.policy, cfg.push, cfg.promotes_from = st.compare, st.policy, st.push, st.promotes_from
+    cfg.environments = {name: env or Environment() for name, env in st.environments.items()}
+    for name, env in cfg.environments.items():
+        if env.template is not None:  # read at deploy time: it must stay inside the repository
+            try:
+                env.template = safe_relpath(root, env.template, f"environments.{name}.template")
+            except UsageError as exc:
+                raise ConfigError(f"{CONFIG_FILE}: {exc.message}") from None
+    for i, entry in enumerate(st.models or []):
+        m = _model_from(root, msgspec.structs.asdict(entry), f"{CONFIG_FILE}: models[{i}]")
+        if m.name in cfg.models:
+            raise ConfigError(f"{CONFIG_FILE}: model {m.name!r} declared twice")
+        cfg.models[m.name] = m
 
 
 def _add_dvc_artifacts(cfg: Config, rel: str) -> None:

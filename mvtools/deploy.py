@@ -15,8 +15,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mvtools import ledger as L
-from mvtools.compare import lower_is_better, settings
-from mvtools.errors import CheckFailed, ConfigError, UsageError
+from mvtools.compare import lower_is_better
+from mvtools.errors import CheckFailed, UsageError
+from mvtools.settings import Environment
 from mvtools.versioning import utc_now
 
 if TYPE_CHECKING:
@@ -27,15 +28,8 @@ EMPTY = {"strategy": None, "stable": None, "candidate": None, "percent": 0,
          "slots": {"blue": None, "green": None}, "live_slot": None}
 
 
-def environments(reg: "Registry") -> dict[str, dict[str, Any]]:
-    envs = reg.config.raw.get("environments") or {}
-    if not isinstance(envs, dict) or not all(isinstance(v, (dict, type(None))) for v in envs.values()):
-        raise ConfigError("mvtools.yaml: environments must map names to settings")
-    return {str(k): (v or {}) for k, v in envs.items()}
-
-
-def _env(reg: "Registry", env: str) -> dict[str, Any]:
-    envs = environments(reg)
+def _env(reg: "Registry", env: str) -> Environment:
+    envs = reg.config.environments
     if env not in envs:
         raise UsageError(f"unknown environment {env!r} (environments: {', '.join(envs) or 'none in mvtools.yaml'})")
     return envs[env]
@@ -75,36 +69,35 @@ def status(reg: "Registry", name: str, env: str) -> dict[str, Any]:
             "slots": state["slots"], "live_slot": state["live_slot"]}
 
 
-def _gate(reg: "Registry", name: str, settings_: dict[str, Any], cand: dict[str, Any],
+def _gate(reg: "Registry", name: str, settings_: Environment, cand: dict[str, Any],
           live: dict[str, Any] | None) -> None:
-    gate = settings_.get("gate") or {}
-    if not isinstance(gate, dict):
-        raise ConfigError("mvtools.yaml: an environment's gate must map metric names to rules")
-    _w, _t, lower, higher = settings(reg.config.raw)
     failures = []
     cm = cand.get("metrics") or {}
     lm = (live or {}).get("metrics") or {}
-    for metric, rule in gate.items():
-        if not isinstance(rule, dict):
-            raise ConfigError(f"mvtools.yaml: gate rule for {metric!r} must be a mapping (min, max, max_regression)")
+    for metric, rule in settings_.gate.items():
         v = cm.get(metric)
         if not isinstance(v, (int, float)) or isinstance(v, bool):
             failures.append(f"{metric} missing")
             continue
-        if "min" in rule and v < rule["min"]:
-            failures.append(f"{metric} {v} < min {rule['min']}")
-        if "max" in rule and v > rule["max"]:
-            failures.append(f"{metric} {v} > max {rule['max']}")
+        if rule.min is not None and v < rule.min:
+            failures.append(f"{metric} {v} < min {_num(rule.min)}")
+        if rule.max is not None and v > rule.max:
+            failures.append(f"{metric} {v} > max {_num(rule.max)}")
         lv = lm.get(metric)
-        if "max_regression" in rule and isinstance(lv, (int, float)):
-            worse = (v - lv) if lower_is_better(metric, lower, higher) else (lv - v)
-            if worse > rule["max_regression"]:
+        if rule.max_regression is not None and isinstance(lv, (int, float)):
+            worse = (v - lv) if lower_is_better(metric, reg.config.compare) else (lv - v)
+            if worse > rule.max_regression:
                 failures.append(f"{metric} {v} is {worse:.6g} worse than live {live['version']} ({lv})")
     if failures:
         raise CheckFailed(f"validation gate failed for {name}@{cand['version']}: " + "; ".join(failures))
 
 
-def _render(reg: "Registry", name: str, env: str, settings_: dict[str, Any], state: dict[str, Any],
+def _num(x: float) -> str:
+    """A limit as the user wrote it (msgspec reads every limit as a float: 1 -> 1.0)."""
+    return f"{x:g}" if x == int(x) else str(x)
+
+
+def _render(reg: "Registry", name: str, env: str, settings_: Environment, state: dict[str, Any],
             events: list[dict[str, Any]]) -> str | None:
     """Write deploy/<env>/<model>.yaml; returns its repo-relative path (None: nothing live)."""
     from mvtools.install import data_dir
@@ -116,7 +109,7 @@ def _render(reg: "Registry", name: str, env: str, settings_: dict[str, Any], sta
             out.unlink()
             return rel
         return None
-    tpl_path = settings_.get("template")
+    tpl_path = settings_.template
     tpl = (reg.root / tpl_path).read_text() if tpl_path else (data_dir("templates") / "kserve-inferenceservice.yaml").read_text()
 
     def uri(version: str | None) -> str:
@@ -125,7 +118,7 @@ def _render(reg: "Registry", name: str, env: str, settings_: dict[str, Any], sta
         found = published_uri(events, version)
         if found:
             return found
-        base = settings_.get("storage")
+        base = settings_.storage
         return f"{str(base).rstrip('/')}/{name.replace(':', '=')}/{version}" if base else f"mvtools://{name}@{version}"
 
     canary = ""
@@ -135,10 +128,10 @@ def _render(reg: "Registry", name: str, env: str, settings_: dict[str, Any], sta
         version = state["candidate"]  # KServe: the new spec is the canary, the last ready one stable
     service = re.sub(r"[^a-z0-9-]", "-", name.replace(":", "-").lower()).strip("-")[:63] or "model"
     text = (tpl.replace("@MODEL@", name).replace("@ENV@", env).replace("@SERVICE@", service)
-            .replace("@NAMESPACE@", str(settings_.get("namespace", env)))
+            .replace("@NAMESPACE@", settings_.namespace or env)
             .replace("@MODEL_LABEL@", service).replace("@STABLE@", state["stable"] or "")
             .replace("@CANDIDATE@", state["candidate"] or "").replace("@STRATEGY@", state["strategy"] or "")
-            .replace("@FORMAT@", str(settings_.get("format", "sklearn")))
+            .replace("@FORMAT@", settings_.format or "sklearn")
             .replace("@CANARY@", canary).replace("@STORAGE_URI@", uri(version)))
     L.atomic_write(out, text.encode())
     return rel

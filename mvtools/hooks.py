@@ -376,7 +376,7 @@ def pre_push(repo: Repo, stdin: str) -> int:
     if not refs and os.environ.get("PRE_COMMIT_LOCAL_BRANCH", "").startswith("refs/tags/"):
         refs.append(os.environ["PRE_COMMIT_LOCAL_BRANCH"][len("refs/tags/"):])
     cfg = load_config(repo.root)
-    mode = ((cfg.raw.get("push") or {}).get("dvc") or "check") if isinstance(cfg.raw.get("push"), dict) else "check"
+    mode = cfg.push.dvc
     if mode == "off":
         return 0
     from mvtools.registry import Registry

@@ -19,18 +19,11 @@ import fnmatch
 from typing import Any
 
 from mvtools.config import Config
-from mvtools.errors import CheckFailed, ConfigError
+from mvtools.errors import CheckFailed
 
 
 def _rules(config: Config, action: str) -> dict[str, list[str]]:
-    pol = config.raw.get("policy") or {}
-    if not isinstance(pol, dict):
-        raise ConfigError("mvtools.yaml: policy must be a mapping")
-    rules = pol.get(action) or {}
-    if not isinstance(rules, dict) or not all(
-            isinstance(v, list) and all(isinstance(x, str) for x in v) for v in rules.values()):
-        raise ConfigError(f"mvtools.yaml: policy.{action} must map names to lists of identities")
-    return rules
+    return config.policy.promote if action == "promote" else config.policy.deploy
 
 
 def allowed(config: Config, actor: str, action: str, target: str) -> bool:
@@ -47,8 +40,7 @@ def check(config: Config, actor: str, action: str, target: str) -> None:
 
 
 def signed_required(config: Config) -> bool:
-    pol = config.raw.get("policy") or {}
-    return bool(isinstance(pol, dict) and pol.get("signed"))
+    return config.policy.signed
 
 
 def check_history(reg: Any) -> list[dict[str, str]]:

@@ -535,7 +535,7 @@ class Registry:
 
         st, va = self.version(name, a)
         _, vb = self.version(name, b)
-        return compare(name, st.versions[va], st.versions[vb], self.config.raw)
+        return compare(name, st.versions[va], st.versions[vb], self.config.compare)
 
     def lineage_snapshot(self, spec: str) -> dict[str, Any]:
         """The upstream snapshot the ledger recorded for NAME@VERSION (or NAME's latest)."""
@@ -573,7 +573,7 @@ class Registry:
                 raise UsageError(f"{name}@{v} is archived; pass --force to promote it anyway")
             if st.stage_holders().get(stage) == v:
                 raise UsageError(f"{name}@{v} already holds {stage}")
-            need = (self.config.raw.get("promotes_from") or {}).get(stage)
+            need = self.config.promotes_from.get(stage)
             if need and not force:
                 held = any(e["event"] == "promote" and e.get("version") == v and e.get("stage") == need
                            for e in st.events)
