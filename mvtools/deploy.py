@@ -22,6 +22,7 @@ from mvtools.versioning import utc_now
 
 if TYPE_CHECKING:
     from mvtools.registry import Registry
+    from mvtools.transaction import Transaction
 
 STRATEGIES = ("blue-green", "canary")
 EMPTY = {"strategy": None, "stable": None, "candidate": None, "percent": 0,
@@ -98,17 +99,15 @@ def _num(x: float) -> str:
 
 
 def _render(reg: "Registry", name: str, env: str, settings_: Environment, state: dict[str, Any],
-            events: list[dict[str, Any]]) -> str | None:
-    """Write deploy/<env>/<model>.yaml; returns its repo-relative path (None: nothing live)."""
+            events: list[dict[str, Any]]) -> dict[str, bytes | None]:
+    """deploy/<env>/<model>.yaml as it must be after this step: {path: bytes}, {path: None}
+    to remove it (nothing live any more), or {} when there is nothing to write."""
     from mvtools.install import data_dir
 
     rel = f"deploy/{env}/{name.replace(':', '=').replace('/', '_')}.yaml"
     out = reg.root / rel
     if state["stable"] is None:
-        if out.exists():
-            out.unlink()
-            return rel
-        return None
+        return {rel: None} if out.exists() else {}
     tpl_path = settings_.template
     tpl = (reg.root / tpl_path).read_text() if tpl_path else (data_dir("templates") / "kserve-inferenceservice.yaml").read_text()
 
@@ -133,23 +132,23 @@ def _render(reg: "Registry", name: str, env: str, settings_: Environment, state:
             .replace("@CANDIDATE@", state["candidate"] or "").replace("@STRATEGY@", state["strategy"] or "")
             .replace("@FORMAT@", settings_.format or "sklearn")
             .replace("@CANARY@", canary).replace("@STORAGE_URI@", uri(version)))
-    L.atomic_write(out, text.encode())
-    return rel
+    return {rel: text.encode()}
 
 
-def _commit(reg: "Registry", name: str, env: str, action: str, state: dict[str, Any], message: str,
+def _commit(txn: "Transaction", name: str, env: str, action: str, state: dict[str, Any], message: str,
             **extra: Any) -> dict[str, Any]:
     from mvtools import policy
 
+    reg = txn.reg
     actor = reg.repo.identity()
     policy.check(reg.config, actor, "deploy", env)
     st = reg.state(name)
     ev = L.make_event("deploy", name, actor, utc_now(), env=env, action=action, state=state, **extra)
     events = [*st.events, ev]
     settings_ = _env(reg, env)
-    rel = _render(reg, name, env, settings_, state, events)
-    head = reg.commit_events(name, [ev], message, [rel] if rel else [])
-    return {**ev, "commit": head, "manifest": rel}
+    writes = _render(reg, name, env, settings_, state, events)
+    head = txn.commit({name: [ev]}, message, writes=writes)
+    return {**ev, "commit": head, "manifest": next(iter(writes), None)}
 
 
 def _check_version(reg: "Registry", name: str, version: str, force: bool) -> tuple[str, dict[str, Any]]:
@@ -166,10 +165,7 @@ def start(reg: "Registry", name: str, version: str, env: str, strategy: str, per
     if strategy not in STRATEGIES:
         raise UsageError(f"invalid strategy {strategy!r}: expected blue-green or canary")
     settings_ = _env(reg, env)
-    if reg.repo.operation_in_progress():
-        raise UsageError(f"{reg.repo.operation_in_progress()} is in progress; finish it first")
-    with L.lock(reg.repo.common_dir):
-        reg._states = None
+    with reg.transaction() as txn:
         v, cand = _check_version(reg, name, version, force)
         state, _ = fold(reg.state(name).events, env)
         live = reg.state(name).versions.get(state["stable"]) if state["stable"] else None
@@ -191,28 +187,26 @@ def start(reg: "Registry", name: str, version: str, env: str, strategy: str, per
                 raise UsageError(f"nothing is live in {env} yet: deploy a first version with --strategy blue-green")
             new.update(strategy="canary", candidate=v, percent=int(percent))
             msg = f"Start canary of {name} {v} in {env} at {percent}%"
-        return _commit(reg, name, env, "start", new, msg, version=v, strategy=strategy)
+        return _commit(txn, name, env, "start", new, msg, version=v, strategy=strategy)
 
 
 def step(reg: "Registry", name: str, env: str, by: int) -> dict[str, Any]:
     _env(reg, env)
     if by <= 0:
         raise UsageError("--by must be a positive number of percentage points")
-    with L.lock(reg.repo.common_dir):
-        reg._states = None
+    with reg.transaction() as txn:
         state, _ = fold(reg.state(name).events, env)
         if not state["candidate"]:
             raise UsageError(f"no canary of {name} is running in {env}")
         new = {**state, "percent": min(100, int(state["percent"]) + by)}
-        return _commit(reg, name, env, "step", new,
+        return _commit(txn, name, env, "step", new,
                        f"Canary of {name} {state['candidate']} in {env}: {new['percent']}%")
 
 
 def _end_canary(reg: "Registry", name: str, env: str, action: str) -> dict[str, Any]:
     """promote: the candidate becomes stable at 100 %; abort: all traffic back to stable."""
     _env(reg, env)
-    with L.lock(reg.repo.common_dir):
-        reg._states = None
+    with reg.transaction() as txn:
         state, _ = fold(reg.state(name).events, env)
         cand = state["candidate"]
         if not cand:
@@ -223,7 +217,7 @@ def _end_canary(reg: "Registry", name: str, env: str, action: str) -> dict[str, 
             msg = f"Promote canary {name} {cand} in {env} to 100%"
         else:
             msg = f"Abort canary of {name} {cand} in {env}"
-        return _commit(reg, name, env, action, new, msg)
+        return _commit(txn, name, env, action, new, msg)
 
 
 def promote(reg: "Registry", name: str, env: str) -> dict[str, Any]:
@@ -236,13 +230,12 @@ def abort(reg: "Registry", name: str, env: str) -> dict[str, Any]:
 
 def rollback(reg: "Registry", name: str, env: str) -> dict[str, Any]:
     _env(reg, env)
-    with L.lock(reg.repo.common_dir):
-        reg._states = None
+    with reg.transaction() as txn:
         state, stack = fold(reg.state(name).events, env)
         if not stack:
             raise UsageError(f"no deployment step of {name} in {env} to roll back")
         prev = stack[-1]
-        return _commit(reg, name, env, "rollback", prev,
+        return _commit(txn, name, env, "rollback", prev,
                        f"Roll back {name} in {env} to {prev['stable'] or 'nothing'}")
 
 
@@ -271,9 +264,8 @@ def publish(reg: "Registry", spec: str, to: str) -> dict[str, Any]:
         except (OSError, ValueError, ImportError) as exc:
             raise CheckFailed(f"cannot publish to {to}: {exc}") from None
     uri = dest if "://" in dest else Path(dest).resolve().as_uri()
-    with L.lock(reg.repo.common_dir):
-        reg._states = None
+    with reg.transaction() as txn:
         e = L.make_event("deploy", ev["model"], reg.repo.identity(), utc_now(), action="publish",
                          version=ev["version"], uri=uri)
-        head = reg.commit_events(ev["model"], [e], f"Publish {ev['model']} {ev['version']} to {uri}")
+        head = txn.commit({ev["model"]: [e]}, f"Publish {ev['model']} {ev['version']} to {uri}")
     return {**e, "commit": head}

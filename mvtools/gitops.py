@@ -178,10 +178,9 @@ class Repo:
         return None
 
 
-def git_ancestors() -> Iterator[list[bytes]]:
-    """The argv of each ``git`` process this one runs under (hooks, merge drivers), nearest
-    first, read from /proc: git tells hooks nothing else about ``--amend`` or a rebase.
-    Nothing where /proc is absent."""
+def _git_processes() -> Iterator[tuple[int, list[bytes]]]:
+    """(pid, argv) of each ``git`` process this one runs under (hooks, merge drivers),
+    nearest first, read from /proc. Nothing where /proc is absent."""
     pid = os.getppid()
     for _ in range(8):
         try:
@@ -190,10 +189,21 @@ def git_ancestors() -> Iterator[list[bytes]]:
         except OSError:
             return
         if argv and os.path.basename(argv[0].decode(errors="replace")) == "git":
-            yield argv
+            yield pid, argv
         pid = int(stat.rsplit(")", 1)[1].split()[1])
         if pid <= 1:
             return
+
+
+def git_ancestors() -> Iterator[list[bytes]]:
+    """The argv of each ``git`` process this one runs under, nearest first: git tells hooks
+    nothing else about ``--amend`` or a rebase."""
+    return (argv for _pid, argv in _git_processes())
+
+
+def git_ancestor_pids() -> Iterator[int]:
+    """The pid of each ``git`` process this one runs under, nearest first (a hook's commit)."""
+    return (pid for pid, _argv in _git_processes())
 
 
 def clean_env(extra: dict[str, str] | None = None) -> dict[str, str]:

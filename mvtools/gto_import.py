@@ -15,7 +15,7 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from mvtools import ledger as L
-from mvtools.errors import CheckFailed, UsageError
+from mvtools.errors import CheckFailed
 from mvtools.hashing import sha256_of, tree_sha256
 from mvtools.versioning import parse_tag
 from mvtools.yamlio import load_yaml
@@ -72,8 +72,9 @@ def _hash_at(reg: "Registry", path: str, commit: str) -> tuple[str, int]:
 
 
 def import_gto(reg: "Registry") -> dict[str, Any]:
-    if reg.repo.operation_in_progress():
-        raise UsageError(f"{reg.repo.operation_in_progress()} is in progress; finish it first")
+    from mvtools.transaction import _refuse_during_operation
+
+    _refuse_during_operation(reg.repo)  # before reading tags: fail fast, not after hashing
     fmt = "%(refname:strip=2)%00%(*objectname)%00%(objectname)%00%(taggername)%00%(taggeremail)%00%(creatordate:unix)"
     rows = []
     for line in reg.repo.out("for-each-ref", f"--format={fmt}", "refs/tags").splitlines():
@@ -131,18 +132,6 @@ def import_gto(reg: "Registry") -> dict[str, Any]:
     per_model = {k: v for k, v in per_model.items() if v}
     if not per_model:
         return {"imported": {}, "commit": None}
-    with L.lock(reg.repo.common_dir):
-        paths = []
-        for name, evs in per_model.items():
-            L.append(reg.root / reg.config.ledger_path(name), name, evs)
-            paths.append(reg.config.ledger_path(name))
-        reg.repo.git("add", "--", *paths)
-        import os
-
-        env = dict(os.environ, MVTOOLS_REGISTERING="1")
-        proc = reg.repo.git("commit", "-q", "-m", "Import the GTO registry into the mvtools ledger", "--", *paths,
-                            check=False, env=env)
-        if proc.returncode != 0:
-            raise CheckFailed("git commit failed: " + proc.stderr.decode("utf-8", "replace").strip())
-        reg._states = None
-    return {"imported": {k: len(v) for k, v in per_model.items()}, "commit": reg.repo.rev_parse("HEAD")}
+    with reg.transaction() as txn:
+        head = txn.commit(per_model, "Import the GTO registry into the mvtools ledger")
+    return {"imported": {k: len(v) for k, v in per_model.items()}, "commit": head}

@@ -14,7 +14,8 @@ from mvtools.artifacts import INDEX, Source, find_record
 from mvtools.config import CONFIG_FILE, Config, dvc_yaml_files, load_config
 from mvtools.errors import CheckFailed, UsageError
 from mvtools.gitops import Repo, git_ancestors
-from mvtools.versioning import parse_tag
+from mvtools import transaction as T
+from mvtools.versioning import parse_tag, register_message
 
 STATIC_WATCH = r"(^|/)dvc\.(lock|yaml)$|\.dvc$|^mvtools\.yaml$"
 
@@ -118,12 +119,15 @@ def pre_commit(repo: Repo) -> int:
     from mvtools.registry import Registry
 
     reg = Registry(repo=repo, config=cfg)
+    _driver_hint(repo)  # said here: post-commit tags in shell, without Python
     dvcy = dvc_yaml_files(repo.root)
     idx = Source(repo, INDEX)
     old = Source(repo, base)
     staged_set = set(staged)
     locks = _lock_changed(staged_set)
+    owner = T.commit_owner()
     with L.lock(repo.common_dir):
+        T.clear_pending(repo)  # an earlier attempt's (aborted) lines: this attempt decides anew
         if amend:
             _drop_stale_pending(repo, cfg, base, idx, old, dvcy)
         for model in cfg.models.values():
@@ -139,7 +143,7 @@ def pre_commit(repo: Repo) -> int:
                         f"stage all of it (git add {model.path}) or none of it")
                 if not (repo.root / model.path).exists():
                     continue  # the model was deleted: nothing to register
-            _register_staged(repo, reg, cfg, model, rec, idx, base)
+            _register_staged(repo, reg, cfg, model, rec, idx, base, owner)
     return 0
 
 
@@ -207,7 +211,9 @@ def _check_ledgers(repo: Repo, cfg: Config, base: str | None, staged: list[str])
 
 
 def _register_staged(repo: Repo, reg: Any, cfg: Config, model: Any, rec: Any, idx: Source,
-                     base: str | None) -> None:
+                     base: str | None, owner: dict[str, Any]) -> None:
+    """Append the model's register event to the staged ledger and reserve its version for
+    this commit; post-commit confirms it with the tag (mvtools.transaction)."""
     ledger_rel = cfg.ledger_path(model)
     path = repo.root / ledger_rel
     staged_bytes = repo.show_blob(":" + ledger_rel)
@@ -220,14 +226,22 @@ def _register_staged(repo: Repo, reg: Any, cfg: Config, model: Any, rec: Any, id
     base_ids = set(base_led.ids)
     pending = [e for e in staged_led.events if e["id"] not in base_ids]
     d = reg.digest(model, rec)
-    if any(e["event"] == "register" and e["sha256"] == d.sha256 for e in pending):
-        return  # already registered in this commit (a re-run, or 'mvtools register')
-    keep = [e for e in pending if not (e["event"] == "register")]
-    ev = reg.new_event(model, d, rec, idx, pending=pending)
-    new = (base_bytes or L.header(model.name).encode()) + L.render_events([*keep, ev]).encode()
-    L.atomic_write(path, new)
-    repo.git("add", "--", ledger_rel)
-    _say(f"registered {model.name} {ev['version']} ({d.sha256[:12]}, {d.size} bytes)")
+    mine = next((e for e in pending if e["event"] == "register" and e["sha256"] == d.sha256), None)
+    if mine is not None and T.version_free(repo, ledger_rel, mine, owner):
+        ev = mine  # staged already (a retried commit, an amend): keep its number
+    else:
+        if mine is not None:
+            _say(f"{model.name} {mine['version']} was taken by another commit since it was staged; "
+                 "renumbering")
+        keep = [e for e in pending if not (e["event"] == "register")]
+        ev = reg.new_event(model, d, rec, idx, pending=pending)
+        new = (base_bytes or L.header(model.name).encode()) + L.render_events([*keep, ev]).encode()
+        L.atomic_write(path, new)
+        repo.git("add", "--", ledger_rel)
+    if ev["tag"] in repo.tags(ev["tag"]):
+        return  # an amend of the commit that holds it: its tag stays (post-rewrite moves it)
+    reservation = T.reserve(repo, ev, owner)
+    T.add_pending(repo, ev, owner, ledger_rel, reservation, register_message(ev["model"], ev["version"]))
 
 
 def _driver_hint(repo: Repo) -> None:
@@ -246,6 +260,7 @@ def _driver_hint(repo: Repo) -> None:
 def post_commit(repo: Repo) -> int:
     if os.environ.get("MVTOOLS_SKIP") == "1":
         return 0
+    T.clear_pending(repo)  # what the shell hook did not tag is tagged below
     head = repo.head
     if head is None:
         return 0
@@ -258,7 +273,6 @@ def post_commit(repo: Repo) -> int:
     from mvtools.registry import Registry
 
     reg = Registry(repo=repo, config=cfg)
-    _driver_hint(repo)
     prefix = cfg.registry_dir + "/"
     registered: set[str] = set()
     for p in changed:
@@ -289,8 +303,11 @@ def post_commit(repo: Repo) -> int:
             if ev["id"] in before or ev["event"] != "register":
                 continue
             registered.add(ev["model"])
-            where = reg.tag_event(ev, head)
-            if where != head and not _amending(repo):  # an amend: post-rewrite moves the tag next
+            where, created = reg.tag_event(ev, head)
+            T.release(repo, ev["tag"])  # the reservation is confirmed by the tag
+            if created:
+                _say(f"registered {ev['model']} {ev['version']} ({ev['sha256'][:12]}, {ev['size']} bytes)")
+            elif where != head and not _amending(repo):  # an amend: post-rewrite moves the tag next
                 _say(f"note: tag {ev['tag']} stays on {where[:12]}, the commit that first held it")
         _restore_index(repo, p, data)
     # a model changed without a register event: the commit skipped the pre-commit hook

@@ -10,7 +10,7 @@ import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mvtools import ledger as L
 from mvtools.artifacts import (WORKTREE, Record, Source, dvc_fix_command, find_record,
@@ -21,6 +21,9 @@ from mvtools.gitops import Repo
 from mvtools.hashing import Digest, StatCache, digest_path
 from mvtools.versioning import (Version, next_semver, parse_tag, timestamp_version, utc_now,
                                 version_tag)
+
+if TYPE_CHECKING:
+    from mvtools.transaction import Transaction
 
 TAG_MESSAGE = "Registering artifact {model} version {version}"
 
@@ -164,6 +167,10 @@ class Registry:
             p = parse_tag(tag)
             if p and p.version and p.model == name:
                 vs.add(Version(p.version))
+        from mvtools.transaction import live_reservations
+
+        vs.update(Version(r["version"]) for r in live_reservations(self.repo, name)
+                  if isinstance(r.get("version"), str))
         return vs
 
     # -- registering ----------------------------------------------------------------
@@ -230,8 +237,6 @@ class Registry:
     def register(self, name: str, *, path: str | None = None, bump: str | None = None,
                  version: str | None = None, message: str | None = None) -> dict[str, Any]:
         """Register the work tree's bytes of ``name`` as a new version: append, commit, tag."""
-        if self.repo.operation_in_progress():
-            raise UsageError(f"{self.repo.operation_in_progress()} is in progress; finish it first")
         if bump is not None and bump not in ("major", "minor", "patch"):
             raise UsageError(f"invalid bump {bump!r}: expected major, minor or patch")
         if version is not None:
@@ -242,8 +247,7 @@ class Registry:
         rec = find_record(self.config, wt, model, dvcy)
         if rec is None and not (self.root / model.path).exists():
             raise UsageError(f"model {name}: {model.path} does not exist")
-        with L.lock(self.repo.common_dir):
-            self._states = None
+        with self.transaction() as txn:
             d = self.digest(model, rec)
             st = self.state(name, new_ok=True)
             if st.versions:
@@ -256,62 +260,22 @@ class Registry:
                 paths.append(rec.file)
             elif rec is None:
                 paths.append(model.path)
-            writes = {}
+            writes: dict[str, bytes | None] = {}
             if name not in self.config.models:
                 writes["mvtools.yaml"] = self._declaration(name, model.path)
                 paths.append("mvtools.yaml")
-            head = self.commit_events(name, [ev], message or f"Register {name} {ev['version']}", paths,
-                                      writes=writes)
+            head = txn.commit({name: [ev]}, message or f"Register {name} {ev['version']}", paths,
+                              writes=writes)
             if writes:
                 self.config = load_config(self.root)
             self.tag_event(ev, head)
         return {**ev, "commit": head}
 
-    def commit_events(self, name: str, events: list[dict[str, Any]], message: str,
-                      extra_paths: list[str] | None = None, writes: dict[str, bytes] | None = None) -> str:
-        """Append ``events`` to the ledger of ``name`` and commit it (with ``extra_paths``).
+    def transaction(self) -> "Transaction":
+        """The one write path: lock, guard, append, commit, tag (see mvtools.transaction)."""
+        from mvtools.transaction import Transaction
 
-        Callers hold the registry lock. A failed commit restores the ledger as it was.
-        """
-        what = self.repo.operation_in_progress()
-        if what:
-            raise UsageError(f"{what} is in progress; finish it first")
-        ledger_rel = self.config.ledger_path(name)
-        lpath = self.root / ledger_rel
-        before = lpath.read_bytes() if lpath.exists() else None
-        if before != (self.repo.show_blob(f"HEAD:{ledger_rel}") if self.repo.head else None):
-            raise UsageError(f"{ledger_rel} differs from the committed one (an interrupted registration?); "
-                             f"run: mvtools sync-tags (or: git checkout HEAD -- {ledger_rel})")
-        saved = {rel: ((self.root / rel).read_bytes() if (self.root / rel).exists() else None)
-                 for rel in (writes or {})}
-        L.append(lpath, name, events, expected=before)
-        paths = [ledger_rel, *(extra_paths or [])]
-        try:
-            for rel, data in (writes or {}).items():
-                L.atomic_write(self.root / rel, data)
-            self.repo.git("add", "--", *paths)
-            env = dict(os.environ, MVTOOLS_REGISTERING="1")
-            proc = self.repo.git("commit", "-q", "-m", message, "--", *paths, check=False, env=env)
-            if proc.returncode != 0:
-                text = (proc.stderr or proc.stdout).decode("utf-8", "replace").strip().splitlines()
-                raise CheckFailed("git commit failed: " + (text[-1] if text else str(proc.returncode)))
-        except BaseException:
-            if before is None:
-                lpath.unlink(missing_ok=True)
-            else:
-                L.atomic_write(lpath, before)
-            for rel, old in saved.items():
-                if old is None:
-                    (self.root / rel).unlink(missing_ok=True)
-                else:
-                    L.atomic_write(self.root / rel, old)
-            self.repo.git("reset", "-q", "--", ledger_rel, *saved, check=False)
-            raise
-        finally:
-            self._states = None
-        head = self.repo.rev_parse("HEAD")
-        assert head
-        return head
+        return Transaction(self)
 
     def _model_for_register(self, name: str, path: str | None) -> Model:
         from mvtools.config import safe_relpath, validate_name
@@ -352,14 +316,15 @@ class Registry:
                              "section?); declare it by hand")
         return new.encode()
 
-    def tag_event(self, ev: dict[str, Any], commit: str) -> str:
-        """Create the event's tag on ``commit``; an existing tag is left where it is."""
+    def tag_event(self, ev: dict[str, Any], commit: str) -> tuple[str, bool]:
+        """Create the event's tag on ``commit``; an existing tag is left where it is.
+        Returns the commit the tag is on and whether it was created now."""
         tag = ev["tag"]
         existing = self.repo.tags(tag)
         if tag in existing:
-            return existing[tag][0]
+            return existing[tag][0], False
         self.repo.create_tag(tag, commit, TAG_MESSAGE.format(model=ev["model"], version=ev["version"]))
-        return commit
+        return commit, True
 
     # -- tags -----------------------------------------------------------------------
     def sync_tags(self) -> dict[str, list[dict[str, str]]]:
@@ -560,12 +525,10 @@ class Registry:
         from mvtools.config import validate_stage
         from mvtools.versioning import stage_tag
 
-        _writable(self)
         validate_stage(stage)
         if stage not in self.config.stages:
             raise UsageError(f"unknown stage {stage!r} (stages: {', '.join(self.config.stages)})")
-        with L.lock(self.repo.common_dir):
-            self._states = None
+        with self.transaction() as txn:
             st, v = self.version(name, version)
             if st.deprecated and not force:
                 raise UsageError(f"{name} is deprecated; pass --force to promote anyway")
@@ -588,20 +551,18 @@ class Registry:
             ev = L.make_event("promote", name, actor, utc_now(), version=v, stage=stage, tag=tag,
                               **({"message": message} if message else {}))
             commit = _version_commit(self, st.versions[v], tags)
-            self.commit_events(name, [ev], message or f"Promote {name} {v} to {stage}")
+            txn.commit({name: [ev]}, message or f"Promote {name} {v} to {stage}")
             env, _ = Lifecycle.tag_env(tags, name)
-            self.repo.create_tag(tag, commit, f"Assigning stage {stage} to artifact {name} version {v}", env=env)
+            txn.tag(tag, commit, f"Assigning stage {stage} to artifact {name} version {v}", env=env)
         return {**ev, "commit": commit}
 
     def rollback(self, name: str, stage: str, message: str | None = None) -> dict[str, Any]:
         from mvtools import policy
         from mvtools.versioning import stage_tag
 
-        _writable(self)
         if stage not in self.config.stages and stage not in self.state(name).stages:
             raise UsageError(f"unknown stage {stage!r} (stages: {', '.join(self.config.stages)})")
-        with L.lock(self.repo.common_dir):
-            self._states = None
+        with self.transaction() as txn:
             st = self.state(name)
             stack = st.stages.get(stage, [])
             if not stack:
@@ -616,22 +577,20 @@ class Registry:
             un_tag, re_tag = stage_tag(name, stage, c1, unassign=True), stage_tag(name, stage, c1 + 1)
             ev = L.make_event("rollback", name, actor, utc_now(), stage=stage, version=restored,
                               previous=popped, tag=re_tag, **({"message": message} if message else {}))
-            self.commit_events(name, [ev], message or f"Roll back {name} {stage} from {popped} to {restored}")
+            txn.commit({name: [ev]}, message or f"Roll back {name} {stage} from {popped} to {restored}")
             env, when = Lifecycle.tag_env(tags, name)
-            self.repo.create_tag(un_tag, _version_commit(self, st.versions[popped], tags),
+            txn.tag(un_tag, _version_commit(self, st.versions[popped], tags),
                                 f"Unassigning stage {stage} from artifact {name} version {popped}", env=env)
             env2 = dict(env, GIT_COMMITTER_DATE=f"@{when + 1} +0000")
             commit = _version_commit(self, st.versions[restored], tags)
-            self.repo.create_tag(re_tag, commit, f"Assigning stage {stage} to artifact {name} version {restored}",
+            txn.tag(re_tag, commit, f"Assigning stage {stage} to artifact {name} version {restored}",
                                 env=env2)
         return {**ev, "commit": commit}
 
     def archive(self, name: str, version: str, message: str | None = None) -> dict[str, Any]:
         from mvtools.versioning import version_tag
 
-        _writable(self)
-        with L.lock(self.repo.common_dir):
-            self._states = None
+        with self.transaction() as txn:
             st, v = self.version(name, version)
             if v in st.archived:
                 raise UsageError(f"{name}@{v} is archived already")
@@ -640,17 +599,15 @@ class Registry:
             ev = L.make_event("archive", name, self.repo.identity(), utc_now(), version=v, tag=tag,
                               **({"message": message} if message else {}))
             commit = _version_commit(self, st.versions[v], tags)
-            self.commit_events(name, [ev], message or f"Archive {name} {v}")
+            txn.commit({name: [ev]}, message or f"Archive {name} {v}")
             env, _ = Lifecycle.tag_env(tags, name)
-            self.repo.create_tag(tag, commit, f"Deregistering artifact {name} version {v}", env=env)
+            txn.tag(tag, commit, f"Deregistering artifact {name} version {v}", env=env)
         return {**ev, "commit": commit}
 
     def deprecate(self, name: str, message: str | None = None) -> dict[str, Any]:
         from mvtools.versioning import deprecated_tag
 
-        _writable(self)
-        with L.lock(self.repo.common_dir):
-            self._states = None
+        with self.transaction() as txn:
             st = self.state(name)
             if st.deprecated:
                 raise UsageError(f"{name} is deprecated already")
@@ -658,9 +615,9 @@ class Registry:
             tag = deprecated_tag(name)
             ev = L.make_event("deprecate", name, self.repo.identity(), utc_now(), tag=tag,
                               **({"message": message} if message else {}))
-            head = self.commit_events(name, [ev], message or f"Deprecate {name}")
+            head = txn.commit({name: [ev]}, message or f"Deprecate {name}")
             env, _ = Lifecycle.tag_env(tags, name)
-            self.repo.create_tag(tag, head, f"Deprecating artifact {name}", env=env)
+            txn.tag(tag, head, f"Deprecating artifact {name}", env=env)
         return {**ev, "commit": head}
 
 
@@ -695,10 +652,3 @@ def _version_commit(reg: "Registry", ev: dict[str, Any], tags: dict[str, tuple[s
     if c is None:
         raise NotFound(f"no commit holds {ev['tag']}; run 'mvtools sync-tags'")
     return c
-
-
-def _writable(reg: "Registry") -> None:
-    what = reg.repo.operation_in_progress()
-    if what:
-        raise UsageError(f"{what} is in progress; finish it first")
-

@@ -142,3 +142,8 @@ def parse_tag(tag: str) -> ParsedTag | None:
         return ParsedTag(model, "unassign" if m["unassign"] else "stage", stage=m["stage"],
                          counter=int(m["counter"]))
     return ParsedTag(model, "deprecated")
+
+
+def register_message(model: str, version: str) -> str:
+    """GTO's message for a version tag (gto/tag.py)."""
+    return f"Registering artifact {model} version {version}"

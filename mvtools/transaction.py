@@ -1,0 +1,225 @@
+"""The one write path to the registry: lock, refuse during a git operation, append, commit,
+tag, and put everything back when the commit fails.
+
+Registry commands (register, promote, archive, deprecate, rollback), deployments and
+import-gto run inside :class:`Transaction`. The commit hooks cannot hold a lock across a
+``git commit`` (the pre-commit hook exits before git writes the commit), so for them the
+transaction is split at the commit:
+
+* pre-commit, under the lock, picks the version and **reserves** it: a file under the
+  common git dir naming the version, its sha256 and the ``git commit`` process that owns
+  it. Every other allocation (another worktree's commit, ``mvtools register``) skips
+  versions reserved by a live owner, so two commits can never take one version.
+* post-commit **confirms** it: writes the tag and drops the reservation. The plain git hook
+  does this in shell from ``pending`` lines pre-commit left in the worktree's git dir (no
+  Python start for a registering commit's tag); the pre-commit framework's hook does it in
+  Python.
+* A commit that never happens (a later hook fails, an empty message, Ctrl-C) leaves a
+  reservation whose owner process is gone: it counts for nothing and the next writer
+  removes it. Its staged event is checked again when the commit is retried, and given a
+  new number if another commit took its number meanwhile.
+
+Only light modules are imported: pre-commit uses the reservation functions.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Iterator, Mapping
+
+from mvtools import ledger as L
+from mvtools.errors import CheckFailed, UsageError
+from mvtools.gitops import Repo
+
+if TYPE_CHECKING:
+    from mvtools.registry import Registry
+
+PENDING = "pending"  # in the worktree's git dir/mvtools: what post-commit must tag
+
+
+# -- reservations (the hooks' half of a transaction) ---------------------------------------
+def _reservations_dir(repo: Repo) -> Path:
+    return repo.mvtools_dir / "reservations"
+
+
+def _reservation_file(repo: Repo, tag: str) -> Path:
+    return _reservations_dir(repo) / (tag.replace("%", "%25").replace("/", "%2F") + ".json")
+
+
+def _start_time(pid: int) -> str | None:
+    """A process's start time (field 22 of /proc/PID/stat): with the pid, it names one
+    process for ever (pids are reused). None where /proc is absent or the pid is gone."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return stat.rsplit(")", 1)[1].split()[19]
+
+
+def _alive(owner: Mapping[str, Any]) -> bool:
+    pid = owner.get("pid")
+    if not isinstance(pid, int) or pid <= 0:
+        return False
+    if Path("/proc/self/stat").exists():
+        return _start_time(pid) == owner.get("start")
+    try:  # no /proc: a live pid is taken as the owner
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True
+    return True
+
+
+def commit_owner() -> dict[str, Any]:
+    """The ``git`` process running this hook (the commit's lifetime), else our parent."""
+    from mvtools.gitops import git_ancestor_pids
+
+    pid = next(iter(git_ancestor_pids()), os.getppid())
+    return {"pid": pid, "start": _start_time(pid)}
+
+
+def _read(path: Path) -> dict[str, Any] | None:
+    try:
+        doc = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return doc if isinstance(doc, dict) else None
+
+
+def live_reservations(repo: Repo, model: str) -> Iterator[dict[str, Any]]:
+    """Reservations of ``model`` whose owner still runs; dead ones are removed (callers
+    hold the registry lock)."""
+    d = _reservations_dir(repo)
+    if not d.is_dir():
+        return
+    for f in d.iterdir():
+        doc = _read(f)
+        if doc is None or not _alive(doc.get("owner") or {}):
+            f.unlink(missing_ok=True)
+            continue
+        if doc.get("model") == model:
+            yield doc
+
+
+def reserve(repo: Repo, ev: dict[str, Any], owner: dict[str, Any]) -> Path:
+    """Hold ``ev``'s version for ``owner`` until post-commit tags it (or the owner exits)."""
+    path = _reservation_file(repo, ev["tag"])
+    doc = {"tag": ev["tag"], "model": ev["model"], "version": ev["version"], "sha256": ev["sha256"],
+           "id": ev["id"], "owner": owner, "worktree": str(repo.git_dir)}
+    L.atomic_write(path, json.dumps(doc, sort_keys=True).encode())
+    return path
+
+
+def release(repo: Repo, tag: str) -> None:
+    _reservation_file(repo, tag).unlink(missing_ok=True)
+
+
+def version_free(repo: Repo, ledger_rel: str, ev: dict[str, Any], owner: dict[str, Any]) -> bool:
+    """May this commit still take ``ev``'s version? Not when another commit holds its tag
+    (an amend keeps the tag of the commit it replaces) or another live commit reserved it."""
+    tags = repo.tags(ev["tag"])
+    if ev["tag"] in tags:
+        held = repo.show_blob(f"{tags[ev['tag']][0]}:{ledger_rel}") or b""
+        return ev["id"].encode() in held
+    for doc in live_reservations(repo, ev["model"]):
+        if doc.get("version") == ev["version"] and doc.get("owner") != owner:
+            return False
+    return True
+
+
+def clear_pending(repo: Repo) -> None:
+    (repo.git_dir / "mvtools" / PENDING).unlink(missing_ok=True)
+
+
+def add_pending(repo: Repo, ev: dict[str, Any], owner: dict[str, Any], ledger_rel: str, reservation: Path,
+                tag_message: str) -> None:
+    """One tab-separated line the post-commit shell hook reads: owner pid, tag, event id,
+    ledger path, reservation file, what to tell the user, the tag's message."""
+    said = f"registered {ev['model']} {ev['version']} ({ev['sha256'][:12]}, {ev['size']} bytes)"
+    fields = [str(owner["pid"]), ev["tag"], ev["id"], ledger_rel, str(reservation), said, tag_message]
+    if any("\t" in f or "\n" in f or not f for f in fields):
+        return  # cannot be said on one line: post-commit falls back to Python
+    if os.path.basename(os.environ.get("GIT_INDEX_FILE", "")).startswith("next-index"):
+        return  # `git commit PATH`: Python's post-commit also puts the ledger in the real index
+    d = repo.git_dir / "mvtools"
+    d.mkdir(exist_ok=True)
+    with open(d / PENDING, "a", encoding="utf-8") as fh:
+        fh.write("\t".join(fields) + "\n")
+
+
+# -- the transaction of registry commands -------------------------------------------------
+class Transaction:
+    """``with Transaction(reg) as txn:`` holds the registry lock; ``txn.commit`` appends
+    events and commits them (restoring every file on failure); ``txn.tag`` tags."""
+
+    def __init__(self, reg: "Registry") -> None:
+        self.reg = reg
+        self.repo = reg.repo
+        self._lock = L.lock(self.repo.common_dir)
+
+    def __enter__(self) -> "Transaction":
+        _refuse_during_operation(self.repo)
+        self._lock.__enter__()
+        self.reg._states = None
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.reg._states = None
+        self._lock.__exit__(*exc)
+
+    def commit(self, events: Mapping[str, list[dict[str, Any]]], message: str,
+               extra_paths: list[str] | None = None, writes: Mapping[str, bytes | None] | None = None) -> str:
+        """Append each model's ``events`` to its ledger, write ``writes`` (path -> bytes, None:
+        remove the file), and commit all of it with ``extra_paths``. A failure puts every
+        file back as it was."""
+        _refuse_during_operation(self.repo)
+        root, cfg = self.repo.root, self.reg.config
+        ledgers = {name: cfg.ledger_path(name) for name in events}
+        for rel in ledgers.values():
+            data = (root / rel).read_bytes() if (root / rel).exists() else None
+            if data != (self.repo.show_blob(f"HEAD:{rel}") if self.repo.head else None):
+                raise UsageError(f"{rel} differs from the committed one (an interrupted registration?); "
+                                 f"run: mvtools sync-tags (or: git checkout HEAD -- {rel})")
+        touched = [*ledgers.values(), *(writes or {})]
+        saved = {rel: ((root / rel).read_bytes() if (root / rel).exists() else None) for rel in touched}
+        paths = [*ledgers.values(), *(extra_paths or []), *(writes or {})]
+        try:
+            for name, evs in events.items():
+                L.append(root / ledgers[name], name, evs, expected=saved[ledgers[name]])
+            for rel, data in (writes or {}).items():
+                if data is None:
+                    (root / rel).unlink(missing_ok=True)
+                else:
+                    L.atomic_write(root / rel, data)
+            self.repo.git("add", "--", *paths)
+            env = dict(os.environ, MVTOOLS_REGISTERING="1")
+            proc = self.repo.git("commit", "-q", "-m", message, "--", *paths, check=False, env=env)
+            if proc.returncode != 0:
+                text = (proc.stderr or proc.stdout).decode("utf-8", "replace").strip().splitlines()
+                raise CheckFailed("git commit failed: " + (text[-1] if text else str(proc.returncode)))
+        except BaseException:
+            for rel, old in saved.items():
+                if old is None:
+                    (root / rel).unlink(missing_ok=True)
+                else:
+                    L.atomic_write(root / rel, old)
+            self.repo.git("reset", "-q", "--", *saved, check=False)
+            raise
+        finally:
+            self.reg._states = None
+        head = self.repo.rev_parse("HEAD")
+        if head is None:  # pragma: no cover - git said the commit succeeded
+            raise CheckFailed("git commit left no HEAD")
+        return head
+
+    def tag(self, tag: str, commit: str, message: str, env: dict[str, str] | None = None) -> None:
+        self.repo.create_tag(tag, commit, message, env=env)
+
+
+def _refuse_during_operation(repo: Repo) -> None:
+    what = repo.operation_in_progress()
+    if what:
+        raise UsageError(f"{what} is in progress; finish it first")
