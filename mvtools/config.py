@@ -9,6 +9,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from mvtools.errors import ConfigError, NotFound, UsageError
+from mvtools.versioning import tag_name_of
 from mvtools.yamlio import load_yaml
 
 CONFIG_FILE = "mvtools.yaml"
@@ -80,7 +81,7 @@ class Model:
 
     @property
     def tag_name(self) -> str:
-        return self.name.replace(":", "=")
+        return tag_name_of(self.name)
 
     @property
     def ledger_name(self) -> str:
@@ -106,7 +107,7 @@ class Config:
             raise NotFound(f"unknown model {name!r} (models: {known})") from None
 
     def ledger_path(self, model: Model | str) -> str:
-        m = model.ledger_name if isinstance(model, Model) else model.replace(":", "=") + ".yaml"
+        m = model.ledger_name if isinstance(model, Model) else tag_name_of(model) + ".yaml"
         return f"{self.registry_dir}/{m}"
 
     def watched_paths(self) -> list[str]:

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from mvtools import ledger as L
 from mvtools.compare import lower_is_better, settings
 from mvtools.errors import CheckFailed, ConfigError, UsageError
-from mvtools.versioning import utc_now
+from mvtools.versioning import tag_name_of, utc_now
 
 if TYPE_CHECKING:
     from mvtools.registry import Registry
@@ -109,7 +109,7 @@ def _render(reg: "Registry", name: str, env: str, settings_: dict[str, Any], sta
     """Write deploy/<env>/<model>.yaml; returns its repo-relative path (None: nothing live)."""
     from mvtools.install import data_dir
 
-    rel = f"deploy/{env}/{name.replace(':', '=').replace('/', '_')}.yaml"
+    rel = f"deploy/{env}/{tag_name_of(name).replace('/', '_')}.yaml"
     out = reg.root / rel
     if state["stable"] is None:
         if out.exists():
@@ -126,7 +126,7 @@ def _render(reg: "Registry", name: str, env: str, settings_: dict[str, Any], sta
         if found:
             return found
         base = settings_.get("storage")
-        return f"{str(base).rstrip('/')}/{name.replace(':', '=')}/{version}" if base else f"mvtools://{name}@{version}"
+        return f"{str(base).rstrip('/')}/{tag_name_of(name)}/{version}" if base else f"mvtools://{name}@{version}"
 
     canary = ""
     version = state["stable"]
@@ -263,7 +263,7 @@ def publish(reg: "Registry", spec: str, to: str) -> dict[str, Any]:
         reg.get(f"{ev['model']}@{ev['version']}", local)
         import fsspec
 
-        dest = f"{to.rstrip('/')}/{ev['model'].replace(':', '=')}/{ev['version']}"
+        dest = f"{to.rstrip('/')}/{tag_name_of(ev['model'])}/{ev['version']}"
         try:
             fs, root = fsspec.core.url_to_fs(dest)
             fs.makedirs(root, exist_ok=True)

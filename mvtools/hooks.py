@@ -14,7 +14,7 @@ from mvtools.artifacts import INDEX, Source, find_record
 from mvtools.config import CONFIG_FILE, Config, dvc_yaml_files, load_config
 from mvtools.errors import CheckFailed, UsageError
 from mvtools.gitops import Repo, git_ancestors
-from mvtools.versioning import parse_tag
+from mvtools.versioning import parse_tag, register_message
 
 STATIC_WATCH = r"(^|/)dvc\.(lock|yaml)$|\.dvc$|^mvtools\.yaml$"
 
@@ -354,7 +354,7 @@ def post_rewrite(repo: Repo, command: str | None, mapping: str | None) -> int:
         target = reg.commit_holding(pt.model, ev["id"]) if ev and ev["tag"] == tag else None
         if target:
             msg = repo.out("tag", "-l", "--format=%(contents:subject)", tag) or \
-                f"Registering artifact {pt.model} version {pt.version}"
+                register_message(pt.model, pt.version or "")
             repo.create_tag(tag, target, msg, force=True)
             _say(f"moved tag {tag} to {target[:12]} ({command or 'rewrite'})")
         else:
