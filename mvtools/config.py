@@ -9,6 +9,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from mvtools.errors import ConfigError, NotFound, UsageError
+from mvtools.ledger import ledger_path
 from mvtools.versioning import tag_name_of
 from mvtools.yamlio import load_yaml
 
@@ -83,10 +84,6 @@ class Model:
     def tag_name(self) -> str:
         return tag_name_of(self.name)
 
-    @property
-    def ledger_name(self) -> str:
-        return self.tag_name + ".yaml"
-
 
 @dataclass
 class Config:
@@ -107,8 +104,7 @@ class Config:
             raise NotFound(f"unknown model {name!r} (models: {known})") from None
 
     def ledger_path(self, model: Model | str) -> str:
-        m = model.ledger_name if isinstance(model, Model) else tag_name_of(model) + ".yaml"
-        return f"{self.registry_dir}/{m}"
+        return ledger_path(self.registry_dir, model.name if isinstance(model, Model) else model)
 
     def watched_paths(self) -> list[str]:
         """What the hooks must look at: model paths and the files that describe them."""

@@ -178,26 +178,20 @@ def _drop_stale_pending(repo: Repo, cfg: Config, base: str | None, idx: Source, 
 
 def _check_ledgers(repo: Repo, cfg: Config, base: str | None, staged: list[str]) -> None:
     merge_head = repo.rev_parse("MERGE_HEAD")
-    prefix = cfg.registry_dir + "/"
+    parents = [base, merge_head] if merge_head else [base]
     problems = []
     for p in staged:
-        if not (p.startswith(prefix) and p.endswith(".yaml")):
+        if not L.is_ledger_path(cfg.registry_dir, p):
             continue
         new = repo.show_blob(":" + p)
-        if new is None:
-            if base and repo.show_blob(f"{base}:{p}") is not None:
-                problems.append(f"{p}: the ledger was deleted")
-            continue
-        try:
-            _ledger(repo, new, p)
-        except Exception as exc:  # noqa: BLE001 - reported as one line
-            problems.append(str(exc))
-            continue
-        if merge_head:
-            parents = [repo.show_blob(f"{base}:{p}") if base else None, repo.show_blob(f"{merge_head}:{p}")]
-            why = L.check_union(parents, new, p)
-        else:
-            why = L.check_extends(repo.show_blob(f"{base}:{p}") if base else None, new, p)
+        if new is not None:
+            try:
+                _ledger(repo, new, p)
+            except Exception as exc:  # noqa: BLE001 - reported as one line
+                problems.append(str(exc))
+                continue
+        olds = [repo.show_blob(f"{rev}:{p}") if rev else None for rev in parents]
+        why = L.check_ledger_change(olds, new, p, lambda data, src: _ledger(repo, data, src))
         if why:
             problems.append(why)
     if problems:
@@ -259,10 +253,9 @@ def post_commit(repo: Repo) -> int:
 
     reg = Registry(repo=repo, config=cfg)
     _driver_hint(repo)
-    prefix = cfg.registry_dir + "/"
     registered: set[str] = set()
     for p in changed:
-        if not (p.startswith(prefix) and p.endswith(".yaml")):
+        if not L.is_ledger_path(cfg.registry_dir, p):
             continue
         data = repo.show_blob(f"{head}:{p}")
         if data is None:
@@ -272,14 +265,14 @@ def post_commit(repo: Repo) -> int:
         except Exception as exc:  # noqa: BLE001
             _say(f"warning: {exc}")
             continue
-        if len(parents) == 1:
-            dropped = L.check_extends(repo.show_blob(f"{parents[0]}:{p}"), data, p)
+        olds = [repo.show_blob(f"{par}:{p}") for par in parents]
+        if len(parents) == 1:  # a merge's union is for the pre-commit hook and verify to judge
+            dropped = L.check_ledger_change(olds, data, p, lambda d, src: _ledger(repo, d, src))
             if dropped:
                 _say(f"warning: commit {head[:12]} rewrote the ledger ({dropped}); to keep it append-only run: "
                      f"git checkout HEAD^ -- {p} && git commit --amend --no-edit")
         before: set[str] = set()
-        for par in parents:
-            old = repo.show_blob(f"{par}:{p}")
+        for old in olds:
             if old:
                 try:
                     before.update(_ledger(repo, old, p).ids)

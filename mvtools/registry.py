@@ -103,14 +103,9 @@ class Registry:
     def states(self) -> dict[str, ModelState]:
         """Every model's state: declared models plus any model with a ledger file."""
         if self._states is None:
+            regdir = self.config.registry_dir
             names = set(self.config.models)
-            reg = self.root / self.config.registry_dir
-            if reg.is_dir():
-                for dirpath, _dirs, files in os.walk(reg):
-                    for f in files:
-                        if f.endswith(".yaml") and not f.startswith("."):
-                            rel = (Path(dirpath) / f).relative_to(reg).as_posix()[: -len(".yaml")]
-                            names.add(rel.replace("=", ":"))
+            names.update(L.model_of_ledger(regdir, rel) for rel in L.ledger_files(self.root, regdir))
             self._states = {n: fold(n, self.load_ledger(n).events) for n in sorted(names)}
         return self._states
 
@@ -407,13 +402,12 @@ class Registry:
         """A registration killed between writing the ledger and committing it leaves events
         no commit holds (and so no tag). Their bytes were never committed: drop them by
         restoring HEAD's ledger (work tree and index), when the change is only such an append."""
-        out = []
-        regdir = self.root / self.config.registry_dir
-        if not regdir.is_dir() or self.repo.head is None:
+        out: list[dict[str, str]] = []
+        if self.repo.head is None or not (self.root / self.config.registry_dir).is_dir():
             return out
         with L.lock(self.repo.common_dir):
-            for p in sorted(regdir.rglob("*.yaml")):
-                rel = p.relative_to(self.root).as_posix()
+            for rel in L.ledger_files(self.root, self.config.registry_dir):
+                p = self.root / rel
                 L.clean_stale(p)
                 committed = self.repo.show_blob(f"HEAD:{rel}")
                 data = p.read_bytes()
