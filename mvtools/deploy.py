@@ -173,8 +173,7 @@ def start(reg: "Registry", name: str, version: str, env: str, strategy: str, per
     if strategy not in STRATEGIES:
         raise UsageError(f"invalid strategy {strategy!r}: expected blue-green or canary")
     settings_ = _env(reg, env)
-    if reg.repo.operation_in_progress():
-        raise UsageError(f"{reg.repo.operation_in_progress()} is in progress; finish it first")
+    reg.repo.require_no_operation()
     with L.lock(reg.repo.common_dir):
         reg._states = None
         v, cand = _check_version(reg, name, version, force)

@@ -15,7 +15,7 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from mvtools import ledger as L
-from mvtools.errors import CheckFailed, UsageError
+from mvtools.errors import CheckFailed
 from mvtools.hashing import sha256_of, tree_sha256
 from mvtools.versioning import parse_tag
 from mvtools.yamlio import load_yaml
@@ -72,8 +72,7 @@ def _hash_at(reg: "Registry", path: str, commit: str) -> tuple[str, int]:
 
 
 def import_gto(reg: "Registry") -> dict[str, Any]:
-    if reg.repo.operation_in_progress():
-        raise UsageError(f"{reg.repo.operation_in_progress()} is in progress; finish it first")
+    reg.repo.require_no_operation()
     fmt = "%(refname:strip=2)%00%(*objectname)%00%(objectname)%00%(taggername)%00%(taggeremail)%00%(creatordate:unix)"
     rows = []
     for line in reg.repo.out("for-each-ref", f"--format={fmt}", "refs/tags").splitlines():

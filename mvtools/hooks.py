@@ -27,7 +27,7 @@ def _ledger(repo: Repo, data: bytes, source: str, model: str | None = None) -> L
     `show`, the next commit's hook and each other read, so each is parsed once."""
     cache = _CACHES.get(repo.common_dir)
     if cache is None:
-        cache = _CACHES[repo.common_dir] = L.LedgerCache(repo.common_dir / "mvtools" / "ledger-cache")
+        cache = _CACHES[repo.common_dir] = L.LedgerCache(repo.ledger_cache_dir)
     return cache.load(data, source, model)
 
 
@@ -48,9 +48,7 @@ def watch_regex(cfg: Config) -> str:
 
 def write_watch_file(repo: Repo, cfg: Config) -> None:
     """The regex the shell hooks match staged paths against before starting Python."""
-    d = repo.git_dir / "mvtools"  # per worktree: each may have its own mvtools.yaml
-    d.mkdir(exist_ok=True)
-    f = d / "watch.re"
+    f = repo.watch_file  # per worktree: each may have its own mvtools.yaml
     text = watch_regex(cfg) + "\n"
     try:
         if not f.exists() or f.read_text() != text:

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable
 
 from mvtools.errors import ConfigError, InternalError
+from mvtools.gitops import lock_path
 from mvtools.versioning import model_of_tag, tag_name_of
 from mvtools.yamlio import dump_yaml, load_yaml
 
@@ -408,6 +409,4 @@ class _Lock:
 
 
 def lock(common_dir: Path, timeout: float = 120.0) -> _Lock:
-    d = common_dir / "mvtools"
-    d.mkdir(exist_ok=True)
-    return _Lock(d / "registry.lock", timeout)
+    return _Lock(lock_path(common_dir), timeout)

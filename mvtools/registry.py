@@ -83,7 +83,7 @@ class Registry:
         self.repo = repo or Repo.discover(path)
         self.root = self.repo.root
         self.config = config or load_config(self.root)
-        self.cache = L.LedgerCache(self.repo.common_dir / "mvtools" / "ledger-cache")
+        self.cache = L.LedgerCache(self.repo.ledger_cache_dir)
         self._states: dict[str, ModelState] | None = None
 
     # -- reading ------------------------------------------------------------------
@@ -182,7 +182,7 @@ class Registry:
         return {"metrics": metrics or None, "params": params or None, "lineage": lineage}
 
     def digest(self, model: Model, rec: Record | None) -> Digest:
-        cache = StatCache(self.repo.mvtools_dir / "statcache.json")
+        cache = StatCache(self.repo.stat_cache_path)
         legacy = rec is not None and rec.hash_name == "md5-dos2unix"
         try:
             d = digest_path(self.root, model.path, cache=cache, dos2unix=legacy)
@@ -225,8 +225,7 @@ class Registry:
     def register(self, name: str, *, path: str | None = None, bump: str | None = None,
                  version: str | None = None, message: str | None = None) -> dict[str, Any]:
         """Register the work tree's bytes of ``name`` as a new version: append, commit, tag."""
-        if self.repo.operation_in_progress():
-            raise UsageError(f"{self.repo.operation_in_progress()} is in progress; finish it first")
+        self.repo.require_no_operation()
         if bump is not None and bump not in ("major", "minor", "patch"):
             raise UsageError(f"invalid bump {bump!r}: expected major, minor or patch")
         if version is not None:
@@ -268,9 +267,7 @@ class Registry:
 
         Callers hold the registry lock. A failed commit restores the ledger as it was.
         """
-        what = self.repo.operation_in_progress()
-        if what:
-            raise UsageError(f"{what} is in progress; finish it first")
+        self.repo.require_no_operation()
         ledger_rel = self.config.ledger_path(name)
         lpath = self.root / ledger_rel
         before = lpath.read_bytes() if lpath.exists() else None
@@ -456,7 +453,7 @@ class Registry:
                 if pt.kind == "unassign":  # imported from GTO: the unassign itself
                     out.append((tag, version_commit(prev), unassign_message(name, prev, stage), ts))
                     continue
-                out.append((stage_tag(name, stage, pt.counter - 1, unassign=True), version_commit(prev),
+                out.append((stage_tag(name, str(stage), pt.counter - 1, unassign=True), version_commit(prev),
                             unassign_message(name, prev, stage), ts))
                 out.append((tag, version_commit(ver), assign_message(name, ver, stage), ts))
         return out
@@ -551,7 +548,7 @@ class Registry:
         from mvtools import policy
         from mvtools.config import validate_stage
 
-        _writable(self)
+        self.repo.require_no_operation()
         validate_stage(stage)
         if stage not in self.config.stages:
             raise UsageError(f"unknown stage {stage!r} (stages: {', '.join(self.config.stages)})")
@@ -587,7 +584,7 @@ class Registry:
     def rollback(self, name: str, stage: str, message: str | None = None) -> dict[str, Any]:
         from mvtools import policy
 
-        _writable(self)
+        self.repo.require_no_operation()
         if stage not in self.config.stages and stage not in self.state(name).stages:
             raise UsageError(f"unknown stage {stage!r} (stages: {', '.join(self.config.stages)})")
         with L.lock(self.repo.common_dir):
@@ -616,7 +613,7 @@ class Registry:
         return {**ev, "commit": commit}
 
     def archive(self, name: str, version: str, message: str | None = None) -> dict[str, Any]:
-        _writable(self)
+        self.repo.require_no_operation()
         with L.lock(self.repo.common_dir):
             self._states = None
             st, v = self.version(name, version)
@@ -633,7 +630,7 @@ class Registry:
         return {**ev, "commit": commit}
 
     def deprecate(self, name: str, message: str | None = None) -> dict[str, Any]:
-        _writable(self)
+        self.repo.require_no_operation()
         with L.lock(self.repo.common_dir):
             self._states = None
             st = self.state(name)
@@ -668,10 +665,3 @@ def _version_commit(reg: "Registry", ev: dict[str, Any], tags: dict[str, tuple[s
     if c is None:
         raise NotFound(f"no commit holds {ev['tag']}; run 'mvtools sync-tags'")
     return c
-
-
-def _writable(reg: "Registry") -> None:
-    what = reg.repo.operation_in_progress()
-    if what:
-        raise UsageError(f"{what} is in progress; finish it first")
-

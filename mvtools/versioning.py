@@ -145,19 +145,19 @@ def next_counter(tags: dict[str, tuple[str, int]] | list[str], model: str) -> in
 
 
 # -- tag messages: the annotations GTO writes (gto/registry.py), so `git tag -n` reads alike
-def register_message(model: str, version: Version | str) -> str:
+def register_message(model: str, version: object) -> str:
     return f"Registering artifact {model} version {version}"
 
 
-def assign_message(model: str, version: Version | str, stage: str) -> str:
+def assign_message(model: str, version: object, stage: object) -> str:
     return f"Assigning stage {stage} to artifact {model} version {version}"
 
 
-def unassign_message(model: str, version: Version | str, stage: str) -> str:
+def unassign_message(model: str, version: object, stage: object) -> str:
     return f"Unassigning stage {stage} from artifact {model} version {version}"
 
 
-def archive_message(model: str, version: Version | str) -> str:
+def archive_message(model: str, version: object) -> str:
     return f"Deregistering artifact {model} version {version}"
 
 
