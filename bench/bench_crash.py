@@ -50,7 +50,8 @@ def setup(ws: C.Workspace) -> Path:
 
 
 def ledgers_parse(r: Path) -> tuple[bool, str]:
-    for p in sorted((r / "registry").rglob("*.yaml")):
+    for rel in L.ledger_files(r, "registry"):
+        p = r / rel
         try:
             L.parse(p.read_bytes(), p.name)
         except MvtoolsError as exc:

@@ -22,6 +22,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import common as C  # noqa: E402
+from mvtools.gitops import Repo  # noqa: E402
 
 TARGET_ADDED = 0.060
 
@@ -150,8 +151,7 @@ def main() -> int:
         rows.append(row("touches no model, stale watch file (both hooks start Python)", son, soff))
         past = time.time() - 60
         os.utime(cfg, (past, past))
-        watch = Path(ws.out(repo, "rev-parse", "--git-common-dir"))
-        watch = (repo / watch if not watch.is_absolute() else watch) / "mvtools" / "watch.re"
+        watch = Repo.discover(repo).watch_file
         mon, moff = [], []
         for i in range(max(n // 2, 10)):
             watch.unlink(missing_ok=True)  # pre-commit starts Python and rewrites it; post-commit doesn't

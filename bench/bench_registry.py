@@ -31,6 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import common as C  # noqa: E402
 from mvtools import ledger as L  # noqa: E402
+from mvtools.gitops import Repo  # noqa: E402
 
 MODELS = 100
 T0 = 1_700_000_000
@@ -127,7 +128,7 @@ def measure(ws: C.Workspace, repo: Path, n_versions: int, reps: int, gto: bool, 
             empty_hooks: Path) -> dict[str, list[float | None]]:
     res: dict[str, list[float | None]] = {k: [] for k in
                                            ("show_cold", "show_warm", "gto_show", "register", "gto_register")}
-    cache = repo / ".git" / "mvtools" / "ledger-cache"
+    cache = Repo.discover(repo).ledger_cache_dir
     mv, gto_bin = C.tool("mvtools"), C.tool("gto")
     ws.run([mv, "show", "--json"], repo)  # warm the page cache
     if not _warmed:  # the first size: fill the byte-code cache of every command (untimed)
@@ -244,7 +245,7 @@ def profile(ws: C.Workspace, repo: Path) -> None:
     import subprocess
 
     out = ws.dir / "prof"
-    shutil.rmtree(repo / ".git" / "mvtools" / "ledger-cache", ignore_errors=True)
+    shutil.rmtree(Repo.discover(repo).ledger_cache_dir, ignore_errors=True)
     (repo / "models" / "m001.bin").write_bytes(b"profiled\n")
     for label, args in (("show --json (cold cache)", ["show", "--json"]), ("show --json (warm)", ["show", "--json"]),
                         ("register m001 (the CLI process; its hooks run in their own)", ["register", "m001"])):

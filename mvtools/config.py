@@ -20,6 +20,8 @@ import msgspec
 from mvtools.errors import ConfigError, NotFound, UsageError
 from mvtools.settings import (CONFIG_FILE, DEFAULT_STAGES, CompareSettings, Environment, PolicySettings,
                               PushSettings, Settings, parse_settings)
+from mvtools.ledger import ledger_path
+from mvtools.versioning import tag_name_of
 from mvtools.yamlio import load_yaml
 
 BUMPS = ("major", "minor", "patch")
@@ -88,11 +90,7 @@ class Model:
 
     @property
     def tag_name(self) -> str:
-        return self.name.replace(":", "=")
-
-    @property
-    def ledger_name(self) -> str:
-        return self.tag_name + ".yaml"
+        return tag_name_of(self.name)
 
 
 @dataclass
@@ -118,8 +116,7 @@ class Config:
             raise NotFound(f"unknown model {name!r} (models: {known})") from None
 
     def ledger_path(self, model: Model | str) -> str:
-        m = model.ledger_name if isinstance(model, Model) else model.replace(":", "=") + ".yaml"
-        return f"{self.registry_dir}/{m}"
+        return ledger_path(self.registry_dir, model.name if isinstance(model, Model) else model)
 
     def watched_paths(self) -> list[str]:
         """What the hooks must look at: model paths and the files that describe them."""

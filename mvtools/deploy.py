@@ -18,7 +18,7 @@ from mvtools import ledger as L
 from mvtools.compare import lower_is_better
 from mvtools.errors import CheckFailed, UsageError
 from mvtools.settings import Environment
-from mvtools.versioning import utc_now
+from mvtools.versioning import tag_name_of, utc_now
 
 if TYPE_CHECKING:
     from mvtools.registry import Registry
@@ -104,7 +104,7 @@ def _render(reg: "Registry", name: str, env: str, settings_: Environment, state:
     to remove it (nothing live any more), or {} when there is nothing to write."""
     from mvtools.install import data_dir
 
-    rel = f"deploy/{env}/{name.replace(':', '=').replace('/', '_')}.yaml"
+    rel = f"deploy/{env}/{tag_name_of(name).replace('/', '_')}.yaml"
     out = reg.root / rel
     if state["stable"] is None:
         return {rel: None} if out.exists() else {}
@@ -118,7 +118,7 @@ def _render(reg: "Registry", name: str, env: str, settings_: Environment, state:
         if found:
             return found
         base = settings_.storage
-        return f"{str(base).rstrip('/')}/{name.replace(':', '=')}/{version}" if base else f"mvtools://{name}@{version}"
+        return f"{str(base).rstrip('/')}/{tag_name_of(name)}/{version}" if base else f"mvtools://{name}@{version}"
 
     canary = ""
     version = state["stable"]
@@ -249,7 +249,7 @@ def publish(reg: "Registry", spec: str, to: str) -> dict[str, Any]:
         reg.get(f"{ev['model']}@{ev['version']}", local)
         import fsspec
 
-        dest = f"{to.rstrip('/')}/{ev['model'].replace(':', '=')}/{ev['version']}"
+        dest = f"{to.rstrip('/')}/{tag_name_of(ev['model'])}/{ev['version']}"
         try:
             fs, root = fsspec.core.url_to_fs(dest)
             fs.makedirs(root, exist_ok=True)

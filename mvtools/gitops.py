@@ -17,6 +17,21 @@ from typing import Iterable, Iterator, Sequence
 from mvtools.errors import InternalError, UsageError
 
 EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
+STATE_DIR = "mvtools"  # under the git common dir (shared) and under each worktree's git dir
+
+
+def state_dir(common_dir: Path, *, create: bool = True) -> Path:
+    """mvtools' state shared by linked worktrees, in the git common dir: the registry lock,
+    the ledger cache, the stat cache."""
+    d = common_dir / STATE_DIR
+    if create:
+        d.mkdir(exist_ok=True)
+    return d
+
+
+def lock_path(common_dir: Path) -> Path:
+    """The registry lock: one writer at a time across processes and linked worktrees."""
+    return state_dir(common_dir) / "registry.lock"
 
 
 class GitError(InternalError):
@@ -87,12 +102,46 @@ class Repo:
     def out(self, *args: str, check: bool = True) -> str:
         return out(args, self.root, check=check)
 
+    # -- mvtools' own state under .git -----------------------------------------------
     @property
     def mvtools_dir(self) -> Path:
-        """Per-repository state shared by linked worktrees (lock, caches)."""
-        d = self.common_dir / "mvtools"
+        """Per-repository state shared by linked worktrees (lock, caches); created."""
+        return state_dir(self.common_dir)
+
+    @property
+    def lock_path(self) -> Path:
+        return lock_path(self.common_dir)
+
+    @property
+    def ledger_cache_dir(self) -> Path:
+        """The parsed-ledger cache (not created here: the cache copes with a read-only .git)."""
+        return state_dir(self.common_dir, create=False) / "ledger-cache"
+
+    @property
+    def stat_cache_path(self) -> Path:
+        return self.mvtools_dir / "statcache.json"
+
+    @property
+    def worktree_state_dir(self) -> Path:
+        """State of this worktree alone, in its git dir (each may have its own mvtools.yaml); created."""
+        d = self.git_dir / STATE_DIR
         d.mkdir(exist_ok=True)
         return d
+
+    @property
+    def reservations_dir(self) -> Path:
+        """Versions reserved by commits under way, shared by linked worktrees (mvtools.transaction)."""
+        return state_dir(self.common_dir, create=False) / "reservations"
+
+    @property
+    def pending_file(self) -> Path:
+        """What this worktree's post-commit hook must tag (hooks/post-commit: $GIT_DIR/mvtools/pending)."""
+        return self.git_dir / STATE_DIR / "pending"
+
+    @property
+    def watch_file(self) -> Path:
+        """The regex the shell hooks match staged paths against (hooks/*: $GIT_DIR/mvtools/watch.re)."""
+        return self.worktree_state_dir / "watch.re"
 
     def rev_parse(self, rev: str) -> str | None:
         proc = self.git("rev-parse", "--verify", "--quiet", rev + "^{commit}", check=False)
@@ -176,6 +225,12 @@ class Repo:
             if (gd / marker).exists():
                 return what
         return None
+
+    def require_no_operation(self) -> None:
+        """Refuse to write the registry while git is in the middle of something."""
+        what = self.operation_in_progress()
+        if what:
+            raise UsageError(f"{what} is in progress; finish it first")
 
 
 def _git_processes() -> Iterator[tuple[int, list[bytes]]]:

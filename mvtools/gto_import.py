@@ -72,9 +72,7 @@ def _hash_at(reg: "Registry", path: str, commit: str) -> tuple[str, int]:
 
 
 def import_gto(reg: "Registry") -> dict[str, Any]:
-    from mvtools.transaction import _refuse_during_operation
-
-    _refuse_during_operation(reg.repo)  # before reading tags: fail fast, not after hashing
+    reg.repo.require_no_operation()
     fmt = "%(refname:strip=2)%00%(*objectname)%00%(objectname)%00%(taggername)%00%(taggeremail)%00%(creatordate:unix)"
     rows = []
     for line in reg.repo.out("for-each-ref", f"--format={fmt}", "refs/tags").splitlines():

@@ -28,7 +28,7 @@ def _ledger(repo: Repo, data: bytes, source: str, model: str | None = None) -> L
     `show`, the next commit's hook and each other read, so each is parsed once."""
     cache = _CACHES.get(repo.common_dir)
     if cache is None:
-        cache = _CACHES[repo.common_dir] = L.LedgerCache(repo.common_dir / "mvtools" / "ledger-cache")
+        cache = _CACHES[repo.common_dir] = L.LedgerCache(repo.ledger_cache_dir)
     return cache.load(data, source, model)
 
 
@@ -49,9 +49,7 @@ def watch_regex(cfg: Config) -> str:
 
 def write_watch_file(repo: Repo, cfg: Config) -> None:
     """The regex the shell hooks match staged paths against before starting Python."""
-    d = repo.git_dir / "mvtools"  # per worktree: each may have its own mvtools.yaml
-    d.mkdir(exist_ok=True)
-    f = d / "watch.re"
+    f = repo.watch_file  # per worktree: each may have its own mvtools.yaml
     text = watch_regex(cfg) + "\n"
     try:
         if not f.exists() or f.read_text() != text:
@@ -182,26 +180,20 @@ def _drop_stale_pending(repo: Repo, cfg: Config, base: str | None, idx: Source, 
 
 def _check_ledgers(repo: Repo, cfg: Config, base: str | None, staged: list[str]) -> None:
     merge_head = repo.rev_parse("MERGE_HEAD")
-    prefix = cfg.registry_dir + "/"
+    parents = [base, merge_head] if merge_head else [base]
     problems = []
     for p in staged:
-        if not (p.startswith(prefix) and p.endswith(".yaml")):
+        if not L.is_ledger_path(cfg.registry_dir, p):
             continue
         new = repo.show_blob(":" + p)
-        if new is None:
-            if base and repo.show_blob(f"{base}:{p}") is not None:
-                problems.append(f"{p}: the ledger was deleted")
-            continue
-        try:
-            _ledger(repo, new, p)
-        except Exception as exc:  # noqa: BLE001 - reported as one line
-            problems.append(str(exc))
-            continue
-        if merge_head:
-            parents = [repo.show_blob(f"{base}:{p}") if base else None, repo.show_blob(f"{merge_head}:{p}")]
-            why = L.check_union(parents, new, p)
-        else:
-            why = L.check_extends(repo.show_blob(f"{base}:{p}") if base else None, new, p)
+        if new is not None:
+            try:
+                _ledger(repo, new, p)
+            except Exception as exc:  # noqa: BLE001 - reported as one line
+                problems.append(str(exc))
+                continue
+        olds = [repo.show_blob(f"{rev}:{p}") if rev else None for rev in parents]
+        why = L.check_ledger_change(olds, new, p, lambda data, src: _ledger(repo, data, src))
         if why:
             problems.append(why)
     if problems:
@@ -273,10 +265,9 @@ def post_commit(repo: Repo) -> int:
     from mvtools.registry import Registry
 
     reg = Registry(repo=repo, config=cfg)
-    prefix = cfg.registry_dir + "/"
     registered: set[str] = set()
     for p in changed:
-        if not (p.startswith(prefix) and p.endswith(".yaml")):
+        if not L.is_ledger_path(cfg.registry_dir, p):
             continue
         data = repo.show_blob(f"{head}:{p}")
         if data is None:
@@ -286,14 +277,14 @@ def post_commit(repo: Repo) -> int:
         except Exception as exc:  # noqa: BLE001
             _say(f"warning: {exc}")
             continue
-        if len(parents) == 1:
-            dropped = L.check_extends(repo.show_blob(f"{parents[0]}:{p}"), data, p)
+        olds = [repo.show_blob(f"{par}:{p}") for par in parents]
+        if len(parents) == 1:  # a merge's union is for the pre-commit hook and verify to judge
+            dropped = L.check_ledger_change(olds, data, p, lambda d, src: _ledger(repo, d, src))
             if dropped:
                 _say(f"warning: commit {head[:12]} rewrote the ledger ({dropped}); to keep it append-only run: "
                      f"git checkout HEAD^ -- {p} && git commit --amend --no-edit")
         before: set[str] = set()
-        for par in parents:
-            old = repo.show_blob(f"{par}:{p}")
+        for old in olds:
             if old:
                 try:
                     before.update(_ledger(repo, old, p).ids)
@@ -371,7 +362,7 @@ def post_rewrite(repo: Repo, command: str | None, mapping: str | None) -> int:
         target = reg.commit_holding(pt.model, ev["id"]) if ev and ev["tag"] == tag else None
         if target:
             msg = repo.out("tag", "-l", "--format=%(contents:subject)", tag) or \
-                f"Registering artifact {pt.model} version {pt.version}"
+                register_message(pt.model, pt.version or "")
             repo.create_tag(tag, target, msg, force=True)
             _say(f"moved tag {tag} to {target[:12]} ({command or 'rewrite'})")
         else:

@@ -15,9 +15,11 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 from mvtools.errors import ConfigError, InternalError
+from mvtools.gitops import lock_path
+from mvtools.versioning import model_of_tag, tag_name_of
 from mvtools.yamlio import dump_yaml, load_yaml
 
 FORMAT = 1
@@ -25,6 +27,37 @@ EVENT_KINDS = ("register", "promote", "archive", "deprecate", "rollback", "deplo
 REQUIRED = ("event", "model", "actor", "timestamp", "id")
 TIMESTAMP_RE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
 MAX_LEDGER_BYTES = 256 * 1024 * 1024
+
+
+# -- where ledgers live ------------------------------------------------------------------
+def ledger_path(registry_dir: str, model: str) -> str:
+    """The repo-relative ledger file of ``model``: ``registry/<tag name>.yaml``."""
+    return f"{registry_dir}/{tag_name_of(model)}.yaml"
+
+
+def is_ledger_path(registry_dir: str, path: str) -> bool:
+    """Is the repo-relative POSIX ``path`` (as git lists it) a ledger file?"""
+    return path.startswith(registry_dir + "/") and path.endswith(".yaml")
+
+
+def model_of_ledger(registry_dir: str, path: str) -> str:
+    """The model a ledger file is for, by its path (the inverse of ``ledger_path``)."""
+    return model_of_tag(path[len(registry_dir) + 1: -len(".yaml")])
+
+
+def ledger_files(root: Path, registry_dir: str) -> list[str]:
+    """The ledger files in the work tree, repo-relative and sorted; hidden files (a writer's
+    temp files, editors' backups) are not ledgers."""
+    top = root / registry_dir
+    found = []
+    for dirpath, _dirs, files in os.walk(top):
+        for f in files:
+            if f.startswith("."):
+                continue
+            rel = (Path(dirpath) / f).relative_to(root).as_posix()
+            if is_ledger_path(registry_dir, rel):
+                found.append(rel)
+    return sorted(found)
 
 
 def header(model: str) -> str:
@@ -238,7 +271,28 @@ class LedgerCache:
         return Ledger(base["model"], events)
 
 
-def check_extends(old: bytes | None, new: bytes | None, source: str) -> str | None:
+Loader = Callable[[bytes, str], Ledger]
+
+
+def check_ledger_change(parents: list[bytes | None], new: bytes | None, source: str,
+                        load: Loader = parse) -> str | None:
+    """Judge one ledger file in one commit against its parents' (None: absent there): None
+    when the change keeps the ledger append-only, else what is wrong, in one line.
+
+    One parent (or none): ``new`` must byte-extend it; a merge: ``new`` must hold the union
+    of its parents' events; a ledger a parent had may not be deleted. ``load`` parses (a
+    ``LedgerCache.load`` to share parses)."""
+    if new is None:
+        return f"{source}: the ledger was deleted" if any(parents) else None
+    try:
+        if len(parents) > 1:
+            return check_union(parents, new, source, load)
+        return check_extends(parents[0] if parents else None, new, source, load)
+    except ConfigError as exc:
+        return str(exc)
+
+
+def check_extends(old: bytes | None, new: bytes | None, source: str, load: Loader = parse) -> str | None:
     """None when ``new`` byte-extends ``old``; otherwise what was done to the old events."""
     if not old:
         return None
@@ -247,8 +301,8 @@ def check_extends(old: bytes | None, new: bytes | None, source: str) -> str | No
     if new.startswith(old):
         return None
     try:
-        a = parse(old, source)
-        b = parse(new, source)
+        a = load(old, source)
+        b = load(new, source)
     except ConfigError as exc:
         return str(exc)
     ids_b = b.ids
@@ -260,13 +314,13 @@ def check_extends(old: bytes | None, new: bytes | None, source: str) -> str | No
     return f"{source}: existing lines rewritten (events may only be appended)"
 
 
-def check_union(parents: list[bytes | None], new: bytes | None, source: str) -> str | None:
+def check_union(parents: list[bytes | None], new: bytes | None, source: str, load: Loader = parse) -> str | None:
     """A merge's ledger must hold exactly the union of its parents' events (plus appends)."""
     want: set[str] = set()
     for p in parents:
         if p:
-            want.update(parse(p, source).ids)
-    have = set(parse(new, source).ids) if new else set()
+            want.update(load(p, source).ids)
+    have = set(load(new, source).ids) if new else set()
     lost = want - have
     if lost:
         return f"{source}: the merge dropped {len(lost)} event(s) of its parents"
@@ -355,6 +409,4 @@ class _Lock:
 
 
 def lock(common_dir: Path, timeout: float = 120.0) -> _Lock:
-    d = common_dir / "mvtools"
-    d.mkdir(exist_ok=True)
-    return _Lock(d / "registry.lock", timeout)
+    return _Lock(lock_path(common_dir), timeout)

@@ -19,14 +19,13 @@ from mvtools.config import Config, Model, load_config, dvc_yaml_files
 from mvtools.errors import CheckFailed, ConfigError, NotFound, UsageError
 from mvtools.gitops import Repo
 from mvtools.hashing import Digest, StatCache, digest_path
-from mvtools.versioning import (Version, next_semver, parse_tag, timestamp_version, utc_now,
-                                version_tag)
+from mvtools.versioning import (Version, archive_message, assign_message, deprecate_message,
+                                deprecated_tag, is_model_tag, model_tag_pattern, next_counter, next_semver,
+                                parse_tag, register_message, stage_tag, timestamp_version, unassign_message,
+                                utc_now, version_tag)
 
 if TYPE_CHECKING:
     from mvtools.transaction import Transaction
-
-TAG_MESSAGE = "Registering artifact {model} version {version}"
-
 
 @dataclass
 class ModelState:
@@ -86,7 +85,7 @@ class Registry:
         self.repo = repo or Repo.discover(path)
         self.root = self.repo.root
         self.config = config or load_config(self.root)
-        self.cache = L.LedgerCache(self.repo.common_dir / "mvtools" / "ledger-cache")
+        self.cache = L.LedgerCache(self.repo.ledger_cache_dir)
         self._states: dict[str, ModelState] | None = None
 
     # -- reading ------------------------------------------------------------------
@@ -106,14 +105,9 @@ class Registry:
     def states(self) -> dict[str, ModelState]:
         """Every model's state: declared models plus any model with a ledger file."""
         if self._states is None:
+            regdir = self.config.registry_dir
             names = set(self.config.models)
-            reg = self.root / self.config.registry_dir
-            if reg.is_dir():
-                for dirpath, _dirs, files in os.walk(reg):
-                    for f in files:
-                        if f.endswith(".yaml") and not f.startswith("."):
-                            rel = (Path(dirpath) / f).relative_to(reg).as_posix()[: -len(".yaml")]
-                            names.add(rel.replace("=", ":"))
+            names.update(L.model_of_ledger(regdir, rel) for rel in L.ledger_files(self.root, regdir))
             self._states = {n: fold(n, self.load_ledger(n).events) for n in sorted(names)}
         return self._states
 
@@ -146,7 +140,7 @@ class Registry:
 
     def history(self, name: str) -> dict[str, Any]:
         st = self.state(name)
-        tags = self.repo.tags(f"{name.replace(':', '=')}[@#]*")
+        tags = self.repo.tags(model_tag_pattern(name))
         events = []
         for ev in st.events:
             row = {k: ev.get(k) for k in ("event", "version", "tag", "stage", "sha256", "size", "md5",
@@ -163,7 +157,7 @@ class Registry:
         for ev in extra_events or []:
             if ev.get("event") == "register":
                 vs.add(Version(ev["version"]))
-        for tag in self.repo.tags(f"{name.replace(':', '=')}@v*"):
+        for tag in self.repo.tags(model_tag_pattern(name, versions_only=True)):
             p = parse_tag(tag)
             if p and p.version and p.model == name:
                 vs.add(Version(p.version))
@@ -194,7 +188,7 @@ class Registry:
         return {"metrics": metrics or None, "params": params or None, "lineage": lineage}
 
     def digest(self, model: Model, rec: Record | None) -> Digest:
-        cache = StatCache(self.repo.mvtools_dir / "statcache.json")
+        cache = StatCache(self.repo.stat_cache_path)
         legacy = rec is not None and rec.hash_name == "md5-dos2unix"
         try:
             d = digest_path(self.root, model.path, cache=cache, dos2unix=legacy)
@@ -323,7 +317,7 @@ class Registry:
         existing = self.repo.tags(tag)
         if tag in existing:
             return existing[tag][0], False
-        self.repo.create_tag(tag, commit, TAG_MESSAGE.format(model=ev["model"], version=ev["version"]))
+        self.repo.create_tag(tag, commit, register_message(ev["model"], ev["version"]))
         return commit, True
 
     # -- tags -----------------------------------------------------------------------
@@ -372,13 +366,12 @@ class Registry:
         """A registration killed between writing the ledger and committing it leaves events
         no commit holds (and so no tag). Their bytes were never committed: drop them by
         restoring HEAD's ledger (work tree and index), when the change is only such an append."""
-        out = []
-        regdir = self.root / self.config.registry_dir
-        if not regdir.is_dir() or self.repo.head is None:
+        out: list[dict[str, str]] = []
+        if self.repo.head is None or not (self.root / self.config.registry_dir).is_dir():
             return out
         with L.lock(self.repo.common_dir):
-            for p in sorted(regdir.rglob("*.yaml")):
-                rel = p.relative_to(self.root).as_posix()
+            for rel in L.ledger_files(self.root, self.config.registry_dir):
+                p = self.root / rel
                 L.clean_stale(p)
                 committed = self.repo.show_blob(f"HEAD:{rel}")
                 data = p.read_bytes()
@@ -401,7 +394,6 @@ class Registry:
         """Every tag the ledger of ``name`` implies: (tag, commit it belongs on, message,
         event timestamp). The commit is None when no commit holds the event."""
         st = self.state(name)
-        prefix = name.replace(":", "=")
 
         def version_commit(version: str | None) -> str | None:
             ev = st.versions.get(version or "")
@@ -413,25 +405,24 @@ class Registry:
             if not isinstance(tag, str):
                 continue
             if kind == "register":
-                out.append((tag, self.event_commit(ev, tags), TAG_MESSAGE.format(model=name, version=ver), ts))
+                out.append((tag, self.event_commit(ev, tags), register_message(name, ver), ts))
             elif kind == "promote":
-                out.append((tag, version_commit(ver), f"Assigning stage {ev.get('stage')} to artifact {name} "
-                            f"version {ver}", ts))
+                out.append((tag, version_commit(ver), assign_message(name, ver, ev.get("stage")), ts))
             elif kind == "archive":
-                out.append((tag, version_commit(ver), f"Deregistering artifact {name} version {ver}", ts))
+                out.append((tag, version_commit(ver), archive_message(name, ver), ts))
             elif kind == "deprecate":
-                out.append((tag, self.commit_holding(name, ev["id"]), f"Deprecating artifact {name}", ts))
+                out.append((tag, self.commit_holding(name, ev["id"]), deprecate_message(name), ts))
             elif kind == "rollback":
                 stage, prev = ev.get("stage"), ev.get("previous")
-                if "!#" in tag:  # imported from GTO: the unassign itself
-                    out.append((tag, version_commit(prev), f"Unassigning stage {stage} from artifact {name} "
-                                f"version {prev}", ts))
+                pt = parse_tag(tag)
+                if pt is None or pt.counter is None:
+                    continue  # not a stage tag: nothing to recreate
+                if pt.kind == "unassign":  # imported from GTO: the unassign itself
+                    out.append((tag, version_commit(prev), unassign_message(name, prev, stage), ts))
                     continue
-                n = int(tag.rsplit("#", 1)[1])
-                out.append((f"{prefix}#{stage}!#{n - 1}", version_commit(prev),
-                            f"Unassigning stage {stage} from artifact {name} version {prev}", ts))
-                out.append((tag, version_commit(ver), f"Assigning stage {stage} to artifact {name} version {ver}",
-                            ts))
+                out.append((stage_tag(name, str(stage), pt.counter - 1, unassign=True), version_commit(prev),
+                            unassign_message(name, prev, stage), ts))
+                out.append((tag, version_commit(ver), assign_message(name, ver, stage), ts))
         return out
 
     def event_commit(self, ev: dict[str, Any], tags: dict[str, tuple[str, int]]) -> str | None:
@@ -523,7 +514,6 @@ class Registry:
                 message: str | None = None) -> dict[str, Any]:
         from mvtools import policy
         from mvtools.config import validate_stage
-        from mvtools.versioning import stage_tag
 
         validate_stage(stage)
         if stage not in self.config.stages:
@@ -546,19 +536,18 @@ class Registry:
             actor = self.repo.identity()
             policy.check(self.config, actor, "promote", stage)
             tags = self.repo.tags()
-            counter = Lifecycle.next_counter(tags, name)
+            counter = next_counter(tags, name)
             tag = stage_tag(name, stage, counter)
             ev = L.make_event("promote", name, actor, utc_now(), version=v, stage=stage, tag=tag,
                               **({"message": message} if message else {}))
             commit = _version_commit(self, st.versions[v], tags)
             txn.commit({name: [ev]}, message or f"Promote {name} {v} to {stage}")
             env, _ = Lifecycle.tag_env(tags, name)
-            txn.tag(tag, commit, f"Assigning stage {stage} to artifact {name} version {v}", env=env)
+            txn.tag(tag, commit, assign_message(name, v, stage), env=env)
         return {**ev, "commit": commit}
 
     def rollback(self, name: str, stage: str, message: str | None = None) -> dict[str, Any]:
         from mvtools import policy
-        from mvtools.versioning import stage_tag
 
         if stage not in self.config.stages and stage not in self.state(name).stages:
             raise UsageError(f"unknown stage {stage!r} (stages: {', '.join(self.config.stages)})")
@@ -573,23 +562,20 @@ class Registry:
             actor = self.repo.identity()
             policy.check(self.config, actor, "promote", stage)
             tags = self.repo.tags()
-            c1 = Lifecycle.next_counter(tags, name)
+            c1 = next_counter(tags, name)
             un_tag, re_tag = stage_tag(name, stage, c1, unassign=True), stage_tag(name, stage, c1 + 1)
             ev = L.make_event("rollback", name, actor, utc_now(), stage=stage, version=restored,
                               previous=popped, tag=re_tag, **({"message": message} if message else {}))
             txn.commit({name: [ev]}, message or f"Roll back {name} {stage} from {popped} to {restored}")
             env, when = Lifecycle.tag_env(tags, name)
             txn.tag(un_tag, _version_commit(self, st.versions[popped], tags),
-                                f"Unassigning stage {stage} from artifact {name} version {popped}", env=env)
+                    unassign_message(name, popped, stage), env=env)
             env2 = dict(env, GIT_COMMITTER_DATE=f"@{when + 1} +0000")
             commit = _version_commit(self, st.versions[restored], tags)
-            txn.tag(re_tag, commit, f"Assigning stage {stage} to artifact {name} version {restored}",
-                                env=env2)
+            txn.tag(re_tag, commit, assign_message(name, restored, stage), env=env2)
         return {**ev, "commit": commit}
 
     def archive(self, name: str, version: str, message: str | None = None) -> dict[str, Any]:
-        from mvtools.versioning import version_tag
-
         with self.transaction() as txn:
             st, v = self.version(name, version)
             if v in st.archived:
@@ -601,12 +587,10 @@ class Registry:
             commit = _version_commit(self, st.versions[v], tags)
             txn.commit({name: [ev]}, message or f"Archive {name} {v}")
             env, _ = Lifecycle.tag_env(tags, name)
-            txn.tag(tag, commit, f"Deregistering artifact {name} version {v}", env=env)
+            txn.tag(tag, commit, archive_message(name, v), env=env)
         return {**ev, "commit": commit}
 
     def deprecate(self, name: str, message: str | None = None) -> dict[str, Any]:
-        from mvtools.versioning import deprecated_tag
-
         with self.transaction() as txn:
             st = self.state(name)
             if st.deprecated:
@@ -617,32 +601,20 @@ class Registry:
                               **({"message": message} if message else {}))
             head = txn.commit({name: [ev]}, message or f"Deprecate {name}")
             env, _ = Lifecycle.tag_env(tags, name)
-            txn.tag(tag, head, f"Deprecating artifact {name}", env=env)
+            txn.tag(tag, head, deprecate_message(name), env=env)
         return {**ev, "commit": head}
 
 
 # -- lifecycle: stages, archive, deprecate, rollback ---------------------------------------
 class Lifecycle:
-    """Tag arithmetic shared by the lifecycle operations."""
-
-    @staticmethod
-    def next_counter(tags: dict[str, tuple[str, int]], name: str) -> int:
-        """GTO's counter: 1 + the largest counter on any stage tag of the model."""
-        best = 0
-        for t in tags:
-            p = parse_tag(t)
-            if p is not None and p.model == name and p.counter is not None:
-                best = max(best, p.counter)
-        return best + 1
+    """Tag timing shared by the lifecycle operations (the counter: versioning.next_counter)."""
 
     @staticmethod
     def tag_env(tags: dict[str, tuple[str, int]], name: str) -> tuple[dict[str, str], int]:
         """A tagger date strictly after every tag of the model: GTO orders by 1 s times."""
         import time
 
-        prefix = name.replace(":", "=")
-        last = max((when for t, (_c, when) in tags.items()
-                    if t.startswith(prefix + "@") or t.startswith(prefix + "#")), default=0)
+        last = max((when for t, (_c, when) in tags.items() if is_model_tag(t, name)), default=0)
         when = max(int(time.time()), last + 1)
         return dict(os.environ, GIT_COMMITTER_DATE=f"@{when} +0000"), when
 

@@ -36,16 +36,9 @@ from mvtools.gitops import Repo
 if TYPE_CHECKING:
     from mvtools.registry import Registry
 
-PENDING = "pending"  # in the worktree's git dir/mvtools: what post-commit must tag
-
-
 # -- reservations (the hooks' half of a transaction) ---------------------------------------
-def _reservations_dir(repo: Repo) -> Path:
-    return repo.mvtools_dir / "reservations"
-
-
 def _reservation_file(repo: Repo, tag: str) -> Path:
-    return _reservations_dir(repo) / (tag.replace("%", "%25").replace("/", "%2F") + ".json")
+    return repo.reservations_dir / (tag.replace("%", "%25").replace("/", "%2F") + ".json")
 
 
 def _start_time(pid: int) -> str | None:
@@ -92,7 +85,7 @@ def _read(path: Path) -> dict[str, Any] | None:
 def live_reservations(repo: Repo, model: str) -> Iterator[dict[str, Any]]:
     """Reservations of ``model`` whose owner still runs; dead ones are removed (callers
     hold the registry lock)."""
-    d = _reservations_dir(repo)
+    d = repo.reservations_dir
     if not d.is_dir():
         return
     for f in d.iterdir():
@@ -131,7 +124,7 @@ def version_free(repo: Repo, ledger_rel: str, ev: dict[str, Any], owner: dict[st
 
 
 def clear_pending(repo: Repo) -> None:
-    (repo.git_dir / "mvtools" / PENDING).unlink(missing_ok=True)
+    repo.pending_file.unlink(missing_ok=True)
 
 
 def add_pending(repo: Repo, ev: dict[str, Any], owner: dict[str, Any], ledger_rel: str, reservation: Path,
@@ -144,9 +137,8 @@ def add_pending(repo: Repo, ev: dict[str, Any], owner: dict[str, Any], ledger_re
         return  # cannot be said on one line: post-commit falls back to Python
     if os.path.basename(os.environ.get("GIT_INDEX_FILE", "")).startswith("next-index"):
         return  # `git commit PATH`: Python's post-commit also puts the ledger in the real index
-    d = repo.git_dir / "mvtools"
-    d.mkdir(exist_ok=True)
-    with open(d / PENDING, "a", encoding="utf-8") as fh:
+    repo.worktree_state_dir  # created
+    with open(repo.pending_file, "a", encoding="utf-8") as fh:
         fh.write("\t".join(fields) + "\n")
 
 
@@ -161,7 +153,7 @@ class Transaction:
         self._lock = L.lock(self.repo.common_dir)
 
     def __enter__(self) -> "Transaction":
-        _refuse_during_operation(self.repo)
+        self.repo.require_no_operation()
         self._lock.__enter__()
         self.reg._states = None
         return self
@@ -175,7 +167,7 @@ class Transaction:
         """Append each model's ``events`` to its ledger, write ``writes`` (path -> bytes, None:
         remove the file), and commit all of it with ``extra_paths``. A failure puts every
         file back as it was."""
-        _refuse_during_operation(self.repo)
+        self.repo.require_no_operation()
         root, cfg = self.repo.root, self.reg.config
         ledgers = {name: cfg.ledger_path(name) for name in events}
         for rel in ledgers.values():
@@ -218,8 +210,3 @@ class Transaction:
     def tag(self, tag: str, commit: str, message: str, env: dict[str, str] | None = None) -> None:
         self.repo.create_tag(tag, commit, message, env=env)
 
-
-def _refuse_during_operation(repo: Repo) -> None:
-    what = repo.operation_in_progress()
-    if what:
-        raise UsageError(f"{what} is in progress; finish it first")

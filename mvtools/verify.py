@@ -46,17 +46,14 @@ class Report:
 
 def _ledgers(reg: Any, rep: Report) -> dict[str, L.Ledger]:
     out: dict[str, L.Ledger] = {}
-    regdir = reg.root / reg.config.registry_dir
-    if not regdir.is_dir():
-        return out
-    for p in sorted(regdir.rglob("*.yaml")):
-        rel = p.relative_to(reg.root).as_posix()
+    regdir = reg.config.registry_dir
+    for rel in L.ledger_files(reg.root, regdir):
         try:
-            led = L.parse(p.read_bytes(), rel)
+            led = L.parse((reg.root / rel).read_bytes(), rel)
         except ConfigError as exc:
             rep.add("schema", rel, str(exc))
             continue
-        expected = p.relative_to(regdir).as_posix()[: -len(".yaml")].replace("=", ":")
+        expected = L.model_of_ledger(regdir, rel)
         if led.model != expected:
             rep.add("schema", rel, f"names model {led.model!r} but the file is for {expected!r}")
             continue
@@ -71,17 +68,10 @@ def _history(reg: Any, rep: Report) -> None:
         commit, *parents = line.split()
         names = repo.out("diff-tree", "-r", "-m", "--name-only", "--no-commit-id", "--root", commit).split()
         for p in sorted(set(names)):
-            if not (p.startswith(cfg.registry_dir + "/") and p.endswith(".yaml")):
+            if not L.is_ledger_path(cfg.registry_dir, p):
                 continue
-            new = repo.show_blob(f"{commit}:{p}")
-            olds = [repo.show_blob(f"{par}:{p}") for par in parents]
-            try:
-                if len(parents) > 1:
-                    why = L.check_union(olds, new, p)
-                else:
-                    why = L.check_extends(olds[0] if olds else None, new, p)
-            except ConfigError as exc:
-                why = str(exc)
+            why = L.check_ledger_change([repo.show_blob(f"{par}:{p}") for par in parents],
+                                        repo.show_blob(f"{commit}:{p}"), p)
             if why:
                 rep.add("rewrite", commit[:12], why)
 

@@ -122,6 +122,49 @@ def deprecated_tag(model: str) -> str:
     return f"{tag_name_of(model)}@deprecated"
 
 
+def model_tag_pattern(model: str, *, versions_only: bool = False) -> str:
+    """The ``refs/tags/`` glob of the model's tags (``Repo.tags``): all of them, or its
+    version tags (archived ones included)."""
+    return tag_name_of(model) + ("@v*" if versions_only else "[@#]*")
+
+
+def is_model_tag(tag: str, model: str) -> bool:
+    """Is ``tag`` one of the model's (version, archive, stage or deprecation tag)?"""
+    prefix = tag_name_of(model)
+    return tag.startswith(prefix + "@") or tag.startswith(prefix + "#")
+
+
+def next_counter(tags: dict[str, tuple[str, int]] | list[str], model: str) -> int:
+    """GTO's stage counter: 1 + the largest counter on any tag of the model."""
+    best = 0
+    for t in tags:
+        p = parse_tag(t)
+        if p is not None and p.model == model and p.counter is not None:
+            best = max(best, p.counter)
+    return best + 1
+
+
+# -- tag messages: the annotations GTO writes (gto/registry.py), so `git tag -n` reads alike
+def register_message(model: str, version: object) -> str:
+    return f"Registering artifact {model} version {version}"
+
+
+def assign_message(model: str, version: object, stage: object) -> str:
+    return f"Assigning stage {stage} to artifact {model} version {version}"
+
+
+def unassign_message(model: str, version: object, stage: object) -> str:
+    return f"Unassigning stage {stage} from artifact {model} version {version}"
+
+
+def archive_message(model: str, version: object) -> str:
+    return f"Deregistering artifact {model} version {version}"
+
+
+def deprecate_message(model: str) -> str:
+    return f"Deprecating artifact {model}"
+
+
 @dataclass(frozen=True)
 class ParsedTag:
     model: str
@@ -142,8 +185,3 @@ def parse_tag(tag: str) -> ParsedTag | None:
         return ParsedTag(model, "unassign" if m["unassign"] else "stage", stage=m["stage"],
                          counter=int(m["counter"]))
     return ParsedTag(model, "deprecated")
-
-
-def register_message(model: str, version: str) -> str:
-    """GTO's message for a version tag (gto/tag.py)."""
-    return f"Registering artifact {model} version {version}"
