@@ -19,6 +19,7 @@ from mvtools.config import Config, Model, load_config, dvc_yaml_files
 from mvtools.errors import CheckFailed, ConfigError, NotFound, UsageError
 from mvtools.gitops import Repo
 from mvtools.hashing import Digest, StatCache, digest_path
+from mvtools.transaction import committing_here
 from mvtools.versioning import (Version, archive_message, assign_message, deprecate_message,
                                 deprecated_tag, is_model_tag, model_tag_pattern, next_counter, next_semver,
                                 parse_tag, register_message, stage_tag, timestamp_version, unassign_message,
@@ -380,6 +381,9 @@ class Registry:
                 staged = self.repo.show_blob(":" + rel)
                 if staged not in (committed, data):
                     continue  # something else is staged: leave it to the user
+                model = L.model_of_ledger(self.config.registry_dir, rel)
+                if staged != committed and committing_here(self.repo, model):
+                    continue  # a commit under way here holds it (paused in its editor): not ours to drop
                 # a staged copy is safe to drop too: the next commit's hook registers the
                 # staged model again
                 L.atomic_write(p, committed)

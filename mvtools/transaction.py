@@ -97,6 +97,11 @@ def live_reservations(repo: Repo, model: str) -> Iterator[dict[str, Any]]:
             yield doc
 
 
+def committing_here(repo: Repo, model: str) -> bool:
+    """Is a commit of this worktree under way with a version of ``model`` reserved?"""
+    return any(doc.get("worktree") == str(repo.git_dir) for doc in live_reservations(repo, model))
+
+
 def reserve(repo: Repo, ev: dict[str, Any], owner: dict[str, Any]) -> Path:
     """Hold ``ev``'s version for ``owner`` until post-commit tags it (or the owner exits)."""
     path = _reservation_file(repo, ev["tag"])

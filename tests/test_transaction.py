@@ -123,6 +123,25 @@ def test_two_worktrees_committing_at_once_take_distinct_versions(git_model_repo:
     assert len(shas) == 2
 
 
+def test_sync_tags_leaves_a_commit_under_way_alone(git_model_repo: Path, tmp_path: Path) -> None:
+    """sync-tags drops staged events no commit will hold (a killed registration), but not
+    the one a commit paused in its editor has reserved: that commit still lands, tagged."""
+    repo = git_model_repo
+    go = tmp_path / "go"
+    _hook(repo, "commit-msg", 'if [ -n "$MVTOOLS_TEST_GO" ]; then i=0; while [ ! -f "$MVTOOLS_TEST_GO" ] '
+                              '&& [ $i -lt 600 ]; do sleep 0.1; i=$((i+1)); done; fi\n')
+    write_model(repo, "models/clf.bin", b"v1")
+    git(repo, "add", "-A")
+    slow = _start_paused_commit(repo, go)
+    _wait_for(lambda: len(_reservations(repo)) == 1, "the commit's reservation")
+    out = json.loads(mvtools(repo, "sync-tags", "--json").stdout)
+    assert out["restored"] == [], out
+    go.write_text("")
+    _out, err = slow.communicate(timeout=120)
+    assert slow.returncode == 0 and "registered clf v0.1.0" in err, err
+    assert tags(repo)["clf@v0.1.0"] == git(repo, "rev-parse", "HEAD").stdout.strip()
+
+
 def test_retried_commit_renumbers_when_its_number_was_taken(git_model_repo: Path, tmp_path: Path) -> None:
     """An aborted commit's staged v0.1.0 is free for others (its owner is gone); when another
     worktree publishes v0.1.0 first, the retried commit takes the next number instead of
