@@ -7,9 +7,10 @@ is the same process without any schema. Best of N and median, printed as ratios.
 
     python bench/bench_config.py [--quick] [--runs N]
 
-Rows: mvtools' own (msgspec Structs, mvtools/settings.py), pydantic v2 models
-(``extra="forbid"``), and no schema at all. pydantic is optional: its row says so when
-it is not installed.
+Rows: mvtools' own (frozen dataclasses checked by mvtools/settings.py), msgspec Structs
+(``forbid_unknown_fields``), pydantic v2 models (``extra="forbid"``), and no schema at
+all. msgspec and pydantic are optional (``pip install msgspec pydantic``): a row says so
+when its library is not installed.
 """
 
 from __future__ import annotations
@@ -28,6 +29,29 @@ DOC = ("{'scheme': 'semver', 'stages': ['development', 'staging', 'production'],
 
 NONE = "import mvtools.hooks\n"
 MVTOOLS = "import mvtools.hooks\nfrom mvtools.settings import parse_settings\nparse_settings(%s)\n" % DOC
+MSGSPEC = """import mvtools.hooks
+from typing import Dict, List, Literal, Optional
+import msgspec
+class S(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    pass
+class Model(S):
+    name: str
+    path: str
+    metrics: List[str] = []
+class Gate(S):
+    min: Optional[float] = None
+class Env(S):
+    gate: Dict[str, Gate] = {}
+class Compare(S):
+    threshold: float = 0.05
+class Settings(S):
+    scheme: Literal["semver", "timestamp"] = "semver"
+    stages: List[str] = []
+    models: List[Model] = []
+    compare: Compare = Compare()
+    environments: Dict[str, Env] = {}
+msgspec.convert(%s, Settings, strict=True)
+""" % DOC
 PYDANTIC = """import mvtools.hooks
 from typing import Dict, List, Literal, Optional
 from pydantic import BaseModel, ConfigDict
@@ -55,8 +79,9 @@ Settings.model_validate(%s)
 
 def run(code: str, n: int) -> list[float]:
     times = []
+    env = C.bench_env(C.PYCACHE.parent / "mvtools-bench-config-home")  # byte code cached, as installed
     for _ in range(n):
-        times.append(C.clock(lambda: subprocess.run([sys.executable, "-c", code], check=True)))
+        times.append(C.clock(lambda: subprocess.run([sys.executable, "-c", code], check=True, env=env)))
     return times
 
 
@@ -70,7 +95,8 @@ def main() -> int:
     base = run(NONE, n)
     rows = [["no schema (reference): import mvtools.hooks", str(n), C.ms(C.median(base)), C.ms(C.best(base)),
              "-", "1.00x"]]
-    for label, code, module in (("msgspec Structs (mvtools.settings)", MVTOOLS, "msgspec"),
+    for label, code, module in (("dataclasses (mvtools.settings)", MVTOOLS, "mvtools"),
+                                ("msgspec Structs", MSGSPEC, "msgspec"),
                                 ("pydantic v2 models", PYDANTIC, "pydantic")):
         try:
             __import__(module)

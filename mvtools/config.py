@@ -9,17 +9,16 @@ keys mvtools does not use are ignored.
 
 from __future__ import annotations
 
+import dataclasses
 import posixpath
 import re
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-import msgspec
-
 from mvtools.errors import ConfigError, NotFound, UsageError
 from mvtools.settings import (CONFIG_FILE, DEFAULT_STAGES, CompareSettings, Environment, PolicySettings,
-                              PushSettings, Settings, parse_settings)
+                              PushSettings, Settings, as_dict, parse_settings)
 from mvtools.ledger import ledger_path
 from mvtools.versioning import tag_name_of
 from mvtools.yamlio import load_yaml
@@ -235,11 +234,12 @@ def _apply(cfg: Config, st: Settings) -> None:
     for name, env in cfg.environments.items():
         if env.template is not None:  # read at deploy time: it must stay inside the repository
             try:
-                env.template = safe_relpath(root, env.template, f"environments.{name}.template")
+                rel = safe_relpath(root, env.template, f"environments.{name}.template")
             except UsageError as exc:
                 raise ConfigError(f"{CONFIG_FILE}: {exc.message}") from None
+            cfg.environments[name] = dataclasses.replace(env, template=rel)
     for i, entry in enumerate(st.models or []):
-        m = _model_from(root, msgspec.structs.asdict(entry), f"{CONFIG_FILE}: models[{i}]")
+        m = _model_from(root, as_dict(entry), f"{CONFIG_FILE}: models[{i}]")
         if m.name in cfg.models:
             raise ConfigError(f"{CONFIG_FILE}: model {m.name!r} declared twice")
         cfg.models[m.name] = m

@@ -94,7 +94,7 @@ def _gate(reg: "Registry", name: str, settings_: Environment, cand: dict[str, An
 
 
 def _num(x: float) -> str:
-    """A limit as the user wrote it (msgspec reads every limit as a float: 1 -> 1.0)."""
+    """A limit as the user wrote it (the schema reads every limit as a float: 1 -> 1.0)."""
     return f"{x:g}" if x == int(x) else str(x)
 
 

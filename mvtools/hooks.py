@@ -10,11 +10,11 @@ from pathlib import Path
 from typing import Any
 
 from mvtools import ledger as L
+from mvtools import transaction as T
 from mvtools.artifacts import INDEX, Source, find_record
 from mvtools.config import CONFIG_FILE, Config, dvc_yaml_files, load_config
 from mvtools.errors import CheckFailed, UsageError
 from mvtools.gitops import Repo, git_ancestors
-from mvtools import transaction as T
 from mvtools.versioning import parse_tag, register_message
 
 STATIC_WATCH = r"(^|/)dvc\.(lock|yaml)$|\.dvc$|^mvtools\.yaml$"
@@ -297,7 +297,7 @@ def post_commit(repo: Repo) -> int:
             where, created = reg.tag_event(ev, head)
             T.release(repo, ev["tag"])  # the reservation is confirmed by the tag
             if created:
-                _say(f"registered {ev['model']} {ev['version']} ({ev['sha256'][:12]}, {ev['size']} bytes)")
+                _say(T.registered_line(ev))
             elif where != head and not _amending(repo):  # an amend: post-rewrite moves the tag next
                 _say(f"note: tag {ev['tag']} stays on {where[:12]}, the commit that first held it")
         _restore_index(repo, p, data)

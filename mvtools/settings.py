@@ -1,24 +1,25 @@
 """The schema of mvtools.yaml: every section typed, checked once when the file is loaded.
 
-Typed with msgspec Structs: importing msgspec and building these types costs the hook path
-about 3 ms (pydantic costs 77 ms; measured in ``bench/bench_config.py``), and its converter
-checks types at C speed. msgspec reports the position of a wrong value but not mapping keys,
-so :func:`parse_settings` walks the document itself where mappings nest, and names the
-whole key path (``environments.prod.gate.accuracy.mn``) with the nearest known key.
+The sections are frozen dataclasses; :func:`parse_settings` checks a loaded document
+against their annotations and names the whole key path of anything wrong
+(``environments.prod.gate.accuracy.mn: unknown key (did you mean min?)``).
 
-Semantic rules that need the repository (names, paths inside it, stage names) are checked
-by :mod:`mvtools.config` after this; cross-section rules (``promotes_from`` naming known
+Why not a schema library: the hooks load mvtools.yaml on every commit that starts Python,
+so the schema sits on the hook path. Measured with ``bench/bench_config.py`` (a fresh
+Python importing the hook module and checking a document, as a hook does): pydantic adds
+about 140 ms, msgspec about 22 ms (it pulls in ``typing_extensions``), this module about
+4 ms, since dataclasses and typing are loaded already. The checker is small because the
+schema's vocabulary is: strings, numbers, booleans, lists, string-keyed mappings,
+optional values, unions of those and fixed choices.
+
+Rules that need the repository (names, paths inside it, stage names) are checked by
+:mod:`mvtools.config` after this; cross-section rules (``promotes_from`` naming known
 stages) are checked here.
 """
 
-from __future__ import annotations
-
-import difflib
-import re
-from typing import Annotated, Any, Dict, List, Literal, Optional, Union, get_args, get_origin, get_type_hints
-
-import msgspec
-from msgspec import Meta, Struct
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Literal, Optional, Tuple, Union, get_args, get_origin, get_type_hints
 
 from mvtools.errors import ConfigError
 
@@ -33,11 +34,8 @@ ParamKeys = Union[List[str], str, None]
 ParamsSpec = Union[List[Union[str, Dict[str, ParamKeys]]], str, Dict[str, ParamKeys], None]
 
 
-class _Section(Struct, forbid_unknown_fields=True, omit_defaults=True):
-    pass
-
-
-class ModelEntry(_Section):
+@dataclass(frozen=True)
+class ModelEntry:
     """One entry of ``models:``."""
 
     name: str
@@ -51,24 +49,27 @@ class ModelEntry(_Section):
     bump: Literal["major", "minor", "patch"] = "patch"
 
 
-class CompareSettings(_Section):
+@dataclass(frozen=True)
+class CompareSettings:
     """``compare:``: how versions are scored (see :mod:`mvtools.compare`)."""
 
-    weights: Dict[str, float] = msgspec.field(default_factory=lambda: dict(DEFAULT_WEIGHTS))
-    threshold: Annotated[float, Meta(ge=0)] = DEFAULT_THRESHOLD
-    lower_better: List[str] = msgspec.field(default_factory=list)
-    higher_better: List[str] = msgspec.field(default_factory=list)
+    weights: Dict[str, float] = field(default_factory=lambda: dict(DEFAULT_WEIGHTS))
+    threshold: float = field(default=DEFAULT_THRESHOLD, metadata={"min": 0})
+    lower_better: List[str] = field(default_factory=list)
+    higher_better: List[str] = field(default_factory=list)
 
 
-class PolicySettings(_Section):
+@dataclass(frozen=True)
+class PolicySettings:
     """``policy:``: who may promote into which stage and deploy where."""
 
     signed: bool = False
-    promote: Dict[str, List[str]] = msgspec.field(default_factory=dict)
-    deploy: Dict[str, List[str]] = msgspec.field(default_factory=dict)
+    promote: Dict[str, List[str]] = field(default_factory=dict)
+    deploy: Dict[str, List[str]] = field(default_factory=dict)
 
 
-class GateRule(_Section):
+@dataclass(frozen=True)
+class GateRule:
     """One metric's rule in an environment's validation gate."""
 
     min: Optional[float] = None
@@ -76,161 +77,151 @@ class GateRule(_Section):
     max_regression: Optional[float] = None
 
 
-class Environment(_Section):
+@dataclass(frozen=True)
+class Environment:
     """One entry of ``environments:`` (a deployment target)."""
 
     namespace: Optional[str] = None
     format: Optional[str] = None
     storage: Optional[str] = None
     template: Optional[str] = None
-    gate: Dict[str, GateRule] = msgspec.field(default_factory=dict)
+    gate: Dict[str, GateRule] = field(default_factory=dict)
 
 
-class PushSettings(_Section):
+@dataclass(frozen=True)
+class PushSettings:
     """``push:``: what ``git push`` and ``mvtools push`` do with the DVC bytes."""
 
     dvc: Literal["check", "auto", "off"] = "check"
 
 
-class Settings(_Section):
+@dataclass(frozen=True)
+class Settings:
     """The whole of mvtools.yaml."""
 
     mvtools: Literal[1] = 1  # the format's version
     scheme: Literal["semver", "timestamp"] = "semver"
     registry_dir: str = "registry"
-    stages: Annotated[List[str], Meta(min_length=1)] = msgspec.field(default_factory=lambda: list(DEFAULT_STAGES))
+    stages: List[str] = field(default_factory=lambda: list(DEFAULT_STAGES), metadata={"min_length": 1})
     models: Optional[List[ModelEntry]] = None
-    compare: CompareSettings = msgspec.field(default_factory=CompareSettings)
-    policy: PolicySettings = msgspec.field(default_factory=PolicySettings)
-    environments: Dict[str, Optional[Environment]] = msgspec.field(default_factory=dict)
-    push: PushSettings = msgspec.field(default_factory=PushSettings)
-    promotes_from: Dict[str, str] = msgspec.field(default_factory=dict)
+    compare: CompareSettings = field(default_factory=CompareSettings)
+    policy: PolicySettings = field(default_factory=PolicySettings)
+    environments: Dict[str, Optional[Environment]] = field(default_factory=dict)
+    push: PushSettings = field(default_factory=PushSettings)
+    promotes_from: Dict[str, str] = field(default_factory=dict)
 
 
-_KINDS = {"str": "a string", "array": "a list", "object": "a mapping", "int": "an integer",
-          "float": "a number", "bool": "true or false", "null": "null"}
+# -- the checker ----------------------------------------------------------------------------
+_NAMES: Dict[Any, str] = {str: "a string", float: "a number", int: "an integer", bool: "true or false",
+                          type(None): "null", list: "a list", dict: "a mapping"}
 
 
-def _plain(msgspec_text: str) -> str:
-    """msgspec's ``Expected `float | null`, got `str``` in a YAML user's words."""
-    def kinds(m: re.Match[str]) -> str:
-        words = [_KINDS.get(k.strip(), k.strip()) for k in m.group(1).split("|")]
+def _kind(value: Any) -> str:
+    for tp in (bool, type(None), str, int, float, list, dict):  # bool before int: True is an int
+        if isinstance(value, tp):
+            return _NAMES[tp]
+    return type(value).__name__
+
+
+def _expected(tp: Any) -> str:
+    """What a type accepts, in a YAML user's words."""
+    if dataclasses.is_dataclass(tp):
+        return "a mapping"
+    if get_origin(tp) is Union:
+        words = list(dict.fromkeys(_expected(a) for a in get_args(tp)))
         return " or ".join(words) if len(words) < 3 else ", ".join(words[:-1]) + " or " + words[-1]
-    text = re.sub(r"`([^`]*)`", kinds, msgspec_text)
-    text = re.sub(r"\s*- at .*$", "", text)
-    text = text.replace("Object missing required field", "missing required key")
-    return text[:1].lower() + text[1:]
+    return _NAMES.get(get_origin(tp) or tp, str(tp))
 
 
 def _join(path: str, key: object) -> str:
     return f"{path}.{key}" if path else str(key)
 
 
-def _struct_of(tp: Any) -> type[Struct] | None:
-    """The Struct a field type holds directly (``X`` or ``Optional[X]``), if any."""
-    if isinstance(tp, type) and issubclass(tp, Struct):
-        return tp
-    if get_origin(tp) is Union:
-        found = [a for a in get_args(tp) if isinstance(a, type) and issubclass(a, Struct)]
-        return found[0] if len(found) == 1 else None
-    return None
+class _Checker:
+    def __init__(self, source: str) -> None:
+        self.source = source
 
+    def fail(self, path: str, message: str) -> ConfigError:
+        return ConfigError(f"{self.source}: {path or '(top level)'}: {message}")
 
-def _walk(value: Any, tp: Any, path: str, source: str) -> None:
-    """Refuse unknown keys wherever a Struct is expected, naming the full key path.
-    Types of leaves are left to msgspec (called once on the whole document after)."""
-    if get_origin(tp) is Annotated:
-        tp = get_args(tp)[0]
-    struct = _struct_of(tp)
-    if struct is not None:
-        if not isinstance(value, dict):
-            return  # msgspec reports the wrong type with the path
-        hints = get_type_hints(struct, include_extras=True)
-        known = list(struct.__struct_fields__)
-        for key, sub in value.items():
-            if key not in hints:
-                near = difflib.get_close_matches(str(key), known, n=1, cutoff=0.6)
-                hint = f" (did you mean {near[0]}?)" if near else f" (known keys: {', '.join(known)})"
-                raise ConfigError(f"{source}: {_join(path, key)}: unknown key{hint}")
-            _walk(sub, hints[key], _join(path, key), source)
-        return
-    origin = get_origin(tp)
-    if origin is Union:
-        for arg in get_args(tp):
-            if get_origin(arg) in (dict, list):
-                _walk(value, arg, path, source)
-    elif origin is dict and isinstance(value, dict):
-        for key, sub in value.items():
-            _walk(sub, get_args(tp)[1], _join(path, key), source)
-    elif origin is list and isinstance(value, list):
-        for i, sub in enumerate(value):
-            _walk(sub, get_args(tp)[0], f"{path}[{i}]", source)
-
-
-def _convert(value: Any, tp: Any, path: str, source: str) -> Any:
-    """msgspec's strict conversion, its error named by our key path."""
-    try:
-        return msgspec.convert(value, tp, strict=True)
-    except msgspec.ValidationError as exc:
-        text = str(exc)
-        where = re.search(r"- at `\$(.*)`$", text)
-        sub = where.group(1) if where else ""
-        if "[...]" in sub or "`key` in" in text:  # a mapping's key: descend to name it
-            return _descend(value, tp, path, source, exc)
-        full = (path + sub).lstrip(".") or "(top level)"
-        m = re.match(r"Invalid enum value (.*?) - at", text)
-        if m:
-            allowed = _literal_values(tp, sub)
-            raise ConfigError(f"{source}: {full}: must be one of {allowed}, not {m.group(1)}") from None
-        raise ConfigError(f"{source}: {full}: {_plain(text)}") from None
-
-
-def _containers(tp: Any) -> list[Any]:
-    """The Struct, list and dict types a field type may hold (through Optional/Union)."""
-    if get_origin(tp) is Annotated:
-        tp = get_args(tp)[0]
-    if get_origin(tp) is Union:
-        return [c for a in get_args(tp) for c in _containers(a)]
-    if _struct_of(tp) is not None or get_origin(tp) in (list, dict):
-        return [tp]
-    return []
-
-
-def _descend(value: Any, tp: Any, path: str, source: str, exc: Exception) -> Any:
-    """Convert a container item by item, so the failing key or index is named."""
-    for c in _containers(tp):
-        struct = _struct_of(c)
-        if struct is not None and isinstance(value, dict):
-            hints = get_type_hints(struct, include_extras=True)
-            for key, sub in value.items():
-                _convert(sub, hints[key], _join(path, key), source)
-        elif get_origin(c) is dict and isinstance(value, dict):
-            for key, sub in value.items():
+    def check(self, value: Any, tp: Any, path: str, meta: Any = None) -> Any:
+        origin = get_origin(tp)
+        if dataclasses.is_dataclass(tp):
+            return self.record(value, tp, path)
+        if origin is Union:
+            return self.union(value, tp, path, meta)
+        if origin is Literal:
+            choices = get_args(tp)
+            if not any(value == c and type(value) is type(c) for c in choices):
+                raise self.fail(path, f"must be one of {', '.join(map(str, choices))}, not {value!r}")
+            return value
+        if origin is list:
+            if not isinstance(value, list):
+                raise self.fail(path, f"expected a list, got {_kind(value)}")
+            if meta and len(value) < meta.get("min_length", 0):
+                raise self.fail(path, f"expected a list of length >= {meta['min_length']}")
+            return [self.check(v, get_args(tp)[0], f"{path}[{i}]") for i, v in enumerate(value)]
+        if origin is dict:
+            if not isinstance(value, dict):
+                raise self.fail(path, f"expected a mapping, got {_kind(value)}")
+            for key in value:
                 if not isinstance(key, str):
-                    raise ConfigError(f"{source}: {_join(path, key)}: keys must be strings, not {key!r}")
-                _convert(sub, get_args(c)[1], _join(path, key), source)
-        elif get_origin(c) is list and isinstance(value, list):
-            for i, sub in enumerate(value):
-                _convert(sub, get_args(c)[0], f"{path}[{i}]", source)
-        else:
-            continue
-        break
-    raise ConfigError(f"{source}: {path or '(top level)'}: {_plain(str(exc))}") from None
+                    raise self.fail(_join(path, key), f"keys must be strings, not {key!r}")
+            return {k: self.check(v, get_args(tp)[1], _join(path, k)) for k, v in value.items()}
+        return self.scalar(value, tp, path, meta)
+
+    def scalar(self, value: Any, tp: Any, path: str, meta: Any) -> Any:
+        if tp is float:
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise self.fail(path, f"expected a number, got {_kind(value)}")
+            if meta and "min" in meta and value < meta["min"]:
+                raise self.fail(path, f"expected a number >= {meta['min']}")
+            return float(value)
+        if tp is type(None):
+            if value is not None:
+                raise self.fail(path, f"expected null, got {_kind(value)}")
+            return None
+        if not isinstance(value, tp) or (tp is int and isinstance(value, bool)):
+            raise self.fail(path, f"expected {_NAMES.get(tp, tp.__name__)}, got {_kind(value)}")
+        return value
+
+    def union(self, value: Any, tp: Any, path: str, meta: Any) -> Any:
+        """The member of the union whose kind the value has (YAML values carry their kind)."""
+        for arg in get_args(tp):
+            shape = dict if dataclasses.is_dataclass(arg) else (get_origin(arg) or arg)
+            if shape is Literal:
+                shape = type(get_args(arg)[0])
+            if isinstance(value, shape) and not (shape in (int, float) and isinstance(value, bool)) \
+                    or (shape is float and isinstance(value, int) and not isinstance(value, bool)):
+                return self.check(value, arg, path, meta)
+        raise self.fail(path, f"expected {_expected(tp)}, got {_kind(value)}")
+
+    def record(self, value: Any, cls: Any, path: str) -> Any:
+        if not isinstance(value, dict):
+            raise self.fail(path, f"expected a mapping, got {_kind(value)}")
+        fields = {f.name: f for f in dataclasses.fields(cls)}
+        hints = _hints(cls)
+        for key in value:
+            if key not in fields:
+                import difflib  # only when a key is wrong
+
+                near = difflib.get_close_matches(str(key), list(fields), n=1, cutoff=0.6)
+                hint = f"did you mean {near[0]}?" if near else f"known keys: {', '.join(fields)}"
+                raise self.fail(_join(path, key), f"unknown key ({hint})")
+        for name, f in fields.items():
+            required = f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+            if required and name not in value:
+                raise self.fail(path, f"missing required key {name}")
+        return cls(**{k: self.check(v, hints[k], _join(path, k), fields[k].metadata) for k, v in value.items()})
 
 
-def _literal_values(tp: Any, sub: str) -> str:
-    """The allowed values of the Literal at ``sub`` below ``tp`` (for the message)."""
-    for part in re.findall(r"\.(\w+)|\[\d+\]", sub):
-        if not part:  # a list index
-            tp = next((get_args(c)[0] for c in _containers(tp) if get_origin(c) is list), None)
-            continue
-        struct = next((_struct_of(c) for c in _containers(tp) if _struct_of(c) is not None), None)
-        if struct is None:
-            break
-        tp = get_type_hints(struct, include_extras=True).get(part)
-    if get_origin(tp) is Literal:
-        return ", ".join(str(a) for a in get_args(tp))
-    return "the documented values"
+_HINTS: Dict[type, Dict[str, Any]] = {}
+
+
+def _hints(cls: type) -> Dict[str, Any]:
+    if cls not in _HINTS:
+        _HINTS[cls] = get_type_hints(cls)
+    return _HINTS[cls]
 
 
 def parse_settings(doc: Any, source: str = CONFIG_FILE) -> Settings:
@@ -240,8 +231,7 @@ def parse_settings(doc: Any, source: str = CONFIG_FILE) -> Settings:
         doc = {}
     if not isinstance(doc, dict):
         raise ConfigError(f"{source}: expected a mapping at the top level")
-    _walk(doc, Settings, "", source)
-    settings: Settings = _convert(doc, Settings, "", source)
+    settings: Settings = _Checker(source).check(doc, Settings, "")
     unknown = sorted((set(settings.promotes_from) | set(settings.promotes_from.values())) - set(settings.stages))
     if unknown:
         raise ConfigError(f"{source}: promotes_from: unknown stage {unknown[0]!r} "
@@ -249,5 +239,10 @@ def parse_settings(doc: Any, source: str = CONFIG_FILE) -> Settings:
     return settings
 
 
-__all__ = ["CONFIG_FILE", "CompareSettings", "Environment", "GateRule", "ModelEntry", "PolicySettings",
-           "PushSettings", "Settings", "parse_settings"]
+def as_dict(section: Any) -> Dict[str, Any]:
+    """A section as a plain mapping (for code that reads declarations from either file)."""
+    return dataclasses.asdict(section)
+
+
+__all__: Tuple[str, ...] = ("CONFIG_FILE", "CompareSettings", "Environment", "GateRule", "ModelEntry",
+                            "PolicySettings", "PushSettings", "Settings", "as_dict", "parse_settings")

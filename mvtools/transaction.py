@@ -128,6 +128,11 @@ def version_free(repo: Repo, ledger_rel: str, ev: dict[str, Any], owner: dict[st
     return True
 
 
+def registered_line(ev: dict[str, Any]) -> str:
+    """What a commit that registered ``ev`` tells the user, once its tag exists."""
+    return f"registered {ev['model']} {ev['version']} ({ev['sha256'][:12]}, {ev['size']} bytes)"
+
+
 def clear_pending(repo: Repo) -> None:
     repo.pending_file.unlink(missing_ok=True)
 
@@ -136,13 +141,13 @@ def add_pending(repo: Repo, ev: dict[str, Any], owner: dict[str, Any], ledger_re
                 tag_message: str) -> None:
     """One tab-separated line the post-commit shell hook reads: owner pid, tag, event id,
     ledger path, reservation file, what to tell the user, the tag's message."""
-    said = f"registered {ev['model']} {ev['version']} ({ev['sha256'][:12]}, {ev['size']} bytes)"
-    fields = [str(owner["pid"]), ev["tag"], ev["id"], ledger_rel, str(reservation), said, tag_message]
+    fields = [str(owner["pid"]), ev["tag"], ev["id"], ledger_rel, str(reservation), registered_line(ev),
+              tag_message]
     if any("\t" in f or "\n" in f or not f for f in fields):
         return  # cannot be said on one line: post-commit falls back to Python
     if os.path.basename(os.environ.get("GIT_INDEX_FILE", "")).startswith("next-index"):
         return  # `git commit PATH`: Python's post-commit also puts the ledger in the real index
-    repo.worktree_state_dir  # created
+    repo.worktree_state_dir.mkdir(exist_ok=True)
     with open(repo.pending_file, "a", encoding="utf-8") as fh:
         fh.write("\t".join(fields) + "\n")
 

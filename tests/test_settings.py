@@ -57,7 +57,7 @@ def refused(text: str) -> str:
     ("models: {a: x}", "models: expected a list or null, got a mapping"),
     ("models:\n- {name: a}", "models[0]: missing required key path"),
     ("models:\n- {name: a, path: 3}", "models[0].path: expected a string, got an integer"),
-    ("models:\n- {name: a, path: x, labels: {a: 1}}", "models[0].labels: expected a string, a list or null"),
+    ("models:\n- {name: a, path: x, labels: {a: 1}}", "models[0].labels: expected a list, a string or null, got a mapping"),
     ("models:\n- {name: a, path: x, params: [{params.yaml: 3}]}",
      "models[0].params[0].params.yaml: expected a string, a list or null, got an integer"),
     # enumerations
