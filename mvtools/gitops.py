@@ -216,6 +216,17 @@ class Repo:
     def is_ancestor(self, a: str, b: str) -> bool:
         return self.git("merge-base", "--is-ancestor", a, b, check=False).returncode == 0
 
+    def on_a_branch(self, commit: str) -> bool:
+        """Does any local or remote-tracking branch contain ``commit``?"""
+        return bool(self.out("for-each-ref", "--count=1", "--contains", commit, "refs/heads", "refs/remotes",
+                             check=False))
+
+    def orphaned(self, commit: str) -> bool:
+        """The rule for a version tag whose event the ledger lacks: it is an orphan when its
+        commit is in HEAD's history (the ledger there should record it) or on no branch at
+        all; on another branch, that branch's ledger is the judge."""
+        return bool(self.head and self.is_ancestor(commit, self.head)) or not self.on_a_branch(commit)
+
     def operation_in_progress(self) -> str | None:
         """A merge, rebase, cherry-pick, revert or bisect underway, by git's own markers."""
         gd = self.git_dir

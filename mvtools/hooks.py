@@ -354,8 +354,7 @@ def post_rewrite(repo: Repo, command: str | None, mapping: str | None) -> int:
             continue
         if repo.is_ancestor(commit, head):
             continue
-        if olds is None and repo.out("for-each-ref", "--count=1", "--contains", commit,
-                                     "refs/heads", "refs/remotes"):
+        if olds is None and repo.on_a_branch(commit):
             continue  # still on some branch: not ours to move
         st = reg.states().get(pt.model)
         ev = st.versions.get(pt.version or "") if st else None

@@ -332,7 +332,6 @@ class Registry:
         made, deleted = [], []
         restored = self._drop_uncommitted()
         tags = self.repo.tags()
-        head = self.repo.head
         states = self.states()
         from calendar import timegm
 
@@ -356,9 +355,7 @@ class Registry:
             st = states.get(pt.model)
             if st is not None and pt.version in st.versions:
                 continue
-            on_branch = bool(self.repo.out("for-each-ref", "--count=1", "--contains", commit,
-                                           "refs/heads", "refs/remotes", check=False))
-            if (head and self.repo.is_ancestor(commit, head)) or not on_branch:
+            if self.repo.orphaned(commit):
                 self.repo.delete_tag(tag)
                 deleted.append({"tag": tag, "commit": commit})
         return {"created": made, "deleted": deleted, "restored": restored}

@@ -244,10 +244,7 @@ def _tags(reg: Any, rep: Report, ledgers: dict[str, L.Ledger], shallow: bool = F
             continue
         led = ledgers.get(pt.model)
         if led is None or not any(e["event"] == "register" and e["version"] == pt.version for e in led.events):
-            commit = tags[tag][0]
-            on_a_branch = bool(repo.out("for-each-ref", "--count=1", "--contains", commit,
-                                        "refs/heads", "refs/remotes", check=False))
-            if (head and repo.is_ancestor(commit, head)) or not on_a_branch:
+            if repo.orphaned(tags[tag][0]):
                 rep.add("tag-orphan", tag, "tag without a register event in the ledger; re-register or delete the tag")
             else:  # another branch's version: its own ledger is the judge
                 rep.skip("tag-orphan", tag, "tag on a commit outside this branch's history")
