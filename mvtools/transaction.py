@@ -34,7 +34,7 @@ from mvtools.errors import CheckFailed, UsageError
 from mvtools.gitops import Repo
 
 if TYPE_CHECKING:
-    from mvtools.registry import Registry
+    from mvtools.reading import RegistryReader
 
 # -- reservations (the hooks' half of a transaction) ---------------------------------------
 def _reservation_file(repo: Repo, tag: str) -> Path:
@@ -157,7 +157,7 @@ class Transaction:
     """``with Transaction(reg) as txn:`` holds the registry lock; ``txn.commit`` appends
     events and commits them (restoring every file on failure); ``txn.tag`` tags."""
 
-    def __init__(self, reg: "Registry") -> None:
+    def __init__(self, reg: "RegistryReader") -> None:
         self.reg = reg
         self.repo = reg.repo
         self._lock = L.lock(self.repo.common_dir)

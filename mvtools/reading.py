@@ -1,0 +1,157 @@
+"""Reading the registry: each model's ledger, loaded once per command through the blob-id
+keyed cache, folded into its state; the commits and versions events live on.
+
+:class:`RegistryReader` is the base of :class:`mvtools.registry.Registry`; the operations
+that write (registering, tag sync, lifecycle) extend it in their own modules and write
+through its :meth:`transaction`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from mvtools import ledger as L
+from mvtools.config import Config, load_config
+from mvtools.errors import ConfigError, NotFound
+from mvtools.gitops import Repo
+from mvtools.state import ModelState, fold
+from mvtools.versioning import Version, model_tag_pattern, parse_tag
+
+if TYPE_CHECKING:
+    from mvtools.transaction import Transaction
+
+
+class RegistryReader:
+    """A model registry in the git work tree at ``path``: reading and state."""
+
+    def __init__(self, path: str | Path = ".", *, repo: Repo | None = None, config: Config | None = None) -> None:
+        self.repo = repo or Repo.discover(path)
+        self.root = self.repo.root
+        self.config = config or load_config(self.root)
+        self.cache = L.LedgerCache(self.repo.ledger_cache_dir)
+        self._states: dict[str, ModelState] | None = None
+
+    def transaction(self) -> "Transaction":
+        """The one write path: lock, guard, append, commit, tag (see mvtools.transaction)."""
+        from mvtools.transaction import Transaction
+
+        return Transaction(self)
+
+    def ledger_file(self, name: str) -> Path:
+        return self.root / self.config.ledger_path(name)
+
+    def load_ledger(self, name: str) -> L.Ledger:
+        p = self.ledger_file(name)
+        try:
+            data = p.read_bytes()
+        except FileNotFoundError:
+            return L.Ledger(name)
+        except OSError as exc:
+            raise ConfigError(f"{self.config.ledger_path(name)}: cannot read: {exc.strerror}") from None
+        return self.cache.load(data, self.config.ledger_path(name), name)
+
+    def states(self) -> dict[str, ModelState]:
+        """Every model's state: declared models plus any model with a ledger file."""
+        if self._states is None:
+            regdir = self.config.registry_dir
+            names = set(self.config.models)
+            names.update(L.model_of_ledger(regdir, rel) for rel in L.ledger_files(self.root, regdir))
+            self._states = {n: fold(n, self.load_ledger(n).events) for n in sorted(names)}
+        return self._states
+
+    def state(self, name: str, *, new_ok: bool = False) -> ModelState:
+        """One model's state; reads only its own ledger unless all are loaded already.
+        An unknown model is NotFound, or an empty state with ``new_ok`` (registering it)."""
+        if self._states is not None and name in self._states:
+            return self._states[name]
+        if name not in self.config.models and not self.ledger_file(name).exists():
+            if new_ok:
+                return ModelState(name)
+            self.config.model(name)  # raises NotFound with the known names
+        return fold(name, self.load_ledger(name).events)
+
+    def show(self, name: str | None = None, *, include_deprecated: bool = False) -> dict[str, Any]:
+        states = self.states()
+        if name is not None:
+            if name not in states:
+                self.config.model(name)
+            sel = [states[name]]
+        else:
+            sel = [s for s in states.values() if include_deprecated or not s.deprecated]
+        return {"models": [
+            {"name": s.name, "latest": s.latest, "versions": len(s.versions),
+             "stages": s.stage_holders(), "deprecated": s.deprecated,
+             "path": self.config.models[s.name].path if s.name in self.config.models else
+             (next(iter(s.versions.values()))["path"] if s.versions else None)}
+            for s in sel
+        ]}
+
+    def history(self, name: str) -> dict[str, Any]:
+        st = self.state(name)
+        tags = self.repo.tags(model_tag_pattern(name))
+        events = []
+        for ev in st.events:
+            row = {k: ev.get(k) for k in ("event", "version", "tag", "stage", "sha256", "size", "md5",
+                                          "timestamp", "actor", "metrics", "params")}
+            row.update({k: v for k, v in ev.items() if k not in row})
+            t = ev.get("tag")
+            row["commit"] = tags[t][0] if isinstance(t, str) and t in tags else None
+            events.append(row)
+        return {"model": name, "events": events}
+
+    def version(self, name: str, version: str) -> tuple[ModelState, str]:
+        """The state of ``name`` and the canonical form of ``version`` (``v1.2.3``, ``1.2.3``
+        or ``latest``); an unknown model or version is NotFound."""
+        st = self.state(name)
+        if version in ("latest", "greatest"):  # as `get NAME@latest` and GTO's shortcut
+            if st.latest is None:
+                raise NotFound(f"{name} has no registered version")
+            return st, st.latest
+        v = str(Version.parse(version))
+        if v not in st.versions:
+            raise NotFound(f"{name} has no version {v}")
+        return st, v
+
+    def resolve(self, spec: str) -> dict[str, Any]:
+        """NAME, NAME@VERSION or NAME#STAGE -> the register event."""
+        if "#" in spec:
+            name, stage = spec.split("#", 1)
+            st = self.state(name)
+            holder = st.stage_holders().get(stage)
+            if holder is None:
+                raise NotFound(f"no version of {name} is in stage {stage!r}")
+            return st.versions[holder]
+        name, _, ver = spec.partition("@")
+        st, v = self.version(name, ver or "latest")
+        return st.versions[v]
+
+    def taken_versions(self, name: str, extra_events: list[dict[str, Any]] | None = None) -> set[Version]:
+        st = self.state(name, new_ok=True)
+        vs = {Version(v) for v in st.versions}
+        for ev in extra_events or []:
+            if ev.get("event") == "register":
+                vs.add(Version(ev["version"]))
+        for tag in self.repo.tags(model_tag_pattern(name, versions_only=True)):
+            p = parse_tag(tag)
+            if p and p.version and p.model == name:
+                vs.add(Version(p.version))
+        from mvtools.transaction import live_reservations
+
+        vs.update(Version(r["version"]) for r in live_reservations(self.repo, name)
+                  if isinstance(r.get("version"), str))
+        return vs
+
+    def event_commit(self, ev: dict[str, Any], tags: dict[str, tuple[str, int]]) -> str | None:
+        """The commit a register event's version lives on: its tag's, else the first commit
+        whose ledger holds the event."""
+        if ev["tag"] in tags:
+            return tags[ev["tag"]][0]
+        return self.commit_holding(ev["model"], ev["id"])
+
+    def commit_holding(self, name: str, event_id: str, rev: str = "HEAD") -> str | None:
+        """The oldest commit reachable from ``rev`` whose ledger gained the event."""
+        proc = self.repo.git("log", "--format=%H", "-S" + event_id, rev, "--",
+                             self.config.ledger_path(name), check=False)
+        lines = proc.stdout.decode().split()
+        return lines[-1] if lines else None

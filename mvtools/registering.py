@@ -1,0 +1,157 @@
+"""Registering a version: hash the artifact once, describe it (metrics, params, lineage),
+pick the next version number and append the register event (``mvtools register``; the
+pre-commit hook uses the same steps)."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from mvtools import ledger as L
+from mvtools.artifacts import (WORKTREE, Record, Source, dvc_fix_command, find_record,
+                               flatten_lock_params, read_metrics, read_params, stage_metrics_files)
+from mvtools.config import Model, dvc_yaml_files, load_config
+from mvtools.errors import CheckFailed, UsageError
+from mvtools.hashing import Digest, StatCache, digest_path
+from mvtools.tagsync import TagSync
+from mvtools.versioning import Version, next_semver, timestamp_version, utc_now, version_tag
+
+
+class Registering(TagSync):
+    """Registration."""
+
+    def describe(self, model: Model, src: Source, rec: Record | None) -> dict[str, Any]:
+        """metrics, params and lineage of ``model`` as ``src`` holds them."""
+        read = src.read
+        metric_files = model.metrics or (stage_metrics_files(src, rec) if rec else [])
+        metrics = read_metrics(read, metric_files)
+        if model.params:
+            params = read_params(read, model.params)
+        elif rec is not None and rec.params:
+            params = flatten_lock_params(rec.params)
+        else:
+            params = {}
+        lineage = None
+        if rec is not None and rec.kind == "dvclock":
+            lineage = {"stage": rec.stage, "dvc_yaml": rec.dvc_yaml, "deps": dict(sorted(rec.deps.items())),
+                       "params": rec.params}
+        elif rec is not None and rec.deps:
+            lineage = {"stage": rec.file, "deps": rec.deps, "params": {}}
+        return {"metrics": metrics or None, "params": params or None, "lineage": lineage}
+
+    def digest(self, model: Model, rec: Record | None) -> Digest:
+        cache = StatCache(self.repo.stat_cache_path)
+        legacy = rec is not None and rec.hash_name == "md5-dos2unix"
+        try:
+            d = digest_path(self.root, model.path, cache=cache, dos2unix=legacy)
+        finally:
+            cache.save()
+        if rec is not None and rec.kind != "git" and rec.md5 is not None:
+            got = d.md5_dos2unix if legacy and d.md5_dos2unix else d.md5
+            if got != rec.md5:
+                raise CheckFailed(
+                    f"model {model.name}: {model.path} in the work tree does not match what "
+                    f"{rec.file} records; run: {dvc_fix_command(rec, model)}")
+        return d
+
+    def new_event(self, model: Model, d: Digest, rec: Record | None, src: Source, *,
+                  version: str | None = None, bump: str | None = None, message: str | None = None,
+                  pending: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+        taken = self.taken_versions(model.name, pending)
+        if version is not None:
+            v = Version.parse(version)
+            if v in taken:
+                raise UsageError(f"{model.name}@{v} is already taken; pick another version")
+        elif self.config.scheme == "timestamp":
+            v = timestamp_version(d.sha256)
+        else:
+            b = bump or os.environ.get("MVTOOLS_BUMP") or model.bump
+            if b not in ("major", "minor", "patch"):
+                raise UsageError(f"invalid bump {b!r}: expected major, minor or patch")
+            v = next_semver(taken, b)
+        info = self.describe(model, src, rec)
+        fields: dict[str, Any] = {
+            "version": str(v), "tag": version_tag(model.name, v), "path": model.path,
+            "sha256": d.sha256, "size": d.size,
+            "md5": rec.md5 if rec is not None and rec.kind != "git" else None,
+            "metrics": info["metrics"], "params": info["params"], "lineage": info["lineage"],
+        }
+        if message:
+            fields["message"] = message
+        return L.make_event("register", model.name, self.repo.identity(), utc_now(), **fields)
+
+    def register(self, name: str, *, path: str | None = None, bump: str | None = None,
+                 version: str | None = None, message: str | None = None) -> dict[str, Any]:
+        """Register the work tree's bytes of ``name`` as a new version: append, commit, tag."""
+        if bump is not None and bump not in ("major", "minor", "patch"):
+            raise UsageError(f"invalid bump {bump!r}: expected major, minor or patch")
+        if version is not None:
+            Version.parse(version)
+        model = self._model_for_register(name, path)
+        dvcy = dvc_yaml_files(self.root)
+        wt = Source(self.repo, WORKTREE)
+        rec = find_record(self.config, wt, model, dvcy)
+        if rec is None and not (self.root / model.path).exists():
+            raise UsageError(f"model {name}: {model.path} does not exist")
+        with self.transaction() as txn:
+            d = self.digest(model, rec)
+            st = self.state(name, new_ok=True)
+            if st.versions:
+                last = st.versions[st.latest or str(max(Version(v) for v in st.versions))]
+                if last["sha256"] == d.sha256:
+                    raise UsageError(f"{name}: these bytes are already registered as {last['version']}")
+            ev = self.new_event(model, d, rec, wt, version=version, bump=bump, message=message)
+            paths = []
+            if rec is not None and rec.file:
+                paths.append(rec.file)
+            elif rec is None:
+                paths.append(model.path)
+            writes: dict[str, bytes | None] = {}
+            if name not in self.config.models:
+                writes["mvtools.yaml"] = self._declaration(name, model.path)
+                paths.append("mvtools.yaml")
+            head = txn.commit({name: [ev]}, message or f"Register {name} {ev['version']}", paths,
+                              writes=writes)
+            if writes:
+                self.config = load_config(self.root)
+            self.tag_event(ev, head)
+        return {**ev, "commit": head}
+
+    def _model_for_register(self, name: str, path: str | None) -> Model:
+        from mvtools.config import safe_relpath, validate_name
+
+        validate_name(name)
+        if name in self.config.models:
+            m = self.config.models[name]
+            if path is not None and safe_relpath(self.root, path) != m.path:
+                raise UsageError(f"model {name} is declared with path {m.path}, not {path}")
+            return m
+        if path is None:
+            return self.config.model(name)  # raises NotFound
+        rel = safe_relpath(self.root, path)
+        if not (self.root / rel).exists() and not (self.root / (rel + ".dvc")).exists():
+            raise UsageError(f"{rel}: no such file or directory")
+        if ":" in name:
+            raise UsageError(f"{name}: declare dvc.yaml artifacts in their dvc.yaml")
+        return Model(name=name, path=rel)
+
+    def _declaration(self, name: str, rel: str) -> bytes:
+        """mvtools.yaml with the model added, as text appended so comments and layout survive."""
+        import re
+
+        cfg_path = self.root / "mvtools.yaml"
+        text = cfg_path.read_text() if cfg_path.exists() else "mvtools: 1\n"
+        entry = f"  - name: {name}\n    path: {rel}\n"
+        if re.search(r"^models:[ \t]*\[\][ \t]*$", text, re.M):
+            text = re.sub(r"^models:[ \t]*\[\][ \t]*$", "models:", text, count=1, flags=re.M)
+        elif not re.search(r"^models:", text, re.M):
+            text = text.rstrip("\n") + "\nmodels:\n"
+        new = text.rstrip("\n") + "\n" + entry
+        from mvtools.yamlio import load_yaml
+
+        doc = load_yaml(new, "mvtools.yaml")
+        if not isinstance(doc, dict) or not any(isinstance(m, dict) and m.get("name") == name
+                                                for m in doc.get("models") or []):
+            raise UsageError("cannot add the model to mvtools.yaml automatically (models: is not the last "
+                             "section?); declare it by hand")
+        return new.encode()

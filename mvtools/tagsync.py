@@ -1,0 +1,134 @@
+"""Tags derived from the ledger: the version tag a registering commit gets, and
+``sync-tags``, which makes every registry tag agree with the ledger (recreating missing
+ones, deleting orphans, dropping events no commit holds)."""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Any
+
+from mvtools import ledger as L
+from mvtools.errors import UsageError
+from mvtools.reading import RegistryReader
+from mvtools.transaction import committing_here
+from mvtools.versioning import (archive_message, assign_message, deprecate_message, parse_tag,
+                                register_message, stage_tag, unassign_message)
+
+
+class TagSync(RegistryReader):
+    """Tag writing and repair."""
+
+    def tag_event(self, ev: dict[str, Any], commit: str) -> tuple[str, bool]:
+        """Create the event's tag on ``commit``; an existing tag is left where it is.
+        Returns the commit the tag is on and whether it was created now."""
+        tag = ev["tag"]
+        existing = self.repo.tags(tag)
+        if tag in existing:
+            return existing[tag][0], False
+        self.repo.create_tag(tag, commit, register_message(ev["model"], ev["version"]))
+        return commit, True
+
+    def sync_tags(self) -> dict[str, list[dict[str, str]]]:
+        """Make the version tags agree with the ledger: recreate missing tags on the first
+        commit whose ledger holds the event; delete version tags that no event records
+        (on this branch's history, or on no branch at all; other branches keep theirs)."""
+        if self.repo.out("rev-parse", "--is-shallow-repository") == "true":
+            raise UsageError("shallow clone: the commits that hold older versions are missing; "
+                             "run: git fetch --unshallow --tags")
+        made, deleted = [], []
+        restored = self._drop_uncommitted()
+        tags = self.repo.tags()
+        states = self.states()
+        from calendar import timegm
+
+        for name in states:
+            last = 0  # GTO orders a model's tags by time (1 s): keep them in ledger order
+            for tag, commit, message, ts in self.expected_tags(name, tags):
+                if tag in tags:
+                    last = max(last, tags[tag][1])
+                    continue
+                if commit is None:
+                    continue
+                when = max(timegm(time.strptime(ts, "%Y-%m-%dT%H:%M:%SZ")), last + 1)
+                last = when
+                env = dict(os.environ, GIT_COMMITTER_DATE=f"@{when} +0000")
+                self.repo.create_tag(tag, commit, message, env=env)
+                made.append({"tag": tag, "commit": commit})
+        for tag, (commit, _when) in tags.items():
+            pt = parse_tag(tag)
+            if pt is None or pt.kind != "version":
+                continue
+            st = states.get(pt.model)
+            if st is not None and pt.version in st.versions:
+                continue
+            if self.repo.orphaned(commit):
+                self.repo.delete_tag(tag)
+                deleted.append({"tag": tag, "commit": commit})
+        return {"created": made, "deleted": deleted, "restored": restored}
+
+    def _drop_uncommitted(self) -> list[dict[str, str]]:
+        """A registration killed between writing the ledger and committing it leaves events
+        no commit holds (and so no tag). Their bytes were never committed: drop them by
+        restoring HEAD's ledger (work tree and index), when the change is only such an append."""
+        out: list[dict[str, str]] = []
+        if self.repo.head is None or not (self.root / self.config.registry_dir).is_dir():
+            return out
+        with L.lock(self.repo.common_dir):
+            for rel in L.ledger_files(self.root, self.config.registry_dir):
+                p = self.root / rel
+                L.clean_stale(p)
+                committed = self.repo.show_blob(f"HEAD:{rel}")
+                data = p.read_bytes()
+                if committed is None or data == committed or not data.startswith(committed):
+                    continue
+                staged = self.repo.show_blob(":" + rel)
+                if staged not in (committed, data):
+                    continue  # something else is staged: leave it to the user
+                model = L.model_of_ledger(self.config.registry_dir, rel)
+                if staged != committed and committing_here(self.repo, model):
+                    continue  # a commit under way here holds it (paused in its editor): not ours to drop
+                # a staged copy is safe to drop too: the next commit's hook registers the
+                # staged model again
+                L.atomic_write(p, committed)
+                if staged != committed:
+                    self.repo.git("reset", "-q", "--", rel)
+                out.append({"ledger": rel, "dropped_bytes": str(len(data) - len(committed))})
+        self._states = None
+        return out
+
+    def expected_tags(self, name: str, tags: dict[str, tuple[str, int]]
+                      ) -> list[tuple[str, str | None, str, str]]:
+        """Every tag the ledger of ``name`` implies: (tag, commit it belongs on, message,
+        event timestamp). The commit is None when no commit holds the event."""
+        st = self.state(name)
+
+        def version_commit(version: str | None) -> str | None:
+            ev = st.versions.get(version or "")
+            return None if ev is None else self.event_commit(ev, tags)
+
+        out: list[tuple[str, str | None, str, str]] = []
+        for ev in st.events:
+            kind, tag, ts, ver = ev["event"], ev.get("tag"), ev["timestamp"], ev.get("version")
+            if not isinstance(tag, str):
+                continue
+            if kind == "register":
+                out.append((tag, self.event_commit(ev, tags), register_message(name, ver), ts))
+            elif kind == "promote":
+                out.append((tag, version_commit(ver), assign_message(name, ver, ev.get("stage")), ts))
+            elif kind == "archive":
+                out.append((tag, version_commit(ver), archive_message(name, ver), ts))
+            elif kind == "deprecate":
+                out.append((tag, self.commit_holding(name, ev["id"]), deprecate_message(name), ts))
+            elif kind == "rollback":
+                stage, prev = ev.get("stage"), ev.get("previous")
+                pt = parse_tag(tag)
+                if pt is None or pt.counter is None:
+                    continue  # not a stage tag: nothing to recreate
+                if pt.kind == "unassign":  # imported from GTO: the unassign itself
+                    out.append((tag, version_commit(prev), unassign_message(name, prev, stage), ts))
+                    continue
+                out.append((stage_tag(name, str(stage), pt.counter - 1, unassign=True), version_commit(prev),
+                            unassign_message(name, prev, stage), ts))
+                out.append((tag, version_commit(ver), assign_message(name, ver, stage), ts))
+        return out
