@@ -12,7 +12,7 @@ ledger write, git add, git commit and its hooks, tag) gets hit. Then:
   / committed but not tagged / complete;
 * `mvtools verify` runs; when it finds problems, `mvtools sync-tags` and `verify` again:
   "mended" when the second verify is clean. A state sync-tags cannot mend is restored by
-  hand (`git checkout HEAD -- registry`, as the README says) and counted.
+  hand (`git checkout HEAD -- registry`, as docs/failure-modes.md says) and counted.
 
     /work/venv/bin/python bench/bench_crash.py [--trials 200] [--seed 1] [--quick] [--keep]
 

@@ -101,7 +101,7 @@ def _pc_repos(text: str, name: str) -> list:  # type: ignore[type-arg]
 
     doc = load_yaml(text, name)
     if not isinstance(doc, dict) or "repos" not in doc:
-        raise UsageError(f"{name} has no 'repos:' list; add the mvtools entries by hand (see README)")
+        raise UsageError(f"{name} has no 'repos:' list; add the mvtools entries by hand (see docs/pre-commit.md)")
     return doc["repos"] or []
 
 

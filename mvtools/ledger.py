@@ -184,7 +184,7 @@ def duplicate_versions(events: list[dict[str, Any]]) -> str | None:
         prev = seen.setdefault(ev["version"], ev["sha256"])
         if prev != ev["sha256"]:
             return (f"{ev['model']}@{ev['version']} is registered twice with different bytes; keep the published "
-                    "one and re-register the other as the next version (see README: two clones registered)")
+                    "one and re-register the other as the next version (see docs/merges.md: two clones registered)")
     return None
 
 

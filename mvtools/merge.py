@@ -117,7 +117,7 @@ def merge_files(base: Path, ours: Path, theirs: Path, name: str) -> int:
     L.atomic_write(ours, data)
     for c in conflicts:
         print(f"mvtools: error: {name}: {c}; a merge cannot keep both: abort it (git merge --abort), "
-              "git pull --rebase keeping the upstream ledger, then mvtools register (README: two clones "
+              "git pull --rebase keeping the upstream ledger, then mvtools register (docs/merges.md: two clones "
               "registered the same next version)", file=sys.stderr)
     return 1 if conflicts else 0
 
