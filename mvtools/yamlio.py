@@ -33,11 +33,11 @@ MAX_DEPTH = 64
 MAX_ALIASES = 512
 
 
-class SafeLoader11(_Loader):  # type: ignore[misc,valid-type]
+class SafeLoader11(_Loader):
     """PyYAML's safe loader (YAML 1.1 typing)."""
 
 
-class SafeLoader12(_Loader):  # type: ignore[misc,valid-type]
+class SafeLoader12(_Loader):
     """Safe loader with YAML 1.2 core-schema implicit typing (as DVC reads its files)."""
 
 
