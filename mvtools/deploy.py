@@ -85,7 +85,7 @@ def _gate(reg: "Registry", name: str, settings_: Environment, cand: dict[str, An
         if rule.max is not None and v > rule.max:
             failures.append(f"{metric} {v} > max {_num(rule.max)}")
         lv = lm.get(metric)
-        if rule.max_regression is not None and isinstance(lv, (int, float)):
+        if rule.max_regression is not None and live is not None and isinstance(lv, (int, float)):
             worse = (v - lv) if lower_is_better(metric, reg.config.compare) else (lv - v)
             if worse > rule.max_regression:
                 failures.append(f"{metric} {v} is {worse:.6g} worse than live {live['version']} ({lv})")
