@@ -9,14 +9,17 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, NoReturn, Sequence
 
 from mvtools import __version__
 from mvtools.errors import MvtoolsError, UsageError
 
+if TYPE_CHECKING:  # the commands import the registry when they run, not at startup
+    from mvtools.registry import Registry
+
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # argparse exits 2 too; keep our one-line format
+    def error(self, message: str) -> NoReturn:  # argparse exits 2 too; keep our one-line format
         raise UsageError(message)
 
 
@@ -32,7 +35,7 @@ def _emit(args: argparse.Namespace, doc: Any, text: str) -> None:
         print(text)
 
 
-def _registry(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+def _registry(args: argparse.Namespace) -> Registry:
     from mvtools.registry import Registry
 
     return Registry(args.repo)
@@ -112,7 +115,7 @@ def cmd_show(args: argparse.Namespace) -> int:
     return 0
 
 
-def _table(rows: list[tuple[str, ...]]) -> None:
+def _table(rows: Sequence[tuple[str, ...]]) -> None:
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     for r in rows:
         print("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())
@@ -372,9 +375,10 @@ def build_parser() -> argparse.ArgumentParser:
     try:
         from mvtools import lineage_cmd
     except ImportError:
-        lineage_cmd = None  # type: ignore[assignment]
-    if lineage_cmd is not None and hasattr(lineage_cmd, "add_parser"):
-        lineage_cmd.add_parser(sub)
+        pass
+    else:
+        if hasattr(lineage_cmd, "add_parser"):
+            lineage_cmd.add_parser(sub)
     return p
 
 

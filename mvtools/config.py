@@ -143,7 +143,9 @@ def _params_spec(root: Path, value: Any, where: str, base: str = "") -> dict[str
             if item.endswith((".yaml", ".yml", ".json", ".toml", ".py")) and "." in item:
                 spec[safe_relpath(root, posixpath.join(base, item), f"{where} params file")] = None
             else:
-                spec.setdefault(posixpath.join(base, "params.yaml").lstrip("/"), []).append(item)  # type: ignore[union-attr]
+                keys = spec.setdefault(posixpath.join(base, "params.yaml").lstrip("/"), [])
+                if keys is not None:  # None: an earlier entry took the whole file (was an AttributeError)
+                    keys.append(item)
         elif isinstance(item, dict):
             for f, keys in item.items():
                 if not isinstance(f, str):

@@ -85,7 +85,7 @@ def _gate(reg: "Registry", name: str, settings_: Environment, cand: dict[str, An
         if rule.max is not None and v > rule.max:
             failures.append(f"{metric} {v} > max {_num(rule.max)}")
         lv = lm.get(metric)
-        if rule.max_regression is not None and isinstance(lv, (int, float)):
+        if rule.max_regression is not None and live is not None and isinstance(lv, (int, float)):
             worse = (v - lv) if lower_is_better(metric, reg.config.compare) else (lv - v)
             if worse > rule.max_regression:
                 failures.append(f"{metric} {v} is {worse:.6g} worse than live {live['version']} ({lv})")
@@ -135,11 +135,10 @@ def _render(reg: "Registry", name: str, env: str, settings_: Environment, state:
     return {rel: text.encode()}
 
 
-def _commit(txn: "Transaction", name: str, env: str, action: str, state: dict[str, Any], message: str,
-            **extra: Any) -> dict[str, Any]:
+def _commit(reg: "Registry", txn: "Transaction", name: str, env: str, action: str, state: dict[str, Any],
+            message: str, **extra: Any) -> dict[str, Any]:
     from mvtools import policy
 
-    reg = txn.reg
     actor = reg.repo.identity()
     policy.check(reg.config, actor, "deploy", env)
     st = reg.state(name)
@@ -187,7 +186,7 @@ def start(reg: "Registry", name: str, version: str, env: str, strategy: str, per
                 raise UsageError(f"nothing is live in {env} yet: deploy a first version with --strategy blue-green")
             new.update(strategy="canary", candidate=v, percent=int(percent))
             msg = f"Start canary of {name} {v} in {env} at {percent}%"
-        return _commit(txn, name, env, "start", new, msg, version=v, strategy=strategy)
+        return _commit(reg, txn, name, env, "start", new, msg, version=v, strategy=strategy)
 
 
 def step(reg: "Registry", name: str, env: str, by: int) -> dict[str, Any]:
@@ -199,7 +198,7 @@ def step(reg: "Registry", name: str, env: str, by: int) -> dict[str, Any]:
         if not state["candidate"]:
             raise UsageError(f"no canary of {name} is running in {env}")
         new = {**state, "percent": min(100, int(state["percent"]) + by)}
-        return _commit(txn, name, env, "step", new,
+        return _commit(reg, txn, name, env, "step", new,
                        f"Canary of {name} {state['candidate']} in {env}: {new['percent']}%")
 
 
@@ -217,7 +216,7 @@ def _end_canary(reg: "Registry", name: str, env: str, action: str) -> dict[str, 
             msg = f"Promote canary {name} {cand} in {env} to 100%"
         else:
             msg = f"Abort canary of {name} {cand} in {env}"
-        return _commit(txn, name, env, action, new, msg)
+        return _commit(reg, txn, name, env, action, new, msg)
 
 
 def promote(reg: "Registry", name: str, env: str) -> dict[str, Any]:
@@ -235,7 +234,7 @@ def rollback(reg: "Registry", name: str, env: str) -> dict[str, Any]:
         if not stack:
             raise UsageError(f"no deployment step of {name} in {env} to roll back")
         prev = stack[-1]
-        return _commit(txn, name, env, "rollback", prev,
+        return _commit(reg, txn, name, env, "rollback", prev,
                        f"Roll back {name} in {env} to {prev['stable'] or 'nothing'}")
 
 

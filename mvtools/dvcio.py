@@ -21,10 +21,13 @@ from mvtools.hashing import digest_path
 from mvtools.versioning import parse_tag
 
 if TYPE_CHECKING:
+    from dvc.repo import Repo as DvcRepo  # no stubs: Any to mypy, named for the reader
+    from dvc_data.hashfile.db import HashFileDB
+
     from mvtools.registry import Registry
 
 
-def open_dvc(root: Path):  # type: ignore[no-untyped-def]
+def open_dvc(root: Path) -> DvcRepo:
     os.environ.setdefault("DVC_NO_ANALYTICS", "1")
     import logging
 
@@ -38,11 +41,11 @@ def open_dvc(root: Path):  # type: ignore[no-untyped-def]
         raise UsageError(f"not a DVC repository ({str(exc).splitlines()[0]}); run: dvc init") from None
 
 
-def _caches(dvc: Any) -> list[Any]:
+def _caches(dvc: DvcRepo) -> list[HashFileDB]:
     return [dvc.cache.local, dvc.cache.legacy]
 
 
-def _remotes(dvc: Any, remote: str | None, command: str) -> list[Any]:
+def _remotes(dvc: DvcRepo, remote: str | None, command: str) -> list[HashFileDB]:
     from dvc.exceptions import DvcException
 
     from dvc.config import NoRemoteError
@@ -56,7 +59,7 @@ def _remotes(dvc: Any, remote: str | None, command: str) -> list[Any]:
         raise CheckFailed("DVC remote unusable: " + " ".join(str(exc).split())) from None
 
 
-def _manifest(odb: Any, oid: str) -> list[dict[str, str]] | None:
+def _manifest(odb: HashFileDB, oid: str) -> list[dict[str, str]] | None:
     try:
         with odb.fs.open(odb.oid_to_path(oid), "rb") as fh:
             return json.loads(fh.read())
@@ -64,7 +67,7 @@ def _manifest(odb: Any, oid: str) -> list[dict[str, str]] | None:
         return None
 
 
-def _oids(dvc: Any, md5: str, odbs: list[Any]) -> Iterator[str]:
+def _oids(dvc: DvcRepo, md5: str, odbs: list[HashFileDB]) -> Iterator[str]:
     yield md5
     if md5.endswith(".dir"):
         for odb in odbs:
@@ -74,14 +77,14 @@ def _oids(dvc: Any, md5: str, odbs: list[Any]) -> Iterator[str]:
                 return
 
 
-def _find(odbs: list[Any], oid: str) -> Any | None:
+def _find(odbs: list[HashFileDB], oid: str) -> HashFileDB | None:
     for odb in odbs:
         if odb.exists(oid):
             return odb
     return None
 
 
-def _transfer(src: list[Any], dst: list[Any], oids: list[str]) -> tuple[int, list[str]]:
+def _transfer(src: list[HashFileDB], dst: list[HashFileDB], oids: list[str]) -> tuple[int, list[str]]:
     """Copy ``oids`` from whichever of ``src`` has them into the matching ``dst`` odb."""
     moved, missing = 0, []
     for oid in oids:
@@ -96,7 +99,7 @@ def _transfer(src: list[Any], dst: list[Any], oids: list[str]) -> tuple[int, lis
     return moved, missing
 
 
-def ensure_local(dvc: Any, md5: str, remote: str | None = None) -> None:
+def ensure_local(dvc: DvcRepo, md5: str, remote: str | None = None) -> None:
     """Make the object (and a directory's entries) present in the local cache."""
     local = _caches(dvc)
     oids = list(_oids(dvc, md5, local))
@@ -111,7 +114,7 @@ def ensure_local(dvc: Any, md5: str, remote: str | None = None) -> None:
                           "run 'mvtools push' (or 'dvc push') where it was registered")
 
 
-def _materialize(dvc: Any, md5: str, dest: Path) -> None:
+def _materialize(dvc: DvcRepo, md5: str, dest: Path) -> None:
     local = _caches(dvc)
     if md5.endswith(".dir"):
         odb = _find(local, md5)
@@ -124,6 +127,8 @@ def _materialize(dvc: Any, md5: str, dest: Path) -> None:
             if rel.is_absolute() or ".." in rel.parts:
                 raise CheckFailed(f"directory manifest {md5} has an unsafe path {e['relpath']!r}")
             src = _find(local, e["md5"])
+            if src is None:  # ensure_local fetched them all; a cache pruned meanwhile
+                raise CheckFailed(f"object {e['md5']} is missing from the DVC cache")
             (dest / rel).parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(src.oid_to_path(e["md5"]), dest / rel)
     else:

@@ -58,8 +58,9 @@ def git(
     return proc
 
 
-def out(args: Sequence[str], cwd: str | Path | None = None, **kw: object) -> str:
-    return git(args, cwd, **kw).stdout.decode("utf-8", "surrogateescape").strip()  # type: ignore[arg-type]
+def out(args: Sequence[str], cwd: str | Path | None = None, *, check: bool = True, input: bytes | None = None,
+        env: dict[str, str] | None = None) -> str:
+    return git(args, cwd, check=check, input=input, env=env).stdout.decode("utf-8", "surrogateescape").strip()
 
 
 @dataclass

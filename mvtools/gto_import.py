@@ -76,10 +76,10 @@ def import_gto(reg: "Registry") -> dict[str, Any]:
     fmt = "%(refname:strip=2)%00%(*objectname)%00%(objectname)%00%(taggername)%00%(taggeremail)%00%(creatordate:unix)"
     rows = []
     for line in reg.repo.out("for-each-ref", f"--format={fmt}", "refs/tags").splitlines():
-        tag, peeled, obj, tname, temail, when = line.split("\0")
+        tag, peeled, obj, tname, temail, unix = line.split("\0")
         pt = parse_tag(tag)
         if pt is not None:
-            rows.append((int(when or 0), pt.counter or 0, tag, pt, peeled or obj,
+            rows.append((int(unix or 0), pt.counter or 0, tag, pt, peeled or obj,
                          f"{tname} {temail}".strip() or "unknown"))
     rows.sort(key=lambda r: (r[0], r[1], r[2]))
     existing = {n for n, st in reg.states().items() if st.events}

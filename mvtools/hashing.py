@@ -139,7 +139,7 @@ def hash_stream(read: Callable[[int], bytes], *, md5: bool, dos2unix: bool = Fal
                       md5_dos2unix=d2u.hexdigest() if d2u else None)
     if m is not None:
         if d2u is not None:
-            def both(chunk: bytes, m=m, d2u=d2u) -> None:
+            def both(chunk: bytes) -> None:  # m and d2u are not rebound after this
                 m.update(chunk)
                 d2u.update(chunk.replace(b"\r\n", b"\n"))
             worker = _Worker(both)

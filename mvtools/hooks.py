@@ -7,15 +7,18 @@ import os
 import re
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mvtools import ledger as L
 from mvtools import transaction as T
-from mvtools.artifacts import INDEX, Source, find_record
-from mvtools.config import CONFIG_FILE, Config, dvc_yaml_files, load_config
+from mvtools.artifacts import INDEX, Record, Source, find_record
+from mvtools.config import CONFIG_FILE, Config, Model, dvc_yaml_files, load_config
 from mvtools.errors import CheckFailed, UsageError
 from mvtools.gitops import Repo, git_ancestors
 from mvtools.versioning import parse_tag, register_message
+
+if TYPE_CHECKING:  # the hooks import registry only when they register or tag
+    from mvtools.registry import Registry
 
 STATIC_WATCH = r"(^|/)dvc\.(lock|yaml)$|\.dvc$|^mvtools\.yaml$"
 
@@ -60,7 +63,7 @@ def write_watch_file(repo: Repo, cfg: Config) -> None:
         pass
 
 
-def _touches(model: Any, changed: set[str], lock_changed: bool) -> bool:
+def _touches(model: Model, changed: set[str], lock_changed: bool) -> bool:
     """Could this change have changed the model's recorded content?"""
     if lock_changed or model.path + ".dvc" in changed or model.path in changed:
         return True
@@ -68,8 +71,8 @@ def _touches(model: Any, changed: set[str], lock_changed: bool) -> bool:
     return any(p.startswith(prefix) for p in changed)
 
 
-def _model_change(cfg: Config, model: Any, new: Source, old: Source, dvcy: list[str], changed: set[str],
-                  locks: bool) -> tuple[bool, Any]:
+def _model_change(cfg: Config, model: Model, new: Source, old: Source, dvcy: list[str], changed: set[str],
+                  locks: bool) -> tuple[bool, Record | None]:
     """Did the model's content change between ``old`` and ``new``? (and its record in ``new``:
     the .dvc/dvc.lock entry, or None when git tracks the model directly)"""
     if not _touches(model, changed, locks):
@@ -202,7 +205,7 @@ def _check_ledgers(repo: Repo, cfg: Config, base: str | None, staged: list[str])
                           + cfg.registry_dir + ")")
 
 
-def _register_staged(repo: Repo, reg: Any, cfg: Config, model: Any, rec: Any, idx: Source,
+def _register_staged(repo: Repo, reg: Registry, cfg: Config, model: Model, rec: Record | None, idx: Source,
                      base: str | None, owner: dict[str, Any]) -> None:
     """Append the model's register event to the staged ledger and reserve its version for
     this commit; post-commit confirms it with the tag (mvtools.transaction)."""
@@ -310,8 +313,8 @@ def post_commit(repo: Repo) -> int:
         for model in cfg.models.values():
             if model.name in registered:
                 continue
-            changed, rec = _model_change(cfg, model, new_src, old_src, dvcy, changed_set, locks)
-            if not changed or (rec is None and not (repo.root / model.path).exists()):
+            model_changed, rec = _model_change(cfg, model, new_src, old_src, dvcy, changed_set, locks)
+            if not model_changed or (rec is None and not (repo.root / model.path).exists()):
                 continue
             _say(f"warning: commit {head[:12]} changed model {model.name} without registering it; "
                  f"run: mvtools register {model.name}")

@@ -96,7 +96,7 @@ def _pc_block(indent: str) -> str:
     return "".join(indent + ln if ln.strip() else ln for ln in block.splitlines(True))
 
 
-def _pc_repos(text: str, name: str) -> list:  # type: ignore[type-arg]
+def _pc_repos(text: str, name: str) -> list[object]:
     from mvtools.yamlio import load_yaml
 
     doc = load_yaml(text, name)

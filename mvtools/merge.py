@@ -12,22 +12,25 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mvtools import ledger as L
 from mvtools.errors import ConfigError
 from mvtools.gitops import Repo, git_ancestors
 
+if TYPE_CHECKING:  # versioning imports semver; merge imports it only when it sorts
+    from mvtools.versioning import SortKey
+
 DRIVER = "mvtools-ledger"
 
 
-def _order(ev: dict[str, Any]) -> tuple:  # type: ignore[type-arg]
+def _order(ev: dict[str, Any]) -> tuple[str, SortKey, str]:
     """Time first (1 s resolution), then versions in semver order, then the id: total and
     independent of which side an event came from."""
     from mvtools.versioning import Version
 
     ver = ev.get("version")
-    vkey: tuple = (2, "")  # type: ignore[type-arg]
+    vkey: SortKey = (2, "")
     if ev["event"] == "register" and isinstance(ver, str):
         try:
             vkey = Version.parse(ver)._key()

@@ -16,10 +16,13 @@ it cannot be bypassed (signatures checked with ``git verify-commit``).
 from __future__ import annotations
 
 import fnmatch
-from typing import Any
+from typing import TYPE_CHECKING
 
 from mvtools.config import Config
 from mvtools.errors import CheckFailed
+
+if TYPE_CHECKING:
+    from mvtools.registry import Registry
 
 
 def _rules(config: Config, action: str) -> dict[str, list[str]]:
@@ -43,7 +46,7 @@ def signed_required(config: Config) -> bool:
     return config.policy.signed
 
 
-def check_history(reg: Any) -> list[dict[str, str]]:
+def check_history(reg: Registry) -> list[dict[str, str]]:
     """Every promote/rollback/deploy event of the history against the policy."""
     problems: list[dict[str, str]] = []
     cfg = reg.config

@@ -18,7 +18,7 @@ import os
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mvtools import ledger as L
 from mvtools.artifacts import Source, find_record
@@ -26,6 +26,10 @@ from mvtools.config import dvc_yaml_files
 from mvtools.errors import ConfigError, MvtoolsError
 from mvtools.hashing import sha256_of, tree_sha256
 from mvtools.versioning import parse_tag
+
+if TYPE_CHECKING:
+    from mvtools.gitops import Repo
+    from mvtools.registry import Registry
 
 
 class Report:
@@ -44,7 +48,7 @@ class Report:
         self.unchecked.append({"kind": kind, "where": where, "message": message})
 
 
-def _ledgers(reg: Any, rep: Report) -> dict[str, L.Ledger]:
+def _ledgers(reg: Registry, rep: Report) -> dict[str, L.Ledger]:
     out: dict[str, L.Ledger] = {}
     regdir = reg.config.registry_dir
     for rel in L.ledger_files(reg.root, regdir):
@@ -61,7 +65,7 @@ def _ledgers(reg: Any, rep: Report) -> dict[str, L.Ledger]:
     return out
 
 
-def _history(reg: Any, rep: Report) -> None:
+def _history(reg: Registry, rep: Report) -> None:
     repo, cfg = reg.repo, reg.config
     log = repo.out("log", "--format=%H %P", "--", cfg.registry_dir, check=False)
     for line in log.splitlines():
@@ -76,7 +80,7 @@ def _history(reg: Any, rep: Report) -> None:
                 rep.add("rewrite", commit[:12], why)
 
 
-def _unregistered(reg: Any, rep: Report, ledgers: dict[str, L.Ledger]) -> None:
+def _unregistered(reg: Registry, rep: Report, ledgers: dict[str, L.Ledger]) -> None:
     """Content a commit introduced for a model that no register event records."""
     repo, cfg = reg.repo, reg.config
     dvcy = dvc_yaml_files(reg.root)
@@ -111,7 +115,7 @@ def _unregistered(reg: Any, rep: Report, ledgers: dict[str, L.Ledger]) -> None:
                     f"run: mvtools register {model.name}")
 
 
-def _git_sha256(repo: Any, commit: str, path: str) -> str:
+def _git_sha256(repo: Repo, commit: str, path: str) -> str:
     ids = repo.blob_ids(commit, [path])
     if list(ids) == [path]:
         return hashlib.sha256(repo.show_blob(f"{commit}:{path}") or b"").hexdigest()
@@ -119,7 +123,7 @@ def _git_sha256(repo: Any, commit: str, path: str) -> str:
                        for rel, blob in ids.items())
 
 
-def _cache_dir(reg: Any) -> Path:
+def _cache_dir(reg: Registry) -> Path:
     try:
         from configparser import ConfigParser
 
@@ -161,7 +165,7 @@ def _cached_sha256(cache: Path, md5: str) -> str | None:
     return _sha256_file(f) if f else None
 
 
-def _bytes(reg: Any, rep: Report, ledgers: dict[str, L.Ledger], fetch: bool) -> None:
+def _bytes(reg: Registry, rep: Report, ledgers: dict[str, L.Ledger], fetch: bool) -> None:
     tags = reg.repo.tags()
     cache = _cache_dir(reg)
     for name, led in ledgers.items():
@@ -170,6 +174,7 @@ def _bytes(reg: Any, rep: Report, ledgers: dict[str, L.Ledger], fetch: bool) -> 
                 continue
             where = ev["tag"]
             commit = tags.get(ev["tag"], (None,))[0]
+            got: str | None
             if ev.get("md5") is None:
                 if commit is None:
                     rep.skip("bytes", where, "no tag, so no commit to read the git-tracked bytes from")
@@ -186,7 +191,7 @@ def _bytes(reg: Any, rep: Report, ledgers: dict[str, L.Ledger], fetch: bool) -> 
                 rep.add("bytes", where, f"stored bytes have sha256 {got[:12]}..., the ledger records {ev['sha256'][:12]}...")
 
 
-def _fetched_sha256(reg: Any, ev: dict[str, Any], commit: str, rep: Report) -> str | None:
+def _fetched_sha256(reg: Registry, ev: dict[str, Any], commit: str, rep: Report) -> str | None:
     from mvtools import dvcio
     from mvtools.hashing import digest_path
 
@@ -200,7 +205,7 @@ def _fetched_sha256(reg: Any, ev: dict[str, Any], commit: str, rep: Report) -> s
         return digest_path(Path(tmp), "artifact").sha256
 
 
-def _tags(reg: Any, rep: Report, ledgers: dict[str, L.Ledger], shallow: bool = False) -> None:
+def _tags(reg: Registry, rep: Report, ledgers: dict[str, L.Ledger], shallow: bool = False) -> None:
     repo, cfg = reg.repo, reg.config
     tags = repo.tags()
     head = repo.head
@@ -242,15 +247,15 @@ def _tags(reg: Any, rep: Report, ledgers: dict[str, L.Ledger], shallow: bool = F
         pt = parse_tag(tag)
         if pt is None or pt.kind != "version":
             continue
-        led = ledgers.get(pt.model)
-        if led is None or not any(e["event"] == "register" and e["version"] == pt.version for e in led.events):
+        holder = ledgers.get(pt.model)
+        if holder is None or not any(e["event"] == "register" and e["version"] == pt.version for e in holder.events):
             if repo.orphaned(tags[tag][0]):
                 rep.add("tag-orphan", tag, "tag without a register event in the ledger; re-register or delete the tag")
             else:  # another branch's version: its own ledger is the judge
                 rep.skip("tag-orphan", tag, "tag on a commit outside this branch's history")
 
 
-def verify(reg: Any, *, fetch: bool = False, policy: bool = False) -> Report:
+def verify(reg: Registry, *, fetch: bool = False, policy: bool = False) -> Report:
     rep = Report()
     ledgers = _ledgers(reg, rep)
     now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 300))

@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from functools import lru_cache, total_ordering
+from typing import Tuple, Union
 
 import semver
 
@@ -26,6 +27,8 @@ SEMVER = (
 )
 SEMVER_RE = re.compile(rf"^v?{SEMVER}$")
 TIMESTAMP_RE = re.compile(r"^v?(?P<ts>\d{14})_(?P<hash>[0-9a-f]{8})$")
+# (0, semver) for semver versions, (1, timestamp prefix) for the others (merge adds (2, ""))
+SortKey = Tuple[int, Union[str, semver.Version]]
 _NAME = r"(?:[a-zA-Z0-9_./-]+=)?[a-zA-Z0-9](?:[a-zA-Z0-9_/-]*[a-zA-Z0-9])?"
 TAG_RE = re.compile(
     rf"^(?P<name>{_NAME})(?:"
@@ -55,7 +58,7 @@ class Version:
     def is_semver(self) -> bool:
         return SEMVER_RE.match(self.text) is not None
 
-    def _key(self) -> tuple:
+    def _key(self) -> SortKey:
         return _sort_key(self.text)
 
     def __lt__(self, other: object) -> bool:
@@ -76,7 +79,7 @@ class Version:
 
 
 @lru_cache(maxsize=65536)
-def _sort_key(text: str) -> tuple:
+def _sort_key(text: str) -> SortKey:
     if SEMVER_RE.match(text) is None:
         return (1, text[:15])  # timestamp versions sort by time; callers break ties by order
     return (0, semver.Version.parse(text[1:]))

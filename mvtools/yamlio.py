@@ -25,6 +25,7 @@ try:  # libyaml is an order of magnitude faster; fall back to pure Python
     from yaml import CSafeDumper as _Dumper
     from yaml import CSafeLoader as _Loader
 except ImportError:  # pragma: no cover - depends on the PyYAML build
+    # the pure-Python classes stand in for the C ones (same interface, different classes)
     from yaml import SafeDumper as _Dumper  # type: ignore[assignment]
     from yaml import SafeLoader as _Loader  # type: ignore[assignment]
 
@@ -33,11 +34,11 @@ MAX_DEPTH = 64
 MAX_ALIASES = 512
 
 
-class SafeLoader11(_Loader):  # type: ignore[misc,valid-type]
+class SafeLoader11(_Loader):
     """PyYAML's safe loader (YAML 1.1 typing)."""
 
 
-class SafeLoader12(_Loader):  # type: ignore[misc,valid-type]
+class SafeLoader12(_Loader):
     """Safe loader with YAML 1.2 core-schema implicit typing (as DVC reads its files)."""
 
 

@@ -129,6 +129,11 @@ def test_every_command_and_the_hook_refuse_at_load(tmp_path: Path) -> None:
     assert not (repo / "registry" / "clf.yaml").exists()
 
 
+def test_params_key_after_the_whole_file_keeps_the_whole_file(tmp_path: Path) -> None:
+    (tmp_path / "mvtools.yaml").write_text("models: [{name: a, path: x, params: [params.yaml, lr]}]\n")
+    assert load_config(tmp_path, with_dvc=False).models["a"].params == {"params.yaml": None}
+
+
 def test_template_path_stays_in_repo(tmp_path: Path) -> None:
     (tmp_path / "mvtools.yaml").write_text("environments:\n  prod: {template: ../../etc/passwd}\n")
     with pytest.raises(ConfigError, match="environments.prod.template"):
