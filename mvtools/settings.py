@@ -174,6 +174,8 @@ class _Checker:
         if tp is float:
             if isinstance(value, bool) or not isinstance(value, (int, float)):
                 raise self.fail(path, f"expected a number, got {_kind(value)}")
+            if value != value or value in (float("inf"), float("-inf")):  # .nan, .inf in YAML
+                raise self.fail(path, f"expected a finite number, not {value}")
             if meta and "min" in meta and value < meta["min"]:
                 raise self.fail(path, f"expected a number >= {meta['min']}")
             return float(value)

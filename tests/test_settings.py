@@ -46,6 +46,8 @@ def refused(text: str) -> str:
     ("compare: {threshold: -1}", "compare.threshold: expected a number >= 0"),
     ("compare: {weights: {acc: x}}", "compare.weights.acc: expected a number, got a string"),
     ("compare: {threshold: true}", "compare.threshold: expected a number, got true or false"),
+    ("compare: {threshold: .nan}", "compare.threshold: expected a finite number, not nan"),
+    ("environments: {prod: {gate: {acc: {max: .inf}}}}", "environments.prod.gate.acc.max: expected a finite number"),
     ("environments: {prod: {gate: {accuracy: {min: high}}}}",
      "environments.prod.gate.accuracy.min: expected a number or null, got a string"),
     ("environments: {prod: [1]}", "environments.prod: expected a mapping or null, got a list"),
