@@ -1,7 +1,8 @@
 """``mvtools lineage``: the command-line view of :mod:`mvtools.lineage`.
 
-``add_parser(subparsers)`` registers the subcommand on the main CLI; ``main(argv)`` runs it
-standalone (``python -m mvtools.lineage_cmd ...``) with the same error conventions.
+``add_parser(subparsers)`` registers the subcommand on the main CLI (:mod:`mvtools.cli` calls
+it; this module never imports :mod:`mvtools.cli`). ``python -m mvtools.lineage ...`` runs it
+standalone with the same error conventions (:mod:`mvtools.lineage.__main__`).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from mvtools.errors import UsageError
 
@@ -171,23 +172,3 @@ def run(args: argparse.Namespace) -> int:
     out = render(view.graph)
     sys.stdout.write(out if out.endswith("\n") else out + "\n")
     return 0
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Standalone entry point, ``python -m mvtools.lineage_cmd [options]``: the same as
-    ``mvtools lineage [options]``."""
-    import sys
-
-    from mvtools.cli import main as cli_main
-
-    rest = list(sys.argv[1:] if argv is None else argv)
-    front: list[str] = []
-    while "-C" in rest[:-1]:  # `-C PATH` belongs before the subcommand in the main CLI
-        i = rest.index("-C")
-        front += rest[i:i + 2]
-        del rest[i:i + 2]
-    return cli_main([*front, "lineage", *rest])
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
