@@ -20,17 +20,16 @@ from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # pragma: no cover
-    from mvtools.lineage.parsing import (
-        CODE_DIRS, CODE_SUFFIXES, DEFAULT_PARAMS, NODE_TYPES, STAGE_KEYS, TOP_KEYS, Lineage,
-        build_lineage, stage_edges, stage_for_output, to_dot, to_json, to_mermaid, to_svg,
-        to_text,
-    )
+    from mvtools.lineage.build import NODE_TYPES, build_lineage
+    from mvtools.lineage.exports import to_dot, to_json, to_mermaid, to_svg, to_text
+    from mvtools.lineage.queries import Lineage, stage_edges, stage_for_output
 
+# where each public name lives (and the constants that were public in mvtools/lineage.py)
 _HOME = {
-    "Lineage": "parsing", "build_lineage": "parsing", "stage_edges": "parsing",
-    "stage_for_output": "parsing", "to_dot": "parsing", "to_json": "parsing",
-    "to_mermaid": "parsing", "to_svg": "parsing", "to_text": "parsing",
-    "NODE_TYPES": "parsing", "CODE_SUFFIXES": "parsing", "CODE_DIRS": "parsing",
+    "build_lineage": "build", "NODE_TYPES": "build", "CODE_SUFFIXES": "build",
+    "CODE_DIRS": "build", "Lineage": "queries", "stage_edges": "queries",
+    "stage_for_output": "queries", "to_dot": "exports", "to_json": "exports",
+    "to_mermaid": "exports", "to_svg": "exports", "to_text": "exports",
     "STAGE_KEYS": "parsing", "TOP_KEYS": "parsing", "DEFAULT_PARAMS": "parsing",
 }
 
