@@ -26,11 +26,11 @@ if TYPE_CHECKING:  # pragma: no cover
 
 # where each public name lives (and the constants that were public in mvtools/lineage.py)
 _HOME = {
-    "build_lineage": "build", "NODE_TYPES": "build", "CODE_SUFFIXES": "build",
-    "CODE_DIRS": "build", "Lineage": "queries", "stage_edges": "queries",
+    "build_lineage": "build", "NODE_TYPES": "build", "CODE_SUFFIXES": "graph",
+    "CODE_DIRS": "graph", "Lineage": "queries", "stage_edges": "queries",
     "stage_for_output": "queries", "to_dot": "exports", "to_json": "exports",
     "to_mermaid": "exports", "to_svg": "exports", "to_text": "exports",
-    "STAGE_KEYS": "parsing", "TOP_KEYS": "parsing", "DEFAULT_PARAMS": "parsing",
+    "STAGE_KEYS": "records", "TOP_KEYS": "records", "DEFAULT_PARAMS": "records",
 }
 
 

@@ -12,9 +12,12 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mvtools.errors import UsageError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from mvtools.lineage.queries import Lineage
 
 FORMATS = ("text", "json", "dot", "mermaid", "svg")
 HELP = "the DVC pipeline lineage graph: queries, impact and exports"
@@ -126,32 +129,42 @@ def run(args: argparse.Namespace) -> int:
     if args.impact is not None and fmt not in ("text", "json"):
         raise UsageError("--impact prints text or json")
 
-    from mvtools.lineage import Lineage, build_lineage, to_dot, to_json, to_mermaid, to_svg, to_text
+    from mvtools.lineage import build_lineage
 
     cwd = Path(getattr(args, "repo", None) or ".").resolve()
     root = _repo_root(cwd)
     lin = build_lineage(root)
-
     if args.impact is not None:
-        target = args.impact if args.impact in lin.graph else _repo_path(args.impact, root, cwd)
-        if target not in lin.graph and not (root / target).exists() and ":" not in target:
-            raise UsageError(f"{args.impact}: no such file, and no pipeline node of that name")
-        result = lin.impact(target)
-        result["path"] = args.impact
-        if fmt == "json":
-            sys.stdout.write(json.dumps(result) + "\n")
+        return _impact(args, fmt, lin, root, cwd)
+    return _view(args, fmt, lin, root, cwd)
+
+
+def _impact(args: argparse.Namespace, fmt: str, lin: Lineage, root: Path, cwd: Path) -> int:
+    """``--impact PATH``: the stages and models downstream of PATH."""
+    target = args.impact if args.impact in lin.graph else _repo_path(args.impact, root, cwd)
+    if target not in lin.graph and not (root / target).exists() and ":" not in target:
+        raise UsageError(f"{args.impact}: no such file, and no pipeline node of that name")
+    result = lin.impact(target)
+    result["path"] = args.impact
+    if fmt == "json":
+        sys.stdout.write(json.dumps(result) + "\n")
+    else:
+        stages, models = result["stages"], result["models"]
+        if not stages and not models:
+            print(f"nothing in the pipeline depends on {args.impact}")
         else:
-            stages, models = result["stages"], result["models"]
-            if not stages and not models:
-                print(f"nothing in the pipeline depends on {args.impact}")
-            else:
-                print(f"changing {args.impact} affects {len(stages)} stage(s) and "
-                      f"{len(models)} model(s)")
-                for s in stages:
-                    print(f"  stage {s}")
-                for m in models:
-                    print(f"  model {m}")
-        return 0
+            print(f"changing {args.impact} affects {len(stages)} stage(s) and "
+                  f"{len(models)} model(s)")
+            for s in stages:
+                print(f"  stage {s}")
+            for m in models:
+                print(f"  model {m}")
+    return 0
+
+
+def _view(args: argparse.Namespace, fmt: str, lin: Lineage, root: Path, cwd: Path) -> int:
+    """The graph, or NODE's part of it, optionally collapsed, in the chosen format."""
+    from mvtools.lineage import Lineage, to_dot, to_json, to_mermaid, to_svg, to_text
 
     view = lin
     if args.node:

@@ -14,7 +14,6 @@ from mvtools.lineage.util import _norm
 from mvtools.yamlio import read_yaml
 
 
-
 def _dvc_files(root: Path) -> list[str]:
     """dvc.yaml and *.dvc files DVC would collect: not git-ignored, outside .git/.dvc."""
     names: list[str] | None = None

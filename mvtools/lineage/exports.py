@@ -15,7 +15,6 @@ if TYPE_CHECKING:  # pragma: no cover
     import networkx as nx
 
 
-
 def to_json(graph: nx.DiGraph) -> str:
     """networkx node-link JSON with keys ``nodes`` and ``edges`` (``edges="edges"``)."""
     doc = {

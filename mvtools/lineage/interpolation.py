@@ -1,15 +1,18 @@
 """``vars`` and ``${}`` interpolation the way ``dvc.parsing`` does it: the merged variables
-of a dvc.yaml (:class:`_Ctx`) and the resolver of one stage's values (:class:`_Resolver`)."""
+of a dvc.yaml (:class:`_Ctx`), the params and vars files they come from
+(:class:`_VarsFiles`) and the resolver of one stage's values (:class:`_Resolver`)."""
 
 from __future__ import annotations
 
+import json
 import re
 import shlex
+from pathlib import Path
 from typing import Any
 
 from mvtools.errors import ConfigError
-from mvtools.lineage.util import _MISSING, _dig
-
+from mvtools.lineage.util import _MISSING, _dig, _norm, _outside
+from mvtools.yamlio import read_yaml
 
 
 # DVC's interpolation pattern: `${...}`, not preceded by a backslash (the escape).
@@ -203,3 +206,95 @@ def _dict_to_args(obj: dict) -> str:
         else:
             result += f"--{k} {v} "
     return result.rstrip()
+
+
+class _VarsFiles:
+    """The params and vars files of one repo (read once) and their merging into a context."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self._files: dict[str, Any] = {}
+
+    def load_params_file(self, rel: str) -> Any:
+        """A params or vars file by repo-relative path (cached); _MISSING if absent."""
+        if rel in self._files:
+            return self._files[rel]
+        if _outside(rel):  # never read files outside the repository
+            return _MISSING
+        path = self.root / rel
+        if not path.is_file():
+            self._files[rel] = _MISSING
+            return _MISSING
+        suffix = path.suffix.lower()
+        if suffix == ".json":
+            try:
+                data = json.loads(path.read_text(encoding="utf-8"))
+            except (ValueError, OSError) as exc:
+                raise ConfigError(f"{rel}: unreadable JSON: {exc}") from None
+        elif suffix == ".toml":
+            try:
+                import tomllib  # type: ignore[import-not-found]
+            except ImportError:  # pragma: no cover - Python < 3.11
+                import tomli as tomllib  # type: ignore[no-redef]
+            try:
+                data = tomllib.loads(path.read_text(encoding="utf-8"))
+            except (ValueError, OSError) as exc:
+                raise ConfigError(f"{rel}: unreadable TOML: {exc}") from None
+        elif suffix == ".py":
+            raise ConfigError(f"{rel}: Python params files are not supported by mvtools lineage")
+        else:
+            data = read_yaml(path, rel)
+        self._files[rel] = data
+        return data
+
+    def merge_vars_item(self, ctx: _Ctx, item: Any, base: str, where: str,
+                        index: int, stage: str | None) -> None:
+        if isinstance(item, dict):
+            if _has_interp(item):
+                raise ConfigError(f"{where}: interpolating is not allowed in 'vars'")
+            label = f"{stage + '.' if stage else ''}vars[{index}]"
+            ctx.merge(item, None, label)
+            return
+        if not isinstance(item, str):
+            raise ConfigError(f"{where}: 'vars' entries must be file names or mappings")
+        if "${" in item:
+            raise ConfigError(f"{where}: interpolating is not allowed in 'vars'")
+        fname, _, keys_str = item.partition(":")
+        rel = _norm(base, fname)
+        keys = [k for k in keys_str.split(",") if k] or None
+        self.merge_file(ctx, rel, keys, item, where)
+
+    def merge_file(self, ctx: _Ctx, rel: str, keys: list[str] | None, item: str,
+                    where: str) -> None:
+        if rel in ctx.imports:
+            imported = ctx.imports[rel]
+            if not keys and imported is None:
+                return  # a whole file may be named several times
+            if (not keys and isinstance(imported, list)) or (
+                keys and isinstance(imported, list) and set(keys) & set(imported)
+            ):
+                raise ConfigError(f"{where}: cannot load '{item}' as it's partially loaded already")
+            if keys and imported is None:
+                raise ConfigError(f"{where}: cannot partially load '{item}' as it's already loaded")
+        if _outside(rel):
+            raise ConfigError(f"{where}: vars file '{rel}' is outside the repository")
+        data = self.load_params_file(rel)
+        if data is _MISSING:
+            raise ConfigError(f"{where}: vars file '{rel}' does not exist")
+        if not isinstance(data, dict):
+            raise ConfigError(f"{where}: expected a dictionary in vars file '{rel}'")
+        if keys:
+            missing = [k for k in keys if k not in data]
+            if missing:
+                raise ConfigError(f"{where}: could not find '{missing[0]}' in '{rel}'")
+            data = {k: data[k] for k in keys}
+        try:
+            ctx.merge(data, rel, rel)
+        except ConfigError as exc:
+            raise ConfigError(f"{where}: {exc}") from None
+        if rel not in ctx.imports:
+            ctx.imports[rel] = list(keys) if keys else None
+        elif keys:
+            prev = ctx.imports[rel]
+            if isinstance(prev, list):
+                prev.extend(keys)

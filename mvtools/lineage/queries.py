@@ -16,7 +16,6 @@ if TYPE_CHECKING:  # pragma: no cover
     import networkx as nx
 
 
-
 class Lineage:
     """A repo's lineage graph and the queries on it."""
 

@@ -1,12 +1,20 @@
-"""What the parser hands the graph builder: one record per stage, and the top-level
-entries of each dvc.yaml."""
+"""The vocabulary of dvc.yaml (its keys, the default params file, output flags) and what
+the parser hands the graph builder: one record per stage, and the top-level entries of each
+dvc.yaml."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
 
+STAGE_KEYS = frozenset(
+    {"cmd", "wdir", "deps", "params", "outs", "metrics", "plots", "vars", "frozen",
+     "meta", "desc", "always_changed", "foreach", "do", "matrix"}
+)
 
+TOP_KEYS = frozenset({"stages", "vars", "params", "metrics", "plots", "artifacts", "datasets"})
+
+DEFAULT_PARAMS = "params.yaml"
 
 _OUT_FLAGS = ("cache", "persist", "push", "remote", "desc", "type", "labels", "meta",
               "checkpoint", "template", "x", "y", "title", "x_label", "y_label", "header")

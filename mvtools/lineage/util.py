@@ -10,7 +10,6 @@ if TYPE_CHECKING:  # pragma: no cover
     import networkx as nx
 
 
-
 _MISSING = object()
 
 
