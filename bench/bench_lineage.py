@@ -69,7 +69,7 @@ def mvtools_cmd() -> list[str]:
         probe = subprocess.run([str(exe), "lineage", "--help"], capture_output=True, env=env())
         if probe.returncode == 0:
             return [str(exe), "lineage", "--json"]
-    return [sys.executable, "-m", "mvtools.lineage_cmd", "--json"]
+    return [sys.executable, "-m", "mvtools.lineage", "--json"]
 
 
 def timed(cmd: list[str], cwd: Path, repeat: int) -> tuple[float, float, int]:

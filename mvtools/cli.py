@@ -372,13 +372,9 @@ def build_parser() -> argparse.ArgumentParser:
     add("import-gto", cmd_import_gto, "turn an existing GTO-tagged repo into ledger events", True)
     sp = add("quickstart", cmd_quickstart, "build a demo repo with two model versions")
     sp.add_argument("dir")
-    try:
-        from mvtools import lineage_cmd
-    except ImportError:
-        pass
-    else:
-        if hasattr(lineage_cmd, "add_parser"):
-            lineage_cmd.add_parser(sub)
+    from mvtools.lineage.cli import add_parser as add_lineage_parser
+
+    add_lineage_parser(sub)
     return p
 
 

@@ -39,7 +39,7 @@ def make(root: Path, files: dict[str, str], git: bool = True) -> Path:
 
 
 def cli(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "mvtools.lineage_cmd", *args], cwd=root,
+    return subprocess.run([sys.executable, "-m", "mvtools.lineage", *args], cwd=root,
                           capture_output=True, text=True, env=clean_env(
                               PYTHONPATH=str(Path(__file__).resolve().parents[1])))
 
@@ -644,7 +644,7 @@ def test_svg_through_graphviz_or_install_hint(basic: Path, tmp_path: Path) -> No
     import shutil
 
     proc = subprocess.run(
-        [sys.executable, "-m", "mvtools.lineage_cmd", "--format", "svg"], cwd=basic,
+        [sys.executable, "-m", "mvtools.lineage", "--format", "svg"], cwd=basic,
         capture_output=True, text=True,
         env=clean_env(PATH=str(tmp_path / "nothing"),
                       PYTHONPATH=str(Path(__file__).resolve().parents[1])))
@@ -658,12 +658,12 @@ def test_svg_through_graphviz_or_install_hint(basic: Path, tmp_path: Path) -> No
 def test_main_cli_wiring(basic: Path) -> None:
     import argparse
 
-    from mvtools import lineage_cmd
+    from mvtools.lineage import cli as lineage_cli
 
     p = argparse.ArgumentParser()
     p.add_argument("-C", dest="repo", default=".")
     sub = p.add_subparsers(dest="command")
-    lineage_cmd.add_parser(sub)
+    lineage_cli.add_parser(sub)
     args = p.parse_args(["-C", str(basic), "lineage", "--model", "x"])
     with pytest.raises(UsageError, match="unknown model"):
         args.func(args)

@@ -1,7 +1,8 @@
 """``mvtools lineage``: the command-line view of :mod:`mvtools.lineage`.
 
-``add_parser(subparsers)`` registers the subcommand on the main CLI; ``main(argv)`` runs it
-standalone (``python -m mvtools.lineage_cmd ...``) with the same error conventions.
+``add_parser(subparsers)`` registers the subcommand on the main CLI (:mod:`mvtools.cli` calls
+it; this module never imports :mod:`mvtools.cli`). ``python -m mvtools.lineage ...`` runs it
+standalone with the same error conventions (:mod:`mvtools.lineage.__main__`).
 """
 
 from __future__ import annotations
@@ -11,9 +12,12 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any
 
 from mvtools.errors import UsageError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from mvtools.lineage.queries import Lineage
 
 FORMATS = ("text", "json", "dot", "mermaid", "svg")
 HELP = "the DVC pipeline lineage graph: queries, impact and exports"
@@ -125,32 +129,42 @@ def run(args: argparse.Namespace) -> int:
     if args.impact is not None and fmt not in ("text", "json"):
         raise UsageError("--impact prints text or json")
 
-    from mvtools.lineage import Lineage, build_lineage, to_dot, to_json, to_mermaid, to_svg, to_text
+    from mvtools.lineage import build_lineage
 
     cwd = Path(getattr(args, "repo", None) or ".").resolve()
     root = _repo_root(cwd)
     lin = build_lineage(root)
-
     if args.impact is not None:
-        target = args.impact if args.impact in lin.graph else _repo_path(args.impact, root, cwd)
-        if target not in lin.graph and not (root / target).exists() and ":" not in target:
-            raise UsageError(f"{args.impact}: no such file, and no pipeline node of that name")
-        result = lin.impact(target)
-        result["path"] = args.impact
-        if fmt == "json":
-            sys.stdout.write(json.dumps(result) + "\n")
+        return _impact(args, fmt, lin, root, cwd)
+    return _view(args, fmt, lin, root, cwd)
+
+
+def _impact(args: argparse.Namespace, fmt: str, lin: Lineage, root: Path, cwd: Path) -> int:
+    """``--impact PATH``: the stages and models downstream of PATH."""
+    target = args.impact if args.impact in lin.graph else _repo_path(args.impact, root, cwd)
+    if target not in lin.graph and not (root / target).exists() and ":" not in target:
+        raise UsageError(f"{args.impact}: no such file, and no pipeline node of that name")
+    result = lin.impact(target)
+    result["path"] = args.impact
+    if fmt == "json":
+        sys.stdout.write(json.dumps(result) + "\n")
+    else:
+        stages, models = result["stages"], result["models"]
+        if not stages and not models:
+            print(f"nothing in the pipeline depends on {args.impact}")
         else:
-            stages, models = result["stages"], result["models"]
-            if not stages and not models:
-                print(f"nothing in the pipeline depends on {args.impact}")
-            else:
-                print(f"changing {args.impact} affects {len(stages)} stage(s) and "
-                      f"{len(models)} model(s)")
-                for s in stages:
-                    print(f"  stage {s}")
-                for m in models:
-                    print(f"  model {m}")
-        return 0
+            print(f"changing {args.impact} affects {len(stages)} stage(s) and "
+                  f"{len(models)} model(s)")
+            for s in stages:
+                print(f"  stage {s}")
+            for m in models:
+                print(f"  model {m}")
+    return 0
+
+
+def _view(args: argparse.Namespace, fmt: str, lin: Lineage, root: Path, cwd: Path) -> int:
+    """The graph, or NODE's part of it, optionally collapsed, in the chosen format."""
+    from mvtools.lineage import Lineage, to_dot, to_json, to_mermaid, to_svg, to_text
 
     view = lin
     if args.node:
@@ -171,23 +185,3 @@ def run(args: argparse.Namespace) -> int:
     out = render(view.graph)
     sys.stdout.write(out if out.endswith("\n") else out + "\n")
     return 0
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Standalone entry point, ``python -m mvtools.lineage_cmd [options]``: the same as
-    ``mvtools lineage [options]``."""
-    import sys
-
-    from mvtools.cli import main as cli_main
-
-    rest = list(sys.argv[1:] if argv is None else argv)
-    front: list[str] = []
-    while "-C" in rest[:-1]:  # `-C PATH` belongs before the subcommand in the main CLI
-        i = rest.index("-C")
-        front += rest[i:i + 2]
-        del rest[i:i + 2]
-    return cli_main([*front, "lineage", *rest])
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
