@@ -296,6 +296,20 @@ def build_parser() -> argparse.ArgumentParser:
             sp.add_argument("--json", action="store_true", help="print one JSON document")
         return sp
 
+    _setup_commands(add)
+    _registry_commands(add)
+    _lifecycle_commands(add)
+    _deploy_commands(sub)
+    from mvtools.lineage.cli import add_parser as add_lineage_parser
+
+    add_lineage_parser(sub)
+    return p
+
+
+_Add = Callable[..., argparse.ArgumentParser]
+
+
+def _setup_commands(add: _Add) -> None:
     sp = add("init", cmd_init, "set mvtools up in this git repo (commits nothing)")
     sp.add_argument("--scheme", choices=("semver", "timestamp"), default="semver")
     sp.add_argument("--hooks", choices=("git", "pre-commit", "none"), default="git")
@@ -306,6 +320,12 @@ def build_parser() -> argparse.ArgumentParser:
     sp = add("hook", cmd_hook, "run a hook (called by git or pre-commit)")
     sp.add_argument("type", choices=("pre-commit", "post-commit", "post-rewrite", "pre-push"))
     sp.add_argument("hook_args", nargs="*")
+    add("import-gto", cmd_import_gto, "turn an existing GTO-tagged repo into ledger events", True)
+    sp = add("quickstart", cmd_quickstart, "build a demo repo with two model versions")
+    sp.add_argument("dir")
+
+
+def _registry_commands(add: _Add) -> None:
     sp = add("register", cmd_register, "register the work tree's model as a new version and commit it", True)
     sp.add_argument("name")
     sp.add_argument("--path", help="the model's path (declares the model if it is new)")
@@ -326,6 +346,13 @@ def build_parser() -> argparse.ArgumentParser:
     sp = add("verify", cmd_verify, "check ledgers, ids and tags; exit 1 on problems", True)
     sp.add_argument("--policy", action="store_true", help="also check every event against the access policy")
     sp.add_argument("--fetch", action="store_true", help="check bytes absent from the DVC cache in the DVC remote")
+    sp = add("compare", cmd_compare, "compare baseline A with candidate B and recommend one", True)
+    sp.add_argument("name")
+    sp.add_argument("a", metavar="A")
+    sp.add_argument("b", metavar="B")
+
+
+def _lifecycle_commands(add: _Add) -> None:
     sp = add("promote", cmd_promote, "assign VERSION of NAME to STAGE (tag NAME#STAGE#N)", True)
     sp.add_argument("name")
     sp.add_argument("version")
@@ -343,10 +370,12 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("name")
     sp.add_argument("--stage", required=True)
     sp.add_argument("-m", "--message")
-    sp = add("compare", cmd_compare, "compare baseline A with candidate B and recommend one", True)
-    sp.add_argument("name")
-    sp.add_argument("a", metavar="A")
-    sp.add_argument("b", metavar="B")
+    sp = add("publish", cmd_publish, "copy NAME@VERSION's files to a URL (local folder, s3://, gs://, ...)", True)
+    sp.add_argument("spec", metavar="NAME@VERSION")
+    sp.add_argument("--to", required=True, metavar="URL")
+
+
+def _deploy_commands(sub: Any) -> None:
     dp = sub.add_parser("deploy", help="blue-green and canary deployments per environment",
                         description="blue-green and canary deployments per environment")
     dsub = dp.add_subparsers(dest="action", metavar="ACTION", parser_class=_Parser)
@@ -366,16 +395,6 @@ def build_parser() -> argparse.ArgumentParser:
         if action == "step":
             a.add_argument("--by", type=int, required=True)
         a.add_argument("--json", action="store_true")
-    sp = add("publish", cmd_publish, "copy NAME@VERSION's files to a URL (local folder, s3://, gs://, ...)", True)
-    sp.add_argument("spec", metavar="NAME@VERSION")
-    sp.add_argument("--to", required=True, metavar="URL")
-    add("import-gto", cmd_import_gto, "turn an existing GTO-tagged repo into ledger events", True)
-    sp = add("quickstart", cmd_quickstart, "build a demo repo with two model versions")
-    sp.add_argument("dir")
-    from mvtools.lineage.cli import add_parser as add_lineage_parser
-
-    add_lineage_parser(sub)
-    return p
 
 
 def main(argv: Sequence[str] | None = None) -> int:

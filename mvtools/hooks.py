@@ -260,8 +260,7 @@ def post_commit(repo: Repo) -> int:
     if head is None:
         return 0
     parents = repo.out("rev-list", "--parents", "-n", "1", head).split()[1:]
-    p1 = parents[0] if parents else None
-    changed = repo.changed_paths(p1, head)
+    changed = repo.changed_paths(parents[0] if parents else None, head)
     cfg = load_config(repo.root)
     if not _relevant(changed, cfg):
         return 0
@@ -270,55 +269,67 @@ def post_commit(repo: Repo) -> int:
     reg = Registry(repo=repo, config=cfg)
     registered: set[str] = set()
     for p in changed:
-        if not L.is_ledger_path(cfg.registry_dir, p):
-            continue
-        data = repo.show_blob(f"{head}:{p}")
-        if data is None:
-            continue
-        try:
-            led = _ledger(repo, data, p)
-        except Exception as exc:  # noqa: BLE001
-            _say(f"warning: {exc}")
-            continue
-        olds = [repo.show_blob(f"{par}:{p}") for par in parents]
-        if len(parents) == 1:  # a merge's union is for the pre-commit hook and verify to judge
-            dropped = L.check_ledger_change(olds, data, p, lambda d, src: _ledger(repo, d, src))
-            if dropped:
-                _say(f"warning: commit {head[:12]} rewrote the ledger ({dropped}); to keep it append-only run: "
-                     f"git checkout HEAD^ -- {p} && git commit --amend --no-edit")
-        before: set[str] = set()
-        for old in olds:
-            if old:
-                try:
-                    before.update(_ledger(repo, old, p).ids)
-                except Exception:  # noqa: BLE001
-                    pass
-        for ev in led.events:
-            if ev["id"] in before or ev["event"] != "register":
-                continue
-            registered.add(ev["model"])
-            where, created = reg.tag_event(ev, head)
-            T.release(repo, ev["tag"])  # the reservation is confirmed by the tag
-            if created:
-                _say(T.registered_line(ev))
-            elif where != head and not _amending(repo):  # an amend: post-rewrite moves the tag next
-                _say(f"note: tag {ev['tag']} stays on {where[:12]}, the commit that first held it")
-        _restore_index(repo, p, data)
-    # a model changed without a register event: the commit skipped the pre-commit hook
+        if L.is_ledger_path(cfg.registry_dir, p):
+            registered |= _tag_new_versions(repo, reg, head, parents, p)
     if os.environ.get("MVTOOLS_REGISTERING") != "1":
-        dvcy = dvc_yaml_files(repo.root)
-        new_src, old_src = Source(repo, head), Source(repo, p1)
-        changed_set = set(changed)
-        locks = _lock_changed(changed_set)
-        for model in cfg.models.values():
-            if model.name in registered:
-                continue
-            model_changed, rec = _model_change(cfg, model, new_src, old_src, dvcy, changed_set, locks)
-            if not model_changed or (rec is None and not (repo.root / model.path).exists()):
-                continue
-            _say(f"warning: commit {head[:12]} changed model {model.name} without registering it; "
-                 f"run: mvtools register {model.name}")
+        _warn_unregistered(repo, cfg, head, parents[0] if parents else None, changed, registered)
     return 0
+
+
+def _tag_new_versions(repo: Repo, reg: "Registry", head: str, parents: list[str], p: str) -> set[str]:
+    """Tag the register events HEAD's ledger ``p`` gained over its parents, confirming their
+    reservations; warn when a one-parent commit rewrote the ledger. Returns their models."""
+    data = repo.show_blob(f"{head}:{p}")
+    if data is None:
+        return set()
+    try:
+        led = _ledger(repo, data, p)
+    except Exception as exc:  # noqa: BLE001
+        _say(f"warning: {exc}")
+        return set()
+    olds = [repo.show_blob(f"{par}:{p}") for par in parents]
+    if len(parents) == 1:  # a merge's union is for the pre-commit hook and verify to judge
+        dropped = L.check_ledger_change(olds, data, p, lambda d, src: _ledger(repo, d, src))
+        if dropped:
+            _say(f"warning: commit {head[:12]} rewrote the ledger ({dropped}); to keep it append-only run: "
+                 f"git checkout HEAD^ -- {p} && git commit --amend --no-edit")
+    before: set[str] = set()
+    for old in olds:
+        if old:
+            try:
+                before.update(_ledger(repo, old, p).ids)
+            except Exception:  # noqa: BLE001
+                pass
+    models = set()
+    for ev in led.events:
+        if ev["id"] in before or ev["event"] != "register":
+            continue
+        models.add(ev["model"])
+        where, created = reg.tag_event(ev, head)
+        T.release(repo, ev["tag"])  # the reservation is confirmed by the tag
+        if created:
+            _say(T.registered_line(ev))
+        elif where != head and not _amending(repo):  # an amend: post-rewrite moves the tag next
+            _say(f"note: tag {ev['tag']} stays on {where[:12]}, the commit that first held it")
+    _restore_index(repo, p, data)
+    return models
+
+
+def _warn_unregistered(repo: Repo, cfg: Config, head: str, p1: str | None, changed: list[str],
+                       registered: set[str]) -> None:
+    """A model changed without a register event: the commit skipped the pre-commit hook."""
+    dvcy = dvc_yaml_files(repo.root)
+    new_src, old_src = Source(repo, head), Source(repo, p1)
+    changed_set = set(changed)
+    locks = _lock_changed(changed_set)
+    for model in cfg.models.values():
+        if model.name in registered:
+            continue
+        model_changed, rec = _model_change(cfg, model, new_src, old_src, dvcy, changed_set, locks)
+        if not model_changed or (rec is None and not (repo.root / model.path).exists()):
+            continue
+        _say(f"warning: commit {head[:12]} changed model {model.name} without registering it; "
+             f"run: mvtools register {model.name}")
 
 
 def _restore_index(repo: Repo, rel: str, committed: bytes) -> None:
