@@ -75,12 +75,19 @@ def test_aborted_commit_leaves_nothing_behind(git_model_repo: Path, abort: str) 
     assert "clf@v0.1.0" in tags(repo) and _reservations(repo) == []
 
 
-def _start_paused_commit(wt: Path, go: Path) -> subprocess.Popen[str]:
-    """`git commit` in ``wt`` that stops in its commit-msg hook (after pre-commit reserved
-    the version) until ``go`` exists: a user still typing the message."""
-    return subprocess.Popen(["git", "commit", "-q", "-m", "slow"], cwd=wt, text=True,
+def _paused_commit(repo: Path, go: Path, content: bytes) -> subprocess.Popen[str]:
+    """Stage ``content`` as the model and start `git commit`; it stops in its commit-msg hook
+    (after pre-commit reserved the version) until ``go`` exists: a user still typing the
+    message. Hooks live in the common dir: the hook pauses only the commit that asks it to."""
+    _hook(repo, "commit-msg", 'if [ -n "$MVTOOLS_TEST_GO" ]; then i=0; while [ ! -f "$MVTOOLS_TEST_GO" ] '
+                              '&& [ $i -lt 600 ]; do sleep 0.1; i=$((i+1)); done; fi\n')
+    write_model(repo, "models/clf.bin", content)
+    git(repo, "add", "-A")
+    proc = subprocess.Popen(["git", "commit", "-q", "-m", "slow"], cwd=repo, text=True,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             env={**os.environ, "MVTOOLS_TEST_GO": str(go)})
+    _wait_for(lambda: len(_reservations(repo)) == 1, "the paused commit's reservation")
+    return proc
 
 
 def _wait_for(cond, what: str, timeout: float = 60) -> None:  # type: ignore[no-untyped-def]
@@ -99,13 +106,7 @@ def test_two_worktrees_committing_at_once_take_distinct_versions(git_model_repo:
     wt = tmp_path / "wt"
     git(repo, "worktree", "add", "-q", "-b", "other", str(wt))
     go = tmp_path / "go"
-    # hooks live in the common dir: one commit-msg hook pauses only the commit that asks it to
-    _hook(repo, "commit-msg", 'if [ -n "$MVTOOLS_TEST_GO" ]; then i=0; while [ ! -f "$MVTOOLS_TEST_GO" ] '
-                              '&& [ $i -lt 600 ]; do sleep 0.1; i=$((i+1)); done; fi\n')
-    write_model(repo, "models/clf.bin", b"bytes of the first worktree")
-    git(repo, "add", "-A")
-    slow = _start_paused_commit(repo, go)
-    _wait_for(lambda: len(_reservations(repo)) == 1, "the first commit's reservation")
+    slow = _paused_commit(repo, go, b"bytes of the first worktree")
     assert _reservations(repo)[0]["version"] == "v0.1.0"
     write_model(wt, "models/clf.bin", b"bytes of the second worktree")
     git(wt, "add", "-A")
@@ -128,12 +129,7 @@ def test_sync_tags_leaves_a_commit_under_way_alone(git_model_repo: Path, tmp_pat
     the one a commit paused in its editor has reserved: that commit still lands, tagged."""
     repo = git_model_repo
     go = tmp_path / "go"
-    _hook(repo, "commit-msg", 'if [ -n "$MVTOOLS_TEST_GO" ]; then i=0; while [ ! -f "$MVTOOLS_TEST_GO" ] '
-                              '&& [ $i -lt 600 ]; do sleep 0.1; i=$((i+1)); done; fi\n')
-    write_model(repo, "models/clf.bin", b"v1")
-    git(repo, "add", "-A")
-    slow = _start_paused_commit(repo, go)
-    _wait_for(lambda: len(_reservations(repo)) == 1, "the commit's reservation")
+    slow = _paused_commit(repo, go, b"v1")
     out = json.loads(mvtools(repo, "sync-tags", "--json").stdout)
     assert out["restored"] == [], out
     go.write_text("")
