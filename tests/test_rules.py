@@ -92,3 +92,13 @@ def test_every_tag_parses_back(name: str, minor: int, counter: int) -> None:
                       (V.stage_tag(name, "prod", counter), "stage"), (V.deprecated_tag(name), "deprecated")):
         parsed = V.parse_tag(tag)
         assert parsed is not None and parsed.model == name and parsed.kind == kind
+
+
+def test_registry_is_exported_lazily() -> None:
+    """`from mvtools import Registry` works; importing the hooks does not load the registry."""
+    import subprocess
+    import sys
+
+    code = ("import sys, mvtools.hooks; assert 'mvtools.registry' not in sys.modules; "
+            "from mvtools import Registry; assert Registry.__module__ == 'mvtools.registry'")
+    subprocess.run([sys.executable, "-c", code], check=True)
