@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING, Any, Iterator
 from mvtools.errors import CheckFailed, InternalError, UsageError
 from mvtools.gitops import Repo
 from mvtools.hashing import digest_path
-from mvtools.versioning import parse_tag
 
 if TYPE_CHECKING:
     from dvc.repo import Repo as DvcRepo  # no stubs: Any to mypy, named for the reader
@@ -217,31 +216,3 @@ def push_events(reg: "Registry", events: list[dict[str, Any]], remote: str | Non
                 raise CheckFailed(f"cannot push {ev['tag']}: object {missing[0]} is not in the local DVC cache "
                                   "(dvc fetch it, or push from the clone that registered it)")
     return moved
-
-
-def push(reg: "Registry", remote: str | None = None) -> dict[str, Any]:
-    """Push the registered artifacts to the DVC remote, then the branch and its registry tags."""
-    repo = reg.repo
-    branch = repo.out("rev-parse", "--abbrev-ref", "HEAD")
-    if branch == "HEAD":
-        raise UsageError("detached HEAD: check out the branch to push")
-    if remote is None:
-        remote = repo.out("config", "--get", f"branch.{branch}.remote", check=False) or "origin"
-    if remote.startswith("-"):
-        raise UsageError(f"invalid remote {remote!r}")
-    remotes = repo.out("remote").split()
-    if remote not in remotes:
-        raise UsageError(f"no git remote named {remote!r} (remotes: {', '.join(remotes) or 'none'})")
-    alltags = repo.tags()
-    tags = [t for t in alltags if parse_tag(t) is not None]
-    # bytes first: a tag that reaches the remote must have its artifact there already
-    events = [ev for st in reg.states().values() for ev in st.versions.values()
-              if ev.get("md5") is not None and ev["tag"] in alltags]
-    pushed = push_events(reg, events) if events else 0
-    proc = repo.git("push", "--", remote, f"HEAD:refs/heads/{branch}", *[f"refs/tags/{t}" for t in tags],
-                    check=False)
-    if proc.returncode != 0:
-        err = [ln for ln in proc.stderr.decode("utf-8", "replace").strip().splitlines()
-               if ln.startswith("mvtools:")] or proc.stderr.decode("utf-8", "replace").strip().splitlines()
-        raise CheckFailed(f"git push failed: {err[-1] if err else proc.returncode}")
-    return {"remote": remote, "branch": branch, "tags": len(tags), "dvc_files_pushed": pushed}

@@ -13,10 +13,11 @@ import os
 from pathlib import Path
 from typing import Any
 
-from mvtools.errors import NotFound, UsageError
+from mvtools.errors import CheckFailed, NotFound, UsageError
 from mvtools.lifecycle import Lifecycle
 from mvtools.registering import Registering
 from mvtools.state import ModelState, fold
+from mvtools.versioning import parse_tag
 
 __all__ = ["ModelState", "Registry", "fold"]
 
@@ -40,9 +41,33 @@ class Registry(Lifecycle, Registering):
                 "commit": commit}
 
     def push(self, remote: str | None = None) -> dict[str, Any]:
+        """Push the registered artifacts to the DVC remote, then the branch and its registry tags."""
         from mvtools import dvcio
 
-        return dvcio.push(self, remote)
+        repo = self.repo
+        branch = repo.out("rev-parse", "--abbrev-ref", "HEAD")
+        if branch == "HEAD":
+            raise UsageError("detached HEAD: check out the branch to push")
+        if remote is None:
+            remote = repo.out("config", "--get", f"branch.{branch}.remote", check=False) or "origin"
+        if remote.startswith("-"):
+            raise UsageError(f"invalid remote {remote!r}")
+        remotes = repo.out("remote").split()
+        if remote not in remotes:
+            raise UsageError(f"no git remote named {remote!r} (remotes: {', '.join(remotes) or 'none'})")
+        alltags = repo.tags()
+        tags = [t for t in alltags if parse_tag(t) is not None]
+        # bytes first: a tag that reaches the remote must have its artifact there already
+        events = [ev for st in self.states().values() for ev in st.versions.values()
+                  if ev.get("md5") is not None and ev["tag"] in alltags]
+        pushed = dvcio.push_events(self, events) if events else 0
+        proc = repo.git("push", "--", remote, f"HEAD:refs/heads/{branch}", *[f"refs/tags/{t}" for t in tags],
+                        check=False)
+        if proc.returncode != 0:
+            err = [ln for ln in proc.stderr.decode("utf-8", "replace").strip().splitlines()
+                   if ln.startswith("mvtools:")] or proc.stderr.decode("utf-8", "replace").strip().splitlines()
+            raise CheckFailed(f"git push failed: {err[-1] if err else proc.returncode}")
+        return {"remote": remote, "branch": branch, "tags": len(tags), "dvc_files_pushed": pushed}
 
     def compare(self, name: str, a: str, b: str) -> dict[str, Any]:
         """Baseline ``a`` against candidate ``b``: metrics, params, artifact, lineage, verdict."""
