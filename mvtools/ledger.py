@@ -158,7 +158,7 @@ def _check_event(ev: Any, i: int, source: str, model: str) -> None:
 
 def parse(data: bytes, source: str, model: str | None = None) -> Ledger:
     """Parse and validate a ledger file's bytes (schema and every event id)."""
-    doc = load_yaml(data, source, yaml12=False, max_bytes=MAX_LEDGER_BYTES)
+    doc = load_yaml(data, source, yaml12=False, strict=True, max_bytes=MAX_LEDGER_BYTES)
     if not isinstance(doc, dict) or doc.get("mvtools_ledger") != FORMAT:
         raise ConfigError(f"{source}: not an mvtools ledger (no 'mvtools_ledger: {FORMAT}' header)")
     name = doc.get("model")
@@ -258,7 +258,7 @@ class LedgerCache:
     def _tail(base: dict[str, Any], tail: bytes, source: str) -> Ledger | None:
         if not tail.startswith(b"- "):
             return None
-        items = load_yaml(tail, source, yaml12=False, max_bytes=MAX_LEDGER_BYTES)
+        items = load_yaml(tail, source, yaml12=False, strict=True, max_bytes=MAX_LEDGER_BYTES)
         if not isinstance(items, list):
             return None
         n = len(base["events"])
@@ -298,13 +298,15 @@ def check_extends(old: bytes | None, new: bytes | None, source: str, load: Loade
         return None
     if new is None:
         return f"{source}: the ledger was deleted"
-    if new.startswith(old):
-        return None
-    try:
+    try:  # on parsed events, loaded strictly: appended bytes may still redefine an old event
         a = load(old, source)
         b = load(new, source)
     except ConfigError as exc:
         return str(exc)
+    if new.startswith(old):
+        if b.ids[: len(a.ids)] != a.ids:
+            return f"{source}: appended lines change existing events (events may only be appended)"
+        return None
     ids_b = b.ids
     missing = [i for i in a.ids if i not in ids_b]
     if missing:

@@ -95,11 +95,30 @@ SafeLoader12.add_constructor("tag:yaml.org,2002:int", _construct_int12)
 SafeLoader12.add_constructor("tag:yaml.org,2002:float", _construct_float12)
 
 
+class StrictLoader11(SafeLoader11):
+    """YAML 1.1 safe loading that refuses what a hand edit could hide behind: a repeated key
+    (YAML keeps the last one, so lines appended after an event could redefine it) and merge
+    keys. Anchors and aliases are refused before construction (``strict`` in load_yaml)."""
+
+    def construct_mapping(self, node: Any, deep: bool = False) -> Any:
+        seen: set[Any] = set()
+        for key_node, _value in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                raise yaml.constructor.ConstructorError(None, None, "merge keys (<<) are not allowed",
+                                                        key_node.start_mark)
+            key = self.construct_object(key_node, deep=True)
+            if isinstance(key, (str, int, float, bool)) and key in seen:
+                raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r}", key_node.start_mark)
+            seen.add(key)
+        return super().construct_mapping(node, deep)
+
+
 _DEEP_INDENT = re.compile(rf"^ {{{MAX_DEPTH},}}", re.M)  # block nesting needs indentation
 
 
-def _check_structure(text: str, source: str, max_depth: int, max_aliases: int) -> None:
-    """Walk the parser's event stream (iterative, cheap) before building objects."""
+def _check_structure(text: str, source: str, max_depth: int, max_aliases: int, strict: bool = False) -> None:
+    """Walk the parser's event stream (iterative, cheap) before building objects; ``strict``
+    refuses anchors and aliases altogether."""
     # Plain files with no flow collections, anchors or aliases cannot nest deeply
     # without indentation, which the size limit bounds; skip the scan for them.
     if ("&" not in text and "*" not in text and "[" not in text and "{" not in text
@@ -115,7 +134,9 @@ def _check_structure(text: str, source: str, max_depth: int, max_aliases: int) -
                     raise ConfigError(f"{source}: YAML nested deeper than {max_depth} levels")
             elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
                 depth -= 1
-            elif isinstance(event, yaml.AliasEvent):
+            if strict and (isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None)):
+                raise ConfigError(f"{source}: anchors and aliases are not allowed here")
+            if isinstance(event, yaml.AliasEvent):
                 aliases += 1
                 if aliases > max_aliases:
                     raise ConfigError(f"{source}: YAML uses more than {max_aliases} aliases")
@@ -139,8 +160,10 @@ def load_yaml(
     max_bytes: int = MAX_BYTES,
     max_depth: int = MAX_DEPTH,
     max_aliases: int = MAX_ALIASES,
+    strict: bool = False,
 ) -> Any:
-    """Parse ``text`` safely; ``source`` names the file in error messages."""
+    """Parse ``text`` safely; ``source`` names the file in error messages. ``strict`` (YAML
+    1.1, mvtools' own ledgers): no repeated keys, merge keys, anchors or aliases."""
     if isinstance(text, bytes):
         if len(text) > max_bytes:
             raise ConfigError(f"{source}: larger than {max_bytes} bytes")
@@ -150,9 +173,10 @@ def load_yaml(
             raise ConfigError(f"{source}: not UTF-8 text") from None
     if len(text) > max_bytes:
         raise ConfigError(f"{source}: larger than {max_bytes} bytes")
-    _check_structure(text, source, max_depth, max_aliases)
+    _check_structure(text, source, max_depth, max_aliases, strict)
+    loader = StrictLoader11 if strict else SafeLoader12 if yaml12 else SafeLoader11
     try:
-        return yaml.load(text, Loader=SafeLoader12 if yaml12 else SafeLoader11)  # noqa: S506 - safe loaders only
+        return yaml.load(text, Loader=loader)  # noqa: S506 - safe loaders only
     except yaml.YAMLError as exc:
         raise ConfigError(f"{source}: malformed YAML: {_describe(exc)}") from None
     except (RecursionError, ValueError, TypeError) as exc:
@@ -171,7 +195,15 @@ def read_yaml(path: str | Path, source: str | None = None, **kwargs: Any) -> Any
     return load_yaml(data, source or str(p), **kwargs)
 
 
+class _NoAliasDumper(_Dumper):
+    """Never anchors and aliases, even for an object that appears twice: ledgers are loaded
+    strictly, and an alias there is refused."""
+
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
+
+
 def dump_yaml(data: Any) -> str:
     """Block-style, key order kept, unicode kept; output re-reads with ``yaml12=False``."""
-    return yaml.dump(data, Dumper=_Dumper, sort_keys=False, default_flow_style=False,
+    return yaml.dump(data, Dumper=_NoAliasDumper, sort_keys=False, default_flow_style=False,
                      allow_unicode=True, width=1000)
