@@ -174,9 +174,8 @@ def load_yaml(
     if len(text) > max_bytes:
         raise ConfigError(f"{source}: larger than {max_bytes} bytes")
     _check_structure(text, source, max_depth, max_aliases, strict)
-    loader = StrictLoader11 if strict else SafeLoader12 if yaml12 else SafeLoader11
-    try:
-        return yaml.load(text, Loader=loader)  # noqa: S506 - safe loaders only
+    try:  # noqa: S506 - safe loaders only
+        return yaml.load(text, Loader=StrictLoader11 if strict else SafeLoader12 if yaml12 else SafeLoader11)
     except yaml.YAMLError as exc:
         raise ConfigError(f"{source}: malformed YAML: {_describe(exc)}") from None
     except (RecursionError, ValueError, TypeError) as exc:

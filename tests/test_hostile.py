@@ -438,7 +438,7 @@ def test_no_shell_and_only_safe_yaml_loaders_in_the_package() -> None:
             if re.search(r"shell\s*=\s*True|os\.system\(|os\.popen\(|\beval\(|\bexec\(|pickle|marshal\.load", code):
                 bad.append(f"{p.name}:{n}: {line.strip()}")
             if re.search(r"yaml\.(load|load_all|unsafe_load|full_load)\(", code):
-                if not re.search(r"Loader\s*=\s*(SafeLoader11|SafeLoader12|_Loader|yaml\.(C?SafeLoader))", code):
+                if not re.search(r"Loader\s*=\s*(StrictLoader11|SafeLoader11|SafeLoader12|_Loader|yaml\.(C?SafeLoader))", code):
                     bad.append(f"{p.name}:{n}: {line.strip()}")
             if re.search(r"yaml\.(Unsafe|Full)?Loader\b|yaml\.CLoader\b|yaml\.CFullLoader", code):
                 bad.append(f"{p.name}:{n}: {line.strip()}")
@@ -447,6 +447,7 @@ def test_no_shell_and_only_safe_yaml_loaders_in_the_package() -> None:
 
     assert issubclass(yamlio.SafeLoader11, (yaml.SafeLoader, getattr(yaml, "CSafeLoader", yaml.SafeLoader)))
     assert issubclass(yamlio.SafeLoader12, (yaml.SafeLoader, getattr(yaml, "CSafeLoader", yaml.SafeLoader)))
+    assert issubclass(yamlio.StrictLoader11, yamlio.SafeLoader11)
 
 
 def test_hook_scripts_use_no_eval_and_quote_their_inputs() -> None:
