@@ -680,3 +680,25 @@ def test_pre_commit_framework_no_verify_warning_is_shown(repo: Path) -> None:
     proc = commit_model(r, "v1", "m1", "--no-verify")
     assert "run: mvtools register clf" in proc.stderr + proc.stdout
 
+
+
+@pytest.mark.parametrize("path", ["models/modèle.bin", "models/with space.bin", 'models/q"uote.bin'])
+def test_model_paths_git_would_quote_still_register(repo: Path, path: str) -> None:
+    """The shell fast path reads git's path list NUL-separated: before, it grepped git's
+    C-quoted output, so a model path with non-ASCII characters (or a quote) never
+    registered, and nothing warned."""
+    mvtools(repo, "init")
+    cfg = (repo / "mvtools.yaml").read_text().replace("models: []", f"models:\n  - name: clf\n    path: '{path}'")
+    (repo / "mvtools.yaml").write_text(cfg)
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "set up mvtools")
+    write_model(repo, path, b"weights")
+    git(repo, "add", "-A")
+    proc = git(repo, "commit", "-q", "-m", "train")
+    assert "registered clf v0.1.0" in proc.stderr, proc.stderr
+    assert tags(repo)["clf@v0.1.0"] == head(repo)
+    # and a commit made without the hook is still noticed by post-commit
+    write_model(repo, path, b"weights 2")
+    git(repo, "add", "-A")
+    proc = git(repo, "commit", "-q", "--no-verify", "-m", "retrain")
+    assert "changed model clf without registering it" in proc.stderr, proc.stderr
