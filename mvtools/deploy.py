@@ -37,7 +37,12 @@ def _env(reg: "Registry", env: str) -> Environment:
 
 
 def fold(events: list[dict[str, Any]], env: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """Current state of ``env`` and the stack of earlier states (for rollback)."""
+    """Current state of ``env`` and the stack of earlier states (for rollback).
+
+    Each event records the state it made, and that is the state after it. The stack holds
+    what a rollback returns to: an aborted canary (its start, its steps, the abort) leaves
+    no entry, so a rollback after an abort never puts the aborted candidate back on
+    traffic; it undoes the step before the canary."""
     import copy
 
     state = copy.deepcopy(EMPTY)
@@ -45,8 +50,17 @@ def fold(events: list[dict[str, Any]], env: str) -> tuple[dict[str, Any], list[d
     for ev in events:
         if ev["event"] != "deploy" or ev.get("env") != env or ev.get("action") == "publish":
             continue
-        if ev["action"] == "rollback":
-            state = stack.pop() if stack else copy.deepcopy(EMPTY)
+        action = ev["action"]
+        if action == "rollback":
+            popped = stack.pop() if stack else copy.deepcopy(EMPTY)
+            state = ev.get("state") or popped
+            continue
+        if action == "abort":
+            while stack and stack[-1].get("candidate"):
+                stack.pop()  # the canary's steps
+            if stack:
+                stack.pop()  # the state before the canary started, which the abort restores
+            state = ev["state"]
             continue
         stack.append(copy.deepcopy(state))
         state = ev["state"]

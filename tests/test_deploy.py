@@ -158,6 +158,19 @@ def test_canary_abort(r: Path) -> None:
     refused(r, ["deploy", "abort", "clf", "--env", "prod"], 2)
 
 
+def test_rollback_after_abort_never_re_exposes_the_candidate(r: Path) -> None:
+    """Before, rollback after abort undid the abort: the aborted canary took traffic again."""
+    for args in (["start", "clf", "v0.1.0"], ["start", "clf", "v0.1.1"],
+                 ["start", "clf", "v0.1.2", "--strategy", "canary", "--percent", "25"],
+                 ["step", "clf", "--by", "25"], ["abort", "clf"]):
+        deploy(r, *args, "--env", "dev")  # no gate in dev
+    assert status(r, "dev") == st("v0.1.1", None, 0, "canary", env="dev")
+    deploy(r, "rollback", "clf", "--env", "dev")  # undoes the step before the canary
+    assert status(r, "dev") == st("v0.1.0", env="dev")
+    pred = manifest(r, "dev")["spec"]["predictor"]
+    assert "canaryTrafficPercent" not in pred and "v0.1.0" in pred["model"]["storageUri"]
+
+
 @pytest.mark.parametrize("args", [
     ["deploy", "start", "clf", "v9.9.9", "--env", "prod"],                       # unknown version
     ["deploy", "start", "clf", "v0.1.0", "--env", "nope"],                       # unknown environment
