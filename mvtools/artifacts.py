@@ -93,6 +93,16 @@ def stage_wdirs(src: Source, dvc_yaml: str) -> dict[str, str]:
     return res
 
 
+def _list_of(value: Any, where: str) -> list[Any]:
+    """A list field of a DVC file as DVC's schema has it; anything else is one exit-2 line
+    naming the file and key, as DVC itself refuses it."""
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise ConfigError(f"{where}: expected a list, got {type(value).__name__}")
+    return value
+
+
 def find_record(cfg: Config, src: Source, model: Model, dvc_yamls: list[str]) -> Record | None:
     """The record of ``model`` in ``src``; None when the source does not hold it at all."""
     dvcfile = model.path + ".dvc"
@@ -103,7 +113,7 @@ def find_record(cfg: Config, src: Source, model: Model, dvc_yamls: list[str]) ->
             raise ConfigError(f"{dvcfile}: no outs entry")
         md5, name, size = _out_hash(outs[0])
         deps = {}
-        for d in data.get("deps") or []:
+        for d in _list_of(data.get("deps"), f"{dvcfile}: deps"):
             if isinstance(d, dict) and "path" in d:
                 deps[str(d["path"])] = d.get("md5") or d.get("etag") or d.get("checksum")
         return Record("dvcfile", file=dvcfile, md5=md5, hash_name=name, size=size, deps=deps)
@@ -119,15 +129,20 @@ def find_record(cfg: Config, src: Source, model: Model, dvc_yamls: list[str]) ->
                 continue
             wd = _norm(base, wdirs.get(str(sname).split("@")[0], "."))
             wd = "" if wd == "." else wd
-            for out in st.get("outs") or []:
-                if isinstance(out, dict) and _norm(wd, out.get("path", "")) == model.path:
+            where = f"{lock}: stages.{sname}"
+            for out in _list_of(st.get("outs"), f"{where}.outs"):
+                if isinstance(out, dict) and isinstance(out.get("path"), str) and _norm(wd, out["path"]) == model.path:
                     md5, name, size = _out_hash(out)
                     deps = {
                         _norm(wd, d["path"]): (str(d.get("md5")) if d.get("md5") is not None else None)
-                        for d in st.get("deps") or [] if isinstance(d, dict) and "path" in d
+                        for d in _list_of(st.get("deps"), f"{where}.deps")
+                        if isinstance(d, dict) and isinstance(d.get("path"), str)
                     }
                     params: dict[str, Any] = {}
-                    for pfile, values in (st.get("params") or {}).items():
+                    lock_params = st.get("params") or {}
+                    if not isinstance(lock_params, dict):
+                        raise ConfigError(f"{where}.params: expected a mapping, got {type(lock_params).__name__}")
+                    for pfile, values in lock_params.items():
                         if isinstance(values, dict):
                             params[_norm(wd, pfile)] = values
                     return Record("dvclock", file=lock, stage=str(sname), dvc_yaml=dy, md5=md5,

@@ -27,6 +27,7 @@ BUMPS = ("major", "minor", "patch")
 
 # GTO's grammar (gto/constants.py): a name, optionally prefixed "dir:" for dvc.yaml artifacts.
 NAME_RE = re.compile(r"^[a-zA-Z0-9](?:[a-zA-Z0-9_/-]*[a-zA-Z0-9])?$")
+MAX_NAME_PART = 200  # a ledger file name is the part + ".yaml"; file systems allow 255 bytes
 DIRNAME_RE = re.compile(r"^[a-zA-Z0-9_./-]+$")
 
 
@@ -39,6 +40,9 @@ def validate_name(name: object, what: str = "model name") -> str:
         parts = prefix.split("/")
         if (not DIRNAME_RE.match(prefix) or any(p in ("", ".", "..") for p in parts)):
             raise UsageError(f"invalid {what} {name!r}: bad dvc.yaml folder {prefix!r}")
+    if any(len(part.encode()) > MAX_NAME_PART for part in name.replace(":", "/").split("/")):
+        raise UsageError(f"invalid {what} {name[:40]!r}...: at most {MAX_NAME_PART} bytes between '/' "
+                         "(each part becomes a file name in the registry)")
     if not NAME_RE.match(base) or "//" in base:
         raise UsageError(
             f"invalid {what} {name!r}: use letters, digits, '-', '_' and '/', "

@@ -351,3 +351,28 @@ def test_hook_refuses_partially_staged_model(r: Path) -> None:
     assert len(lines) == 1 and lines[0].startswith("mvtools: error: "), proc.stderr
     assert "git add models/clf.bin" in proc.stderr
     assert snapshot(r) == before
+
+
+# -- input that used to end in exit 3 (issue 9) ----------------------------------------------
+def test_a_name_too_long_for_a_file_name(r: Path) -> None:
+    write_model(r, "models/other.bin", b"x")
+    msg = refused(r, "register", "a" * 300, "--path", "models/other.bin")
+    assert "at most 200 bytes between '/'" in msg
+
+
+def test_a_number_where_dvc_lock_expects_a_list(r: Path) -> None:
+    (r / "dvc.yaml").write_text("stages:\n  train:\n    cmd: python train.py\n    outs: [model.pkl]\n"
+                                "artifacts:\n  net:\n    path: model.pkl\n    type: model\n")
+    (r / "dvc.lock").write_text("schema: '2.0'\nstages:\n  train:\n    cmd: python train.py\n    deps: 7\n"
+                                "    outs:\n    - path: model.pkl\n      md5: 0cc175b9c0f1b6a831c399e269772661\n"
+                                "      size: 1\n")
+    (r / "model.pkl").write_text("a")
+    msg = refused(r, "register", "net")
+    assert "dvc.lock: stages.train.deps: expected a list, got int" in msg
+
+
+def test_a_directory_where_a_ledger_file_should_be(r: Path) -> None:
+    (r / "registry" / "clf.yaml").unlink()
+    (r / "registry" / "clf.yaml").mkdir()
+    for args in (["show"], ["history", "clf"], ["register", "clf"]):
+        assert "registry/clf.yaml: cannot read" in refused(r, *args)
