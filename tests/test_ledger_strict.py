@@ -7,6 +7,9 @@ id (recomputed), the hook accepted the commit, and verify said ok afterwards."""
 
 from __future__ import annotations
 
+import re
+import shlex
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -84,6 +87,13 @@ def test_the_hook_refuses_a_commit_that_rewrites_an_event(tmp_path: Path) -> Non
     git(r, "add", "registry/clf.yaml")
     proc = git(r, "commit", "-q", "-m", "tweak", check=False)
     assert proc.returncode != 0 and "duplicate key 'size'" in proc.stderr, proc.stderr
+    # the repair the refusal prints works as printed
+    hint = re.search(r"restore with: (git [^)]*)\)", proc.stderr)
+    assert hint is not None, proc.stderr
+    subprocess.run(shlex.split(hint.group(1)), cwd=r, check=True)
+    assert ledger.read_bytes() == old and git(r, "status", "--porcelain").stdout == ""
+    ledger.write_bytes(_redefine_last(old, ev, size=1))
+    git(r, "add", "registry/clf.yaml")
     # committed anyway (--no-verify), its tag deleted and sync-tags run: verify still fails
     git(r, "commit", "-q", "--no-verify", "-m", "tweak")
     git(r, "tag", "-d", "clf@v0.1.0")
