@@ -108,6 +108,7 @@ class Config:
     environments: dict[str, Environment] = field(default_factory=dict)
     push: PushSettings = field(default_factory=PushSettings)
     promotes_from: dict[str, str] = field(default_factory=dict)
+    git_model_warn_mib: float = 100.0
     exists: bool = False
 
     def model(self, name: str) -> Model:
@@ -236,6 +237,7 @@ def _apply(cfg: Config, st: Settings) -> None:
     except UsageError as exc:
         raise ConfigError(f"{CONFIG_FILE}: {exc.message}") from None
     cfg.compare, cfg.policy, cfg.push, cfg.promotes_from = st.compare, st.policy, st.push, st.promotes_from
+    cfg.git_model_warn_mib = st.git_model_warn_mib
     cfg.environments = {name: env or Environment() for name, env in st.environments.items()}
     for name, env in cfg.environments.items():
         if env.template is not None:  # read at deploy time: it must stay inside the repository

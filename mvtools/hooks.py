@@ -220,7 +220,12 @@ def _register_staged(repo: Repo, reg: Registry, cfg: Config, model: Model, rec: 
     staged_led = _ledger(repo, staged_bytes, ledger_rel, model.name) if staged_bytes else L.Ledger(model.name)
     base_ids = set(base_led.ids)
     pending = [e for e in staged_led.events if e["id"] not in base_ids]
+    from mvtools.registering import large_git_model  # loaded with the registry already
+
     d = reg.digest(model, rec)
+    warning = large_git_model(cfg, model, rec, d)
+    if warning:
+        _say(f"warning: {warning}")
     mine = next((e for e in pending if e["event"] == "register" and e["sha256"] == d.sha256), None)
     if mine is not None and T.version_free(repo, ledger_rel, mine, owner):
         ev = mine  # staged already (a retried commit, an amend): keep its number

@@ -5,16 +5,30 @@ pre-commit hook uses the same steps)."""
 from __future__ import annotations
 
 import os
+import shlex
+import sys
 from typing import Any
 
 from mvtools import ledger as L
 from mvtools.artifacts import (WORKTREE, Record, Source, dvc_fix_command, find_record,
                                flatten_lock_params, read_metrics, read_params, stage_metrics_files)
-from mvtools.config import Model, dvc_yaml_files, load_config
+from mvtools.config import Config, Model, dvc_yaml_files, load_config
 from mvtools.errors import CheckFailed, UsageError
 from mvtools.hashing import Digest, StatCache, digest_path
 from mvtools.tagsync import TagSync
 from mvtools.versioning import Version, next_semver, timestamp_version, utc_now, version_tag
+
+
+def large_git_model(cfg: Config, model: Model, rec: Record | None, d: Digest) -> str | None:
+    """A warning for a model committed to git directly above ``git_model_warn_mib``: every
+    version stays in git history for ever; DVC keeps the bytes out of it."""
+    limit = cfg.git_model_warn_mib
+    if rec is not None or not limit or d.size <= limit * 1024 * 1024:
+        return None
+    path = shlex.quote(model.path)
+    return (f"{model.path} is {d.size / 1048576:.0f} MiB and committed to git directly (above "
+            f"git_model_warn_mib: {limit:g}); to keep large bytes out of git history run: "
+            f"git rm -r -q --cached {path} && dvc add {path}")
 
 
 class Registering(TagSync):
@@ -95,6 +109,9 @@ class Registering(TagSync):
             raise UsageError(f"model {name}: {model.path} does not exist")
         with self.transaction() as txn:
             d = self.digest(model, rec)
+            warning = large_git_model(self.config, model, rec, d)
+            if warning:
+                print(f"mvtools: warning: {warning}", file=sys.stderr)
             st = self.state(name, new_ok=True)
             if st.versions:
                 last = st.versions[st.latest or str(max(Version(v) for v in st.versions))]

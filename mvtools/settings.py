@@ -109,6 +109,8 @@ class Settings:
     environments: Dict[str, Optional[Environment]] = field(default_factory=dict)
     push: PushSettings = field(default_factory=PushSettings)
     promotes_from: Dict[str, str] = field(default_factory=dict)
+    # a git-tracked model above this size (MiB) gets a warning naming `dvc add`; 0: never
+    git_model_warn_mib: float = field(default=100.0, metadata={"min": 0})
 
 
 # -- the checker ----------------------------------------------------------------------------

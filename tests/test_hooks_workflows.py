@@ -33,6 +33,7 @@ Behaviours as implemented (and asserted below):
 from __future__ import annotations
 
 import hashlib
+import os
 import json
 import re
 import subprocess
@@ -702,3 +703,29 @@ def test_model_paths_git_would_quote_still_register(repo: Path, path: str) -> No
     git(repo, "add", "-A")
     proc = git(repo, "commit", "-q", "--no-verify", "-m", "retrain")
     assert "changed model clf without registering it" in proc.stderr, proc.stderr
+
+
+@pytest.mark.slow
+def test_large_git_tracked_model_warns_and_the_hint_works(repo: Path) -> None:
+    """A model committed to git directly above git_model_warn_mib gets a warning naming
+    `dvc add`; the printed command works as printed and the next commit registers the
+    model as DVC-tracked."""
+    mvtools(repo, "init")
+    cfg = (repo / "mvtools.yaml").read_text().replace(
+        "models: []", "git_model_warn_mib: 1\nmodels:\n  - name: big\n    path: models/big.bin")
+    (repo / "mvtools.yaml").write_text(cfg)
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "set up mvtools")
+    write_model(repo, "models/big.bin", os.urandom(2 * 1024 * 1024))
+    git(repo, "add", "-A")
+    proc = git(repo, "commit", "-q", "-m", "big model")
+    assert "registered big v0.1.0" in proc.stderr
+    hint = re.search(r"warning: models/big.bin is 2 MiB and committed to git directly .*run: (.*)$",
+                     proc.stderr, re.M)
+    assert hint is not None, proc.stderr
+    subprocess.run(["sh", "-c", hint.group(1)], cwd=repo, check=True, capture_output=True)
+    git(repo, "add", "-A")
+    proc = git(repo, "commit", "-q", "-m", "track it with DVC")
+    assert "committed to git directly" not in proc.stderr, proc.stderr
+    assert (repo / "models" / "big.bin.dvc").exists()
+    assert git(repo, "ls-files", "models/big.bin").stdout == ""  # out of git's index now

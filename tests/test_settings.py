@@ -47,6 +47,7 @@ def refused(text: str) -> str:
     ("compare: {weights: {acc: x}}", "compare.weights.acc: expected a number, got a string"),
     ("compare: {threshold: true}", "compare.threshold: expected a number, got true or false"),
     ("compare: {threshold: .nan}", "compare.threshold: expected a finite number, not nan"),
+    ("git_model_warn_mib: -1", "git_model_warn_mib: expected a number >= 0"),
     ("environments: {prod: {gate: {acc: {max: .inf}}}}", "environments.prod.gate.acc.max: expected a finite number"),
     ("environments: {prod: {gate: {accuracy: {min: high}}}}",
      "environments.prod.gate.accuracy.min: expected a number or null, got a string"),
