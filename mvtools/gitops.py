@@ -137,7 +137,7 @@ class Repo:
     @property
     def pending_file(self) -> Path:
         """What this worktree's post-commit hook must tag (hooks/post-commit: $GIT_DIR/mvtools/pending)."""
-        return self.git_dir / STATE_DIR / "pending"
+        return self.worktree_state_dir / "pending"
 
     @property
     def watch_file(self) -> Path:

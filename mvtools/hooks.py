@@ -311,7 +311,7 @@ def _tag_new_versions(repo: Repo, reg: "Registry", head: str, parents: list[str]
             continue
         models.add(ev["model"])
         where, created = reg.tag_event(ev, head)
-        T.release(repo, ev["tag"])  # the reservation is confirmed by the tag
+        T.release(repo, ev)  # the reservation is confirmed by the tag
         if created:
             _say(T.registered_line(ev))
         elif where != head and not _amending(repo):  # an amend: post-rewrite moves the tag next

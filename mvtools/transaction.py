@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any, Iterator, Mapping
 
 from mvtools import ledger as L
 from mvtools.errors import CheckFailed, UsageError
-from mvtools.gitops import Repo
+from mvtools.gitops import Repo, git_ancestor_pids
 
 if TYPE_CHECKING:
     from mvtools.reading import RegistryReader
@@ -68,8 +68,6 @@ def _alive(owner: Mapping[str, Any]) -> bool:
 
 def commit_owner() -> dict[str, Any]:
     """The ``git`` process running this hook (the commit's lifetime), else our parent."""
-    from mvtools.gitops import git_ancestor_pids
-
     pid = next(iter(git_ancestor_pids()), os.getppid())
     return {"pid": pid, "start": _start_time(pid)}
 
@@ -111,8 +109,13 @@ def reserve(repo: Repo, ev: dict[str, Any], owner: dict[str, Any]) -> Path:
     return path
 
 
-def release(repo: Repo, tag: str) -> None:
-    _reservation_file(repo, tag).unlink(missing_ok=True)
+def release(repo: Repo, ev: dict[str, Any]) -> None:
+    """The reservation of ``ev`` is confirmed (its tag exists): drop it, and only it (another
+    commit's reservation of the same number, with other bytes, is not ours to drop)."""
+    path = _reservation_file(repo, ev["tag"])
+    doc = _read(path)
+    if doc is not None and doc.get("id") == ev["id"]:
+        path.unlink(missing_ok=True)
 
 
 def version_free(repo: Repo, ledger_rel: str, ev: dict[str, Any], owner: dict[str, Any]) -> bool:
@@ -147,7 +150,6 @@ def add_pending(repo: Repo, ev: dict[str, Any], owner: dict[str, Any], ledger_re
         return  # cannot be said on one line: post-commit falls back to Python
     if os.path.basename(os.environ.get("GIT_INDEX_FILE", "")).startswith("next-index"):
         return  # `git commit PATH`: Python's post-commit also puts the ledger in the real index
-    repo.worktree_state_dir.mkdir(exist_ok=True)
     with open(repo.pending_file, "a", encoding="utf-8") as fh:
         fh.write("\t".join(fields) + "\n")
 

@@ -89,29 +89,28 @@ def write_model(repo: Path, rel: str, content: bytes | str) -> None:
     p.write_bytes(content.encode() if isinstance(content, str) else content)
 
 
-@pytest.fixture
-def git_model_repo(repo: Path) -> Path:
-    """mvtools with plain git hooks and a git-tracked model `clf` at models/clf.bin."""
+def set_up_mvtools(repo: Path, models: str) -> Path:
+    """`mvtools init` (plain git hooks) in ``repo`` with ``models`` (mvtools.yaml text that
+    replaces `models: []`), committed."""
     mvtools(repo, "init")
-    cfg = (repo / "mvtools.yaml").read_text().replace(
-        "models: []", "models:\n  - name: clf\n    path: models/clf.bin\n    metrics: [metrics.json]")
+    cfg = (repo / "mvtools.yaml").read_text().replace("models: []", models)
     (repo / "mvtools.yaml").write_text(cfg)
-    (repo / "metrics.json").write_text('{"accuracy": 0.8, "latency": 0.1}')
     git(repo, "add", "-A")
     git(repo, "commit", "-q", "-m", "set up mvtools")
     return repo
+
+
+@pytest.fixture
+def git_model_repo(repo: Path) -> Path:
+    """mvtools with plain git hooks and a git-tracked model `clf` at models/clf.bin."""
+    (repo / "metrics.json").write_text('{"accuracy": 0.8, "latency": 0.1}')
+    return set_up_mvtools(repo, "models:\n  - name: clf\n    path: models/clf.bin\n    metrics: [metrics.json]")
 
 
 @pytest.fixture
 def dvc_model_repo(repo: Path) -> Path:
     """mvtools with plain git hooks and a DVC-tracked (dvc add) model `net` at models/net.bin."""
-    mvtools(repo, "init")
-    cfg = (repo / "mvtools.yaml").read_text().replace(
-        "models: []", "models:\n  - name: net\n    path: models/net.bin")
-    (repo / "mvtools.yaml").write_text(cfg)
-    git(repo, "add", "-A")
-    git(repo, "commit", "-q", "-m", "set up mvtools")
-    return repo
+    return set_up_mvtools(repo, "models:\n  - name: net\n    path: models/net.bin")
 
 
 # -- template repos: built once per test process, copied per test ------------------------

@@ -43,7 +43,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import dvc, git, head, init_repo, mvtools, run, tags, template_copy, write_model
+from conftest import dvc, git, head, init_repo, mvtools, run, set_up_mvtools, tags, template_copy, write_model
 
 TS_VERSION = re.compile(r"^v\d{14}_[0-9a-f]{8}$")
 
@@ -688,11 +688,7 @@ def test_model_paths_git_would_quote_still_register(repo: Path, path: str) -> No
     """The shell fast path reads git's path list NUL-separated: before, it grepped git's
     C-quoted output, so a model path with non-ASCII characters (or a quote) never
     registered, and nothing warned."""
-    mvtools(repo, "init")
-    cfg = (repo / "mvtools.yaml").read_text().replace("models: []", f"models:\n  - name: clf\n    path: '{path}'")
-    (repo / "mvtools.yaml").write_text(cfg)
-    git(repo, "add", "-A")
-    git(repo, "commit", "-q", "-m", "set up mvtools")
+    set_up_mvtools(repo, f"models:\n  - name: clf\n    path: '{path}'")
     write_model(repo, path, b"weights")
     git(repo, "add", "-A")
     proc = git(repo, "commit", "-q", "-m", "train")
@@ -710,12 +706,7 @@ def test_large_git_tracked_model_warns_and_the_hint_works(repo: Path) -> None:
     """A model committed to git directly above git_model_warn_mib gets a warning naming
     `dvc add`; the printed command works as printed and the next commit registers the
     model as DVC-tracked."""
-    mvtools(repo, "init")
-    cfg = (repo / "mvtools.yaml").read_text().replace(
-        "models: []", "git_model_warn_mib: 1\nmodels:\n  - name: big\n    path: models/big.bin")
-    (repo / "mvtools.yaml").write_text(cfg)
-    git(repo, "add", "-A")
-    git(repo, "commit", "-q", "-m", "set up mvtools")
+    set_up_mvtools(repo, "git_model_warn_mib: 1\nmodels:\n  - name: big\n    path: models/big.bin")
     write_model(repo, "models/big.bin", os.urandom(2 * 1024 * 1024))
     git(repo, "add", "-A")
     proc = git(repo, "commit", "-q", "-m", "big model")

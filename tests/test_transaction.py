@@ -179,3 +179,23 @@ def test_failed_command_commit_restores_every_file(git_model_repo: Path) -> None
         proc = mvtools(repo, *args, check=False)
         assert proc.returncode == 1 and "git commit failed: no commits today" in proc.stderr, proc.stderr
         assert repo_snapshot(repo) == before, args
+
+
+def test_release_drops_only_the_confirmed_events_reservation(repo: Path) -> None:
+    """A tag confirmed by one event (a cherry-pick, say) does not drop another live commit's
+    reservation of the same number for other bytes."""
+    from mvtools.gitops import Repo
+    from mvtools.transaction import release, reserve
+
+    r = Repo.discover(repo)
+    owner = {"pid": os.getpid(), "start": _self_start()}  # this test's process: alive
+    mine = {"tag": "clf@v0.1.0", "model": "clf", "version": "v0.1.0", "sha256": "a" * 64, "id": "1" * 64}
+    reserve(r, mine, owner)
+    release(r, {**mine, "id": "2" * 64})  # another event with the same tag
+    assert [d["id"] for d in _reservations(repo)] == ["1" * 64]
+    release(r, mine)
+    assert _reservations(repo) == []
+
+
+def _self_start() -> str:
+    return Path(f"/proc/{os.getpid()}/stat").read_text().rsplit(")", 1)[1].split()[19]
