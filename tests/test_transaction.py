@@ -124,6 +124,24 @@ def test_two_worktrees_committing_at_once_take_distinct_versions(git_model_repo:
     assert len(shas) == 2
 
 
+def test_register_in_another_worktree_skips_a_reserved_version(git_model_repo: Path, tmp_path: Path) -> None:
+    """`mvtools register` takes the lock a paused commit no longer holds, but not its number."""
+    repo = git_model_repo
+    wt = tmp_path / "wt"
+    git(repo, "worktree", "add", "-q", "-b", "other", str(wt))
+    go = tmp_path / "go"
+    slow = _paused_commit(repo, go, b"bytes of the paused commit")
+    write_model(wt, "models/clf.bin", b"bytes registered meanwhile")
+    out = json.loads(mvtools(wt, "register", "clf", "--json").stdout)
+    assert out["version"] == "v0.1.1"  # v0.1.0 is reserved by the paused commit
+    go.write_text("")
+    _out, err = slow.communicate(timeout=120)
+    assert slow.returncode == 0 and "registered clf v0.1.0" in err, err
+    t = tags(repo)
+    assert t["clf@v0.1.0"] == git(repo, "rev-parse", "main").stdout.strip()
+    assert t["clf@v0.1.1"] == git(repo, "rev-parse", "other").stdout.strip()
+
+
 def test_sync_tags_leaves_a_commit_under_way_alone(git_model_repo: Path, tmp_path: Path) -> None:
     """sync-tags drops staged events no commit will hold (a killed registration), but not
     the one a commit paused in its editor has reserved: that commit still lands, tagged."""
