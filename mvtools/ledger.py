@@ -68,9 +68,12 @@ def header(model: str) -> str:
 
 
 def canonical(event: dict[str, Any]) -> bytes:
+    """The bytes an event's id hashes: compact JSON, keys sorted. A non-finite metric (a
+    diverged loss) is written with JSON's ``NaN``/``Infinity``/``-Infinity`` tokens, so an
+    event without one keeps the id it always had."""
     body = {k: v for k, v in event.items() if k != "id"}
     return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
-                      allow_nan=False).encode("utf-8")
+                      allow_nan=True).encode("utf-8")
 
 
 def event_id(event: dict[str, Any]) -> str:
