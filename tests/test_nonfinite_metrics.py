@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from conftest import dvc, git, init_repo, mvtools, tags, template_copy, write_model
 
 from mvtools import ledger as L
@@ -61,6 +63,18 @@ def test_non_finite_metrics_round_trip_through_yaml_and_the_cache(tmp_path: Path
         m = got["metrics"]
         assert math.isnan(m["loss"]) and m["grad"] == INF and m["neg"] == -INF and m["accuracy"] == 0.5
     assert list((tmp_path / "c").glob("*.json"))
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.dictionaries(st.from_regex(r"[a-z][a-z_.]{0,8}", fullmatch=True), st.floats(), max_size=5))
+def test_any_float_metrics_keep_their_id_through_every_reader(metrics: dict[str, float]) -> None:
+    ev = _reg("v0.1.0", metrics)
+    data = (L.header("clf") + L.render_events([ev])).encode()
+    got = L.parse(data, "registry/clf.yaml").events[0]
+    cached = json.loads(json.dumps(got))  # the LedgerCache's JSON file
+    for e in (got, cached):
+        assert e["id"] == ev["id"] == L.event_id(e)
+        assert L.canonical(e) == L.canonical(ev)
 
 
 # -- compare ------------------------------------------------------------------------------------
