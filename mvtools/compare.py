@@ -44,8 +44,12 @@ def characteristics(ev: dict[str, Any]) -> set[str]:
     return feats
 
 
+def _same(x: Any, y: Any) -> bool:
+    return x == y or (isinstance(x, float) and isinstance(y, float) and math.isnan(x) and math.isnan(y))
+
+
 def _diff_map(a: dict[str, Any], b: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    return {k: {"a": a.get(k), "b": b.get(k)} for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)}
+    return {k: {"a": a.get(k), "b": b.get(k)} for k in sorted(set(a) | set(b)) if not _same(a.get(k), b.get(k))}
 
 
 def lineage_diff(a: dict[str, Any], b: dict[str, Any]) -> dict[str, dict[str, dict[str, Any]]]:

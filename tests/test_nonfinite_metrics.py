@@ -118,6 +118,12 @@ def test_the_recommendation_never_prefers_a_nan_metric() -> None:
     assert d["recommendation"] == "RECOMMEND_B" and d["score_basis"] == "mean relative improvement"
 
 
+def test_a_nan_param_on_both_sides_is_no_difference() -> None:
+    a, b = _reg("v0.1.0", None, "a"), _reg("v0.1.1", None, "b")
+    a["params"], b["params"] = {"lr": NAN, "depth": 3}, {"lr": NAN, "depth": 4}
+    assert compare("clf", a, b, CompareSettings())["params"] == {"depth": {"a": 3, "b": 4}}
+
+
 def test_infinite_scores_recommend_by_order() -> None:
     d = _cmp({"accuracy": INF}, {"accuracy": 0.9})
     assert d["recommendation"] == "RECOMMEND_A" and d["importance"] == -INF and d["relative_change"] is None
