@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from typing import TYPE_CHECKING, Any, Callable, NoReturn, Sequence
 
@@ -23,8 +24,20 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(message)
 
 
+def _json_safe(doc: Any) -> Any:
+    """JSON has no NaN or Infinity: a non-finite metric is printed as the string "NaN",
+    "Infinity" or "-Infinity" (docs/ledger.md), so strict parsers (jq) read the output."""
+    if isinstance(doc, float) and not math.isfinite(doc):
+        return "NaN" if doc != doc else "Infinity" if doc > 0 else "-Infinity"
+    if isinstance(doc, dict):
+        return {k: _json_safe(v) for k, v in doc.items()}
+    if isinstance(doc, (list, tuple)):
+        return [_json_safe(v) for v in doc]
+    return doc
+
+
 def _print_json(doc: Any) -> None:
-    sys.stdout.write(json.dumps(doc, indent=2, sort_keys=False, default=str) + "\n")
+    sys.stdout.write(json.dumps(_json_safe(doc), indent=2, sort_keys=False, default=str, allow_nan=False) + "\n")
 
 
 def _emit(args: argparse.Namespace, doc: Any, text: str) -> None:

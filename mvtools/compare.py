@@ -7,10 +7,15 @@ Score: the weighted sum of metrics (``compare.weights``, default accuracy 0.7, l
 B is recommended when its score beats A's by more than the threshold (default 5 %,
 relative to |score(A)|), A when the reverse, otherwise the two perform similarly. Without
 any weighted metric the score is the mean relative improvement over shared metrics.
+
+Non-finite metrics (a diverged run: NaN, +/-inf): +/-inf order naturally; NaN ranks worse
+than any number whatever the direction, and a version whose metric is NaN where the other
+version's is a number is never recommended (``nan`` in the result names those metrics).
 """
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Any
 
@@ -39,8 +44,12 @@ def characteristics(ev: dict[str, Any]) -> set[str]:
     return feats
 
 
+def _same(x: Any, y: Any) -> bool:
+    return x == y or (isinstance(x, float) and isinstance(y, float) and math.isnan(x) and math.isnan(y))
+
+
 def _diff_map(a: dict[str, Any], b: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    return {k: {"a": a.get(k), "b": b.get(k)} for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)}
+    return {k: {"a": a.get(k), "b": b.get(k)} for k in sorted(set(a) | set(b)) if not _same(a.get(k), b.get(k))}
 
 
 def lineage_diff(a: dict[str, Any], b: dict[str, Any]) -> dict[str, dict[str, dict[str, Any]]]:
@@ -53,44 +62,74 @@ def lineage_diff(a: dict[str, Any], b: dict[str, Any]) -> dict[str, dict[str, di
     return {"data": data, "code": code, "params": _diff_map(a.get("params") or {}, b.get("params") or {})}
 
 
+def _rank(v: float, lower: bool) -> tuple[int, float]:
+    """Higher is better: NaN below every number, +/-inf in their natural place."""
+    return (0, 0.0) if math.isnan(v) else (1, -v if lower else v)
+
+
+def _delta(va: float, vb: float) -> float | None:
+    """B - A; equal infinities differ by 0; anything involving NaN has no delta."""
+    d = vb - va
+    return d if not math.isnan(d) else (0.0 if va == vb else None)
+
+
+def _relative(va: float, vb: float) -> float:
+    """(B - A) / |A|; from 0 or with an infinity involved, +/-1 (or 0) by order alone."""
+    if va == vb:
+        return 0.0
+    if va and math.isfinite(va) and math.isfinite(vb):
+        return (vb - va) / abs(va)
+    return 1.0 if vb > va else -1.0
+
+
+def _recommend(rel: float, threshold: float, nan_a: list[str], nan_b: list[str]) -> str:
+    if nan_a or nan_b:  # a NaN where the other has a number: never the one recommended
+        return "RECOMMEND_A" if not nan_a else "RECOMMEND_B" if not nan_b else "SIMILAR_PERFORMANCE"
+    if rel > threshold:
+        return "RECOMMEND_B"
+    if rel < -threshold:
+        return "RECOMMEND_A"
+    return "SIMILAR_PERFORMANCE"
+
+
 def compare(model: str, a: dict[str, Any], b: dict[str, Any], cs: CompareSettings) -> dict[str, Any]:
     weights, threshold = cs.weights, cs.threshold
     ma, mb = a.get("metrics") or {}, b.get("metrics") or {}
     metrics: dict[str, dict[str, Any]] = {}
+    nan: dict[str, list[str]] = {"a": [], "b": []}
+    both: dict[str, tuple[float, float]] = {}  # metrics both versions give as numbers, NaN aside
     for name in sorted(set(ma) | set(mb)):
         va, vb = _num(ma.get(name)), _num(mb.get(name))
-        delta = vb - va if va is not None and vb is not None else None
-        improved = None
-        if delta is not None:
-            improved = (delta < 0) if lower_is_better(name, cs) else (delta > 0)
-            if delta == 0:
-                improved = False
+        lower = lower_is_better(name, cs)
+        delta = improved = worse = None
+        if va is not None and vb is not None:
+            ra, rb = _rank(va, lower), _rank(vb, lower)
+            delta, improved, worse = _delta(va, vb), rb > ra, rb < ra
+            if math.isnan(va) != math.isnan(vb):
+                nan["a" if math.isnan(va) else "b"].append(name)
+            elif not math.isnan(va):
+                both[name] = (va, vb)
         metrics[name] = {"a": ma.get(name), "b": mb.get(name), "delta": delta, "improved": improved,
-                         "direction": "lower" if lower_is_better(name, cs) else "higher"}
-    shared_w = {k: w for k, w in weights.items() if _num(ma.get(k)) is not None and _num(mb.get(k)) is not None}
+                         "worse": worse, "direction": "lower" if lower else "higher"}
+    shared_w = {k: w for k, w in weights.items() if k in both}
     if shared_w:
-        sa = sum(w * float(ma[k]) for k, w in shared_w.items())
-        sb = sum(w * float(mb[k]) for k, w in shared_w.items())
+        sa = sum(w * both[k][0] for k, w in shared_w.items())
+        sb = sum(w * both[k][1] for k, w in shared_w.items())
         importance = sb - sa
-        rel = importance / abs(sa) if sa else (0.0 if importance == 0 else float("inf") * importance)
+        if math.isnan(importance):  # equal infinities: no difference the score can measure
+            importance = 0.0
+        if not math.isfinite(importance) or not sa:
+            rel = math.copysign(math.inf, importance) if importance else 0.0
+        else:
+            rel = importance / abs(sa) if math.isfinite(sa) else 0.0
         basis = "weights"
     else:
-        rels = []
-        for name, m in metrics.items():
-            va, vb = _num(m["a"]), _num(m["b"])
-            if va is None or vb is None:
-                continue
-            r = (vb - va) / abs(va) if va else (0.0 if vb == va else (1.0 if vb > va else -1.0))
-            rels.append(-r if m["direction"] == "lower" else r)
+        rels = [_relative(va, vb) * (-1 if metrics[k]["direction"] == "lower" else 1)
+                for k, (va, vb) in both.items()]
         importance = sum(rels) / len(rels) if rels else 0.0
         rel = importance
         basis = "mean relative improvement"
-    if rel > threshold:
-        rec = "RECOMMEND_B"
-    elif rel < -threshold:
-        rec = "RECOMMEND_A"
-    else:
-        rec = "SIMILAR_PERFORMANCE"
+    rec = _recommend(rel, threshold, nan["a"], nan["b"])
     fa, fb = characteristics(a), characteristics(b)
     similarity = 1.0 if not (fa | fb) else len(fa & fb) / len(fa | fb)
     return {
@@ -103,8 +142,9 @@ def compare(model: str, a: dict[str, Any], b: dict[str, Any], cs: CompareSetting
         "lineage": lineage_diff(a, b),
         "similarity": round(similarity, 6),
         "importance": importance,
-        "relative_change": rel if rel not in (float("inf"), float("-inf")) else None,
+        "relative_change": rel if math.isfinite(rel) else None,
         "score_basis": basis,
         "threshold": threshold,
         "recommendation": rec,
+        "nan": nan,
     }

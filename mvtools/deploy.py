@@ -94,6 +94,9 @@ def _gate(reg: "Registry", name: str, settings_: Environment, cand: dict[str, An
         if not isinstance(v, (int, float)) or isinstance(v, bool):
             failures.append(f"{metric} missing")
             continue
+        if v != v:  # NaN (a diverged run) compares false with every limit: it would pass them all
+            failures.append(f"{metric} is NaN, not a number any limit can accept")
+            continue
         if rule.min is not None and v < rule.min:
             failures.append(f"{metric} {v} < min {_num(rule.min)}")
         if rule.max is not None and v > rule.max:

@@ -19,7 +19,8 @@ from typing import Any, Callable, Iterable
 
 from mvtools.errors import ConfigError, InternalError
 from mvtools.gitops import lock_path
-from mvtools.versioning import model_of_tag, tag_name_of
+from mvtools.versioning import (deprecated_tag, is_version, model_of_tag, parse_tag, stage_tag, tag_name_of,
+                                version_tag)
 from mvtools.yamlio import dump_yaml, load_yaml
 
 FORMAT = 1
@@ -27,6 +28,8 @@ EVENT_KINDS = ("register", "promote", "archive", "deprecate", "rollback", "deplo
 REQUIRED = ("event", "model", "actor", "timestamp", "id")
 TIMESTAMP_RE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
 MAX_LEDGER_BYTES = 256 * 1024 * 1024
+# bumped when parse() checks more: entries an older mvtools cached unchecked are re-parsed
+CACHE_FORMAT = 2
 
 
 # -- where ledgers live ------------------------------------------------------------------
@@ -65,9 +68,12 @@ def header(model: str) -> str:
 
 
 def canonical(event: dict[str, Any]) -> bytes:
+    """The bytes an event's id hashes: compact JSON, keys sorted. A non-finite metric (a
+    diverged loss) is written with JSON's ``NaN``/``Infinity``/``-Infinity`` tokens, so an
+    event without one keeps the id it always had."""
     body = {k: v for k, v in event.items() if k != "id"}
     return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
-                      allow_nan=False).encode("utf-8")
+                      allow_nan=True).encode("utf-8")
 
 
 def event_id(event: dict[str, Any]) -> str:
@@ -145,15 +151,54 @@ def _check_event(ev: Any, i: int, source: str, model: str) -> None:
         if lin is not None and (not isinstance(lin, dict) or not isinstance(lin.get("deps") or {}, dict)
                                 or not isinstance(lin.get("params") or {}, dict)):
             raise ConfigError(f"{source}: event {i + 1}: lineage must be null or a mapping with deps and params")
-    elif ev["event"] in ("promote", "archive", "rollback", "deploy"):
-        if "version" in ev and not isinstance(ev["version"], (str, type(None))):
-            raise ConfigError(f"{source}: event {i + 1}: version must be a string")
+    _check_semantics(ev, f"{source}: event {i + 1}")
     try:
         ok = event_id(ev) == ev["id"]
     except (TypeError, ValueError):
         ok = False
     if not ok:
         raise ConfigError(f"{source}: event {i + 1} ({ev['event']}) does not match its id")
+
+
+# which fields name a version, per kind: (key, may it be null?); a rollback imported from
+# GTO records an unassign that left the stage empty (version null)
+_VERSION_KEYS: dict[str, tuple[tuple[str, bool], ...]] = {
+    "register": (("version", False),), "promote": (("version", False),), "archive": (("version", False),),
+    "rollback": (("version", False), ("previous", False)), "deprecate": (), "deploy": (("version", True),),
+}
+
+
+def _check_semantics(ev: dict[str, Any], where: str) -> None:
+    """Versions spelt as the scheme writes them and the ``tag`` its model and version give
+    (post-commit and sync-tags create exactly that tag). The grammar is versioning.py's."""
+    kind, model = ev["event"], ev["model"]
+    imported = ev.get("imported_from") == "gto"
+    for key, nullable in _VERSION_KEYS[kind]:
+        v = ev.get(key)
+        if (v is None and (nullable or (imported and kind == "rollback" and key == "version"))) or is_version(v):
+            continue
+        raise ConfigError(f"{where}: {key} {v!r} is not a version (vX.Y.Z, or vYYYYMMDDHHMMSS_<8 hex> "
+                          "in the timestamp scheme)")
+    tag = ev.get("tag")
+    if kind == "deploy":
+        if tag is not None:
+            raise ConfigError(f"{where}: tag {tag!r}: deploy events carry no tag")
+        return
+    if kind in ("promote", "rollback"):
+        stage = ev.get("stage")
+        if not isinstance(stage, str):
+            raise ConfigError(f"{where}: stage must be a string")
+        # mvtools' rollback records the re-assignment; one imported from GTO its unassign tag
+        unassign = kind == "rollback" and imported
+        pt = parse_tag(tag) if isinstance(tag, str) else None
+        if pt is None or pt.model != model or pt.stage != stage or pt.kind != ("unassign" if unassign else "stage"):
+            raise ConfigError(f"{where}: tag {tag!r} is not a {stage} tag of {model} "
+                              f"({stage_tag(model, stage, 'N', unassign)})")
+        return
+    want = (version_tag(model, ev["version"]) if kind == "register" else
+            version_tag(model, ev["version"], archived=True) if kind == "archive" else deprecated_tag(model))
+    if tag != want:
+        raise ConfigError(f"{where}: tag {tag!r} is not {want!r}, the tag its model and version give")
 
 
 def parse(data: bytes, source: str, model: str | None = None) -> Ledger:
@@ -233,7 +278,8 @@ class LedgerCache:
         if self.dir is None:
             return parse(data, source, model)
         cached = self._read(f"{key}.json")
-        if isinstance(cached, dict) and (model is None or cached.get("model") == model):
+        if isinstance(cached, dict) and cached.get("format") == CACHE_FORMAT and \
+                (model is None or cached.get("model") == model):
             return Ledger(cached["model"], cached["events"])
         pkey = "path-" + hashlib.sha1(source.encode(), usedforsecurity=False).hexdigest() + ".json"
         led = None
@@ -241,11 +287,12 @@ class LedgerCache:
         if isinstance(prev, dict) and len(data) > prev.get("length", 0) > 0 and \
                 blob_id(data[: prev["length"]]) == prev.get("blob"):
             base = self._read(f"{prev['blob']}.json")
-            if isinstance(base, dict) and base.get("model") == (model or base.get("model")):
+            if isinstance(base, dict) and base.get("format") == CACHE_FORMAT and \
+                    base.get("model") == (model or base.get("model")):
                 led = self._tail(base, data[prev["length"]:], source)
         if led is None:
             led = parse(data, source, model)
-        self._write(f"{key}.json", {"model": led.model, "events": led.events})
+        self._write(f"{key}.json", {"format": CACHE_FORMAT, "model": led.model, "events": led.events})
         self._write(pkey, {"blob": key, "length": len(data)})
         if isinstance(prev, dict) and prev.get("blob") not in (None, key):
             try:  # one entry per ledger file: the cache stays linear in the registry's size

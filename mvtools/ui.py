@@ -15,8 +15,8 @@ def print_compare(doc: dict[str, Any]) -> None:
         t.add_column(col)
     for name, m in doc["metrics"].items():
         delta = "-" if m["delta"] is None else f"{m['delta']:+.6g}"
-        style = "green" if m["improved"] else ("red" if m["improved"] is False and m["delta"] else "")
-        mark = "better" if m["improved"] else ("worse" if m["improved"] is False and m["delta"] else "")
+        style = "green" if m["improved"] else ("red" if m.get("worse") else "")
+        mark = "better" if m["improved"] else ("worse" if m.get("worse") else "")
         t.add_row(name, str(m["a"]), str(m["b"]), f"[{style}]{delta}[/]" if style else delta,
                   f"[{style}]{mark}[/]" if style else mark)
     con.print(t)

@@ -30,12 +30,22 @@ TIMESTAMP_RE = re.compile(r"^v?(?P<ts>\d{14})_(?P<hash>[0-9a-f]{8})$")
 # (0, semver) for semver versions, (1, timestamp prefix) for the others (merge adds (2, ""))
 SortKey = Tuple[int, Union[str, semver.Version]]
 _NAME = r"(?:[a-zA-Z0-9_./-]+=)?[a-zA-Z0-9](?:[a-zA-Z0-9_/-]*[a-zA-Z0-9])?"
+# a version as the ledger and tags spell it: "v" + semver, or "v" + the timestamp form
+_VERSION = rf"v(?:{SEMVER.replace('?P<', '?P<v_')}|\d{{14}}_[0-9a-f]{{8}})"
+VERSION_RE = re.compile(rf"^{_VERSION}$")
 TAG_RE = re.compile(
     rf"^(?P<name>{_NAME})(?:"
-    rf"@(?P<version>v(?:{SEMVER.replace('?P<', '?P<v_')}|\d{{14}}_[0-9a-f]{{8}}))(?P<archived>!)?"
+    rf"@(?P<version>{_VERSION})(?P<archived>!)?"
     rf"|#(?P<stage>[a-zA-Z0-9](?:[a-zA-Z0-9_/-]*[a-zA-Z0-9])?)(?P<unassign>!)?#(?P<counter>\d+)"
     rf"|@(?P<deprecated>deprecated))$"
 )
+
+
+def is_version(value: object) -> bool:
+    """Is ``value`` a version as the ledger and tags spell it: ``vX.Y.Z`` (semver with GTO's
+    leading ``v``) or the timestamp form ``vYYYYMMDDHHMMSS_<8 hex>``? ``Version.parse``
+    also takes ``1.2.3`` from a user and writes it ``v1.2.3``; a ledger holds only this form."""
+    return isinstance(value, str) and VERSION_RE.fullmatch(value) is not None
 
 
 @total_ordering
@@ -117,7 +127,7 @@ def version_tag(model: str, version: Version | str, archived: bool = False) -> s
     return f"{tag_name_of(model)}@{version}{'!' if archived else ''}"
 
 
-def stage_tag(model: str, stage: str, counter: int, unassign: bool = False) -> str:
+def stage_tag(model: str, stage: str, counter: int | str, unassign: bool = False) -> str:
     return f"{tag_name_of(model)}#{stage}{'!' if unassign else ''}#{counter}"
 
 
@@ -178,7 +188,7 @@ class ParsedTag:
 
 
 def parse_tag(tag: str) -> ParsedTag | None:
-    m = TAG_RE.match(tag)
+    m = TAG_RE.fullmatch(tag)
     if not m:
         return None
     model = model_of_tag(m["name"])
