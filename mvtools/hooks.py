@@ -103,16 +103,9 @@ def _amending(repo: Repo) -> bool:
     return False
 
 
-def _parents(repo: Repo, amend: bool) -> list[str]:
-    """The parents of the commit being made: HEAD's for an amend (a merge's too), else HEAD
-    and, concluding a merge, MERGE_HEAD."""
-    head = repo.head
-    if head is None:
-        return []
-    if amend:
-        return repo.out("rev-list", "--parents", "-n", "1", head).split()[1:]
-    merge_head = repo.rev_parse("MERGE_HEAD")
-    return [head, merge_head] if merge_head else [head]
+def _amended_parents(repo: Repo, head: str) -> list[str]:
+    """The parents of the commit an amend replaces (both, for a merge commit)."""
+    return repo.out("rev-list", "--parents", "-n", "1", head).split()[1:]
 
 
 def same_as_a_parent(repo: Repo, cfg: Config, model: Model, rev: str | None, others: list[str],
@@ -138,13 +131,16 @@ def pre_commit(repo: Repo) -> int:
         return 0
     head = repo.head
     amend = head is not None and _amending(repo)
-    parents = _parents(repo, amend)
+    parents = _amended_parents(repo, head) if amend and head else [head] if head else []
     base = parents[0] if parents else None
     staged = repo.changed_paths(base, cached=True)
     cfg = load_config(repo.root)
     write_watch_file(repo, cfg)
     if not staged or not _relevant(staged, cfg):
         return 0
+    merge_head = None if amend else repo.rev_parse("MERGE_HEAD")  # concluding a merge
+    if merge_head:
+        parents.append(merge_head)
     _check_ledgers(repo, cfg, parents, staged)
     if os.environ.get("MVTOOLS_REGISTERING") == "1":
         return 0  # a commit made by mvtools itself, which holds the registry lock

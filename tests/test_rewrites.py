@@ -342,3 +342,26 @@ def test_cherry_pick_of_an_unreachable_registering_commit_takes_its_tag(r: Path)
     assert tags(r)["clf@v0.1.0"] == head(r), proc.stderr
     tag_holds(r, "clf@v0.1.0", "v1")
     assert verify_problems(r) == []
+
+
+def test_revert_of_a_registering_commit_keeps_every_version(r: Path) -> None:
+    """git runs no pre-commit hook for `git revert`: the revert commit drops the reverted
+    version's event and post-commit names the repair. Run as printed, it restores the ledger
+    and registers the reverted-to bytes as the next version; every tag keeps its bytes."""
+    import re
+
+    commit_model(r, "v1", "m1")
+    commit_model(r, "v2", "m2")
+    m2 = head(r)
+    proc = git(r, "revert", "--no-edit", "HEAD")
+    fix = re.search(r"run: (git checkout .+)$", proc.stderr, re.M)
+    assert fix, proc.stderr
+    done = subprocess.run(["sh", "-c", fix.group(1)], cwd=r, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert versions(r) == ["v0.1.0", "v0.1.1", "v0.1.2"]
+    assert tags(r)["clf@v0.1.1"] == m2
+    tag_holds(r, "clf@v0.1.2", "v1")
+    gc(r)
+    assert get_bytes(r, "clf@v0.1.1") == b"v2"
+    assert get_bytes(r, "clf@latest") == b"v1"
+    assert verify_problems(r) == []
