@@ -149,9 +149,13 @@ def after_rewrite(repo: Repo, command: str | None, mapping: str | None) -> int:
     for tag in sorted(tags):
         old = tags[tag][0]
         pt = parse_tag(tag)
-        if pt is None or pt.kind != "version":
+        if pt is None or pt.kind not in ("version", "deprecated"):
             continue
         if new_of is not None and old not in new_of:
+            continue
+        if pt.kind == "deprecated":
+            if new_of is not None:
+                _follow_deprecation(repo, cfg, tags, tag, pt.model, new_of[old], why)
             continue
         if repo.is_ancestor(old, head):
             continue
@@ -177,6 +181,18 @@ def after_rewrite(repo: Repo, command: str | None, mapping: str | None) -> int:
             _hooks()._say(f"note: tag {tag} stays on {old[:12]}, which holds its bytes "
                           f"({why} left no commit that holds them)")
     return 0
+
+
+def _follow_deprecation(repo: Repo, cfg: Config, tags: dict[str, tuple[str, int]], tag: str, model: str,
+                        new: str, why: str) -> None:
+    """A deprecation tag holds no bytes: it follows its commit when the rewritten commit's
+    ledger still records the deprecation."""
+    old, when = tags[tag]
+    ids = {e["id"] for e in ledger_events(repo, cfg, old, model) if e["event"] == "deprecate"}
+    if ids and ids & {e["id"] for e in ledger_events(repo, cfg, new, model)}:
+        _retag(repo, tag, new, when)
+        tags[tag] = (new, when)
+        _hooks()._say(f"moved tag {tag} to {new[:12]} ({why})")
 
 
 # -- post-commit --------------------------------------------------------------------------

@@ -195,6 +195,21 @@ def test_stage_and_archive_tags_move_with_their_version(r: Path) -> None:
     assert verify_problems(r) == []
 
 
+def test_deprecation_tag_follows_its_rebased_commit(r: Path) -> None:
+    base = head(r)
+    commit_model(r, "v1", "m1")
+    mvtools(r, "deprecate", "clf")
+    git(r, "checkout", "-q", "-b", "side", base)
+    (r / "side.txt").write_text("s\n")
+    git(r, "add", "side.txt")
+    git(r, "commit", "-q", "-m", "side")
+    git(r, "checkout", "-q", "main")
+    proc = git(r, "rebase", "-q", "side")
+    assert "moved tag clf@deprecated" in proc.stderr
+    assert tags(r)["clf@deprecated"] == head(r)
+    assert git(r, "rev-parse", "HEAD^").stdout.strip() == tags(r)["clf@v0.1.0"]
+
+
 def test_stage_tag_stays_with_a_version_squashed_away(r: Path) -> None:
     commit_model(r, "v1", "m1")
     first = head(r)
