@@ -117,6 +117,7 @@ def verify_problems(r: Path) -> list[dict]:
 
 
 # -- squash and fixup ---------------------------------------------------------------------
+@pytest.mark.slow
 def test_squashing_two_registering_commits_keeps_the_older_tag_on_its_bytes(r: Path) -> None:
     commit_model(r, "v1", "m1")
     first = head(r)
@@ -175,6 +176,7 @@ def test_squash_of_dvc_tracked_versions_keeps_the_older_tag(d: Path) -> None:
     assert get_bytes(d, "net@v0.1.1") == b"net 2"
 
 
+@pytest.mark.slow
 def test_stage_and_archive_tags_move_with_their_version(r: Path) -> None:
     base = head(r)
     commit_model(r, "v1", "m1")
@@ -310,6 +312,7 @@ def test_merge_resolved_with_new_bytes_keeps_both_sides_and_registers(r: Path) -
     assert verify_problems(r) == []
 
 
+@pytest.mark.slow
 def test_amending_a_merge_commit_is_allowed(r: Path) -> None:
     _diverge(r)
     git(r, "merge", "--no-edit", "side", check=False)
