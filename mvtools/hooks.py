@@ -103,18 +103,45 @@ def _amending(repo: Repo) -> bool:
     return False
 
 
+def _amended_parents(repo: Repo, head: str) -> list[str]:
+    """The parents of the commit an amend replaces (both, for a merge commit)."""
+    return repo.out("rev-list", "--parents", "-n", "1", head).split()[1:]
+
+
+def same_as_a_parent(repo: Repo, cfg: Config, model: Model, rev: str | None, others: list[str],
+                     dvcy: list[str]) -> bool:
+    """Does ``rev`` (None: the index) hold ``model`` as one of ``others`` does? A merge that
+    takes one side's model registers nothing new: that side's commit registered it."""
+    if not others:
+        return False
+    rec = find_record(cfg, Source(repo, INDEX if rev is None else rev), model, dvcy)
+    ids = repo.blob_ids(rev, [model.path]) if rec is None else {}
+    for p in others:
+        if rec is not None:
+            theirs = find_record(cfg, Source(repo, p), model, dvcy)
+            if theirs is not None and theirs.md5 == rec.md5:
+                return True
+        elif ids and ids == repo.blob_ids(p, [model.path]):
+            return True
+    return False
+
+
 def pre_commit(repo: Repo) -> int:
     if os.environ.get("MVTOOLS_SKIP") == "1":
         return 0
     head = repo.head
     amend = head is not None and _amending(repo)
-    base = repo.rev_parse("HEAD^") if amend else head
+    parents = _amended_parents(repo, head) if amend and head else [head] if head else []
+    base = parents[0] if parents else None
     staged = repo.changed_paths(base, cached=True)
     cfg = load_config(repo.root)
     write_watch_file(repo, cfg)
     if not staged or not _relevant(staged, cfg):
         return 0
-    _check_ledgers(repo, cfg, base, staged)
+    merge_head = None if amend else repo.rev_parse("MERGE_HEAD")  # concluding a merge
+    if merge_head:
+        parents.append(merge_head)
+    _check_ledgers(repo, cfg, parents, staged)
     if os.environ.get("MVTOOLS_REGISTERING") == "1":
         return 0  # a commit made by mvtools itself, which holds the registry lock
     from mvtools.registry import Registry
@@ -130,10 +157,10 @@ def pre_commit(repo: Repo) -> int:
     with L.lock(repo.common_dir):
         T.clear_pending(repo)  # an earlier attempt's (aborted) lines: this attempt decides anew
         if amend:
-            _drop_stale_pending(repo, cfg, base, idx, old, dvcy)
+            _drop_stale_pending(repo, cfg, parents, idx, old, dvcy)
         for model in cfg.models.values():
             changed, rec = _model_change(cfg, model, idx, old, dvcy, staged_set, locks)
-            if not changed:
+            if not changed or same_as_a_parent(repo, cfg, model, None, parents[1:], dvcy):
                 continue
             if rec is None:
                 # committed to git directly: the index must be what gets hashed
@@ -144,22 +171,43 @@ def pre_commit(repo: Repo) -> int:
                         f"stage all of it (git add {model.path}) or none of it")
                 if not (repo.root / model.path).exists():
                     continue  # the model was deleted: nothing to register
-            _register_staged(repo, reg, cfg, model, rec, idx, base, owner)
+            _register_staged(repo, reg, cfg, model, rec, idx, parents, owner)
     return 0
 
 
-def _drop_stale_pending(repo: Repo, cfg: Config, base: str | None, idx: Source, old: Source,
+def _parent_ledgers(repo: Repo, parents: list[str], ledger_rel: str) -> tuple[list[bytes | None], set[str]]:
+    """Each parent's ledger bytes, and the ids of every event they hold."""
+    blobs = [repo.show_blob(f"{p}:{ledger_rel}") for p in parents]
+    ids: set[str] = set()
+    for b in blobs:
+        if b:
+            ids.update(_ledger(repo, b, ledger_rel).ids)
+    return blobs, ids
+
+
+def _with_own_events(model: str, parent_blobs: list[bytes | None], staged: L.Ledger, parent_ids: set[str],
+                     own: list[dict[str, Any]]) -> bytes:
+    """The ledger this commit stages: its parents' events, then ``own``. One parent: its
+    bytes stay a prefix; a merge: the union the driver made, re-rendered."""
+    if len(parent_blobs) <= 1:
+        base = parent_blobs[0] if parent_blobs else None
+        return (base or L.header(model).encode()) + L.render_events(own).encode()
+    theirs = [e for e in staged.events if e["id"] in parent_ids]
+    return L.header(model).encode() + L.render_events([*theirs, *own]).encode()
+
+
+def _drop_stale_pending(repo: Repo, cfg: Config, parents: list[str], idx: Source, old: Source,
                         dvcy: list[str]) -> None:
     """An amend that takes a model change back out also takes its pending event out."""
+    base = parents[0] if parents else None
     for model in cfg.models.values():
         ledger_rel = cfg.ledger_path(model)
         staged_bytes = repo.show_blob(":" + ledger_rel)
         if not staged_bytes:
             continue
-        base_bytes = repo.show_blob(f"{base}:{ledger_rel}") if base else None
-        base_ids = set(_ledger(repo, base_bytes, ledger_rel).ids) if base_bytes else set()
+        parent_blobs, parent_ids = _parent_ledgers(repo, parents, ledger_rel)
         staged_led = _ledger(repo, staged_bytes, ledger_rel, model.name)
-        pending = [e for e in staged_led.events if e["id"] not in base_ids]
+        pending = [e for e in staged_led.events if e["id"] not in parent_ids]
         if not any(e["event"] == "register" for e in pending):
             continue
         rec, before = find_record(cfg, idx, model, dvcy), find_record(cfg, old, model, dvcy)
@@ -167,12 +215,12 @@ def _drop_stale_pending(repo: Repo, cfg: Config, base: str | None, idx: Source, 
             unchanged = before is not None and before.md5 == rec.md5
         else:
             unchanged = repo.blob_ids(None, [model.path]) == (repo.blob_ids(base, [model.path]) if base else {})
-        if not unchanged:
+        if not unchanged and not same_as_a_parent(repo, cfg, model, None, parents[1:], dvcy):
             continue
         keep = [e for e in pending if e["event"] != "register"]
-        new = (base_bytes or L.header(model.name).encode()) + L.render_events(keep).encode()
+        new = _with_own_events(model.name, parent_blobs, staged_led, parent_ids, keep)
         path = repo.root / ledger_rel
-        if base_bytes is None and not keep:
+        if not any(parent_blobs) and not keep:
             path.unlink(missing_ok=True)
             repo.git("rm", "-q", "--cached", "--", ledger_rel, check=False)
         else:
@@ -181,9 +229,7 @@ def _drop_stale_pending(repo: Repo, cfg: Config, base: str | None, idx: Source, 
         _say(f"amend: {model.name} no longer changes in this commit; its pending version is dropped")
 
 
-def _check_ledgers(repo: Repo, cfg: Config, base: str | None, staged: list[str]) -> None:
-    merge_head = repo.rev_parse("MERGE_HEAD")
-    parents = [base, merge_head] if merge_head else [base]
+def _check_ledgers(repo: Repo, cfg: Config, parents: list[str], staged: list[str]) -> None:
     problems = []
     for p in staged:
         if not L.is_ledger_path(cfg.registry_dir, p):
@@ -195,7 +241,7 @@ def _check_ledgers(repo: Repo, cfg: Config, base: str | None, staged: list[str])
             except Exception as exc:  # noqa: BLE001 - reported as one line
                 problems.append(str(exc))
                 continue
-        olds = [repo.show_blob(f"{rev}:{p}") if rev else None for rev in parents]
+        olds: list[bytes | None] = [repo.show_blob(f"{rev}:{p}") for rev in parents] or [None]
         why = L.check_ledger_change(olds, new, p, lambda data, src: _ledger(repo, data, src))
         if why:
             problems.append(why)
@@ -206,20 +252,18 @@ def _check_ledgers(repo: Repo, cfg: Config, base: str | None, staged: list[str])
 
 
 def _register_staged(repo: Repo, reg: Registry, cfg: Config, model: Model, rec: Record | None, idx: Source,
-                     base: str | None, owner: dict[str, Any]) -> None:
+                     parents: list[str], owner: dict[str, Any]) -> None:
     """Append the model's register event to the staged ledger and reserve its version for
     this commit; post-commit confirms it with the tag (mvtools.transaction)."""
     ledger_rel = cfg.ledger_path(model)
     path = repo.root / ledger_rel
     staged_bytes = repo.show_blob(":" + ledger_rel)
-    base_bytes = repo.show_blob(f"{base}:{ledger_rel}") if base else None
+    parent_blobs, parent_ids = _parent_ledgers(repo, parents, ledger_rel)
     wt_bytes = path.read_bytes() if path.exists() else None
     if wt_bytes != staged_bytes and wt_bytes is not None and staged_bytes is not None:
         raise CheckFailed(f"{ledger_rel} has unstaged changes; stage or drop them first")
-    base_led = _ledger(repo, base_bytes, ledger_rel, model.name) if base_bytes else L.Ledger(model.name)
     staged_led = _ledger(repo, staged_bytes, ledger_rel, model.name) if staged_bytes else L.Ledger(model.name)
-    base_ids = set(base_led.ids)
-    pending = [e for e in staged_led.events if e["id"] not in base_ids]
+    pending = [e for e in staged_led.events if e["id"] not in parent_ids]
     from mvtools.registering import large_git_model  # loaded with the registry already
 
     d = reg.digest(model, rec)
@@ -235,8 +279,7 @@ def _register_staged(repo: Repo, reg: Registry, cfg: Config, model: Model, rec: 
                  "renumbering")
         keep = [e for e in pending if not (e["event"] == "register")]
         ev = reg.new_event(model, d, rec, idx, pending=pending)
-        new = (base_bytes or L.header(model.name).encode()) + L.render_events([*keep, ev]).encode()
-        L.atomic_write(path, new)
+        L.atomic_write(path, _with_own_events(model.name, parent_blobs, staged_led, parent_ids, [*keep, ev]))
         repo.git("add", "--", ledger_rel)
     if ev["tag"] in repo.tags(ev["tag"]):
         return  # an amend of the commit that holds it: its tag stays (post-rewrite moves it)
@@ -260,134 +303,18 @@ def _driver_hint(repo: Repo) -> None:
 def post_commit(repo: Repo) -> int:
     if os.environ.get("MVTOOLS_SKIP") == "1":
         return 0
-    T.clear_pending(repo)  # what the shell hook did not tag is tagged below
-    head = repo.head
-    if head is None:
-        return 0
-    parents = repo.out("rev-list", "--parents", "-n", "1", head).split()[1:]
-    changed = repo.changed_paths(parents[0] if parents else None, head)
-    cfg = load_config(repo.root)
-    if not _relevant(changed, cfg):
-        return 0
-    from mvtools.registry import Registry
+    from mvtools.rewrite import after_commit
 
-    reg = Registry(repo=repo, config=cfg)
-    registered: set[str] = set()
-    for p in changed:
-        if L.is_ledger_path(cfg.registry_dir, p):
-            registered |= _tag_new_versions(repo, reg, head, parents, p)
-    if os.environ.get("MVTOOLS_REGISTERING") != "1":
-        _warn_unregistered(repo, cfg, head, parents[0] if parents else None, changed, registered)
-    return 0
-
-
-def _tag_new_versions(repo: Repo, reg: "Registry", head: str, parents: list[str], p: str) -> set[str]:
-    """Tag the register events HEAD's ledger ``p`` gained over its parents, confirming their
-    reservations; warn when a one-parent commit rewrote the ledger. Returns their models."""
-    data = repo.show_blob(f"{head}:{p}")
-    if data is None:
-        return set()
-    try:
-        led = _ledger(repo, data, p)
-    except Exception as exc:  # noqa: BLE001
-        _say(f"warning: {exc}")
-        return set()
-    olds = [repo.show_blob(f"{par}:{p}") for par in parents]
-    if len(parents) == 1:  # a merge's union is for the pre-commit hook and verify to judge
-        dropped = L.check_ledger_change(olds, data, p, lambda d, src: _ledger(repo, d, src))
-        if dropped:
-            _say(f"warning: commit {head[:12]} rewrote the ledger ({dropped}); to keep it append-only run: "
-                 f"git checkout HEAD^ -- {p} && git commit --amend --no-edit")
-    before: set[str] = set()
-    for old in olds:
-        if old:
-            try:
-                before.update(_ledger(repo, old, p).ids)
-            except Exception:  # noqa: BLE001
-                pass
-    models = set()
-    for ev in led.events:
-        if ev["id"] in before or ev["event"] != "register":
-            continue
-        models.add(ev["model"])
-        where, created = reg.tag_event(ev, head)
-        T.release(repo, ev)  # the reservation is confirmed by the tag
-        if created:
-            _say(T.registered_line(ev))
-        elif where != head and not _amending(repo):  # an amend: post-rewrite moves the tag next
-            _say(f"note: tag {ev['tag']} stays on {where[:12]}, the commit that first held it")
-    _restore_index(repo, p, data)
-    return models
-
-
-def _warn_unregistered(repo: Repo, cfg: Config, head: str, p1: str | None, changed: list[str],
-                       registered: set[str]) -> None:
-    """A model changed without a register event: the commit skipped the pre-commit hook."""
-    dvcy = dvc_yaml_files(repo.root)
-    new_src, old_src = Source(repo, head), Source(repo, p1)
-    changed_set = set(changed)
-    locks = _lock_changed(changed_set)
-    for model in cfg.models.values():
-        if model.name in registered:
-            continue
-        model_changed, rec = _model_change(cfg, model, new_src, old_src, dvcy, changed_set, locks)
-        if not model_changed or (rec is None and not (repo.root / model.path).exists()):
-            continue
-        _say(f"warning: commit {head[:12]} changed model {model.name} without registering it; "
-             f"run: mvtools register {model.name}")
-
-
-def _restore_index(repo: Repo, rel: str, committed: bytes) -> None:
-    """After ``git commit PATH`` git keeps its own index; put the committed ledger in it."""
-    idx = os.environ.get("GIT_INDEX_FILE")
-    if idx and Path(idx if os.path.isabs(idx) else repo.root / idx).resolve() != (repo.git_dir / "index").resolve():
-        return  # a temporary index: not the one the user sees
-    try:
-        wt = (repo.root / rel).read_bytes()
-    except OSError:
-        return
-    if wt == committed and repo.show_blob(":" + rel) != committed:
-        repo.git("add", "--", rel, check=False)
+    return after_commit(repo)
 
 
 def post_rewrite(repo: Repo, command: str | None, mapping: str | None) -> int:
-    """Keep version tags on commits that hold their versions after an amend or rebase."""
+    """Keep version tags on commits that hold their versions' bytes after an amend or rebase."""
     if os.environ.get("MVTOOLS_SKIP") == "1":
         return 0
-    olds: set[str] | None = None
-    if mapping:
-        olds = {line.split()[0] for line in mapping.splitlines() if line.strip()}
-    tags = repo.tags()
-    cfg = load_config(repo.root, with_dvc=False)
-    from mvtools.registry import Registry
+    from mvtools.rewrite import after_rewrite
 
-    reg = Registry(repo=repo, config=cfg)
-    head = repo.head
-    if head is None:
-        return 0
-    for tag, (commit, _when) in sorted(tags.items()):
-        pt = parse_tag(tag)
-        if pt is None or pt.kind != "version":
-            continue
-        if olds is not None and commit not in olds:
-            continue
-        if repo.is_ancestor(commit, head):
-            continue
-        if olds is None and repo.on_a_branch(commit):
-            continue  # still on some branch: not ours to move
-        st = reg.states().get(pt.model)
-        ev = st.versions.get(pt.version or "") if st else None
-        target = reg.commit_holding(pt.model, ev["id"]) if ev and ev["tag"] == tag else None
-        if target:
-            msg = repo.out("tag", "-l", "--format=%(contents:subject)", tag) or \
-                register_message(pt.model, pt.version or "")
-            repo.create_tag(tag, target, msg, force=True)
-            _say(f"moved tag {tag} to {target[:12]} ({command or 'rewrite'})")
-        else:
-            repo.delete_tag(tag)
-            _say(f"deleted tag {tag}: no commit on this branch holds that version any more "
-                 f"({command or 'rewrite'} replaced it)")
-    return 0
+    return after_rewrite(repo, command, mapping)
 
 
 def pre_push(repo: Repo, stdin: str) -> int:
