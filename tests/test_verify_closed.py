@@ -63,7 +63,7 @@ def versions(r: Path, name: str = "clf") -> list[str]:
 
 def hints(text: str) -> list[str]:
     """The commands after each 'run: ' in verify's output (up to the end of the line or ')')."""
-    return [m.strip() for m in re.findall(r"run: ([^)\n]*)", text)]
+    return [m.strip() for m in re.findall(r"run: ([^);\n]*)", text)]
 
 
 def run_hint(r: Path, cmd: str) -> None:
@@ -86,8 +86,7 @@ def test_version_registered_on_a_detached_head_stays(r: Path) -> None:
     assert [n["where"] for n in rep["notes"]] == ["clf@v0.1.1"]
     human = mvtools(r, "verify").stdout
     assert "note: " in human and "clf@v0.1.1" in human and "verify: ok" in human
-    out = json.loads(mvtools(r, "sync-tags", "--json").stdout)
-    assert out["deleted"] == [] if "deleted" in out else True
+    mvtools(r, "sync-tags")
     assert tags(r)["clf@v0.1.1"] == detached
     commit_model(r, "m3", "m3")
     assert versions(r) == ["v0.1.0", "v0.1.2"]  # v0.1.1 is taken: its tag, its commit's ledger
@@ -145,6 +144,7 @@ def test_sync_tags_keeps_a_stray_tag_and_verify_says_how(r: Path) -> None:
     makes): sync-tags does not delete it (that would free a number bound to bytes); the
     printed repair records it in the ledger."""
     commit_model(r, "m1", "m1")
+    commit_model(r, "notes", "notes", "notes.txt")  # holds clf's bytes, no version of its own
     proc = subprocess.run([str(BIN / "gto"), "register", "clf", "--version", "v0.5.0"], cwd=r,
                           capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
