@@ -138,7 +138,8 @@ class TagSync(RegistryReader):
             elif kind == "archive":
                 out.append((tag, version_commit(ver), archive_message(name, ver), ts))
             elif kind == "deprecate":
-                out.append((tag, self.commit_holding(name, ev["id"]), deprecate_message(name), ts))
+                held = tags[tag][0] if ev.get("imported_from") and tag in tags else None  # GTO's own place
+                out.append((tag, held or self.commit_holding(name, ev["id"]), deprecate_message(name), ts))
             elif kind == "rollback":
                 stage, prev = ev.get("stage"), ev.get("previous")
                 pt = parse_tag(tag)
