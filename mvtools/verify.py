@@ -16,7 +16,6 @@ history beyond the boundary).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import tempfile
@@ -29,10 +28,9 @@ from mvtools.artifacts import Source, find_record
 from mvtools.config import dvc_yaml_files
 from mvtools.errors import ConfigError, MvtoolsError
 from mvtools.hashing import sha256_of, tree_sha256
-from mvtools.verify_tags import check_tags
+from mvtools.verify_tags import check_tags, git_sha256
 
 if TYPE_CHECKING:
-    from mvtools.gitops import Repo
     from mvtools.registry import Registry
 
 
@@ -136,21 +134,13 @@ def _unregistered(reg: Registry, rep: Report, ledgers: dict[str, L.Ledger], brok
                     continue
                 if parents and repo.blob_ids(parents[0], [model.path]) == blob_ids:
                     continue
-                sha = _git_sha256(repo, commit, model.path)
+                sha = git_sha256(repo, commit, model.path)
                 if sha in shas:
                     continue
                 what = f"sha256 {sha[:12]}"
             rep.add("unregistered", commit[:12],
                     f"{model.name}: {model.path} changed ({what}) with no register event; "
                     f"run: mvtools register {model.name}")
-
-
-def _git_sha256(repo: Repo, commit: str, path: str) -> str:
-    ids = repo.blob_ids(commit, [path])
-    if list(ids) == [path]:
-        return hashlib.sha256(repo.show_blob(f"{commit}:{path}") or b"").hexdigest()
-    return tree_sha256((os.path.relpath(rel, path), hashlib.sha256(repo.show_blob(blob) or b"").hexdigest())
-                       for rel, blob in ids.items())
 
 
 def _cache_dir(reg: Registry) -> Path:
@@ -213,7 +203,9 @@ def _bytes(reg: Registry, rep: Report, ledgers: dict[str, L.Ledger], fetch: bool
                 if commit is None:
                     rep.skip("bytes", where, "no commit here holds the git-tracked bytes")
                     continue
-                got = _git_sha256(reg.repo, commit, ev["path"])
+                if any(p["kind"] == "tag-commit" and p["where"] == where for p in rep.problems):
+                    continue  # the tag is on a commit that does not hold them: said once, there
+                got = git_sha256(reg.repo, commit, ev["path"])
             else:
                 got = _cached_sha256(cache, str(ev["md5"]))
                 if got is None and fetch:

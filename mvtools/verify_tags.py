@@ -16,15 +16,19 @@ by the commit it points at, and a tag is judged by its own commit's ledger.
 
 from __future__ import annotations
 
+import hashlib
+import os
 import shlex
 from typing import TYPE_CHECKING, Any
 
 from mvtools.artifacts import Source, find_record
 from mvtools.config import dvc_yaml_files
+from mvtools.hashing import tree_sha256
 from mvtools.versioning import ParsedTag, parse_tag, register_message
 
 if TYPE_CHECKING:
     from mvtools import ledger as L
+    from mvtools.gitops import Repo
     from mvtools.registry import Registry
     from mvtools.verify import Report
 
@@ -83,22 +87,44 @@ def _version_tags(reg: Registry, rep: Report, name: str, led: L.Ledger, tags: Ta
             continue
         commit = have[0]
         held = _registered(reg.ledger_at(commit, name), version)
-        if held & {e["sha256"] for e in evs} or any(e.get("imported_from") for e in evs):
+        shas = {e["sha256"] for e in evs}
+        if any(e.get("imported_from") for e in evs) or held & shas and _holds_bytes(reg, evs[0], commit):
             if repo.head and not repo.is_ancestor(commit, repo.head):
                 rep.note("tag-elsewhere", tag, f"on commit {commit[:12]}, outside this branch's history; "
                          "that commit's ledger registers it")
             continue
-        if held:
+        if held and not held & shas:
             rep.add("tag-commit", tag, f"commit {commit[:12]} registers {version} with other bytes "
                     f"(sha256 {sorted(held)[0][:12]}...): two commits took one number; keep the published one "
                     "and re-register the other bytes as the next version (see docs/merges.md)")
             continue
         target = reg.commit_holding(name, evs[0]["id"])
-        msg = f"commit {commit[:12]} does not hold this version's ledger event"
-        if target is not None and target != commit:
+        msg = f"commit {commit[:12]} does not hold this version's " + ("bytes" if held else "ledger event")
+        if target is not None and target != commit and _holds_bytes(reg, evs[0], target):
             msg += (f"; commit {target[:12]} does: run: git tag -f -a -m "
                     f"{shlex.quote(register_message(name, version))} {shlex.quote(tag)} {target[:12]}")
         rep.add("tag-commit", tag, msg)
+
+
+def _holds_bytes(reg: Registry, ev: dict[str, Any], commit: str) -> bool:
+    """Does ``commit`` hold the bytes ``ev`` registers: the same DVC md5 in its .dvc file or
+    dvc.lock, or for a git-tracked model the same sha256 in its tree?"""
+    if ev.get("md5") is None:
+        return git_sha256(reg.repo, commit, ev["path"]) == ev["sha256"]
+    model = reg.config.models.get(ev["model"])
+    if model is None:
+        return True  # an undeclared model's record cannot be found: the bytes check decides
+    rec = find_record(reg.config, Source(reg.repo, commit), model, dvc_yaml_files(reg.root))
+    return rec is not None and rec.md5 == ev["md5"]
+
+
+def git_sha256(repo: Repo, commit: str, path: str) -> str:
+    """The sha256 of a git-tracked model (file or directory) as ``commit`` holds it."""
+    ids = repo.blob_ids(commit, [path])
+    if list(ids) == [path]:
+        return hashlib.sha256(repo.show_blob(f"{commit}:{path}") or b"").hexdigest()
+    return tree_sha256((os.path.relpath(rel, path), hashlib.sha256(repo.show_blob(blob) or b"").hexdigest())
+                       for rel, blob in ids.items())
 
 
 def _unrecorded(reg: Registry, rep: Report, tag: str, pt: ParsedTag, commit: str) -> None:

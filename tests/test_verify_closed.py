@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import re
-import shlex
 import subprocess
 from pathlib import Path
 
@@ -161,6 +160,21 @@ def test_sync_tags_keeps_a_stray_tag_and_verify_says_how(r: Path) -> None:
     assert verify(r)[0] == 0
     commit_model(r, "m2", "m2")
     assert versions(r)[-1] == "v0.5.1"
+
+
+def test_version_tag_moved_to_a_later_commit(r: Path) -> None:
+    """A later commit's ledger registers the version too (ledgers only grow), but holds
+    other bytes: the tag is wrong there; the printed repair puts it back."""
+    c0 = commit_model(r, "m1", "m1")
+    c1 = commit_model(r, "m2", "m2")
+    git(r, "tag", "-f", "-a", "-m", "moved", "clf@v0.1.0", c1)
+    rc, rep = verify(r)
+    assert rc == 1 and [(p["kind"], p["where"]) for p in rep["problems"]] == [("tag-commit", "clf@v0.1.0")], rep
+    cmds = hints(mvtools(r, "verify", check=False).stdout)
+    assert len(cmds) == 1 and cmds[0].startswith("git tag -f"), cmds
+    run_hint(r, cmds[0])
+    assert tags(r)["clf@v0.1.0"] == c0
+    assert verify(r)[1]["problems"] == []
 
 
 # -- I4 for stage, archive and deprecation tags ------------------------------------------------------
