@@ -329,3 +329,9 @@ def test_one_broken_ledger_is_reported_once(r: Path, committed: bool) -> None:
     assert len(mine) == 1 and mine[0]["where"] == "registry/clf.yaml", rep
     assert [x["where"] for x in rep["problems"] if x not in mine] == ["gbm@v0.1.0"]
     assert "registry/clf.yaml" not in mine[0]["message"].split(";")[0], mine  # the file named once
+    if not committed:  # a hand edit in the work tree: the printed repair restores HEAD's ledger
+        cmds = hints(mvtools(r, "verify", check=False).stdout)
+        assert cmds == ["git checkout HEAD -- registry/clf.yaml", "mvtools sync-tags"], cmds
+        for cmd in cmds:
+            run_hint(r, cmd)
+        assert verify(r) == (0, verify(r)[1])
