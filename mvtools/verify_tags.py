@@ -118,13 +118,21 @@ def _holds_bytes(reg: Registry, ev: dict[str, Any], commit: str) -> bool:
     return rec is not None and rec.md5 == ev["md5"]
 
 
+_GIT_SHA256: dict[tuple[str, str, str], str] = {}  # (repo, commit, path): commits never change
+
+
 def git_sha256(repo: Repo, commit: str, path: str) -> str:
     """The sha256 of a git-tracked model (file or directory) as ``commit`` holds it."""
-    ids = repo.blob_ids(commit, [path])
-    if list(ids) == [path]:
-        return hashlib.sha256(repo.show_blob(f"{commit}:{path}") or b"").hexdigest()
-    return tree_sha256((os.path.relpath(rel, path), hashlib.sha256(repo.show_blob(blob) or b"").hexdigest())
-                       for rel, blob in ids.items())
+    key = (str(repo.common_dir), commit, path)
+    if key not in _GIT_SHA256:
+        ids = repo.blob_ids(commit, [path])
+        if list(ids) == [path]:
+            got = hashlib.sha256(repo.show_blob(f"{commit}:{path}") or b"").hexdigest()
+        else:
+            got = tree_sha256((os.path.relpath(rel, path), hashlib.sha256(repo.show_blob(blob) or b"").hexdigest())
+                              for rel, blob in ids.items())
+        _GIT_SHA256[key] = got
+    return _GIT_SHA256[key]
 
 
 def _unrecorded(reg: Registry, rep: Report, tag: str, pt: ParsedTag, commit: str) -> None:
