@@ -53,6 +53,8 @@ def check_tags(reg: Registry, rep: Report, ledgers: dict[str, L.Ledger], broken:
                 else:
                     rep.add("tag-missing", tag, "the ledger records it but the tag is missing (GTO cannot see it); "
                             "run: mvtools sync-tags")
+            elif commit is not None and have[0] != commit and shallow:
+                rep.skip("tag-moved", tag, "cannot tell where it belongs in a shallow clone")
             elif commit is not None and have[0] != commit:
                 rep.add("tag-moved", tag, f"points at {have[0][:12]}, the ledger's event puts it on {commit[:12]} "
                         "(gto show and mvtools show disagree); run: mvtools sync-tags")
