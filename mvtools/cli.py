@@ -160,8 +160,10 @@ def cmd_sync_tags(args: argparse.Namespace) -> int:
     else:
         for m in res["created"]:
             print(f"created tag {m['tag']} on {m['commit'][:12]}")
-        for m in res["deleted"]:
-            print(f"deleted tag {m['tag']} (on {m['commit'][:12]}): no register event records it")
+        for m in res["moved"]:
+            print(f"moved tag {m['tag']} to {m['commit'][:12]}, where the ledger's event puts it")
+        for m in res["skipped"]:
+            print(f"skipped {m['ledger']}: {m['reason']}")
         for m in res["restored"]:
             print(f"restored {m['ledger']} to HEAD's: dropped events no commit holds (an interrupted "
                   "registration)")
@@ -180,15 +182,17 @@ def cmd_push(args: argparse.Namespace) -> int:
 def cmd_verify(args: argparse.Namespace) -> int:
     from mvtools.verify import verify
 
-    rep = verify(_registry(args), fetch=args.fetch, policy=args.policy)
+    rep = verify(_registry(args), fetch=args.fetch, policy=args.policy, allow_shallow=args.allow_shallow)
     if args.json:
         _print_json({"ok": not rep.problems, "problems": rep.problems, "warnings": rep.warnings,
-                     "unchecked": rep.unchecked})
+                     "notes": rep.notes, "unchecked": rep.unchecked})
     else:
         for p in rep.problems:
             print(f"problem: {p['kind']}: {p['where']}: {p['message']}")
         for p in rep.warnings:
             print(f"warning: {p['kind']}: {p['where']}: {p['message']}")
+        for p in rep.notes:
+            print(f"note: {p['kind']}: {p['where']}: {p['message']}")
         for p in rep.unchecked:
             print(f"unchecked: {p['kind']}: {p['where']}: {p['message']}")
         print("verify: ok" if not rep.problems else f"verify: {len(rep.problems)} problem(s)")
@@ -353,12 +357,15 @@ def _registry_commands(add: _Add) -> None:
     sp = add("get", cmd_get, "fetch the bytes of NAME, NAME@VERSION or NAME#STAGE (sha256-checked)", True)
     sp.add_argument("spec", metavar="NAME[@VERSION|#STAGE]")
     sp.add_argument("-o", "--output", metavar="PATH")
-    add("sync-tags", cmd_sync_tags, "recreate missing tags from the ledger", True)
+    add("sync-tags", cmd_sync_tags, "create missing tags and re-point moved ones from HEAD's ledger", True)
     sp = add("push", cmd_push, "push the branch, its registry tags and the artifacts (DVC remote)", True)
     sp.add_argument("remote", nargs="?")
     sp = add("verify", cmd_verify, "check ledgers, ids and tags; exit 1 on problems", True)
     sp.add_argument("--policy", action="store_true", help="also check every event against the access policy")
-    sp.add_argument("--fetch", action="store_true", help="check bytes absent from the DVC cache in the DVC remote")
+    sp.add_argument("--fetch", action="store_true",
+                    help="fetch bytes absent from the DVC cache from the DVC remote; any it cannot fetch is a problem")
+    sp.add_argument("--allow-shallow", action="store_true",
+                    help="accept a shallow clone: check what is here, list the rest as unchecked")
     sp = add("compare", cmd_compare, "compare baseline A with candidate B and recommend one", True)
     sp.add_argument("name")
     sp.add_argument("a", metavar="A")

@@ -222,11 +222,33 @@ class Repo:
         return bool(self.out("for-each-ref", "--count=1", "--contains", commit, "refs/heads", "refs/remotes",
                              check=False))
 
-    def orphaned(self, commit: str) -> bool:
-        """The rule for a version tag whose event the ledger lacks: it is an orphan when its
-        commit is in HEAD's history (the ledger there should record it) or on no branch at
-        all; on another branch, that branch's ledger is the judge."""
-        return bool(self.head and self.is_ancestor(commit, self.head)) or not self.on_a_branch(commit)
+    def ref_tips(self) -> list[str]:
+        """The commit every ref points at (branches, remote-tracking branches, tags peeled,
+        the stash) and HEAD, each once: what "reachable from any ref" starts from."""
+        text = self.out("for-each-ref", "--format=%(objectname) %(*objectname)", check=False)
+        tips = {line.split()[-1] for line in text.splitlines() if line.strip()}
+        if self.head:
+            tips.add(self.head)
+        return sorted(tips)
+
+    def blobs_at(self, revs: Iterable[str], path: str) -> dict[str, str]:
+        """rev -> blob id of ``path`` at that rev, in one git call; revs without it are left out."""
+        revs = list(revs)
+        if not revs:
+            return {}
+        data = "".join(f"{r}:{path}\n" for r in revs).encode("utf-8", "surrogateescape")
+        proc = self.git("cat-file", "--batch-check=%(objectname) %(objecttype)", input=data, check=False)
+        res = {}
+        for rev, line in zip(revs, proc.stdout.decode("utf-8", "surrogateescape").splitlines()):
+            bits = line.split()
+            if len(bits) == 2 and bits[1] == "blob":
+                res[rev] = bits[0]
+        return res
+
+    def remotes(self) -> list[str]:
+        """The git remotes, ``origin`` first."""
+        names = self.out("remote", check=False).split()
+        return sorted(names, key=lambda n: (n != "origin", n))
 
     def operation_in_progress(self) -> str | None:
         """A merge, rebase, cherry-pick, revert or bisect underway, by git's own markers."""

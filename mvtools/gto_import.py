@@ -5,7 +5,8 @@ the tagged commit and hashed), ``NAME#STAGE#N`` a ``promote``, ``NAME#STAGE!#N``
 ``rollback`` when it unassigns the stage's current holder, ``NAME@vX.Y.Z!`` an ``archive``
 and ``NAME@deprecated`` a ``deprecate``, in GTO's order (tag time, then counter), with the
 tagger as actor. The tags stay as they are: they are already in mvtools' grammar. Models
-already in the ledger are skipped, so running it twice changes nothing.
+already in the ledger only gain the version tags no ledger records (``gto register`` run
+beside mvtools), so running it twice changes nothing.
 """
 
 from __future__ import annotations
@@ -71,6 +72,14 @@ def _hash_at(reg: "Registry", path: str, commit: str) -> tuple[str, int]:
         return sha256_of(fh.read)
 
 
+def _unrecorded_version(reg: "Registry", versions: dict[str, Any], pt: Any, commit: str) -> bool:
+    """A version tag that neither this ledger nor its own commit's ledger records."""
+    if pt.kind != "version" or pt.version in versions:
+        return False
+    held = reg.ledger_at(commit, pt.model)
+    return not any(e["event"] == "register" and e["version"] == pt.version for e in (held.events if held else []))
+
+
 def import_gto(reg: "Registry") -> dict[str, Any]:
     reg.repo.require_no_operation()
     fmt = "%(refname:strip=2)%00%(*objectname)%00%(objectname)%00%(taggername)%00%(taggeremail)%00%(creatordate:unix)"
@@ -82,12 +91,12 @@ def import_gto(reg: "Registry") -> dict[str, Any]:
             rows.append((int(unix or 0), pt.counter or 0, tag, pt, peeled or obj,
                          f"{tname} {temail}".strip() or "unknown"))
     rows.sort(key=lambda r: (r[0], r[1], r[2]))
-    existing = {n for n, st in reg.states().items() if st.events}
+    existing = {n: st for n, st in reg.states().items() if st.events}
     per_model: dict[str, list[dict[str, Any]]] = {}
     stacks: dict[tuple[str, str], list[str]] = {}
     for when, _c, tag, pt, commit, actor in rows:
-        if pt.model in existing:
-            continue
+        if pt.model in existing and not _unrecorded_version(reg, existing[pt.model].versions, pt, commit):
+            continue  # a model mvtools tracks: only its version tags no ledger records (gto register)
         ts = datetime.fromtimestamp(when, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
         evs = per_model.setdefault(pt.model, [])
         if pt.kind == "version":

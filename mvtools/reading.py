@@ -136,11 +136,37 @@ class RegistryReader:
             p = parse_tag(tag)
             if p and p.version and p.model == name:
                 vs.add(Version(p.version))
+        for led in self.ledgers_on_refs(name):
+            vs.update(Version(e["version"]) for e in led.events if e["event"] == "register")
         from mvtools.transaction import live_reservations
 
         vs.update(Version(r["version"]) for r in live_reservations(self.repo, name)
                   if isinstance(r.get("version"), str))
         return vs
+
+    def ledger_at(self, rev: str, name: str) -> L.Ledger | None:
+        """``name``'s ledger as commit ``rev`` holds it; None when absent or broken there."""
+        rel = self.config.ledger_path(name)
+        data = self.repo.show_blob(f"{rev}:{rel}")
+        if data is None:
+            return None
+        try:
+            return self.cache.load(data, rel, name)
+        except ConfigError:
+            return None
+
+    def ledgers_on_refs(self, name: str) -> list[L.Ledger]:
+        """``name``'s ledger at the tip of every ref and HEAD (each distinct blob once): a
+        version registered on another branch, a detached HEAD or a tagged commit no branch
+        holds any more is in one of them."""
+        rel = self.config.ledger_path(name)
+        out = []
+        for rev in sorted(set(self.repo.blobs_at(self.repo.ref_tips(), rel).values())):
+            try:
+                out.append(self.cache.load(self.repo.show_blob(rev) or b"", rel, name))
+            except ConfigError:
+                continue
+        return out
 
     def event_commit(self, ev: dict[str, Any], tags: dict[str, tuple[str, int]]) -> str | None:
         """The commit a register event's version lives on: its tag's, else the first commit

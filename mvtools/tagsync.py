@@ -1,6 +1,6 @@
 """Tags derived from the ledger: the version tag a registering commit gets, and
-``sync-tags``, which makes every registry tag agree with the ledger (recreating missing
-ones, deleting orphans, dropping events no commit holds)."""
+``sync-tags``, which makes every registry tag agree with HEAD's ledger (creating missing
+ones, re-pointing stage, archive and deprecation tags, dropping events no commit holds)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,9 @@ import time
 from typing import Any
 
 from mvtools import ledger as L
-from mvtools.errors import UsageError
+from mvtools.errors import ConfigError, UsageError
 from mvtools.reading import RegistryReader
+from mvtools.state import fold
 from mvtools.transaction import committing_here
 from mvtools.versioning import (archive_message, assign_message, deprecate_message, parse_tag,
                                 register_message, stage_tag, unassign_message)
@@ -30,42 +31,60 @@ class TagSync(RegistryReader):
         return commit, True
 
     def sync_tags(self) -> dict[str, list[dict[str, str]]]:
-        """Make the version tags agree with the ledger: recreate missing tags on the first
-        commit whose ledger holds the event; delete version tags that no event records
-        (on this branch's history, or on no branch at all; other branches keep theirs)."""
+        """Make the registry tags agree with HEAD's ledgers: create missing tags (versions on
+        the first commit whose ledger holds the event) and re-point stage, archive and
+        deprecation tags that point elsewhere, at the event's time so GTO orders them as the
+        ledger does. Events only the work tree or the index holds are never tagged, and no
+        tag is deleted: a version tag binds its number (``mvtools verify`` says what to do
+        with one no ledger records)."""
         if self.repo.out("rev-parse", "--is-shallow-repository") == "true":
             raise UsageError("shallow clone: the commits that hold older versions are missing; "
                              "run: git fetch --unshallow --tags")
-        made, deleted = [], []
+        made: list[dict[str, str]] = []
+        moved: list[dict[str, str]] = []
+        skipped: list[dict[str, str]] = []
         restored = self._drop_uncommitted()
         tags = self.repo.tags()
-        states = self.states()
         from calendar import timegm
 
-        for name in states:
+        for name, events in self._committed_events(skipped).items():
             last = 0  # GTO orders a model's tags by time (1 s): keep them in ledger order
-            for tag, commit, message, ts in self.expected_tags(name, tags):
-                if tag in tags:
-                    last = max(last, tags[tag][1])
+            for tag, commit, message, ts in self.expected_tags(name, tags, events):
+                have = tags.get(tag)
+                pt = parse_tag(tag)
+                if have is not None and (have[0] == commit or commit is None or pt is None
+                                         or pt.kind == "version"):
+                    last = max(last, have[1])
                     continue
                 if commit is None:
                     continue
                 when = max(timegm(time.strptime(ts, "%Y-%m-%dT%H:%M:%SZ")), last + 1)
                 last = when
                 env = dict(os.environ, GIT_COMMITTER_DATE=f"@{when} +0000")
-                self.repo.create_tag(tag, commit, message, env=env)
-                made.append({"tag": tag, "commit": commit})
-        for tag, (commit, _when) in tags.items():
-            pt = parse_tag(tag)
-            if pt is None or pt.kind != "version":
+                self.repo.create_tag(tag, commit, message, force=have is not None, env=env)
+                tags[tag] = (commit, when)
+                (made if have is None else moved).append({"tag": tag, "commit": commit})
+        return {"created": made, "moved": moved, "restored": restored, "skipped": skipped}
+
+    def _committed_events(self, skipped: list[dict[str, str]]) -> dict[str, list[dict[str, Any]]]:
+        """Each model's events as HEAD's ledger holds them; a broken ledger is skipped (and
+        said), the other models are still synced."""
+        out: dict[str, list[dict[str, Any]]] = {}
+        if self.repo.head is None:
+            return out
+        regdir = self.config.registry_dir
+        names = set(self.config.models)
+        names.update(L.model_of_ledger(regdir, rel) for rel in L.ledger_files(self.root, regdir))
+        for name in sorted(names):
+            rel = self.config.ledger_path(name)
+            data = self.repo.show_blob(f"HEAD:{rel}")
+            if data is None:
                 continue
-            st = states.get(pt.model)
-            if st is not None and pt.version in st.versions:
-                continue
-            if self.repo.orphaned(commit):
-                self.repo.delete_tag(tag)
-                deleted.append({"tag": tag, "commit": commit})
-        return {"created": made, "deleted": deleted, "restored": restored}
+            try:
+                out[name] = self.cache.load(data, rel, name).events
+            except ConfigError as exc:
+                skipped.append({"ledger": rel, "reason": str(exc)})
+        return out
 
     def _drop_uncommitted(self) -> list[dict[str, str]]:
         """A registration killed between writing the ledger and committing it leaves events
@@ -97,11 +116,11 @@ class TagSync(RegistryReader):
         self._states = None
         return out
 
-    def expected_tags(self, name: str, tags: dict[str, tuple[str, int]]
-                      ) -> list[tuple[str, str | None, str, str]]:
-        """Every tag the ledger of ``name`` implies: (tag, commit it belongs on, message,
-        event timestamp). The commit is None when no commit holds the event."""
-        st = self.state(name)
+    def expected_tags(self, name: str, tags: dict[str, tuple[str, int]],
+                      events: list[dict[str, Any]] | None = None) -> list[tuple[str, str | None, str, str]]:
+        """Every tag the ledger of ``name`` (or ``events``) implies: (tag, commit it belongs
+        on, message, event timestamp). The commit is None when no commit holds the event."""
+        st = self.state(name) if events is None else fold(name, events)
 
         def version_commit(version: str | None) -> str | None:
             ev = st.versions.get(version or "")
@@ -119,7 +138,8 @@ class TagSync(RegistryReader):
             elif kind == "archive":
                 out.append((tag, version_commit(ver), archive_message(name, ver), ts))
             elif kind == "deprecate":
-                out.append((tag, self.commit_holding(name, ev["id"]), deprecate_message(name), ts))
+                held = tags[tag][0] if ev.get("imported_from") and tag in tags else None  # GTO's own place
+                out.append((tag, held or self.commit_holding(name, ev["id"]), deprecate_message(name), ts))
             elif kind == "rollback":
                 stage, prev = ev.get("stage"), ev.get("previous")
                 pt = parse_tag(tag)

@@ -1,18 +1,21 @@
-"""`mvtools verify`: everything the registry claims, checked against git and DVC.
+"""`mvtools verify`: everything the registry claims, checked against git and DVC; it fails
+closed (what it cannot see is a problem unless an option accepts it).
 
 Problems (exit 1): a ledger that breaks the schema or holds an event whose id does not
-match; a commit that changed a ledger other than by appending (a merge: other than by
-uniting its parents' events; a revert that dropped an event included); model content that
-a commit introduced and no register event records; tags and ledger disagreeing (a tag
-missing, a tag without an event, a tag on a commit that does not hold the event or is not
-reachable from HEAD); registered bytes that do not match the recorded sha256 (from the
-DVC cache, or the DVC remote with ``--fetch``). Warnings: events timestamped in the future.
-Unchecked: what this clone cannot check (bytes absent from the cache, a shallow history).
+match (reported once; that model is checked no further); a commit that changed a ledger
+other than by appending (a merge: other than by uniting its parents' events; a revert that
+dropped an event included); model content that a commit introduced and no register event
+records; a registry tag and the ledger disagreeing (mvtools.verify_tags); registered bytes
+that do not match the recorded sha256 (from git, the DVC cache, or with ``--fetch`` the DVC
+remote, where bytes that cannot be fetched are a problem too); a shallow clone, unless
+``--allow-shallow``. Warnings: events timestamped in the future. Notes: right but worth
+knowing (a version tag on a commit outside this branch's history). Unchecked: what plain
+verify does not check (bytes absent from the DVC cache; with ``--allow-shallow``, the
+history beyond the boundary).
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import tempfile
@@ -25,10 +28,9 @@ from mvtools.artifacts import Source, find_record
 from mvtools.config import dvc_yaml_files
 from mvtools.errors import ConfigError, MvtoolsError
 from mvtools.hashing import sha256_of, tree_sha256
-from mvtools.versioning import parse_tag
+from mvtools.verify_tags import check_tags, git_sha256
 
 if TYPE_CHECKING:
-    from mvtools.gitops import Repo
     from mvtools.registry import Registry
 
 
@@ -37,6 +39,7 @@ class Report:
         self.problems: list[dict[str, str]] = []
         self.warnings: list[dict[str, str]] = []
         self.unchecked: list[dict[str, str]] = []
+        self.notes: list[dict[str, str]] = []
 
     def add(self, kind: str, where: str, message: str) -> None:
         self.problems.append({"kind": kind, "where": where, "message": message})
@@ -47,32 +50,55 @@ class Report:
     def skip(self, kind: str, where: str, message: str) -> None:
         self.unchecked.append({"kind": kind, "where": where, "message": message})
 
+    def note(self, kind: str, where: str, message: str) -> None:
+        """Right, but worth knowing (a version tag on a commit outside this branch)."""
+        self.notes.append({"kind": kind, "where": where, "message": message})
 
-def _ledgers(reg: Registry, rep: Report) -> dict[str, L.Ledger]:
+
+def _ledgers(reg: Registry, rep: Report) -> tuple[dict[str, L.Ledger], set[str]]:
+    """The work tree's ledgers that load, and the models whose ledger does not: each of those
+    is reported once, as the root cause, and its model is checked no further."""
     out: dict[str, L.Ledger] = {}
+    broken: set[str] = set()
     regdir = reg.config.registry_dir
     for rel in L.ledger_files(reg.root, regdir):
+        expected = L.model_of_ledger(regdir, rel)
         try:
             led = L.parse((reg.root / rel).read_bytes(), rel)
-        except ConfigError as exc:
-            rep.add("schema", rel, str(exc))
+        except (ConfigError, OSError) as exc:
+            why = str(exc) if isinstance(exc, ConfigError) else f"cannot read: {exc.strerror}"
+            broken.add(expected)
+            rep.add("schema", rel, _broken_hint(reg, rel, why.removeprefix(f"{rel}: ")))
             continue
-        expected = L.model_of_ledger(regdir, rel)
         if led.model != expected:
+            broken.add(expected)
             rep.add("schema", rel, f"names model {led.model!r} but the file is for {expected!r}")
             continue
         out[led.model] = led
-    return out
+    return out, broken
 
 
-def _history(reg: Registry, rep: Report) -> None:
+def _broken_hint(reg: Registry, rel: str, why: str) -> str:
+    """A work-tree ledger that breaks while HEAD's loads was edited by hand: restore it."""
+    committed = reg.repo.show_blob(f"HEAD:{rel}") if reg.repo.head else None
+    if committed is None:
+        return why
+    try:
+        L.parse(committed, rel)
+    except ConfigError:
+        return why + "; HEAD's copy is broken too (git log -p -- " + rel + " shows the commit that broke it)"
+    return f"{why}; this model is checked no further; to restore HEAD's ledger run: git checkout HEAD -- {rel}"
+
+
+def _history(reg: Registry, rep: Report, broken: set[str]) -> None:
     repo, cfg = reg.repo, reg.config
+    skip = {cfg.ledger_path(name) for name in broken}
     log = repo.out("log", "--format=%H %P", "--", cfg.registry_dir, check=False)
     for line in log.splitlines():
         commit, *parents = line.split()
         names = repo.out("diff-tree", "-r", "-m", "--name-only", "--no-commit-id", "--root", commit).split()
         for p in sorted(set(names)):
-            if not L.is_ledger_path(cfg.registry_dir, p):
+            if not L.is_ledger_path(cfg.registry_dir, p) or p in skip:
                 continue
             why = L.check_ledger_change([repo.show_blob(f"{par}:{p}") for par in parents],
                                         repo.show_blob(f"{commit}:{p}"), p)
@@ -80,11 +106,13 @@ def _history(reg: Registry, rep: Report) -> None:
                 rep.add("rewrite", commit[:12], why)
 
 
-def _unregistered(reg: Registry, rep: Report, ledgers: dict[str, L.Ledger]) -> None:
+def _unregistered(reg: Registry, rep: Report, ledgers: dict[str, L.Ledger], broken: set[str]) -> None:
     """Content a commit introduced for a model that no register event records."""
     repo, cfg = reg.repo, reg.config
     dvcy = dvc_yaml_files(reg.root)
     for model in cfg.models.values():
+        if model.name in broken:
+            continue
         led = ledgers.get(model.name)
         md5s = {e.get("md5") for e in (led.events if led else []) if e["event"] == "register"}
         shas = {e.get("sha256") for e in (led.events if led else []) if e["event"] == "register"}
@@ -106,21 +134,13 @@ def _unregistered(reg: Registry, rep: Report, ledgers: dict[str, L.Ledger]) -> N
                     continue
                 if parents and repo.blob_ids(parents[0], [model.path]) == blob_ids:
                     continue
-                sha = _git_sha256(repo, commit, model.path)
+                sha = git_sha256(repo, commit, model.path)
                 if sha in shas:
                     continue
                 what = f"sha256 {sha[:12]}"
             rep.add("unregistered", commit[:12],
                     f"{model.name}: {model.path} changed ({what}) with no register event; "
                     f"run: mvtools register {model.name}")
-
-
-def _git_sha256(repo: Repo, commit: str, path: str) -> str:
-    ids = repo.blob_ids(commit, [path])
-    if list(ids) == [path]:
-        return hashlib.sha256(repo.show_blob(f"{commit}:{path}") or b"").hexdigest()
-    return tree_sha256((os.path.relpath(rel, path), hashlib.sha256(repo.show_blob(blob) or b"").hexdigest())
-                       for rel, blob in ids.items())
 
 
 def _cache_dir(reg: Registry) -> Path:
@@ -165,7 +185,10 @@ def _cached_sha256(cache: Path, md5: str) -> str | None:
     return _sha256_file(f) if f else None
 
 
-def _bytes(reg: Registry, rep: Report, ledgers: dict[str, L.Ledger], fetch: bool) -> None:
+def _bytes(reg: Registry, rep: Report, ledgers: dict[str, L.Ledger], fetch: bool, shallow: bool) -> None:
+    """Each version's bytes against its sha256: git-tracked ones from the commit that holds
+    them, DVC-tracked ones from the cache; with ``fetch`` every one the cache lacks must come
+    from the DVC remote and match, and one that cannot is a problem."""
     tags = reg.repo.tags()
     cache = _cache_dir(reg)
     for name, led in ledgers.items():
@@ -173,91 +196,52 @@ def _bytes(reg: Registry, rep: Report, ledgers: dict[str, L.Ledger], fetch: bool
             if ev["event"] != "register":
                 continue
             where = ev["tag"]
-            commit = tags.get(ev["tag"], (None,))[0]
+            # (in a shallow clone the boundary commit seems to add every older event: tags only)
+            commit = tags[where][0] if where in tags else None if shallow else reg.event_commit(ev, tags)
             got: str | None
             if ev.get("md5") is None:
                 if commit is None:
-                    rep.skip("bytes", where, "no tag, so no commit to read the git-tracked bytes from")
+                    rep.skip("bytes", where, "no commit here holds the git-tracked bytes")
                     continue
-                got = _git_sha256(reg.repo, commit, ev["path"])
+                if any(p["kind"] == "tag-commit" and p["where"] == where for p in rep.problems):
+                    continue  # the tag is on a commit that does not hold them: said once, there
+                got = git_sha256(reg.repo, commit, ev["path"])
             else:
                 got = _cached_sha256(cache, str(ev["md5"]))
-                if got is None and fetch and commit is not None:
-                    got = _fetched_sha256(reg, ev, commit, rep)
+                if got is None and fetch:
+                    got, why = _fetched_sha256(reg, ev, commit)
+                    if got is None:
+                        rep.add("bytes", where, f"cannot fetch the bytes from the DVC remote: {why}")
+                        continue
                 if got is None:
-                    rep.skip("bytes", where, "not in the DVC cache" + ("" if fetch else "; use --fetch to check the remote"))
+                    rep.skip("bytes", where, "not in the DVC cache; use --fetch to check the remote")
                     continue
             if got != ev["sha256"]:
                 rep.add("bytes", where, f"stored bytes have sha256 {got[:12]}..., the ledger records {ev['sha256'][:12]}...")
 
 
-def _fetched_sha256(reg: Registry, ev: dict[str, Any], commit: str, rep: Report) -> str | None:
+def _fetched_sha256(reg: Registry, ev: dict[str, Any], commit: str | None) -> tuple[str | None, str]:
     from mvtools import dvcio
     from mvtools.hashing import digest_path
 
+    if commit is None:
+        return None, "no commit here holds the version's .dvc or dvc.lock record"
     with tempfile.TemporaryDirectory(prefix="mvtools-verify-") as tmp:
         dest = Path(tmp) / "artifact"
         try:
             dvcio.fetch_version(reg.repo, ev, commit, dest, check=False)
         except MvtoolsError as exc:
-            rep.skip("bytes", ev["tag"], f"cannot fetch: {exc}")
-            return None
-        return digest_path(Path(tmp), "artifact").sha256
+            return None, str(exc)
+        if not dest.exists():
+            return None, "nothing was fetched"
+        return digest_path(Path(tmp), "artifact").sha256, ""
 
 
-def _tags(reg: Registry, rep: Report, ledgers: dict[str, L.Ledger], shallow: bool = False) -> None:
-    repo, cfg = reg.repo, reg.config
-    tags = repo.tags()
-    head = repo.head
-    for name, led in ledgers.items():
-        ledger_rel = cfg.ledger_path(name)
-        for ev in led.events:
-            if ev["event"] != "register":
-                continue
-            t = tags.get(ev["tag"])
-            if t is None:
-                if shallow:
-                    rep.skip("tag-missing", ev["tag"], "no tag in this shallow clone (git fetch --unshallow --tags)")
-                else:
-                    rep.add("tag-missing", ev["tag"], "the ledger registers it but the tag is missing; "
-                            "run: mvtools sync-tags")
-                continue
-            blob = repo.show_blob(f"{t[0]}:{ledger_rel}")
-            ids: set[str] = set()
-            if blob:
-                try:
-                    ids = set(reg.cache.load(blob, ledger_rel).ids)
-                except ConfigError:
-                    pass
-            if ev["id"] not in ids and not ev.get("imported_from"):
-                rep.add("tag-commit", ev["tag"], f"commit {t[0][:12]} does not hold this version's ledger event")
-            elif head and not repo.is_ancestor(t[0], head):
-                rep.add("tag-unreachable", ev["tag"], f"commit {t[0][:12]} is not reachable from HEAD")
-    for name in ledgers:
-        for tag, commit, _msg, _ts in reg.expected_tags(name, tags):
-            pt = parse_tag(tag)
-            if tag in tags or pt is None or pt.kind == "version":
-                continue  # version tags are checked above
-            if shallow:
-                rep.skip("tag-missing", tag, "no tag in this shallow clone (git fetch --unshallow --tags)")
-            else:
-                rep.add("tag-missing", tag, "the ledger records it but the tag is missing (GTO cannot see it); "
-                        "run: mvtools sync-tags")
-    for tag in tags:
-        pt = parse_tag(tag)
-        if pt is None or pt.kind != "version":
-            continue
-        holder = ledgers.get(pt.model)
-        if holder is None or not any(e["event"] == "register" and e["version"] == pt.version for e in holder.events):
-            if repo.orphaned(tags[tag][0]):
-                rep.add("tag-orphan", tag, "tag without a register event in the ledger; re-register or delete the tag")
-            else:  # another branch's version: its own ledger is the judge
-                rep.skip("tag-orphan", tag, "tag on a commit outside this branch's history")
-
-
-def verify(reg: Registry, *, fetch: bool = False, policy: bool = False) -> Report:
+def verify(reg: Registry, *, fetch: bool = False, policy: bool = False, allow_shallow: bool = False) -> Report:
+    """Check everything (module docstring). What cannot be seen fails closed: a shallow
+    clone is a problem unless ``allow_shallow`` accepts a partial check."""
     rep = Report()
-    ledgers = _ledgers(reg, rep)
+    ledgers, broken = _ledgers(reg, rep)
     now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 300))
     for name, led in ledgers.items():
         for ev in led.events:
@@ -268,18 +252,23 @@ def verify(reg: Registry, *, fetch: bool = False, policy: bool = False) -> Repor
         return rep
     shallow = reg.repo.out("rev-parse", "--is-shallow-repository") == "true"
     if shallow:
-        rep.skip("history", "shallow clone", "history before the shallow boundary is not checked; "
-                 "tags may be missing (git fetch --unshallow --tags)")
+        what = ("history before the shallow boundary and the tags of older versions are not here, so they "
+                "are not checked")
+        if allow_shallow:
+            rep.skip("history", "shallow clone", what + " (accepted by --allow-shallow)")
+        else:
+            rep.add("history", "shallow clone", what + " (--allow-shallow accepts a partial check); "
+                    "run: git fetch --unshallow --tags")
     for name in ledgers:
         rel = reg.config.ledger_path(name)
         committed = reg.repo.show_blob(f"HEAD:{rel}")
         if (reg.root / rel).read_bytes() != committed:
             rep.add("uncommitted", rel, "the work-tree ledger differs from HEAD's (an interrupted registration?); "
                     f"run: mvtools sync-tags (or git checkout HEAD -- {rel})")
-    _history(reg, rep)
-    _unregistered(reg, rep, ledgers)
-    _tags(reg, rep, ledgers, shallow)
-    _bytes(reg, rep, ledgers, fetch)
+    _history(reg, rep, broken)
+    _unregistered(reg, rep, ledgers, broken)
+    check_tags(reg, rep, ledgers, broken, shallow)
+    _bytes(reg, rep, ledgers, fetch, shallow)
     if policy:
         from mvtools.policy import check_history
 

@@ -358,9 +358,13 @@ def test_shallow_clone_without_tags_reads_work(r: Path, tmp_path: Path) -> None:
     proc = mvtools(c, "verify", "--json", check=False)
     assert "Traceback" not in proc.stderr
     rep = json.loads(proc.stdout)
+    # verify fails closed: what it cannot see is one problem, unless --allow-shallow accepts it
+    assert proc.returncode == 1 and [(p["kind"], p["where"]) for p in rep["problems"]] == [("history", "shallow clone")]
+    proc = mvtools(c, "verify", "--json", "--allow-shallow", check=False)
+    rep = json.loads(proc.stdout)
+    assert proc.returncode == 0 and rep["problems"] == [], rep
     assert any(u["kind"] == "history" and "shallow" in u["where"] for u in rep["unchecked"]), rep
-    # what it cannot check is said; the only problems are the tags this clone did not fetch
-    assert {p["kind"] for p in rep["problems"]} <= {"tag-missing"}, rep
+    assert {u["kind"] for u in rep["unchecked"]} <= {"history", "tag-missing", "bytes"}, rep
 
 
 def test_sync_tags_in_a_shallow_clone_does_not_invent_tags(r: Path, tmp_path: Path) -> None:

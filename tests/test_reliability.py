@@ -315,10 +315,16 @@ def test_kill_after_the_ledger_write_before_the_commit(r: Path) -> None:
 
 
 def test_tag_without_an_event_is_found_and_mended(r: Path) -> None:
+    """A version tag no ledger records, on a commit holding the model (as `gto register`
+    makes): sync-tags keeps it (its number is bound to those bytes); the printed repair
+    records it in the ledger."""
     git(r, "tag", "-a", "-m", "Registering artifact clf version v0.1.7", "clf@v0.1.7", "HEAD")
     v = verify_json(r)
     assert [p["kind"] for p in v["problems"]] == ["tag-orphan"]
     mvtools(r, "sync-tags")
+    assert "clf@v0.1.7" in tags(r)
+    assert v["problems"][0]["message"].endswith("run: mvtools import-gto")
+    mvtools(r, "import-gto")
     assert verify_json(r)["problems"] == []
 
 

@@ -1,0 +1,175 @@
+"""verify's tag checks (invariant I4): every registry tag agrees with the ledger, by name and
+by the commit it points at, and a tag is judged by its own commit's ledger.
+
+* A version tag is right when its commit's ledger registers that version with the sha256
+  this branch's ledger records (two clones that registered identical bytes as one version
+  hold two events; either commit is right). On a commit outside HEAD's history (another
+  branch, a detached HEAD, a commit reset, reverted or squashed away) it is a *note*.
+* A version tag this branch's ledger does not record is a note when its own commit's ledger
+  registers it (the number stays taken), else a problem whose repair never frees a number
+  bound to bytes: ``mvtools import-gto`` when the commit holds the model (a version made by
+  ``gto register``); ``git tag -d`` (and the remote's copy) when it holds no bytes at all.
+* Stage, unassign, archive and deprecation tags must exist and point at the commit the
+  ledger's event puts them on (GTO reads the stage from the commit); ``mvtools sync-tags``
+  re-points them. One that no ledger on any ref records is a problem.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shlex
+from typing import TYPE_CHECKING, Any
+
+from mvtools.artifacts import Source, find_record
+from mvtools.config import dvc_yaml_files
+from mvtools.hashing import tree_sha256
+from mvtools.versioning import ParsedTag, parse_tag, register_message
+
+if TYPE_CHECKING:
+    from mvtools import ledger as L
+    from mvtools.gitops import Repo
+    from mvtools.registry import Registry
+    from mvtools.verify import Report
+
+Tags = dict[str, tuple[str, int]]
+SHALLOW = "no tag in this shallow clone (git fetch --unshallow --tags)"
+
+
+def check_tags(reg: Registry, rep: Report, ledgers: dict[str, L.Ledger], broken: set[str], shallow: bool) -> None:
+    tags = reg.repo.tags()
+    accounted: set[str] = set()  # tags an event of this branch's ledgers implies
+    for name, led in ledgers.items():
+        _version_tags(reg, rep, name, led, tags, shallow, accounted)
+        for tag, commit, _msg, _ts in reg.expected_tags(name, tags):
+            pt = parse_tag(tag)
+            if pt is None or pt.kind == "version":
+                continue
+            accounted.add(tag)
+            have = tags.get(tag)
+            if have is None:
+                if shallow:
+                    rep.skip("tag-missing", tag, SHALLOW)
+                else:
+                    rep.add("tag-missing", tag, "the ledger records it but the tag is missing (GTO cannot see it); "
+                            "run: mvtools sync-tags")
+            elif commit is not None and have[0] != commit and shallow:
+                rep.skip("tag-moved", tag, "cannot tell where it belongs in a shallow clone")
+            elif commit is not None and have[0] != commit:
+                rep.add("tag-moved", tag, f"points at {have[0][:12]}, the ledger's event puts it on {commit[:12]} "
+                        "(gto show and mvtools show disagree); run: mvtools sync-tags")
+    for tag, (commit, _when) in tags.items():
+        pt = parse_tag(tag)
+        if tag in accounted or pt is None or pt.model in broken:
+            continue
+        _unrecorded(reg, rep, tag, pt, commit)
+
+
+def _registered(led: L.Ledger | None, version: str) -> set[str]:
+    """The sha256s ``led`` registers ``version`` with."""
+    return {e["sha256"] for e in (led.events if led else []) if e["event"] == "register" and e["version"] == version}
+
+
+def _version_tags(reg: Registry, rep: Report, name: str, led: L.Ledger, tags: Tags, shallow: bool,
+                  accounted: set[str]) -> None:
+    repo = reg.repo
+    by_version: dict[str, list[dict[str, Any]]] = {}
+    for ev in led.events:
+        if ev["event"] == "register":
+            by_version.setdefault(ev["version"], []).append(ev)
+    for version, evs in by_version.items():
+        tag = evs[0]["tag"]
+        accounted.add(tag)
+        have = tags.get(tag)
+        if have is None:
+            if shallow:
+                rep.skip("tag-missing", tag, SHALLOW)
+            else:
+                rep.add("tag-missing", tag, "the ledger registers it but the tag is missing; run: mvtools sync-tags")
+            continue
+        commit = have[0]
+        held = _registered(reg.ledger_at(commit, name), version)
+        shas = {e["sha256"] for e in evs}
+        if any(e.get("imported_from") for e in evs) or held & shas and _holds_bytes(reg, evs[0], commit):
+            if repo.head and not repo.is_ancestor(commit, repo.head):
+                rep.note("tag-elsewhere", tag, f"on commit {commit[:12]}, outside this branch's history; "
+                         "that commit's ledger registers it")
+            continue
+        if held and not held & shas:
+            rep.add("tag-commit", tag, f"commit {commit[:12]} registers {version} with other bytes "
+                    f"(sha256 {sorted(held)[0][:12]}...): two commits took one number; keep the published one "
+                    "and re-register the other bytes as the next version (see docs/merges.md)")
+            continue
+        target = reg.commit_holding(name, evs[0]["id"])
+        msg = f"commit {commit[:12]} does not hold this version's " + ("bytes" if held else "ledger event")
+        if target is not None and target != commit and _holds_bytes(reg, evs[0], target):
+            msg += (f"; commit {target[:12]} does: run: git tag -f -a -m "
+                    f"{shlex.quote(register_message(name, version))} {shlex.quote(tag)} {target[:12]}")
+        rep.add("tag-commit", tag, msg)
+
+
+def _holds_bytes(reg: Registry, ev: dict[str, Any], commit: str) -> bool:
+    """Does ``commit`` hold the bytes ``ev`` registers: the same DVC md5 in its .dvc file or
+    dvc.lock, or for a git-tracked model the same sha256 in its tree?"""
+    if ev.get("md5") is None:
+        return git_sha256(reg.repo, commit, ev["path"]) == ev["sha256"]
+    model = reg.config.models.get(ev["model"])
+    if model is None:
+        return True  # an undeclared model's record cannot be found: the bytes check decides
+    rec = find_record(reg.config, Source(reg.repo, commit), model, dvc_yaml_files(reg.root))
+    return rec is not None and rec.md5 == ev["md5"]
+
+
+_GIT_SHA256: dict[tuple[str, str, str], str] = {}  # (repo, commit, path): commits never change
+
+
+def git_sha256(repo: Repo, commit: str, path: str) -> str:
+    """The sha256 of a git-tracked model (file or directory) as ``commit`` holds it."""
+    key = (str(repo.common_dir), commit, path)
+    if key not in _GIT_SHA256:
+        ids = repo.blob_ids(commit, [path])
+        if list(ids) == [path]:
+            got = hashlib.sha256(repo.show_blob(f"{commit}:{path}") or b"").hexdigest()
+        else:
+            got = tree_sha256((os.path.relpath(rel, path), hashlib.sha256(repo.show_blob(blob) or b"").hexdigest())
+                              for rel, blob in ids.items())
+        _GIT_SHA256[key] = got
+    return _GIT_SHA256[key]
+
+
+def _unrecorded(reg: Registry, rep: Report, tag: str, pt: ParsedTag, commit: str) -> None:
+    """A registry tag no event of this branch's ledgers implies."""
+    if pt.kind == "version":
+        if _registered(reg.ledger_at(commit, pt.model), pt.version or ""):
+            rep.note("tag-elsewhere", tag, f"registered by commit {commit[:12]}, which this branch's ledger "
+                     "does not include; the number stays taken")
+        elif _holds_model(reg, pt.model, commit):
+            rep.add("tag-orphan", tag, f"no ledger registers it, but commit {commit[:12]} holds {pt.model}'s "
+                    "bytes (a version made by gto register?); to record it run: mvtools import-gto")
+        else:
+            rep.add("tag-orphan", tag, f"no ledger registers it and commit {commit[:12]} holds no bytes of "
+                    f"{pt.model}, so the tag binds nothing; {_delete_hint(reg, tag)}")
+        return
+    if any(e.get("tag") == tag for led in reg.ledgers_on_refs(pt.model) for e in led.events):
+        rep.note("tag-elsewhere", tag, "recorded by the ledger of another branch or tag, not this branch's")
+        return
+    rep.add("tag-orphan", tag, f"no ledger records this {pt.kind} tag (made outside mvtools?): gto show reads it, "
+            f"mvtools show does not; to record it use mvtools promote, archive or deprecate; {_delete_hint(reg, tag)}")
+
+
+def _delete_hint(reg: Registry, tag: str) -> str:
+    hint = f"run: git tag -d {shlex.quote(tag)}"
+    remotes = reg.repo.remotes()
+    if remotes:
+        hint += f"; if it was pushed, also run: git push {remotes[0]} {shlex.quote(':refs/tags/' + tag)}"
+    return hint
+
+
+def _holds_model(reg: Registry, name: str, commit: str) -> bool:
+    """Does ``commit`` hold bytes of the declared model ``name`` (git-tracked or by DVC)?"""
+    model = reg.config.models.get(name)
+    if model is None:
+        return False
+    src = Source(reg.repo, commit)
+    return bool(find_record(reg.config, src, model, dvc_yaml_files(reg.root)) is not None
+                or reg.repo.blob_ids(commit, [model.path]))
