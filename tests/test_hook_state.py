@@ -236,3 +236,14 @@ def test_non_ascii_and_quoted_model_paths_register_through_the_hook(tmp_path: Pa
     assert "registered odd v0.1.1" in git(r, "commit", "-q", "-m", "odd v2").stderr
     proc = mvtools(r, "verify", check=False)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+@pytest.mark.parametrize("base", ["0" * 40, "not a commit", ""])
+def test_watch_data_whose_base_git_cannot_read_hands_over_to_python(clf_repo: Path, base: str) -> None:
+    """A base pruned away (or a damaged file) stands for a changed configuration: Python
+    decides and rewrites the watch data."""
+    r = clf_repo
+    gitdir = Path(git(r, "rev-parse", "--absolute-git-dir").stdout.strip())
+    (gitdir / "mvtools" / "watch.base").write_text(base + "\n")
+    _other_commit(r)
+    assert (gitdir / "mvtools" / "watch.base").read_text().split()[0] == git(r, "rev-parse", "HEAD").stdout.strip()
