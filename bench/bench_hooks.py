@@ -9,7 +9,11 @@ For information: a commit that registers a small model (git-tracked and DVC-trac
 the cost when the shell fast path cannot decide and Python starts (stale or missing
 watch file).
 
-    /work/venv/bin/python bench/bench_hooks.py [--quick] [--commits N]
+The same fast-path comparison in a repository of ``--files`` files (default 100,000; 0
+skips it), where every git process reads a large index: the hooks' own git processes are
+what they add there.
+
+    /work/venv/bin/python bench/bench_hooks.py [--quick] [--commits N] [--files N]
 """
 
 from __future__ import annotations
@@ -120,9 +124,67 @@ def hook_scripts(ws: C.Workspace, repo: Path, n: int) -> list[list[str]]:
     return rows
 
 
+def setup_big(ws: C.Workspace, nfiles: int) -> tuple[Path, Path]:
+    """A repository of ``nfiles`` tracked files (100 a folder, a dvc.yaml without artifacts
+    in every hundredth folder) with one git-tracked model, registered."""
+    repo = ws.new_repo("big")
+    per = 100
+    for d in range(max(nfiles // per, 1)):
+        folder = repo / "src" / f"d{d:05d}"
+        folder.mkdir(parents=True)
+        for f in range(per):
+            (folder / f"f{f:03d}.txt").write_text(f"{d} {f}\n")
+        if d % 100 == 0:
+            (folder / "dvc.yaml").write_text("stages: {}\n")
+    (repo / "src" / "notes.txt").write_text("0\n")
+    ws.git(repo, "add", "-A")
+    ws.git(repo, "commit", "-q", "-m", "many files", env={"MVTOOLS_SKIP": "1"})
+    ws.mvtools(repo, "init")
+    ws.declare(repo, [("clf", "models/clf.bin")])
+    (repo / "models").mkdir()
+    (repo / "models" / "clf.bin").write_bytes(os.urandom(64 * 1024))
+    ws.git(repo, "add", "-A")
+    ws.git(repo, "commit", "-q", "-m", "set up mvtools")  # registers clf
+    assert "clf@v0.1.0" in ws.out(repo, "tag").split()
+    empty = ws.dir / "no-hooks-big"
+    empty.mkdir()
+    return repo, empty
+
+
+def big_repo(ws: C.Workspace, nfiles: int, n: int) -> float:
+    """The fast-path comparison in a repository of ``nfiles`` files; returns the added time."""
+    repo, empty = setup_big(ws, nfiles)
+    files = len(ws.out(repo, "ls-files").splitlines())
+    c = Committer(ws, repo, empty)
+    for _ in range(3):
+        c.plain(True), c.plain(False)
+    on, off = pairs(c.plain, n)
+    rows = [["commit", "n", "hooks on (median)", "no hooks (median)", "added", "ratio", "added (best)"],
+            row(f"touches no model (fast path), {files} files", on, off)]
+    C.table(rows, f"git commit in a repository of {files} tracked files")
+    hooks = repo / ws.out(repo, "rev-parse", "--git-path", "hooks")
+    p = repo / "src" / "notes.txt"
+    p.write_text(p.read_text() + "direct\n")
+    ws.git(repo, "add", "src/notes.txt")
+    k = max(n // 2, 10)
+    br = [["what", "n", "median", "best"]]
+    for name, args in (("pre-commit script alone", [str(hooks / "pre-commit")]),
+                       ("reference: git diff --cached --name-only HEAD", ["git", "diff", "--cached", "--name-only",
+                                                                         "HEAD"]),
+                       ("reference: git rev-parse --git-dir", ["git", "rev-parse", "--git-dir"])):
+        ts = [C.timed_run(ws, args, repo) for _ in range(k)]
+        br.append([name, str(k), C.ms(C.median(ts)), C.ms(C.best(ts))])  # type: ignore[arg-type]
+    C.table(br, f"breakdown in the {files}-file repository (for information)")
+    added = C.median(on) - C.median(off)
+    print(f"\n{files} files: hooks add {C.ms(added)} to a commit that touches no model "
+          f"(median {C.ms(C.median(on))} vs {C.ms(C.median(off))}, ratio {C.ratio(C.median(on), C.median(off))})")
+    return added
+
+
 def main() -> int:
     ap = C.parser(__doc__.splitlines()[0])
     ap.add_argument("--commits", type=int, default=None, help="commits of each kind (default 40, quick 20)")
+    ap.add_argument("--files", type=int, default=100_000, help="files of the large repository (0: skip it)")
     args = ap.parse_args()
     n = args.commits or (20 if args.quick else 40)
     n_reg = 6 if args.quick else 12
@@ -173,6 +235,8 @@ def main() -> int:
               f"ratio {C.ratio(C.median(on), C.median(off))}) -> {C.verdict(added <= TARGET_ADDED)}")
         versions = [t for t in ws.out(repo, "tag").split() if "@v" in t]
         print(f"(sanity: {len(versions)} version tags made by the registering commits)")
+        if args.files:
+            big_repo(ws, args.files, n)
     return 0
 
 

@@ -5,6 +5,11 @@
 * directory: ``sha256`` is the *tree hash*: the sha256 of the lines
   ``"<sha256 of file>  <relative/posix/path>\\n"`` for every regular file below it, sorted
   by path (what ``sha256sum`` prints); ``md5`` is DVC's ``<md5>.dir`` hash of the listing.
+
+Symlinks (the one rule; docs/models.md): a version's sha256 is of the bytes its store gives
+back. DVC stores what a link leads to (a link to a file is followed, a link to a directory
+inside a directory is skipped, as ``dvc add`` does), so DVC-tracked models are hashed that
+way; git stores a link as a link, so a git-tracked model that is or holds one is refused.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ import sys
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable, Iterator
+from typing import Callable, Iterable, Iterator, NoReturn
 
 from mvtools.errors import InternalError, UsageError
 
@@ -177,14 +182,21 @@ def hash_file(path: Path, *, md5: bool = True, dos2unix: bool = False, label: st
         raise InternalError(f"{label or path}: cannot read: {exc.strerror}") from None
 
 
-def _walk_files(top: Path, root: Path) -> Iterator[tuple[str, Path]]:
-    """Regular files below ``top`` as (relative posix path, path); refuses links leaving root."""
+def _walk_files(top: Path, root: Path, links: bool = True) -> Iterator[tuple[str, Path]]:
+    """Regular files below ``top`` as (relative posix path, path); refuses links leaving
+    root, and with ``links=False`` every link (see :func:`refuse_link`)."""
     root_real = root.resolve()
     for dirpath, dirnames, filenames in os.walk(top, followlinks=False):
         dirnames[:] = sorted(d for d in dirnames if d not in (".git", ".dvc"))
+        if not links:
+            for d in dirnames:
+                if (Path(dirpath) / d).is_symlink():
+                    refuse_link(root, Path(dirpath) / d, top)
         for name in filenames:
             p = Path(dirpath) / name
             if p.is_symlink():
+                if not links:
+                    refuse_link(root, p, top)
                 try:
                     p.resolve().relative_to(root_real)
                 except ValueError:
@@ -193,6 +205,17 @@ def _walk_files(top: Path, root: Path) -> Iterator[tuple[str, Path]]:
                 yield p.relative_to(top).as_posix(), p
             elif not p.is_dir():
                 raise UsageError(f"{p.relative_to(root)}: not a regular file")
+
+
+def refuse_link(root: Path, link: Path, model: Path) -> NoReturn:
+    """A git-tracked model is or holds a symlink: git would store the link itself (a blob
+    naming its target), not the bytes mvtools hashed. DVC stores what a link leads to."""
+    import shlex
+
+    rel, top = link.relative_to(root).as_posix(), shlex.quote(model.relative_to(root).as_posix())
+    what = "is a symlink" if link == model else f"is a symlink inside git-tracked model {model.relative_to(root).as_posix()}"
+    raise UsageError(f"{rel}: {what}; git stores the link, not the bytes it leads to, so nothing is "
+                     f"registered; to version those bytes with DVC run: git rm -r -q --cached {top} && dvc add {top}")
 
 
 class StatCache:
@@ -263,9 +286,13 @@ def _file_digest(p: Path, cache: StatCache | None, dos2unix: bool, label: str) -
     return d
 
 
-def digest_path(root: Path, rel: str, *, cache: StatCache | None = None, dos2unix: bool = False) -> Digest:
-    """Digest of a file or directory artifact in the work tree, read once."""
+def digest_path(root: Path, rel: str, *, cache: StatCache | None = None, dos2unix: bool = False,
+                links: bool = True) -> Digest:
+    """Digest of a file or directory artifact in the work tree, read once. ``links=False``
+    for a model git tracks: a symlink in it is refused (:func:`refuse_link`)."""
     p = root / rel
+    if not links and p.is_symlink():
+        refuse_link(root, p, p)
     if p.is_symlink():
         try:
             p.resolve().relative_to(root.resolve())
@@ -277,7 +304,7 @@ def digest_path(root: Path, rel: str, *, cache: StatCache | None = None, dos2uni
         listing_d2u = []
         total = 0
         n = 0
-        for relp, fp in sorted(_walk_files(p, root)):
+        for relp, fp in sorted(_walk_files(p, root, links)):
             d = _file_digest(fp, cache, dos2unix, f"{rel}/{relp}")
             shas.append((relp, d.sha256))
             listing.append({"md5": d.md5, "relpath": relp})

@@ -14,7 +14,7 @@ from mvtools import transaction as T
 from mvtools.artifacts import INDEX, Record, Source, find_record
 from mvtools.config import CONFIG_FILE, Config, Model, dvc_yaml_files, load_config
 from mvtools.errors import CheckFailed, UsageError
-from mvtools.gitops import Repo, git_ancestors
+from mvtools.gitops import Repo, git_ancestor_pids, git_ancestors
 from mvtools.versioning import parse_tag, register_message
 
 if TYPE_CHECKING:  # the hooks import registry only when they register or tag
@@ -51,14 +51,24 @@ def watch_regex(cfg: Config) -> str:
 
 
 def write_watch_file(repo: Repo, cfg: Config) -> None:
-    """The regex the shell hooks match staged paths against before starting Python."""
-    f = repo.watch_file  # per worktree: each may have its own mvtools.yaml
+    """The data the shell hooks decide by before starting Python (hooks/pre-commit): the
+    regex of watched paths and, beside it, the commit HEAD is as ``cfg`` is read. The hooks
+    compare what is staged with that commit, so anything watched that changed since (a
+    dvc.yaml brought in by a pull, checkout, merge or rebase) hands over to Python."""
+    f = repo.watch_file  # per worktree: each has its own HEAD, index and mvtools.yaml
+    base = f.with_name("watch.base")
     text = watch_regex(cfg) + "\n"
     try:
+        base.unlink(missing_ok=True)  # until both are written, the hooks start Python
         if not f.exists() or f.read_text() != text:
             L.atomic_write(f, text.encode())
         else:
             os.utime(f)
+        if repo.head is not None:  # no commit yet: Python decides every time
+            # and the git process under way: its post-commit hook moves the base to the new
+            # commit, whose configuration was read here (hooks/post-commit)
+            owner = next(iter(git_ancestor_pids()), None)
+            L.atomic_write(base, f"{repo.head} {owner or ''}".rstrip().encode() + b"\n")
     except Exception:  # noqa: BLE001 - an optimisation only
         pass
 

@@ -189,13 +189,26 @@ def uninstall_pre_commit(repo: Repo) -> list[str]:
 
 
 def install_hooks(repo: Repo, mode: str) -> list[str]:
+    """Install (or reinstall: the repair the hooks print once the environment that
+    installed them is gone) the hooks, and point a configured merge driver at this
+    environment too."""
     if mode == "git":
-        return install_git_hooks(repo)
+        return install_git_hooks(repo) + _mend_merge_driver(repo)
     if mode == "pre-commit":
-        return install_pre_commit(repo)
+        return install_pre_commit(repo) + _mend_merge_driver(repo)
     if mode == "none":
         return []
     raise UsageError(f"invalid --hooks {mode!r}: expected git, pre-commit or none")
+
+
+def _mend_merge_driver(repo: Repo) -> list[str]:
+    """The ledger merge driver names a console script like the hooks do: follow it along."""
+    now = repo.out("config", "--get", "merge.mvtools-ledger.driver", check=False)
+    cmd = merge_driver_command()
+    if not now or now == cmd:
+        return []
+    repo.git("config", "merge.mvtools-ledger.driver", cmd)
+    return ["pointed the ledger merge driver at this environment's mvtools"]
 
 
 def uninstall_hooks(repo: Repo) -> list[str]:

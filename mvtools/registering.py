@@ -57,7 +57,8 @@ class Registering(TagSync):
         cache = StatCache(self.repo.stat_cache_path)
         legacy = rec is not None and rec.hash_name == "md5-dos2unix"
         try:
-            d = digest_path(self.root, model.path, cache=cache, dos2unix=legacy)
+            d = digest_path(self.root, model.path, cache=cache, dos2unix=legacy,
+                            links=rec is not None and rec.kind != "git")  # git stores a link as a link
         finally:
             cache.save()
         if rec is not None and rec.kind != "git" and rec.md5 is not None:
