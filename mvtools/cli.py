@@ -162,14 +162,14 @@ def cmd_sync_tags(args: argparse.Namespace) -> int:
             print(f"created tag {m['tag']} on {m['commit'][:12]}")
         for m in res["moved"]:
             print(f"moved tag {m['tag']} to {m['commit'][:12]}, where the ledger's event puts it")
-        for m in res["skipped"]:
-            print(f"skipped {m['ledger']}: {m['reason']}")
         for m in res["restored"]:
             print(f"restored {m['ledger']} to HEAD's: dropped events no commit holds (an interrupted "
                   "registration)")
         if not any(res.values()):
             print("tags agree with the ledger")
-    return 0
+    for m in res["skipped"]:  # the others were mended; a broken ledger is the user's to repair
+        print(f"mvtools: error: {m['reason']}", file=sys.stderr)
+    return 1 if res["skipped"] else 0
 
 
 def cmd_push(args: argparse.Namespace) -> int:

@@ -145,7 +145,8 @@ def _throwaway_venv(where: Path) -> Path:
     py = where / "bin" / "python"
     site = subprocess.run([str(py), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
                           check=True, capture_output=True, text=True).stdout.strip()
-    Path(site, "outer.pth").write_text(sysconfig.get_path("purelib") + "\n")
+    # addsitedir, not a bare path: the outer site's own .pth files (an editable install's) run too
+    Path(site, "outer.pth").write_text(f"import site; site.addsitedir({sysconfig.get_path('purelib')!r})\n")
     script = where / "bin" / "mvtools"
     script.write_text(f"#!{py}\nimport sys\nfrom mvtools.cli import main\nsys.exit(main())\n")
     script.chmod(0o755)

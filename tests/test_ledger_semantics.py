@@ -189,8 +189,13 @@ def test_a_hostile_event_committed_anyway_is_refused_by_every_reader(r: Path) ->
     assert tags(r) == before_tags  # no tag named main
     want = f"{SRC}: event 2: tag 'main' is not 'clf@v0.2.0'"
     for args in (["show"], ["show", "clf"], ["history", "clf"], ["get", "clf@v0.1.0", "-o", "out.bin"],
-                 ["sync-tags"], ["promote", "clf", "v0.1.0", "staging"]):
+                 ["promote", "clf", "v0.1.0", "staging"]):
         assert_refused(r, *args, want=want)
+    # sync-tags mends every other ledger and names this one (exit 1, like show of all models)
+    out = mvtools(r, "sync-tags", check=False)
+    assert out.returncode == 1 and out.stderr.startswith(f"mvtools: error: {want}"), out.stderr
+    assert len(out.stderr.strip().splitlines()) == 1, out.stderr
+    assert tags(r) == before_tags
     out = mvtools(r, "verify", check=False)
     assert out.returncode == 1 and want in out.stdout + out.stderr, out.stdout + out.stderr
     # the next commit of new model bytes: a one-line refusal, not exit 3
