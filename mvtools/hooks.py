@@ -297,7 +297,7 @@ def _tag_new_versions(repo: Repo, reg: "Registry", head: str, parents: list[str]
         dropped = L.check_ledger_change(olds, data, p, lambda d, src: _ledger(repo, d, src))
         if dropped:
             _say(f"warning: commit {head[:12]} rewrote the ledger ({dropped}); to keep it append-only run: "
-                 f"git checkout HEAD^ -- {p} && git commit --amend --no-edit")
+                 f"git checkout HEAD^ -- {p} && git commit --amend --no-edit --allow-empty")
     before: set[str] = set()
     for old in olds:
         if old:

@@ -31,6 +31,7 @@ class RegistryReader:
         self.config = config or load_config(self.root)
         self.cache = L.LedgerCache(self.repo.ledger_cache_dir)
         self._states: dict[str, ModelState] | None = None
+        self.committed_only = False  # set by a write transaction: build only on committed ledgers
 
     def transaction(self) -> "Transaction":
         """The one write path: lock, guard, append, commit, tag (see mvtools.transaction)."""
@@ -49,6 +50,10 @@ class RegistryReader:
             return L.Ledger(name)
         except OSError as exc:
             raise ConfigError(f"{self.config.ledger_path(name)}: cannot read: {exc.strerror}") from None
+        if self.committed_only:
+            from mvtools.transaction import require_committed
+
+            require_committed(self.repo, self.config.ledger_path(name), data)
         return self.cache.load(data, self.config.ledger_path(name), name)
 
     def states(self) -> dict[str, ModelState]:

@@ -1,0 +1,192 @@
+"""Every repair hint mvtools prints works as printed (issue 9, item 9): each test brings
+about the situation, takes the command out of the message exactly as printed, runs it in a
+shell, and shows the situation repaired. Also: git lock files left by a killed git are named
+with their repair, and a broken ledger affects only its own model (item 8)."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from conftest import assert_refused, dvc, git, head, mvtools, run, set_up_mvtools, tags, write_model
+
+
+def printed(text: str, marker: str = "run: ") -> str:
+    """The command after ``marker`` in ``text``: up to the end of its line, a `  (or: ...)`
+    alternative, or a closing parenthesis."""
+    line = next(ln for ln in text.splitlines() if marker in ln)
+    cmd = line.split(marker, 1)[1]
+    cmd = re.split(r"\s+\(or: |\)$", cmd)[0]
+    return cmd.strip()
+
+
+def alternative(text: str) -> str:
+    """The command of a hint's `(or: CMD ...)` alternative."""
+    m = re.search(r"\(or: (.+?)(?: to [a-z ]+)?\)", text)
+    assert m, text
+    return m.group(1)
+
+
+def sh(repo: Path, cmd: str) -> subprocess.CompletedProcess[str]:
+    """Run a printed command as a user pastes it into a shell."""
+    return run(["sh", "-c", cmd], repo)
+
+
+def ledger_events(repo: Path, name: str, rev: str | None = None) -> list[dict]:
+    text = git(repo, "show", f"{rev}:registry/{name}.yaml").stdout if rev else \
+        (repo / "registry" / f"{name}.yaml").read_text()
+    return yaml.safe_load(text)["events"] or []
+
+
+@pytest.fixture
+def two(git_model_repo: Path) -> Path:
+    """Models clf and other (git-tracked), each registered as v0.1.0."""
+    r = git_model_repo
+    cfg = (r / "mvtools.yaml").read_text().replace(
+        "models:\n", "models:\n  - name: other\n    path: models/other.bin\n", 1)
+    (r / "mvtools.yaml").write_text(cfg)
+    write_model(r, "models/clf.bin", b"clf weights 1")
+    write_model(r, "models/other.bin", b"other weights 1")
+    git(r, "add", "-A")
+    git(r, "commit", "-q", "-m", "two models")
+    assert {"clf@v0.1.0", "other@v0.1.0"} <= set(tags(r))
+    return r
+
+
+# -- post-commit: a commit that rewrote the ledger -------------------------------------------
+def test_revert_of_a_promote_hint_works_as_printed(two: Path) -> None:
+    """A revert of a ledger-only commit drops an event; the amend the warning prints makes
+    a commit that changes nothing (it needs --allow-empty) and restores the event."""
+    r = two
+    mvtools(r, "promote", "clf", "v0.1.0", "staging")
+    before = ledger_events(r, "clf", "HEAD")
+    proc = git(r, "revert", "--no-edit", "HEAD")
+    msg = proc.stderr + proc.stdout
+    assert "rewrote the ledger" in msg, msg
+    sh(r, printed(msg))
+    assert ledger_events(r, "clf", "HEAD") == before
+    assert git(r, "status", "--porcelain").stdout == ""
+    assert mvtools(r, "show", "clf", "--json").stdout.count('"staging": "v0.1.0"') == 1
+
+
+# -- transaction: an interrupted registry command, git's index lock ---------------------------
+def _pause_in_git_commit(r: Path) -> Path:
+    """A user pre-commit hook chained before mvtools' that waits: `git commit` holds the
+    index lock while it runs. Returns the file it touches when it starts waiting."""
+    marker = r.parent / "in-git-commit"
+    hook = r / ".git" / "hooks" / "pre-commit.mvtools-chained"
+    hook.write_text(f"#!/bin/sh\ntouch '{marker}'\nsleep 60\n")
+    hook.chmod(0o755)
+    return marker
+
+
+def _kill_inside_git_commit(r: Path, *args: str) -> None:
+    """Run `mvtools ARGS` and SIGKILL it, with its git commit, while git holds the index lock."""
+    marker = _pause_in_git_commit(r)
+    p = subprocess.Popen([sys.executable, "-m", "mvtools", *args], cwd=r, start_new_session=True,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    for _ in range(600):
+        if marker.exists():
+            break
+        time.sleep(0.05)
+    assert marker.exists(), "git commit never started"
+    os.killpg(p.pid, signal.SIGKILL)  # the whole command, as a closed terminal or an OOM kill would
+    p.wait()
+    (r / ".git" / "hooks" / "pre-commit.mvtools-chained").unlink()
+
+
+@pytest.mark.slow
+def test_sigkill_of_promote_inside_git_commit(two: Path) -> None:
+    """The stale index.lock is named with its repair; then the uncommitted event is named
+    with its repair; both work as printed, and promote then works."""
+    r = two
+    head0 = head(r)
+    _kill_inside_git_commit(r, "promote", "clf", "v0.1.0", "staging")
+    lock = r / ".git" / "index.lock"
+    assert lock.exists()
+    assert head(r) == head0
+    for args in (["promote", "clf", "v0.1.0", "staging"], ["register", "other"], ["archive", "other", "v0.1.0"]):
+        line = assert_refused(r, *args, code=2)
+        assert str(lock) in line and "no git process is running" in line, line
+    sh(r, printed(line))
+    assert not lock.exists()
+    line = assert_refused(r, "promote", "clf", "v0.1.0", "staging", code=2)
+    assert "registry/clf.yaml differs from the committed one" in line
+    sh(r, printed(line))
+    assert git(r, "status", "--porcelain").stdout == ""
+    mvtools(r, "promote", "clf", "v0.1.0", "staging")
+    assert ledger_events(r, "clf", "HEAD")[-1]["event"] == "promote"
+    assert git(r, "status", "--porcelain").stdout == ""
+
+
+def test_index_lock_of_a_live_git_is_not_to_be_removed(two: Path) -> None:
+    """While `git commit PATH` runs (it holds the index lock during its hooks; a plain
+    `git commit` has released it by then), mvtools says so and prints no rm."""
+    r = two
+    marker = _pause_in_git_commit(r)
+    write_model(r, "notes.txt", "x")
+    git(r, "add", "notes.txt")
+    p = subprocess.Popen(["git", "commit", "-q", "-m", "notes", "--", "notes.txt"], cwd=r, start_new_session=True,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(600):
+            if marker.exists():
+                break
+            time.sleep(0.05)
+        line = assert_refused(r, "promote", "clf", "v0.1.0", "staging", code=2)
+        assert str(r / ".git" / "index.lock") in line and "still running" in line and "rm " not in line, line
+    finally:
+        os.killpg(p.pid, signal.SIGKILL)
+        p.wait()
+
+
+def test_stale_index_lock_met_by_git_add(two: Path) -> None:
+    """The check inside git() itself: any command whose git add meets the lock."""
+    from mvtools.errors import UsageError
+    from mvtools.gitops import Repo
+
+    r = two
+    lock = r / ".git" / "index.lock"
+    lock.touch()
+    with pytest.raises(UsageError) as exc:
+        Repo.discover(r).git("add", "--", "README.md")
+    assert str(lock) in str(exc.value) and "run: rm " in str(exc.value)
+    sh(r, printed(str(exc.value)))
+    assert not lock.exists()
+
+
+def test_interrupted_first_registration_of_a_new_model(two: Path) -> None:
+    """A new model's ledger that no commit holds: the printed repair removes it."""
+    r = two
+    write_model(r, "models/new.bin", b"new")
+    (r / "registry" / "new.yaml").write_text("mvtools_ledger: 1\nmodel: \"new\"\nevents:\n")
+    git(r, "add", "registry/new.yaml")
+    line = assert_refused(r, "register", "new", "--path", "models/new.bin", code=2)
+    sh(r, printed(line))
+    assert "registered new v0.1.0" in mvtools(r, "register", "new", "--path", "models/new.bin").stdout
+
+
+# -- lifecycle refusals that name an option or a first step ----------------------------------
+def test_lifecycle_refusal_hints_work_as_printed(two: Path) -> None:
+    r = two
+    cfg = (r / "mvtools.yaml").read_text()
+    (r / "mvtools.yaml").write_text(cfg + "promotes_from:\n  production: staging\n")
+    git(r, "commit", "-qam", "promotes_from")
+    line = assert_refused(r, "promote", "clf", "v0.1.0", "production", code=1)
+    m = re.search(r"promote it to (\w+) first", line)
+    assert m
+    mvtools(r, "promote", "clf", "v0.1.0", m.group(1))
+    mvtools(r, "promote", "clf", "v0.1.0", "production")
+    mvtools(r, "archive", "other", "v0.1.0")
+    line = assert_refused(r, "promote", "other", "v0.1.0", "staging", code=2)
+    assert "pass --force" in line
+    mvtools(r, "promote", "other", "v0.1.0", "staging", "--force")
