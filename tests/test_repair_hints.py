@@ -190,3 +190,110 @@ def test_lifecycle_refusal_hints_work_as_printed(two: Path) -> None:
     line = assert_refused(r, "promote", "other", "v0.1.0", "staging", code=2)
     assert "pass --force" in line
     mvtools(r, "promote", "other", "v0.1.0", "staging", "--force")
+
+
+# -- DVC: the work tree does not hold what DVC records ---------------------------------------
+def _dvc_added(r: Path, data: bytes) -> None:
+    write_model(r, "models/net.bin", data)
+    dvc(r, "add", "-q", "models/net.bin")
+    git(r, "add", "-A")
+    git(r, "commit", "-q", "-m", "net")
+
+
+def test_new_bytes_without_dvc_add_hint(dvc_model_repo: Path) -> None:
+    r = dvc_model_repo
+    _dvc_added(r, b"net 1")
+    write_model(r, "models/net.bin", b"net 2, not added to DVC")
+    proc = mvtools(r, "register", "net", check=False)
+    assert proc.returncode == 1 and "run: dvc add models/net.bin" in proc.stderr, proc.stderr
+    sh(r, printed(proc.stderr))
+    assert "registered net v0.1.1" in mvtools(r, "register", "net").stdout
+
+
+PIPELINE = ("stages:\n  train:\n    cmd: python -c \"open('models/m.bin','w').write(open('seed.txt').read())\"\n"
+            "    deps: [seed.txt]\n    outs: [models/m.bin]\n"
+            "artifacts:\n  m:\n    path: models/m.bin\n    type: model\n")
+
+
+@pytest.fixture
+def pipeline(repo: Path) -> Path:
+    r = set_up_mvtools(repo, "models: []")
+    (r / "dvc.yaml").write_text(PIPELINE)
+    (r / "seed.txt").write_text("one")
+    (r / "models").mkdir(exist_ok=True)
+    dvc(r, "repro", "-q")
+    git(r, "add", "-A")
+    git(r, "commit", "-q", "-m", "train")
+    assert "m@v0.1.0" in tags(r)
+    return r
+
+
+@pytest.mark.slow
+def test_stage_output_edited_by_hand_hints(pipeline: Path, tmp_path: Path) -> None:
+    """Both commands of the hint work as printed: `dvc commit` records the new bytes (and
+    non-interactively needs --force), `dvc checkout` restores the recorded ones (--force)."""
+    r = pipeline
+    write_model(r, "models/m.bin", "edited by hand")
+    proc = mvtools(r, "register", "m", check=False)
+    assert proc.returncode == 1 and "does not match what dvc.lock records" in proc.stderr, proc.stderr
+    other = tmp_path / "copy"
+    shutil.copytree(r, other, symlinks=True)
+    sh(r, printed(proc.stderr))
+    assert "registered m v0.1.1" in mvtools(r, "register", "m").stdout
+    sh(other, alternative(proc.stderr))
+    assert (other / "models" / "m.bin").read_text() == "one"
+    assert "nothing to commit" in git(other, "status").stdout or git(other, "status", "--porcelain").stdout == ""
+
+
+@pytest.mark.slow
+def test_merge_after_a_pull_without_dvc_pull_hint(repo: Path, tmp_path: Path) -> None:
+    """A conflicted `git pull` brings another clone's new version of a DVC model; the merge
+    commit is refused until its bytes are here, and the hint says `dvc pull`, not the
+    `dvc add` that would record the stale bytes."""
+    a = set_up_mvtools(repo, "models:\n  - name: net\n    path: models/net.bin")
+    store, bare = tmp_path / "store", tmp_path / "origin.git"
+    store.mkdir()
+    dvc(a, "remote", "add", "-q", "-d", "store", str(store))
+    git(tmp_path, "init", "-q", "--bare", "-b", "main", str(bare))
+    git(a, "remote", "add", "origin", str(bare))
+    _dvc_added(a, b"net 1")
+    mvtools(a, "push")
+    b = tmp_path / "b"
+    git(tmp_path, "clone", "-q", str(bare), str(b))
+    mvtools(b, "init")
+    dvc(b, "pull", "-q")
+    _dvc_added(a, b"net 2")
+    (a / "README.md").write_text("from a\n")
+    git(a, "commit", "-qam", "readme a")
+    mvtools(a, "push")
+    (b / "README.md").write_text("from b\n")
+    git(b, "commit", "-qam", "readme b")
+    assert git(b, "pull", "-q", "--no-rebase", check=False).returncode != 0  # README conflicts
+    (b / "README.md").write_text("from a and b\n")
+    git(b, "add", "README.md")
+    proc = git(b, "commit", "-q", "--no-edit", check=False)
+    assert proc.returncode != 0 and "run: dvc pull models/net.bin.dvc" in proc.stderr, proc.stderr
+    sh(b, printed(proc.stderr))
+    git(b, "commit", "-q", "--no-edit")
+    assert len(git(b, "rev-list", "--parents", "-n", "1", "HEAD").stdout.split()) == 3
+    assert [e["version"] for e in ledger_events(b, "net", "HEAD") if e["event"] == "register"] == \
+        ["v0.1.0", "v0.1.1"]
+    assert (b / "models" / "net.bin").read_bytes() == b"net 2"
+
+
+@pytest.mark.slow
+def test_fresh_clone_without_dvc_pull_hint(repo: Path, tmp_path: Path) -> None:
+    a = set_up_mvtools(repo, "models:\n  - name: net\n    path: models/net.bin")
+    store, bare = tmp_path / "store", tmp_path / "origin.git"
+    store.mkdir()
+    dvc(a, "remote", "add", "-q", "-d", "store", str(store))
+    git(tmp_path, "init", "-q", "--bare", "-b", "main", str(bare))
+    git(a, "remote", "add", "origin", str(bare))
+    _dvc_added(a, b"net 1")
+    mvtools(a, "push")
+    b = tmp_path / "b"
+    git(tmp_path, "clone", "-q", str(bare), str(b))
+    proc = mvtools(b, "register", "net", check=False)
+    assert proc.returncode == 1 and "is not in the work tree" in proc.stderr, proc.stderr
+    sh(b, printed(proc.stderr))
+    assert (b / "models" / "net.bin").read_bytes() == b"net 1"
