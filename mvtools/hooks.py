@@ -209,11 +209,13 @@ def _register_staged(repo: Repo, reg: Registry, cfg: Config, model: Model, rec: 
                      base: str | None, owner: dict[str, Any]) -> None:
     """Append the model's register event to the staged ledger and reserve its version for
     this commit; post-commit confirms it with the tag (mvtools.transaction)."""
+    from mvtools.reading import read_ledger_file  # loaded with the registry already
+
     ledger_rel = cfg.ledger_path(model)
     path = repo.root / ledger_rel
     staged_bytes = repo.show_blob(":" + ledger_rel)
     base_bytes = repo.show_blob(f"{base}:{ledger_rel}") if base else None
-    wt_bytes = path.read_bytes() if path.exists() else None
+    wt_bytes = read_ledger_file(repo.root, ledger_rel)
     if wt_bytes != staged_bytes and wt_bytes is not None and staged_bytes is not None:
         raise CheckFailed(f"{ledger_rel} has unstaged changes; stage or drop them first")
     base_led = _ledger(repo, base_bytes, ledger_rel, model.name) if base_bytes else L.Ledger(model.name)

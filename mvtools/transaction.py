@@ -203,8 +203,10 @@ class Transaction:
         self.repo.require_index_unlocked()
         root, cfg = self.repo.root, self.reg.config
         ledgers = {name: cfg.ledger_path(name) for name in events}
+        from mvtools.reading import read_ledger_file  # loaded with the registry already
+
         for rel in ledgers.values():
-            require_committed(self.repo, rel, (root / rel).read_bytes() if (root / rel).exists() else None)
+            require_committed(self.repo, rel, read_ledger_file(root, rel))
         touched = [*ledgers.values(), *(writes or {})]
         saved = {rel: ((root / rel).read_bytes() if (root / rel).exists() else None) for rel in touched}
         paths = [*ledgers.values(), *(extra_paths or []), *(writes or {})]

@@ -297,3 +297,48 @@ def test_fresh_clone_without_dvc_pull_hint(repo: Path, tmp_path: Path) -> None:
     assert proc.returncode == 1 and "is not in the work tree" in proc.stderr, proc.stderr
     sh(b, printed(proc.stderr))
     assert (b / "models" / "net.bin").read_bytes() == b"net 1"
+
+
+# -- item 8: a broken ledger affects only its own model ----------------------------------------
+def _break_clf(r: Path, how: str) -> str:
+    """Break clf's committed ledger by hand; return what its error line must say."""
+    p = r / "registry" / "clf.yaml"
+    if how == "edited":
+        p.write_text(re.sub(r"actor: .*", "actor: Mallory", p.read_text(), count=1))
+        git(r, "commit", "-q", "--no-verify", "-am", "hand edit")
+        return "registry/clf.yaml: event 1 (register) does not match its id"
+    p.unlink()
+    p.mkdir()
+    return "registry/clf.yaml: cannot read"
+
+
+@pytest.mark.parametrize("how", ["edited", "directory"])
+def test_a_broken_ledger_hides_only_its_own_model(two: Path, tmp_path: Path, how: str) -> None:
+    r = two
+    why = _break_clf(r, how)
+    # all models: the others shown, the broken one named in one line, exit 1
+    proc = mvtools(r, "show", check=False)
+    assert proc.returncode == 1
+    assert re.search(r"^other\s+v0\.1\.0\s", proc.stdout, re.M) and "clf" not in proc.stdout
+    assert proc.stderr.splitlines() == [f"mvtools: error: {why}"] if how == "edited" else \
+        len(proc.stderr.splitlines()) == 1 and why in proc.stderr
+    proc = mvtools(r, "show", "--json", check=False)
+    assert proc.returncode == 1
+    doc = yaml.safe_load(proc.stdout)
+    assert [m["name"] for m in doc["models"]] == ["other"]
+    assert [b["name"] for b in doc["broken"]] == ["clf"] and why in doc["broken"][0]["error"]
+    # the other model: every command works as usual
+    assert mvtools(r, "show", "other").returncode == 0
+    assert "register  v0.1.0" in mvtools(r, "history", "other").stdout
+    mvtools(r, "get", "other", "-o", str(tmp_path / "other.bin"))
+    assert (tmp_path / "other.bin").read_bytes() == b"other weights 1"
+    mvtools(r, "promote", "other", "v0.1.0", "staging")
+    write_model(r, "models/other.bin", b"other weights 2")
+    git(r, "commit", "-q", "-m", "other 2", "--", "models/other.bin")
+    assert "other@v0.1.1" in tags(r)
+    write_model(r, "models/other.bin", b"other weights 3")
+    assert "registered other v0.1.2" in mvtools(r, "register", "other").stdout
+    # the broken model itself: one line, the root cause, exit 2
+    for args in (["show", "clf"], ["history", "clf"], ["get", "clf", "-o", str(tmp_path / "c.bin")],
+                 ["promote", "clf", "v0.1.0", "staging"]):
+        assert why in assert_refused(r, *args, code=2)
