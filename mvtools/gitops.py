@@ -11,6 +11,7 @@ import os
 import re
 import shlex
 import subprocess
+import time
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -80,11 +81,18 @@ def locked_error(stderr: bytes, cwd: str | Path | None) -> GitLocked | None:
     return lock_file_error(Path(m.group(1)), cwd)
 
 
-def lock_file_error(path: Path, cwd: str | Path | None) -> GitLocked:
+def lock_owners(path: Path, cwd: str | Path | None) -> list[int] | None:
+    """The git processes working in the repository of lock file ``path`` (see
+    :func:`git_processes_in`)."""
     roots = {Path(cwd or ".").resolve()}
     if ".git" in path.parts:  # the work tree that holds this .git directory
         roots.add(Path(*path.parts[: path.parts.index(".git")]))
-    pids = git_processes_in(roots)
+    return git_processes_in(roots)
+
+
+def lock_file_error(path: Path, cwd: str | Path | None, pids: list[int] | None = None) -> GitLocked:
+    if pids is None:
+        pids = lock_owners(path, cwd)
     if pids:
         return GitLocked(f"{path} exists: git (pid {', '.join(map(str, sorted(pids)))}) is still running in this "
                          "repository; wait for it to finish, then try again")
@@ -298,11 +306,16 @@ class Repo:
                 return what
         return None
 
-    def require_index_unlocked(self) -> None:
-        """Refuse to start writing while git's index lock is held (or left by a killed git)."""
+    def require_index_unlocked(self, wait: float = 10.0) -> None:
+        """Refuse to start writing while git's index lock is left by a killed git, or held
+        for longer than ``wait`` seconds by a live one (a `git status` holds it briefly)."""
         lock = self.git_dir / "index.lock"
-        if lock.exists():
-            raise lock_file_error(lock, self.root)
+        deadline = time.monotonic() + wait
+        while lock.exists():
+            pids = lock_owners(lock, self.root)
+            if not pids or time.monotonic() > deadline:
+                raise lock_file_error(lock, self.root, pids)
+            time.sleep(0.1)
 
     def require_no_operation(self) -> None:
         """Refuse to write the registry while git is in the middle of something."""

@@ -183,8 +183,12 @@ class Transaction:
 
     def __enter__(self) -> "Transaction":
         self.repo.require_no_operation()
-        self.repo.require_index_unlocked()
         self._lock.__enter__()
+        try:  # after the lock: another registry command's git commit holds it meanwhile
+            self.repo.require_index_unlocked()
+        except BaseException:
+            self._lock.__exit__(None, None, None)
+            raise
         self.reg._states = None
         self.reg.committed_only = True
         return self

@@ -342,3 +342,30 @@ def test_a_broken_ledger_hides_only_its_own_model(two: Path, tmp_path: Path, how
     for args in (["show", "clf"], ["history", "clf"], ["get", "clf", "-o", str(tmp_path / "c.bin")],
                  ["promote", "clf", "v0.1.0", "staging"]):
         assert why in assert_refused(r, *args, code=2)
+
+
+def test_record_moved_back_without_dvc_checkout_hint(dvc_model_repo: Path) -> None:
+    """The .dvc file names older bytes than the work tree holds, both in DVC's cache (a
+    `git checkout` of the .dvc file alone): the hint is `dvc checkout`, which needs no remote."""
+    r = dvc_model_repo
+    _dvc_added(r, b"net 1")
+    _dvc_added(r, b"net 2")
+    git(r, "checkout", "HEAD~1", "--", "models/net.bin.dvc")
+    proc = mvtools(r, "register", "net", check=False)
+    assert proc.returncode == 1 and "run: dvc checkout models/net.bin.dvc" in proc.stderr, proc.stderr
+    sh(r, printed(proc.stderr))
+    assert (r / "models" / "net.bin").read_bytes() == b"net 1"
+    assert dvc(r, "status", "models/net.bin.dvc").stdout.strip().endswith("up to date.")
+
+
+def test_partially_staged_model_hint(git_model_repo: Path) -> None:
+    r = git_model_repo
+    write_model(r, "models/clf.bin", b"weights 2")
+    git(r, "add", "models/clf.bin")
+    write_model(r, "models/clf.bin", b"weights 3")
+    proc = git(r, "commit", "-q", "-m", "partial", check=False)
+    m = re.search(r"stage all of it \((git add [^)]+)\)", proc.stderr)
+    assert proc.returncode == 1 and m, proc.stderr
+    sh(r, m.group(1))
+    proc = git(r, "commit", "-q", "-m", "whole")
+    assert "registered clf v0.1.0" in proc.stderr
