@@ -410,12 +410,15 @@ def pre_push(repo: Repo, stdin: str) -> int:
     from mvtools.registry import Registry
 
     reg = Registry(repo=repo, config=cfg)
+    states, broken = reg.readable_states()  # a broken ledger holds back its own tags only
     wanted = []
     for tag in refs:
         pt = parse_tag(tag)
         if pt is None or pt.kind != "version":
             continue
-        st = reg.states().get(pt.model)
+        if pt.model in broken:
+            raise broken[pt.model]
+        st = states.get(pt.model)
         ev = st.versions.get(pt.version or "") if st else None
         if ev is not None and ev.get("md5"):
             wanted.append(ev)

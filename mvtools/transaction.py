@@ -164,11 +164,16 @@ def require_committed(repo: Repo, rel: str, data: bytes | None) -> None:
     staged = repo.show_blob(":" + rel)
     if data == committed and staged == committed:
         return
-    q = shlex.quote(rel)
-    fix = f"git checkout HEAD -- {q}" if committed is not None else (f"git rm -q -f -- {q}" if staged is not None
-                                                                      else f"rm {q}")
     raise UsageError(f"{rel} differs from the committed one in the work tree or the index (an interrupted "
-                     f"registration?); to drop what no commit holds run: {fix}")
+                     f"registration?); to drop what no commit holds run: {restore_command(repo, rel)}")
+
+
+def restore_command(repo: Repo, rel: str) -> str:
+    """The command that puts ledger ``rel`` back as HEAD has it, in the index and the work tree."""
+    q = shlex.quote(rel)
+    if repo.head and repo.show_blob(f"HEAD:{rel}") is not None:
+        return f"git checkout HEAD -- {q}"
+    return f"git rm -q -f -- {q}" if repo.show_blob(":" + rel) is not None else f"rm {q}"
 
 
 # -- the transaction of registry commands -------------------------------------------------

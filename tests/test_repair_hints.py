@@ -164,14 +164,17 @@ def test_stale_index_lock_met_by_git_add(two: Path) -> None:
     assert not lock.exists()
 
 
-def test_interrupted_first_registration_of_a_new_model(two: Path) -> None:
+@pytest.mark.parametrize("staged", [True, False], ids=["staged", "work-tree-only"])
+def test_interrupted_first_registration_of_a_new_model(two: Path, staged: bool) -> None:
     """A new model's ledger that no commit holds: the printed repair removes it."""
     r = two
     write_model(r, "models/new.bin", b"new")
     (r / "registry" / "new.yaml").write_text("mvtools_ledger: 1\nmodel: \"new\"\nevents:\n")
-    git(r, "add", "registry/new.yaml")
+    if staged:
+        git(r, "add", "registry/new.yaml")
     line = assert_refused(r, "register", "new", "--path", "models/new.bin", code=2)
     sh(r, printed(line))
+    assert not (r / "registry" / "new.yaml").exists()
     assert "registered new v0.1.0" in mvtools(r, "register", "new", "--path", "models/new.bin").stdout
 
 
@@ -369,3 +372,33 @@ def test_partially_staged_model_hint(git_model_repo: Path) -> None:
     sh(r, m.group(1))
     proc = git(r, "commit", "-q", "-m", "whole")
     assert "registered clf v0.1.0" in proc.stderr
+
+
+def test_get_of_a_version_no_commit_holds(git_model_repo: Path, tmp_path: Path) -> None:
+    """A commit aborted after its pre-commit hook staged a register event (an empty message):
+    `get` of that version names the ledger and the restore, which works as printed."""
+    r = git_model_repo
+    write_model(r, "models/clf.bin", b"weights 1")
+    git(r, "add", "models/clf.bin")
+    assert git(r, "commit", "-q", "-m", "", check=False).returncode != 0  # aborted: empty message
+    assert "v0.1.0" in (r / "registry" / "clf.yaml").read_text()
+    line = assert_refused(r, "get", "clf@v0.1.0", "-o", str(tmp_path / "out.bin"), code=2)
+    assert "in no commit" in line
+    sh(r, printed(line))
+    assert git(r, "diff", "HEAD", "--stat", "--", "registry").stdout == ""
+    assert "registered clf v0.1.0" in git(r, "commit", "-q", "-m", "clf").stderr
+
+
+def test_pre_push_with_another_models_broken_ledger(two: Path, tmp_path: Path) -> None:
+    """Item 8 in the pre-push hook: the other model's tags push; the broken model's tag is
+    held back with its one-line cause."""
+    r = two
+    bare = tmp_path / "origin.git"
+    git(tmp_path, "init", "-q", "--bare", "-b", "main", str(bare))
+    git(r, "remote", "add", "origin", str(bare))
+    why = _break_clf(r, "edited")
+    git(r, "push", "-q", "origin", "main", "other@v0.1.0")
+    assert "other@v0.1.0" in git(bare, "tag").stdout
+    proc = git(r, "push", "-q", "origin", "clf@v0.1.0", check=False)
+    assert proc.returncode != 0 and why in proc.stderr, proc.stderr
+    assert "clf@v0.1.0" not in git(bare, "tag").stdout
