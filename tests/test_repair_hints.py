@@ -402,3 +402,25 @@ def test_pre_push_with_another_models_broken_ledger(two: Path, tmp_path: Path) -
     proc = git(r, "push", "-q", "origin", "clf@v0.1.0", check=False)
     assert proc.returncode != 0 and why in proc.stderr, proc.stderr
     assert "clf@v0.1.0" not in git(bare, "tag").stdout
+
+
+@pytest.mark.slow
+def test_get_in_a_clone_before_the_bytes_were_pushed(repo: Path, tmp_path: Path) -> None:
+    """The tag reached the git remote (its pre-push check skipped) but the bytes never
+    reached the DVC remote: `get` in a clone names `mvtools push` where it was registered."""
+    a = set_up_mvtools(repo, "models:\n  - name: net\n    path: models/net.bin")
+    store, bare = tmp_path / "store", tmp_path / "origin.git"
+    store.mkdir()
+    dvc(a, "remote", "add", "-q", "-d", "store", str(store))
+    git(tmp_path, "init", "-q", "--bare", "-b", "main", str(bare))
+    git(a, "remote", "add", "origin", str(bare))
+    _dvc_added(a, b"net 1")
+    git(a, "push", "-q", "--no-verify", "origin", "main", "net@v0.1.0")
+    b = tmp_path / "b"
+    git(tmp_path, "clone", "-q", str(bare), str(b))
+    proc = mvtools(b, "get", "net@v0.1.0", "-o", "out.bin", check=False)
+    m = re.search(r"run '([^']+)'", proc.stderr)
+    assert proc.returncode == 1 and m and "where it was registered" in proc.stderr, proc.stderr
+    sh(a, m.group(1))
+    mvtools(b, "get", "net@v0.1.0", "-o", "out.bin")
+    assert (b / "out.bin").read_bytes() == b"net 1"
