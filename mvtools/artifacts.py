@@ -234,11 +234,29 @@ def flatten_lock_params(params: dict[str, Any]) -> dict[str, Any]:
     return res
 
 
-def dvc_fix_command(rec: Record, model: Model) -> str:
+def dvc_target(rec: Record, model: Model) -> str:
+    """What DVC commands take to act on the model's record: its .dvc file or its stage."""
+    if rec.kind == "dvcfile":
+        return rec.file or model.path + ".dvc"
+    return str(rec.stage) if rec.dvc_yaml == "dvc.yaml" else f"{rec.dvc_yaml}:{rec.stage}"
+
+
+def dvc_fix_command(rec: Record, model: Model, *, known: bool, recorded_cached: bool) -> str:
+    """The repair when the work tree's bytes are not what ``rec`` records. ``known``: DVC
+    checked those bytes out before (they are in its cache), so the record moved (a pull, a
+    merge) and the recorded bytes must be fetched; else the bytes are new and DVC must
+    record them (or the recorded ones be restored over them, which needs --force)."""
+    if rec.kind == "git":
+        return f"git add {model.path}"
+    target = dvc_target(rec, model)
+    if known:
+        return f"dvc checkout {target}" if recorded_cached else f"dvc pull {target}"
     if rec.kind == "dvcfile":
         return f"dvc add {model.path}"
-    if rec.kind == "dvclock":
-        target = rec.stage if rec.dvc_yaml == "dvc.yaml" else f"{rec.dvc_yaml}:{rec.stage}"
-        return f"dvc commit {target}  (or: dvc checkout {target} to restore the recorded version)"
-    return f"git add {model.path}"
+    return f"dvc commit --force {target}  (or: dvc checkout --force {target} to restore the recorded version)"
 
+
+def dvc_fetch_command(rec: Record, model: Model, *, recorded_cached: bool) -> str:
+    """The repair when the model DVC records is not in the work tree at all (a fresh clone,
+    a pull that brought a new version)."""
+    return f"dvc {'checkout' if recorded_cached else 'pull'} {dvc_target(rec, model)}"

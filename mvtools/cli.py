@@ -115,17 +115,26 @@ def cmd_register(args: argparse.Namespace) -> int:
 
 
 def cmd_show(args: argparse.Namespace) -> int:
+    """Every model, or one. A model whose ledger cannot be read does not hide the others:
+    they are shown, its cause is one `mvtools: error:` line each, and the exit code is 1."""
     doc = _registry(args).show(args.name, include_deprecated=args.all)
     if args.json:
-        _print_json({"models": [{k: m[k] for k in ("name", "latest", "versions", "stages")} for m in doc["models"]]})
-        return 0
-    rows = [("MODEL", "LATEST", "VERSIONS", "STAGES", "PATH")]
-    for m in doc["models"]:
-        stages = ", ".join(f"{s}={v}" for s, v in m["stages"].items()) or "-"
-        rows.append((m["name"] + (" (deprecated)" if m["deprecated"] else ""), m["latest"] or "-",
-                     str(m["versions"]), stages, m["path"] or "-"))
-    _table(rows)
-    return 0
+        out: dict[str, Any] = {"models": [{k: m[k] for k in ("name", "latest", "versions", "stages")}
+                                          for m in doc["models"]]}
+        if doc.get("broken"):
+            out["broken"] = doc["broken"]
+        _print_json(out)
+    else:
+        rows = [("MODEL", "LATEST", "VERSIONS", "STAGES", "PATH")]
+        for m in doc["models"]:
+            stages = ", ".join(f"{s}={v}" for s, v in m["stages"].items()) or "-"
+            rows.append((m["name"] + (" (deprecated)" if m["deprecated"] else ""), m["latest"] or "-",
+                         str(m["versions"]), stages, m["path"] or "-"))
+        _table(rows)
+    sys.stdout.flush()
+    for b in doc.get("broken", []):
+        print(f"mvtools: error: {b['error']}", file=sys.stderr)
+    return 1 if doc.get("broken") else 0
 
 
 def _table(rows: Sequence[tuple[str, ...]]) -> None:

@@ -113,6 +113,18 @@ def ensure_local(dvc: DvcRepo, md5: str, remote: str | None = None) -> None:
                           "run 'mvtools push' (or 'dvc push') where it was registered")
 
 
+def in_cache(root: Path, md5s: list[str]) -> list[bool]:
+    """Which of ``md5s`` the local DVC cache holds whole (a directory's entries too); all
+    False where DVC cannot open the repository."""
+    try:
+        dvc = open_dvc(root)
+    except UsageError:
+        return [False] * len(md5s)
+    with dvc:
+        local = _caches(dvc)
+        return [all(_find(local, o) for o in _oids(dvc, m, local)) for m in md5s]
+
+
 def _materialize(dvc: DvcRepo, md5: str, dest: Path) -> None:
     local = _caches(dvc)
     if md5.endswith(".dir"):

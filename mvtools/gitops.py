@@ -8,7 +8,10 @@ lists, never a shell) instead of GitPython: no import cost, and git's own enviro
 from __future__ import annotations
 
 import os
+import re
+import shlex
 import subprocess
+import time
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -38,6 +41,68 @@ class GitError(InternalError):
     """A git command failed unexpectedly (exit 3)."""
 
 
+class GitLocked(UsageError):
+    """A git lock file (``index.lock``, a ref's ``.lock``) is in the way (exit 2)."""
+
+
+_LOCKED_RE = re.compile(r"Unable to create '(.+?\.lock)': File exists")
+
+
+def git_processes_in(roots: Iterable[Path]) -> list[int] | None:
+    """The pids of ``git`` processes whose working directory is inside one of ``roots``;
+    None where /proc cannot tell (no /proc, or a git process whose directory is hidden)."""
+    proc = Path("/proc")
+    if not (proc / "self" / "cwd").exists():
+        return None
+    roots = [Path(r) for r in roots]
+    found: list[int] = []
+    for d in proc.iterdir():
+        if not d.name.isdigit():
+            continue
+        try:
+            if (d / "comm").read_text().strip() != "git":
+                continue
+            cwd = Path(os.readlink(d / "cwd"))
+        except FileNotFoundError:
+            continue  # exited meanwhile
+        except OSError:
+            return None  # another user's git: it may be working here
+        if any(cwd == r or r in cwd.parents for r in roots):
+            found.append(int(d.name))
+    return found
+
+
+def locked_error(stderr: bytes, cwd: str | Path | None) -> GitLocked | None:
+    """git's "Unable to create '....lock': File exists" as one line naming the file, whether a
+    git process still works in this repository, and the repair (``rm`` only when none does)."""
+    m = _LOCKED_RE.search(stderr.decode("utf-8", "surrogateescape"))
+    if m is None:
+        return None
+    return lock_file_error(Path(m.group(1)), cwd)
+
+
+def lock_owners(path: Path, cwd: str | Path | None) -> list[int] | None:
+    """The git processes working in the repository of lock file ``path`` (see
+    :func:`git_processes_in`)."""
+    roots = {Path(cwd or ".").resolve()}
+    if ".git" in path.parts:  # the work tree that holds this .git directory
+        roots.add(Path(*path.parts[: path.parts.index(".git")]))
+    return git_processes_in(roots)
+
+
+def lock_file_error(path: Path, cwd: str | Path | None, pids: list[int] | None = None) -> GitLocked:
+    if pids is None:
+        pids = lock_owners(path, cwd)
+    if pids:
+        return GitLocked(f"{path} exists: git (pid {', '.join(map(str, sorted(pids)))}) is still running in this "
+                         "repository; wait for it to finish, then try again")
+    if pids is None:
+        return GitLocked(f"{path} exists and whether a git process still uses it cannot be told here; once no git "
+                         f"process runs in this repository, remove it: rm {shlex.quote(str(path))}")
+    return GitLocked(f"{path} exists but no git process is running in this repository (a git that crashed or was "
+                     f"killed left it); run: rm {shlex.quote(str(path))}")
+
+
 def git(
     args: Sequence[str],
     cwd: str | Path | None = None,
@@ -53,6 +118,9 @@ def git(
     except FileNotFoundError:
         raise InternalError("git is not installed or not on PATH") from None
     if check and proc.returncode != 0:
+        locked = locked_error(proc.stderr, cwd)
+        if locked is not None:
+            raise locked
         err = proc.stderr.decode("utf-8", "replace").strip().splitlines()
         raise GitError(f"git {args[0]} failed: {err[-1] if err else proc.returncode}")
     return proc
@@ -259,6 +327,17 @@ class Repo:
             if (gd / marker).exists():
                 return what
         return None
+
+    def require_index_unlocked(self, wait: float = 10.0) -> None:
+        """Refuse to start writing while git's index lock is left by a killed git, or held
+        for longer than ``wait`` seconds by a live one (a `git status` holds it briefly)."""
+        lock = self.git_dir / "index.lock"
+        deadline = time.monotonic() + wait
+        while lock.exists():
+            pids = lock_owners(lock, self.root)
+            if not pids or time.monotonic() > deadline:
+                raise lock_file_error(lock, self.root, pids)
+            time.sleep(0.1)
 
     def require_no_operation(self) -> None:
         """Refuse to write the registry while git is in the middle of something."""

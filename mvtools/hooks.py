@@ -265,11 +265,13 @@ def _register_staged(repo: Repo, reg: Registry, cfg: Config, model: Model, rec: 
                      parents: list[str], owner: dict[str, Any]) -> None:
     """Append the model's register event to the staged ledger and reserve its version for
     this commit; post-commit confirms it with the tag (mvtools.transaction)."""
+    from mvtools.reading import read_ledger_file  # loaded with the registry already
+
     ledger_rel = cfg.ledger_path(model)
     path = repo.root / ledger_rel
     staged_bytes = repo.show_blob(":" + ledger_rel)
     parent_blobs, parent_ids = _parent_ledgers(repo, parents, ledger_rel)
-    wt_bytes = path.read_bytes() if path.exists() else None
+    wt_bytes = read_ledger_file(repo.root, ledger_rel)
     if wt_bytes != staged_bytes and wt_bytes is not None and staged_bytes is not None:
         raise CheckFailed(f"{ledger_rel} has unstaged changes; stage or drop them first")
     staged_led = _ledger(repo, staged_bytes, ledger_rel, model.name) if staged_bytes else L.Ledger(model.name)
@@ -345,12 +347,15 @@ def pre_push(repo: Repo, stdin: str) -> int:
     from mvtools.registry import Registry
 
     reg = Registry(repo=repo, config=cfg)
+    states, broken = reg.readable_states()  # a broken ledger holds back its own tags only
     wanted = []
     for tag in refs:
         pt = parse_tag(tag)
         if pt is None or pt.kind != "version":
             continue
-        st = reg.states().get(pt.model)
+        if pt.model in broken:
+            raise broken[pt.model]
+        st = states.get(pt.model)
         ev = st.versions.get(pt.version or "") if st else None
         if ev is not None and ev.get("md5"):
             wanted.append(ev)

@@ -13,13 +13,24 @@ from typing import TYPE_CHECKING, Any
 
 from mvtools import ledger as L
 from mvtools.config import Config, load_config
-from mvtools.errors import ConfigError, NotFound
+from mvtools.errors import ConfigError, InternalError, MvtoolsError, NotFound
 from mvtools.gitops import Repo
 from mvtools.state import ModelState, fold
 from mvtools.versioning import Version, model_tag_pattern, parse_tag
 
 if TYPE_CHECKING:
     from mvtools.transaction import Transaction
+
+
+def read_ledger_file(root: Path, rel: str) -> bytes | None:
+    """The work tree's ledger ``rel``, None when absent; anything unreadable in its place (a
+    directory, no permission) is one exit-2 line naming it."""
+    try:
+        return (root / rel).read_bytes()
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise ConfigError(f"{rel}: cannot read: {exc.strerror}") from None
 
 
 class RegistryReader:
@@ -31,6 +42,8 @@ class RegistryReader:
         self.config = config or load_config(self.root)
         self.cache = L.LedgerCache(self.repo.ledger_cache_dir)
         self._states: dict[str, ModelState] | None = None
+        self._broken: dict[str, MvtoolsError] = {}
+        self.committed_only = False  # set by a write transaction: build only on committed ledgers
 
     def transaction(self) -> "Transaction":
         """The one write path: lock, guard, append, commit, tag (see mvtools.transaction)."""
@@ -42,23 +55,38 @@ class RegistryReader:
         return self.root / self.config.ledger_path(name)
 
     def load_ledger(self, name: str) -> L.Ledger:
-        p = self.ledger_file(name)
-        try:
-            data = p.read_bytes()
-        except FileNotFoundError:
+        data = read_ledger_file(self.root, self.config.ledger_path(name))
+        if data is None:
             return L.Ledger(name)
-        except OSError as exc:
-            raise ConfigError(f"{self.config.ledger_path(name)}: cannot read: {exc.strerror}") from None
+        if self.committed_only:
+            from mvtools.transaction import require_committed
+
+            require_committed(self.repo, self.config.ledger_path(name), data)
         return self.cache.load(data, self.config.ledger_path(name), name)
 
     def states(self) -> dict[str, ModelState]:
-        """Every model's state: declared models plus any model with a ledger file."""
+        """Every model's state: declared models plus any model with a ledger file. A ledger
+        that cannot be read raises its one-line cause (see :meth:`readable_states`)."""
+        states, broken = self.readable_states()
+        if broken:
+            raise next(iter(broken.values()))
+        return states
+
+    def readable_states(self) -> tuple[dict[str, ModelState], dict[str, MvtoolsError]]:
+        """Every model's state whose ledger can be read, and the error of each one that
+        cannot: a broken ledger hides its own model only."""
         if self._states is None:
             regdir = self.config.registry_dir
             names = set(self.config.models)
             names.update(L.model_of_ledger(regdir, rel) for rel in L.ledger_files(self.root, regdir))
-            self._states = {n: fold(n, self.load_ledger(n).events) for n in sorted(names)}
-        return self._states
+            states, self._broken = {}, {}
+            for n in sorted(names):
+                try:
+                    states[n] = fold(n, self.load_ledger(n).events)
+                except (ConfigError, InternalError) as exc:
+                    self._broken[n] = exc
+            self._states = states
+        return self._states, self._broken
 
     def state(self, name: str, *, new_ok: bool = False) -> ModelState:
         """One model's state; reads only its own ledger unless all are loaded already.
@@ -72,20 +100,24 @@ class RegistryReader:
         return fold(name, self.load_ledger(name).events)
 
     def show(self, name: str | None = None, *, include_deprecated: bool = False) -> dict[str, Any]:
-        states = self.states()
+        """The models' summaries. All of them: a model whose ledger cannot be read is left
+        out and listed under ``broken`` (model and one-line cause); one: its error raises."""
+        broken: dict[str, MvtoolsError] = {}
         if name is not None:
-            if name not in states:
-                self.config.model(name)
-            sel = [states[name]]
+            sel = [self.state(name)]
         else:
+            states, broken = self.readable_states()
             sel = [s for s in states.values() if include_deprecated or not s.deprecated]
-        return {"models": [
+        doc: dict[str, Any] = {"models": [
             {"name": s.name, "latest": s.latest, "versions": len(s.versions),
              "stages": s.stage_holders(), "deprecated": s.deprecated,
              "path": self.config.models[s.name].path if s.name in self.config.models else
              (next(iter(s.versions.values()))["path"] if s.versions else None)}
             for s in sel
         ]}
+        if broken:
+            doc["broken"] = [{"name": n, "error": str(e)} for n, e in broken.items()]
+        return doc
 
     def history(self, name: str) -> dict[str, Any]:
         st = self.state(name)

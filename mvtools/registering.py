@@ -10,7 +10,7 @@ import sys
 from typing import Any
 
 from mvtools import ledger as L
-from mvtools.artifacts import (WORKTREE, Record, Source, dvc_fix_command, find_record,
+from mvtools.artifacts import (WORKTREE, Record, Source, dvc_fetch_command, dvc_fix_command, find_record,
                                flatten_lock_params, read_metrics, read_params, stage_metrics_files)
 from mvtools.config import Config, Model, dvc_yaml_files, load_config
 from mvtools.errors import CheckFailed, UsageError
@@ -56,17 +56,26 @@ class Registering(TagSync):
     def digest(self, model: Model, rec: Record | None) -> Digest:
         cache = StatCache(self.repo.stat_cache_path)
         legacy = rec is not None and rec.hash_name == "md5-dos2unix"
+        dvc_rec = rec is not None and rec.kind != "git" and rec.md5 is not None
+        if rec is not None and dvc_rec and not os.path.lexists(self.root / model.path):
+            from mvtools.dvcio import in_cache  # an error path: DVC's import cost is fine here
+
+            raise CheckFailed(f"model {model.name}: {model.path} is not in the work tree ({rec.file} records it); "
+                              f"run: {dvc_fetch_command(rec, model, recorded_cached=in_cache(self.root, [str(rec.md5)])[0])}")
         try:
             d = digest_path(self.root, model.path, cache=cache, dos2unix=legacy,
                             links=rec is not None and rec.kind != "git")  # git stores a link as a link
         finally:
             cache.save()
-        if rec is not None and rec.kind != "git" and rec.md5 is not None:
+        if rec is not None and dvc_rec:
             got = d.md5_dos2unix if legacy and d.md5_dos2unix else d.md5
             if got != rec.md5:
+                from mvtools.dvcio import in_cache
+
+                known, recorded = in_cache(self.root, [str(got), str(rec.md5)])
                 raise CheckFailed(
                     f"model {model.name}: {model.path} in the work tree does not match what "
-                    f"{rec.file} records; run: {dvc_fix_command(rec, model)}")
+                    f"{rec.file} records; run: {dvc_fix_command(rec, model, known=known, recorded_cached=recorded)}")
         return d
 
     def new_event(self, model: Model, d: Digest, rec: Record | None, src: Source, *,

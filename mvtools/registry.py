@@ -32,7 +32,11 @@ class Registry(Lifecycle, Registering):
         ev = self.resolve(spec)
         commit = self.event_commit(ev, self.repo.tags(ev["tag"]))
         if commit is None:
-            raise NotFound(f"no commit holds {ev['tag']}; run 'mvtools sync-tags'")
+            from mvtools.transaction import restore_command
+
+            rel = self.config.ledger_path(ev["model"])
+            raise NotFound(f"{ev['tag']} is recorded in {rel} in the work tree but in no commit (an interrupted "
+                           f"registration?); to drop it run: {restore_command(self.repo, rel)}")
         dest = Path(out) if out is not None else Path(os.path.basename(ev["path"]))
         if not dest.parent.is_dir():
             raise UsageError(f"{dest.parent}: no such directory")

@@ -26,12 +26,13 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator, Mapping
 
 from mvtools import ledger as L
 from mvtools.errors import CheckFailed, UsageError
-from mvtools.gitops import Repo, git_ancestor_pids
+from mvtools.gitops import Repo, git_ancestor_pids, locked_error
 
 if TYPE_CHECKING:
     from mvtools.reading import RegistryReader
@@ -154,6 +155,27 @@ def add_pending(repo: Repo, ev: dict[str, Any], owner: dict[str, Any], ledger_re
         fh.write("\t".join(fields) + "\n")
 
 
+def require_committed(repo: Repo, rel: str, data: bytes | None) -> None:
+    """A registry command builds only on the committed ledger: ``data`` (the work tree's)
+    and the index's copy must both be HEAD's. Both, because ``git commit -- PATH`` commits
+    the work tree's and a later plain ``git commit`` the index's (a command killed
+    mid-commit leaves its event in both)."""
+    committed = repo.show_blob(f"HEAD:{rel}") if repo.head else None
+    staged = repo.show_blob(":" + rel)
+    if data == committed and staged == committed:
+        return
+    raise UsageError(f"{rel} differs from the committed one in the work tree or the index (an interrupted "
+                     f"registration?); to drop what no commit holds run: {restore_command(repo, rel)}")
+
+
+def restore_command(repo: Repo, rel: str) -> str:
+    """The command that puts ledger ``rel`` back as HEAD has it, in the index and the work tree."""
+    q = shlex.quote(rel)
+    if repo.head and repo.show_blob(f"HEAD:{rel}") is not None:
+        return f"git checkout HEAD -- {q}"
+    return f"git rm -q -f -- {q}" if repo.show_blob(":" + rel) is not None else f"rm {q}"
+
+
 # -- the transaction of registry commands -------------------------------------------------
 class Transaction:
     """``with Transaction(reg) as txn:`` holds the registry lock; ``txn.commit`` appends
@@ -167,11 +189,18 @@ class Transaction:
     def __enter__(self) -> "Transaction":
         self.repo.require_no_operation()
         self._lock.__enter__()
+        try:  # after the lock: another registry command's git commit holds it meanwhile
+            self.repo.require_index_unlocked()
+        except BaseException:
+            self._lock.__exit__(None, None, None)
+            raise
         self.reg._states = None
+        self.reg.committed_only = True
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.reg._states = None
+        self.reg.committed_only = False
         self._lock.__exit__(*exc)
 
     def commit(self, events: Mapping[str, list[dict[str, Any]]], message: str,
@@ -180,13 +209,13 @@ class Transaction:
         remove the file), and commit all of it with ``extra_paths``. A failure puts every
         file back as it was."""
         self.repo.require_no_operation()
+        self.repo.require_index_unlocked()
         root, cfg = self.repo.root, self.reg.config
         ledgers = {name: cfg.ledger_path(name) for name in events}
+        from mvtools.reading import read_ledger_file  # loaded with the registry already
+
         for rel in ledgers.values():
-            data = (root / rel).read_bytes() if (root / rel).exists() else None
-            if data != (self.repo.show_blob(f"HEAD:{rel}") if self.repo.head else None):
-                raise UsageError(f"{rel} differs from the committed one (an interrupted registration?); "
-                                 f"run: mvtools sync-tags (or: git checkout HEAD -- {rel})")
+            require_committed(self.repo, rel, read_ledger_file(root, rel))
         touched = [*ledgers.values(), *(writes or {})]
         saved = {rel: ((root / rel).read_bytes() if (root / rel).exists() else None) for rel in touched}
         paths = [*ledgers.values(), *(extra_paths or []), *(writes or {})]
@@ -202,6 +231,9 @@ class Transaction:
             env = dict(os.environ, MVTOOLS_REGISTERING="1")
             proc = self.repo.git("commit", "-q", "-m", message, "--", *paths, check=False, env=env)
             if proc.returncode != 0:
+                locked = locked_error(proc.stderr, root)
+                if locked is not None:
+                    raise locked
                 text = (proc.stderr or proc.stdout).decode("utf-8", "replace").strip().splitlines()
                 raise CheckFailed("git commit failed: " + (text[-1] if text else str(proc.returncode)))
         except BaseException:

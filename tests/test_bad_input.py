@@ -221,7 +221,8 @@ def test_directory_model_with_symlink_leaving_repo(r: Path, tmp_path: Path) -> N
     (tmp_path / "outside.bin").write_bytes(b"secret")
     write_model(r, "models/dirmodel/w.bin", b"w")
     (r / "models" / "dirmodel" / "leak").symlink_to(tmp_path / "outside.bin")
-    refused(r, "register", "dirm", "--path", "models/dirmodel", want="outside")
+    # refused by the symlink rule (a git-tracked model holds no links) before the path leaves the repo
+    refused(r, "register", "dirm", "--path", "models/dirmodel", want="models/dirmodel/leak: is a symlink")
 
 
 def test_new_model_taken_version_writes_nothing(r: Path) -> None:
@@ -374,5 +375,20 @@ def test_a_number_where_dvc_lock_expects_a_list(r: Path) -> None:
 def test_a_directory_where_a_ledger_file_should_be(r: Path) -> None:
     (r / "registry" / "clf.yaml").unlink()
     (r / "registry" / "clf.yaml").mkdir()
-    for args in (["show"], ["history", "clf"], ["register", "clf"]):
+    for args in (["show", "clf"], ["history", "clf"], ["register", "clf"]):
         assert "registry/clf.yaml: cannot read" in refused(r, *args)
+    # all models: the others are shown (none here), the broken one named in one line, exit 1
+    proc = mvtools(r, "show", check=False)
+    assert proc.returncode == 1 and proc.stdout.split() == ["MODEL", "LATEST", "VERSIONS", "STAGES", "PATH"]
+    assert proc.stderr.splitlines() == ["mvtools: error: registry/clf.yaml: cannot read: Is a directory"]
+
+
+def test_a_directory_where_a_ledger_file_should_be_refuses_the_commit(r: Path) -> None:
+    """The pre-commit hook, too, names the directory in one line (it ended in exit 3)."""
+    (r / "registry" / "clf.yaml").unlink()
+    (r / "registry" / "clf.yaml").mkdir()
+    write_model(r, "models/clf.bin", b"weights-2")
+    git(r, "add", "models/clf.bin")
+    proc = git(r, "commit", "-q", "-m", "clf v2", check=False)
+    assert proc.returncode != 0
+    assert proc.stderr.strip().splitlines() == ["mvtools: error: registry/clf.yaml: cannot read: Is a directory"]

@@ -73,8 +73,9 @@ def _ledger_bomb(kind: str) -> str:
 @pytest.mark.parametrize("kind", sorted(HOSTILE_YAML))
 def test_hostile_yaml_in_the_ledger(r: Path, kind: str) -> None:
     (r / "registry" / "clf.yaml").write_text(_ledger_bomb(kind))
-    for args in (["show"], ["history", "clf", "--json"], ["register", "clf"]):
+    for args in (["show", "clf"], ["history", "clf", "--json"], ["register", "clf"]):
         refused(r, *args, want="registry/clf.yaml")
+    shows_the_others(r, "registry/clf.yaml")
     proc = mvtools(r, "verify", "--json", check=False)  # a check that found a problem: exit 1
     assert proc.returncode == 1 and "Traceback" not in proc.stderr
     kinds = {p["kind"] for p in json.loads(proc.stdout)["problems"]}
@@ -199,14 +200,29 @@ def test_wrong_type_in_a_ledger_field(r: Path, field: str, value: object, capsys
     assert not Path("/tmp/mvtools-pwned").exists()
 
 
+def shows_the_others(r: Path, want: str) -> None:
+    """`show` of all models: a broken ledger hides its own model only (issue 9, item 8): the
+    others are listed, the broken one is one error line, exit 1, nothing written."""
+    before = repo_snapshot(r)
+    proc = mvtools(r, "show", check=False)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("mvtools: error: ") and want in lines[0], proc.stderr
+    assert proc.stdout.startswith("MODEL")
+    assert repo_snapshot(r) == before
+
+
 def test_ledger_event_id_mismatch_is_refused(r: Path) -> None:
     _write_wrong(r, "size", 12345, keep_id=True)
-    refused(r, "show", want="does not match its id")
+    refused(r, "show", "clf", want="does not match its id")
+    shows_the_others(r, "does not match its id")
 
 
 def test_ledger_file_for_another_model(r: Path) -> None:
     shutil.copy(r / "registry" / "clf.yaml", r / "registry" / "other.yaml")
-    refused(r, "show", want="registry/other.yaml")
+    refused(r, "show", "other", want="registry/other.yaml")
+    shows_the_others(r, "registry/other.yaml")
+    assert "clf" in mvtools(r, "show", check=False).stdout
 
 
 def test_ledger_without_trailing_newline_refuses_append(r: Path) -> None:
