@@ -27,7 +27,9 @@ An exit 3 or a traceback from mvtools (a command or a hook) is a failure.
 
 CI runs a small derandomized search (``SEQUENCES`` x ``STEPS``). The nightly search:
 ``python -m pytest tests/test_state_machine.py --fuzz-sequences 500`` (random seeds;
-hypothesis prints the failing steps and a ``@reproduce_failure`` blob).
+hypothesis prints the failing steps and a ``@reproduce_failure`` blob). Exploration:
+``STATEMACHINE_COLLECT=FILE`` logs each failure with its steps and searches on;
+``STATEMACHINE_TOLERATE=kind,...`` (with COLLECT) looks past known kinds; ``STATEMACHINE_SHRINK=0``.
 """
 
 from __future__ import annotations
@@ -215,6 +217,12 @@ class GitWorld(RuleBasedStateMachine):
         self._write(p, model, n)
         self._git(p, "add", PATHS[model])
         self._commit(p, "-m", f"{model} {n}")
+
+    @rule(p=places, model=models, n=contents, m=contents)
+    def commit_model_twice(self, p: str, model: str, n: int, m: int) -> None:
+        """Two registering commits in a row: what squash, fixup and reorder need."""
+        self.commit_model(p, model, n)
+        self.commit_model(p, model, m)
 
     @rule(p=places, n=st.integers(0, 100))
     def commit_other(self, p: str, n: int) -> None:
@@ -405,13 +413,16 @@ class GitWorld(RuleBasedStateMachine):
         self._i1()
 
     @invariant()
-    def invariants(self) -> None:
+    def oracle(self) -> None:
         self.settled = False
         self._i1()
         self._verified(self.where)
         self.settled = True
 
     def teardown(self) -> None:
+        if COLLECT:  # count the sequences an exploration ran
+            with open(COLLECT, "a") as fh:
+                fh.write(json.dumps({"kind": "sequence", "tolerated": True, "steps": self.trace}) + "\n")
         try:
             for p in PLACES if self.settled else ():  # (not after a failure: it is reported)
                 self._verified(p)
