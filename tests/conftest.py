@@ -185,3 +185,8 @@ def assert_refused(repo: Path, *args: str, code: int = 2, want: str | None = Non
         assert want in proc.stderr, proc.stderr
     assert repo_snapshot(repo) == before, f"{args} wrote something"
     return lines[0]
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--fuzz-sequences", type=int, default=0, metavar="N",
+                     help="tests/test_state_machine.py: a long random search of N sequences (nightly)")
