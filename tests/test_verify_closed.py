@@ -266,7 +266,9 @@ def test_identical_bytes_same_version_in_two_clones_passes(r: Path, tmp_path: Pa
     alice, bob = clones
     commit_model(alice, "the same bytes", "alice")
     git(alice, "push", "-q", "origin", "main", "clf@v0.1.1")
-    commit_model(bob, "the same bytes", "bob")
+    write_model(bob, "models/clf.bin", "the same bytes")  # bob's own event: another actor (and id)
+    git(bob, "add", "-A")
+    git(bob, "commit", "-q", "-m", "bob", env={"GIT_COMMITTER_NAME": "Bob", "GIT_AUTHOR_NAME": "Bob"})
     git(bob, "pull", "-q", "--no-rebase", "--no-edit", "origin", "main")
     evs = [e for e in yaml.safe_load((bob / "registry" / "clf.yaml").read_text())["events"]
            if e["version"] == "v0.1.1"]
