@@ -232,6 +232,12 @@ def cmd_deprecate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_restore_events(args: argparse.Namespace) -> int:
+    res = _registry(args).restore_events(args.name)
+    _emit(args, res, f"restored {len(res['restored'])} event(s) of {res['model']} in {res['commit'][:12]}")
+    return 0
+
+
 def cmd_rollback(args: argparse.Namespace) -> int:
     ev = _registry(args).rollback(args.name, args.stage, message=args.message)
     _emit(args, ev, f"rolled back {ev['model']} {ev['stage']}: {ev['previous']} -> {ev['version']} (tag {ev['tag']})")
@@ -366,6 +372,9 @@ def _registry_commands(add: _Add) -> None:
     sp = add("get", cmd_get, "fetch the bytes of NAME, NAME@VERSION or NAME#STAGE (sha256-checked)", True)
     sp.add_argument("spec", metavar="NAME[@VERSION|#STAGE]")
     sp.add_argument("-o", "--output", metavar="PATH")
+    sp = add("restore-events", cmd_restore_events, "append again the ledger events a commit dropped (a git revert)",
+             True)
+    sp.add_argument("name")
     add("sync-tags", cmd_sync_tags, "create missing tags and re-point moved ones from HEAD's ledger", True)
     sp = add("push", cmd_push, "push the branch, its registry tags and the artifacts (DVC remote)", True)
     sp.add_argument("remote", nargs="?")

@@ -113,6 +113,18 @@ class Lifecycle(RegistryReader):
             txn.tag(tag, head, deprecate_message(name), env=env)
         return {**ev, "commit": head}
 
+    def restore_events(self, name: str) -> dict[str, Any]:
+        """Append again, in one commit, the events of ``name`` that a commit of HEAD's
+        history dropped (``git revert`` of a registering or promoting commit): a ledger
+        only grows. Their tags were never deleted; ``sync-tags`` mends any that are."""
+        with self.transaction() as txn:
+            dropped = self.dropped_events(name)
+            if not dropped:
+                raise UsageError(f"{name}: HEAD's ledger holds every event its history recorded; "
+                                 "nothing to restore")
+            head = txn.commit({name: dropped}, f"Restore {len(dropped)} event(s) of {name} that a commit dropped")
+        return {"model": name, "restored": [e["id"] for e in dropped], "commit": head}
+
 
 def tag_env(tags: dict[str, tuple[str, int]], name: str) -> tuple[dict[str, str], int]:
     """A tagger date strictly after every tag of the model: GTO orders tags by 1 s times."""

@@ -200,6 +200,24 @@ class RegistryReader:
                 continue
         return out
 
+    def dropped_events(self, name: str, rev: str = "HEAD") -> list[dict[str, Any]]:
+        """Events of ``name`` that some commit of ``rev``'s history recorded and ``rev``'s
+        ledger lacks (a ``git revert`` of a registering commit runs no pre-commit hook), in
+        the order they were first recorded. Ledgers only grow: these are to be restored."""
+        rel = self.config.ledger_path(name)
+        now = self.ledger_at(rev, name)
+        have = set(now.ids) if now is not None else set()
+        commits = self.repo.out("log", "--reverse", "--full-history", "--format=%H", rev, "--", rel,
+                                check=False).split()
+        out: list[dict[str, Any]] = []
+        for commit in commits:
+            led = self.ledger_at(commit, name)
+            for ev in led.events if led is not None else []:
+                if ev["id"] not in have:
+                    have.add(ev["id"])
+                    out.append(ev)
+        return out
+
     def event_commit(self, ev: dict[str, Any], tags: dict[str, tuple[str, int]]) -> str | None:
         """The commit a register event's version lives on: its tag's, else the first commit
         whose ledger holds the event."""

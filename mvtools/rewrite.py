@@ -286,8 +286,19 @@ def _warn_unregistered(repo: Repo, cfg: Config, head: str, parents: list[str], c
             continue
         if h.same_as_a_parent(repo, cfg, model, head, parents[1:], dvcy):
             continue
+        if _registered_already(repo, cfg, head, model.name, model.path, rec.md5 if rec else None):
+            continue  # back to a registered version (a revert, a checkout of old bytes): nothing new
         h._say(f"warning: commit {head[:12]} changed model {model.name} without registering it; "
                f"run: mvtools register {model.name}")
+
+
+def _registered_already(repo: Repo, cfg: Config, head: str, name: str, path: str, md5: str | None) -> bool:
+    """Does HEAD's ledger register the model's content at HEAD already?"""
+    regs = [e for e in ledger_events(repo, cfg, head, name) if e["event"] == "register"]
+    if md5 is not None:
+        return any(e.get("md5") == md5 for e in regs)
+    sha = committed_sha256(repo, head, path)
+    return sha is not None and any(e.get("sha256") == sha for e in regs)
 
 
 def _restore_index(repo: Repo, rel: str, committed: bytes) -> None:

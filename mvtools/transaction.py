@@ -252,5 +252,10 @@ class Transaction:
         return head
 
     def tag(self, tag: str, commit: str, message: str, env: dict[str, str] | None = None) -> None:
+        """Write the event's tag. One another branch or worktree wrote first (the same
+        version archived on two branches) stays: its own commit's ledger records it, and
+        verify and sync-tags judge it by that."""
+        if tag in self.repo.tags(tag):
+            return
         self.repo.create_tag(tag, commit, message, env=env)
 

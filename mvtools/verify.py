@@ -90,9 +90,13 @@ def _broken_hint(reg: Registry, rel: str, why: str) -> str:
     return f"{why}; this model is checked no further; to restore HEAD's ledger run: git checkout HEAD -- {rel}"
 
 
-def _history(reg: Registry, rep: Report, broken: set[str]) -> None:
+def _history(reg: Registry, rep: Report, broken: set[str]) -> set[str]:
+    """Every commit's ledger change against its parents' (I3). A commit that dropped events
+    is mended once HEAD's ledger holds them again (``mvtools restore-events``). Returns the
+    models whose dropped events are still missing (their other findings follow from it)."""
     repo, cfg = reg.repo, reg.config
     skip = {cfg.ledger_path(name) for name in broken}
+    dropping: set[str] = set()
     log = repo.out("log", "--format=%H %P", "--", cfg.registry_dir, check=False)
     for line in log.splitlines():
         commit, *parents = line.split()
@@ -100,10 +104,37 @@ def _history(reg: Registry, rep: Report, broken: set[str]) -> None:
         for p in sorted(set(names)):
             if not L.is_ledger_path(cfg.registry_dir, p) or p in skip:
                 continue
-            why = L.check_ledger_change([repo.show_blob(f"{par}:{p}") for par in parents],
-                                        repo.show_blob(f"{commit}:{p}"), p)
-            if why:
-                rep.add("rewrite", commit[:12], why)
+            old = [repo.show_blob(f"{par}:{p}") for par in parents]
+            why = L.check_ledger_change(old, repo.show_blob(f"{commit}:{p}"), p)
+            if not why:
+                continue
+            name = L.model_of_ledger(cfg.registry_dir, p)
+            lost = _lost_ids(reg, name, old, commit)
+            if lost is not None and lost <= _ids_at(reg, name, "HEAD"):
+                continue  # restored since: HEAD's ledger holds every event this commit dropped
+            if lost:
+                dropping.add(name)
+                why += f"; to append them again run: mvtools restore-events {name}"
+            rep.add("rewrite", commit[:12], why)
+    return dropping
+
+
+def _ids_at(reg: Registry, name: str, rev: str) -> set[str]:
+    led = reg.ledger_at(rev, name)
+    return set(led.ids) if led is not None else set()
+
+
+def _lost_ids(reg: Registry, name: str, parents: list[bytes | None], commit: str) -> set[str] | None:
+    """The event ids the parents' ledgers hold and ``commit``'s lacks (None: unreadable)."""
+    rel = reg.config.ledger_path(name)
+    want: set[str] = set()
+    try:
+        for data in parents:
+            if data:
+                want.update(reg.cache.load(data, rel, name).ids)
+    except ConfigError:
+        return None
+    return want - _ids_at(reg, name, commit)
 
 
 def _unregistered(reg: Registry, rep: Report, ledgers: dict[str, L.Ledger], broken: set[str]) -> None:
@@ -265,8 +296,8 @@ def verify(reg: Registry, *, fetch: bool = False, policy: bool = False, allow_sh
         if (reg.root / rel).read_bytes() != committed:
             rep.add("uncommitted", rel, "the work-tree ledger differs from HEAD's (an interrupted registration?); "
                     f"run: mvtools sync-tags (or git checkout HEAD -- {rel})")
-    _history(reg, rep, broken)
-    _unregistered(reg, rep, ledgers, broken)
+    dropping = _history(reg, rep, broken)
+    _unregistered(reg, rep, ledgers, broken | dropping)  # content a dropped event records: not unregistered
     check_tags(reg, rep, ledgers, broken, shallow)
     _bytes(reg, rep, ledgers, fetch, shallow)
     if policy:
