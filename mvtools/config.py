@@ -10,6 +10,7 @@ keys mvtools does not use are ignored.
 from __future__ import annotations
 
 import dataclasses
+import os
 import posixpath
 import re
 from dataclasses import dataclass, field
@@ -204,8 +205,10 @@ def dvc_yaml_files(root: Path) -> list[str]:
     """Every dvc.yaml git knows of or could add (tracked, staged or untracked, not ignored)."""
     from mvtools.gitops import git
 
+    # pathspec magic on even under `git --literal-pathspecs` (Magit sets GIT_LITERAL_PATHSPECS=1)
     proc = git(["ls-files", "-z", "--cached", "--others", "--exclude-standard", "--",
-                "dvc.yaml", ":(glob)**/dvc.yaml"], root, check=False)
+                "dvc.yaml", ":(glob)**/dvc.yaml"], root, check=False,
+               env={**os.environ, "GIT_LITERAL_PATHSPECS": "0"})
     names = {p for p in proc.stdout.decode("utf-8", "surrogateescape").split("\0") if p}
     return sorted(n for n in names if (root / n).is_file())
 

@@ -248,3 +248,15 @@ def test_watch_data_whose_base_git_cannot_read_hands_over_to_python(clf_repo: Pa
     (gitdir / "mvtools" / "watch.base").write_text(base + "\n")
     _other_commit(r)
     assert (gitdir / "mvtools" / "watch.base").read_text().split()[0] == git(r, "rev-parse", "HEAD").stdout.strip()
+
+
+def test_nested_dvc_yaml_declarations_survive_literal_pathspecs(repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`git --literal-pathspecs` (Magit) exports GIT_LITERAL_PATHSPECS=1 to hooks, which turned
+    off the glob that finds nested dvc.yaml files: their models were silently dropped."""
+    from mvtools.config import load_config
+
+    (repo / "sub").mkdir()
+    (repo / "sub" / "dvc.yaml").write_text("artifacts:\n  gbm:\n    path: gbm.bin\n    type: model\n")
+    assert list(load_config(repo).models) == ["sub:gbm"]
+    monkeypatch.setenv("GIT_LITERAL_PATHSPECS", "1")
+    assert list(load_config(repo).models) == ["sub:gbm"]
