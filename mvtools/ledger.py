@@ -13,6 +13,7 @@ import hashlib
 import json
 import os
 import re
+import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable
@@ -427,7 +428,9 @@ def append(path: Path, model: str, events: list[dict[str, Any]], expected: bytes
     if expected is not None and old != expected:
         raise InternalError(f"{path.name} changed while mvtools was writing it; try again")
     if old and not old.endswith(b"\n"):
-        raise ConfigError(f"{path.name}: ledger does not end with a newline; run 'mvtools verify'")
+        q = shlex.quote(str(path))
+        raise ConfigError(f"{path.name}: ledger does not end with a newline (edited by hand?); "
+                          f"run: echo >> {q} && git commit -q -m 'End {path.name} with a newline' -- {q}")
     new = (old or header(model).encode()) + render_events(events).encode("utf-8")
     atomic_write(path, new)
     return new

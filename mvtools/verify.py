@@ -295,7 +295,7 @@ def verify(reg: Registry, *, fetch: bool = False, policy: bool = False, allow_sh
         committed = reg.repo.show_blob(f"HEAD:{rel}")
         if (reg.root / rel).read_bytes() != committed:
             rep.add("uncommitted", rel, "the work-tree ledger differs from HEAD's (an interrupted registration?); "
-                    f"run: mvtools sync-tags (or git checkout HEAD -- {rel})")
+                    f"run: git checkout HEAD -- {rel}")
     dropping = _history(reg, rep, broken)
     _unregistered(reg, rep, ledgers, broken | dropping)  # content a dropped event records: not unregistered
     check_tags(reg, rep, ledgers, broken, shallow)

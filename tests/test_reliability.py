@@ -297,8 +297,14 @@ def test_kill_after_the_ledger_write_before_the_commit(r: Path) -> None:
     proc = subprocess.run([sys.executable, "-c", _killing_at("before-add")], cwd=r, capture_output=True)
     assert proc.returncode == -9
     parse_all_ledgers(r)  # whole events only
-    kinds = [p["kind"] for p in verify_json(r)["problems"]]
-    assert "uncommitted" in kinds
+    problems = verify_json(r)["problems"]
+    assert "uncommitted" in [p["kind"] for p in problems]
+    fix = next(p["message"] for p in problems if p["kind"] == "uncommitted").split("run: ")[1]
+    assert fix == "git checkout HEAD -- registry/clf.yaml"
+    snap = (r / "registry" / "clf.yaml").read_bytes()
+    subprocess.run(["sh", "-c", fix], cwd=r, check=True)  # the repair as printed
+    assert "uncommitted" not in [p["kind"] for p in verify_json(r)["problems"]]
+    (r / "registry" / "clf.yaml").write_bytes(snap)  # the crash state again, for sync-tags below
     write_model(r, "models/clf.bin", b"the next model")
     refused = mvtools(r, "register", "clf", check=False)
     assert refused.returncode == 2 and "git checkout HEAD -- registry/clf.yaml" in refused.stderr

@@ -425,3 +425,20 @@ def test_get_in_a_clone_before_the_bytes_were_pushed(repo: Path, tmp_path: Path)
     sh(a, m.group(1))
     mvtools(b, "get", "net@v0.1.0", "-o", "out.bin")
     assert (b / "out.bin").read_bytes() == b"net 1"
+
+
+def test_ledger_without_a_final_newline_hint(repo: Path) -> None:
+    """A ledger committed (past the hook) without its final newline: a writing command
+    refuses, and the repair it prints, run as printed, lets it proceed."""
+    r = set_up_mvtools(repo, "models:\n  - name: clf\n    path: models/clf.bin")
+    write_model(r, "models/clf.bin", "one\n")
+    git(r, "add", "-A")
+    git(r, "commit", "-q", "-m", "m1")
+    led = r / "registry" / "clf.yaml"
+    led.write_bytes(led.read_bytes().rstrip(b"\n"))
+    git(r, "commit", "-q", "--no-verify", "-am", "hand edit")
+    proc = mvtools(r, "promote", "clf", "v0.1.0", "staging", check=False)
+    assert proc.returncode == 2 and "does not end with a newline" in proc.stderr, proc.stderr
+    sh(r, printed(proc.stderr))
+    mvtools(r, "promote", "clf", "v0.1.0", "staging")
+    assert mvtools(r, "verify", check=False).returncode == 0
