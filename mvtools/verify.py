@@ -298,7 +298,9 @@ def verify(reg: Registry, *, fetch: bool = False, policy: bool = False, allow_sh
                     f"run: git checkout HEAD -- {rel}")
     dropping = _history(reg, rep, broken)
     _unregistered(reg, rep, ledgers, broken | dropping)  # content a dropped event records: not unregistered
-    check_tags(reg, rep, ledgers, broken, shallow)
+    # a model whose events a commit dropped: its tags are judged once they are restored (a
+    # stage tag of a dropped promote is no orphan to delete: restore-events brings it back)
+    check_tags(reg, rep, ledgers, broken | dropping, shallow)
     _bytes(reg, rep, ledgers, fetch, shallow)
     if policy:
         from mvtools.policy import check_history

@@ -86,3 +86,17 @@ def test_the_same_version_archived_in_two_worktrees(repo: Path, tmp_path: Path) 
     assert proc.returncode == 0, proc.stderr
     assert "clf@v0.1.0!" in tags(r)
     assert _verify(r) == (0, []) and _verify(wt) == (0, [])
+
+
+def test_revert_of_a_promote_gets_one_repair(repo: Path) -> None:
+    """Found by the state machine: verify printed `restore-events` and `git tag -d` of the
+    promote's stage tag; run both, the tag was missing again. Now only the root cause."""
+    r = set_up_mvtools(repo, "models:\n  - name: clf\n    path: models/clf.bin")
+    _commit(r, "models/clf.bin", "one\n", "m1")
+    mvtools(r, "promote", "clf", "v0.1.0", "production")
+    git(r, "revert", "--no-edit", "HEAD")
+    rc, problems = _verify(r)
+    assert rc == 1 and [p["kind"] for p in problems] == ["rewrite"], problems
+    assert _run_repairs(r, problems) == ["mvtools restore-events clf"]
+    assert _verify(r) == (0, [])
+    assert "clf#production#1" in tags(r)
