@@ -16,14 +16,13 @@ by the commit it points at, and a tag is judged by its own commit's ledger.
 
 from __future__ import annotations
 
-import hashlib
-import os
 import shlex
 from typing import TYPE_CHECKING, Any
 
 from mvtools.artifacts import Source, find_record
 from mvtools.config import dvc_yaml_files
 from mvtools.hashing import tree_sha256
+from mvtools.rewrite import committed_sha256
 from mvtools.versioning import ParsedTag, parse_tag, register_message
 
 if TYPE_CHECKING:
@@ -124,16 +123,11 @@ _GIT_SHA256: dict[tuple[str, str, str], str] = {}  # (repo, commit, path): commi
 
 
 def git_sha256(repo: Repo, commit: str, path: str) -> str:
-    """The sha256 of a git-tracked model (file or directory) as ``commit`` holds it."""
+    """The sha256 of a git-tracked model (file or directory) as ``commit`` holds it
+    (``rewrite.committed_sha256``, memoised: commits never change)."""
     key = (str(repo.common_dir), commit, path)
     if key not in _GIT_SHA256:
-        ids = repo.blob_ids(commit, [path])
-        if list(ids) == [path]:
-            got = hashlib.sha256(repo.show_blob(f"{commit}:{path}") or b"").hexdigest()
-        else:
-            got = tree_sha256((os.path.relpath(rel, path), hashlib.sha256(repo.show_blob(blob) or b"").hexdigest())
-                              for rel, blob in ids.items())
-        _GIT_SHA256[key] = got
+        _GIT_SHA256[key] = committed_sha256(repo, commit, path) or tree_sha256([])
     return _GIT_SHA256[key]
 
 
