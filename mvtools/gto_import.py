@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import posixpath
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Tuple
 
 from mvtools import ledger as L
 from mvtools.errors import CheckFailed
 from mvtools.hashing import sha256_of, tree_sha256
-from mvtools.versioning import parse_tag
+from mvtools.versioning import ParsedTag, parse_tag
 from mvtools.yamlio import load_yaml
 
 if TYPE_CHECKING:
@@ -80,8 +80,11 @@ def _unrecorded_version(reg: "Registry", versions: dict[str, Any], pt: Any, comm
     return not any(e["event"] == "register" and e["version"] == pt.version for e in (held.events if held else []))
 
 
-def import_gto(reg: "Registry") -> dict[str, Any]:
-    reg.repo.require_no_operation()
+Row = Tuple[int, int, str, ParsedTag, str, str]  # (time, counter, tag, parsed, commit, actor)
+
+
+def _gto_rows(reg: "Registry") -> list[Row]:
+    """Every registry tag, in GTO's order (time, counter, name)."""
     fmt = "%(refname:strip=2)%00%(*objectname)%00%(objectname)%00%(taggername)%00%(taggeremail)%00%(creatordate:unix)"
     rows = []
     for line in reg.repo.out("for-each-ref", f"--format={fmt}", "refs/tags").splitlines():
@@ -91,51 +94,68 @@ def import_gto(reg: "Registry") -> dict[str, Any]:
             rows.append((int(unix or 0), pt.counter or 0, tag, pt, peeled or obj,
                          f"{tname} {temail}".strip() or "unknown"))
     rows.sort(key=lambda r: (r[0], r[1], r[2]))
+    return rows
+
+
+def _version_on(reg: "Registry", evs: list[dict[str, Any]], commit: str) -> str | None:
+    """The version an imported register event put on ``commit`` (GTO's stage tags name a commit)."""
+    return next((e["version"] for e in evs if e["event"] == "register"
+                 and reg.repo.tags(e["tag"]).get(e["tag"], ("",))[0] == commit), None)
+
+
+def _event_of(reg: "Registry", row: Row, evs: list[dict[str, Any]],
+              stacks: dict[tuple[str, str], list[str]]) -> dict[str, Any] | None:
+    """The ledger event one GTO tag stands for (None: nothing to record)."""
+    when, _c, tag, pt, commit, actor = row
+    ts = datetime.fromtimestamp(when, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    if pt.kind == "version":
+        path = _artifact_path(reg, pt.model, commit)
+        if path is None:
+            raise CheckFailed(f"{tag}: cannot find the artifact's path (declare {pt.model} in mvtools.yaml)")
+        sha, size = _hash_at(reg, path, commit)
+        md5 = _dvc_md5(reg, pt.model, path, commit)
+        return L.make_event("register", pt.model, actor, ts, version=pt.version, tag=tag, path=path,
+                            sha256=sha, size=size, md5=md5, metrics=None, params=None, lineage=None,
+                            imported_from="gto")
+    if pt.kind == "stage":
+        ver = _version_on(reg, evs, commit)
+        if ver is None:
+            return None
+        stacks.setdefault((pt.model, pt.stage or ""), []).append(ver)
+        return L.make_event("promote", pt.model, actor, ts, version=ver, stage=pt.stage, tag=tag,
+                            imported_from="gto")
+    if pt.kind == "unassign":
+        stack = stacks.get((pt.model, pt.stage or ""), [])
+        ver = _version_on(reg, evs, commit)
+        if ver is None or ver not in stack:
+            return None
+        if stack[-1] == ver:  # the holder leaves: mvtools' rollback (to the earlier holder, or none)
+            stack.pop()
+            return L.make_event("rollback", pt.model, actor, ts, stage=pt.stage,
+                                version=stack[-1] if stack else None, previous=ver, tag=tag, imported_from="gto")
+        stack[:] = [v for v in stack if v != ver]  # an earlier holder is withdrawn: the holder stays
+        return L.make_event("rollback", pt.model, actor, ts, stage=pt.stage, version=stack[-1],
+                            previous=ver, withdrawn=True, tag=tag, imported_from="gto")
+    if pt.kind == "archive":
+        return L.make_event("archive", pt.model, actor, ts, version=pt.version, tag=tag, imported_from="gto")
+    if pt.kind == "deprecated":
+        return L.make_event("deprecate", pt.model, actor, ts, tag=tag, imported_from="gto")
+    return None
+
+
+def import_gto(reg: "Registry") -> dict[str, Any]:
+    reg.repo.require_no_operation()
     existing = {n: st for n, st in reg.states().items() if st.events}
     per_model: dict[str, list[dict[str, Any]]] = {}
     stacks: dict[tuple[str, str], list[str]] = {}
-    for when, _c, tag, pt, commit, actor in rows:
+    for row in _gto_rows(reg):
+        pt, commit = row[3], row[4]
         if pt.model in existing and not _unrecorded_version(reg, existing[pt.model].versions, pt, commit):
             continue  # a model mvtools tracks: only its version tags no ledger records (gto register)
-        ts = datetime.fromtimestamp(when, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
         evs = per_model.setdefault(pt.model, [])
-        if pt.kind == "version":
-            path = _artifact_path(reg, pt.model, commit)
-            if path is None:
-                raise CheckFailed(f"{tag}: cannot find the artifact's path (declare {pt.model} in mvtools.yaml)")
-            sha, size = _hash_at(reg, path, commit)
-            md5 = _dvc_md5(reg, pt.model, path, commit)
-            evs.append(L.make_event("register", pt.model, actor, ts, version=pt.version, tag=tag, path=path,
-                                    sha256=sha, size=size, md5=md5, metrics=None, params=None, lineage=None,
-                                    imported_from="gto"))
-        elif pt.kind == "stage":
-            ver = next((e["version"] for e in evs if e["event"] == "register"
-                        and reg.repo.tags(e["tag"]).get(e["tag"], ("",))[0] == commit), None)
-            if ver is None:
-                continue
-            stacks.setdefault((pt.model, pt.stage or ""), []).append(ver)
-            evs.append(L.make_event("promote", pt.model, actor, ts, version=ver, stage=pt.stage, tag=tag,
-                                    imported_from="gto"))
-        elif pt.kind == "unassign":
-            stack = stacks.get((pt.model, pt.stage or ""), [])
-            ver = next((e["version"] for e in evs if e["event"] == "register"
-                        and reg.repo.tags(e["tag"]).get(e["tag"], ("",))[0] == commit), None)
-            if ver is None or ver not in stack:
-                continue
-            if stack[-1] == ver:  # the holder leaves: mvtools' rollback (to the earlier holder, or none)
-                stack.pop()
-                evs.append(L.make_event("rollback", pt.model, actor, ts, stage=pt.stage,
-                                        version=stack[-1] if stack else None, previous=ver, tag=tag,
-                                        imported_from="gto"))
-            else:  # an earlier holder is withdrawn: the current holder stays
-                stack[:] = [v for v in stack if v != ver]
-                evs.append(L.make_event("rollback", pt.model, actor, ts, stage=pt.stage, version=stack[-1],
-                                        previous=ver, withdrawn=True, tag=tag, imported_from="gto"))
-        elif pt.kind == "archive":
-            evs.append(L.make_event("archive", pt.model, actor, ts, version=pt.version, tag=tag,
-                                    imported_from="gto"))
-        elif pt.kind == "deprecated":
-            evs.append(L.make_event("deprecate", pt.model, actor, ts, tag=tag, imported_from="gto"))
+        ev = _event_of(reg, row, evs, stacks)
+        if ev is not None:
+            evs.append(ev)
     per_model = {k: v for k, v in per_model.items() if v}
     if not per_model:
         return {"imported": {}, "commit": None}
