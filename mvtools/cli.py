@@ -162,7 +162,7 @@ def cmd_history(args: argparse.Namespace) -> int:
 
 def cmd_get(args: argparse.Namespace) -> int:
     res = _registry(args).get(args.spec, args.output)
-    _emit(args, res, f"{res['model']} {res['version']} -> {res['path']} (sha256 verified)")
+    _emit(args, res, f"{res.model} {res.version} -> {res.path} (sha256 verified)")
     return 0
 
 
@@ -187,8 +187,8 @@ def cmd_sync_tags(args: argparse.Namespace) -> int:
 
 def cmd_push(args: argparse.Namespace) -> int:
     res = _registry(args).push(args.remote)
-    _emit(args, res, f"pushed {res['branch']} and {res['tags']} registry tags to {res['remote']}; "
-              f"{res['dvc_files_pushed']} artifact files to the DVC remote")
+    _emit(args, res, f"pushed {res.branch} and {res.tags} registry tags to {res.remote}; "
+              f"{res.dvc_files_pushed} artifact files to the DVC remote")
     return 0
 
 
@@ -238,7 +238,7 @@ def cmd_deprecate(args: argparse.Namespace) -> int:
 
 def cmd_restore_events(args: argparse.Namespace) -> int:
     res = _registry(args).restore_events(args.name)
-    _emit(args, res, f"restored {len(res['restored'])} event(s) of {res['model']} in {res['commit'][:12]}")
+    _emit(args, res, f"restored {len(res.restored)} event(s) of {res.model} in {res.commit[:12]}")
     return 0
 
 

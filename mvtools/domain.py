@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from mvtools.state import ModelState
 
 __all__ = ["ArchiveEvent", "BrokenModel", "DeployEvent", "DeprecateEvent", "Event", "History", "ModelSummary",
-           "ModelVersion", "ModelView", "PromoteEvent", "RegisterEvent", "RollbackEvent", "Show", "api_result",
+           "ModelVersion", "ModelView", "PromoteEvent", "Pushed", "RegisterEvent", "Restored", "Retrieved", "RollbackEvent", "Show", "api_result",
            "event_from_dict"]
 
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
@@ -255,6 +255,48 @@ class Show:
         if self.broken:
             doc["broken"] = [b.to_json() for b in self.broken]
         return doc
+
+
+# -- results of retrieving, pushing, restoring ----------------------------------------------
+@dataclass(frozen=True)
+class Retrieved:
+    """``mvtools get``: the version's bytes written to ``path``, checked against ``sha256``."""
+
+    model: str
+    version: str
+    path: str
+    sha256: str
+    commit: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"model": self.model, "version": self.version, "path": self.path, "sha256": self.sha256,
+                "commit": self.commit}
+
+
+@dataclass(frozen=True)
+class Pushed:
+    """``mvtools push``: the branch and ``tags`` registry tags pushed to ``remote``."""
+
+    remote: str
+    branch: str
+    tags: int
+    dvc_files_pushed: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {"remote": self.remote, "branch": self.branch, "tags": self.tags,
+                "dvc_files_pushed": self.dvc_files_pushed}
+
+
+@dataclass(frozen=True)
+class Restored:
+    """``mvtools restore-events``: the ids of the events appended again, in ``commit``."""
+
+    model: str
+    restored: tuple[str, ...]
+    commit: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"model": self.model, "restored": list(self.restored), "commit": self.commit}
 
 
 # -- a model's state -----------------------------------------------------------------------

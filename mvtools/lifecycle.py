@@ -9,7 +9,7 @@ import time
 from typing import Any
 
 from mvtools import ledger as L
-from mvtools.domain import ArchiveEvent, DeprecateEvent, PromoteEvent, RollbackEvent, api_result
+from mvtools.domain import ArchiveEvent, DeprecateEvent, PromoteEvent, Restored, RollbackEvent, api_result
 from mvtools.errors import CheckFailed, NotFound, UsageError
 from mvtools.reading import RegistryReader
 from mvtools.versioning import (archive_message, assign_message, deprecate_message, deprecated_tag,
@@ -114,7 +114,7 @@ class Lifecycle(RegistryReader):
             txn.tag(tag, head, deprecate_message(name), env=env)
         return api_result(ev, head, DeprecateEvent)
 
-    def restore_events(self, name: str) -> dict[str, Any]:
+    def restore_events(self, name: str) -> Restored:
         """Append again, in one commit, the events of ``name`` that a commit of HEAD's
         history dropped (``git revert`` of a registering or promoting commit): a ledger
         only grows. Their tags were never deleted; ``sync-tags`` mends any that are."""
@@ -124,7 +124,7 @@ class Lifecycle(RegistryReader):
                 raise UsageError(f"{name}: HEAD's ledger holds every event its history recorded; "
                                  "nothing to restore")
             head = txn.commit({name: dropped}, f"Restore {len(dropped)} event(s) of {name} that a commit dropped")
-        return {"model": name, "restored": [e["id"] for e in dropped], "commit": head}
+        return Restored(name, tuple(e["id"] for e in dropped), head)
 
 
 def tag_env(tags: dict[str, tuple[str, int]], name: str) -> tuple[dict[str, str], int]:

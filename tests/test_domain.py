@@ -144,3 +144,16 @@ def test_api_returns_typed_objects_and_cli_json_is_their_serialisation(git_model
     assert json.loads(mvtools(r, "history", "clf", "--json").stdout) == _json_safe(hist.to_json())
     assert [e.kind for e in hist.events] == ["register", "promote"] and all(e.commit for e in hist.events)
     assert Registry(r).model_state("clf").versions["v0.1.0"].stages == ("staging",)
+    got = Registry(r).get("clf@v0.1.0", r / "copy.bin")
+    assert (got.version, got.sha256, got.commit) == ("v0.1.0", ev.sha256, ev.commit)
+    assert (r / "copy.bin").read_bytes() == b"one"
+
+
+def test_result_documents_keep_their_key_order() -> None:
+    from mvtools.domain import Pushed, Restored, Retrieved
+
+    assert list(Retrieved("clf", "v1.0.0", "m.bin", "a" * 64, "c" * 40).to_json()) == [
+        "model", "version", "path", "sha256", "commit"]
+    assert Pushed("origin", "main", 3, 0).to_json() == {"remote": "origin", "branch": "main", "tags": 3,
+                                                         "dvc_files_pushed": 0}
+    assert Restored("clf", ("x", "y"), "c").to_json() == {"model": "clf", "restored": ["x", "y"], "commit": "c"}
