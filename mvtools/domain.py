@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Mapping, TypeVar
 if TYPE_CHECKING:
     from mvtools.state import ModelState
 
-__all__ = ["ArchiveEvent", "BrokenModel", "DeployEvent", "DeprecateEvent", "Event", "History", "ModelSummary",
+__all__ = ["ArchiveEvent", "BrokenModel", "Comparison", "DeployEvent", "DeprecateEvent", "Event", "History", "ModelSummary",
            "ModelVersion", "ModelView", "PromoteEvent", "Pushed", "RegisterEvent", "Restored", "Retrieved", "RollbackEvent", "Show", "api_result",
            "event_from_dict"]
 
@@ -297,6 +297,35 @@ class Restored:
 
     def to_json(self) -> dict[str, Any]:
         return {"model": self.model, "restored": list(self.restored), "commit": self.commit}
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """``mvtools compare NAME A B``: baseline ``a`` against candidate ``b`` (docs/compare.md).
+    The per-metric, params, artifact and lineage parts are read-only mappings shaped as
+    their JSON; NaN metric values stay floats."""
+
+    model: str
+    a: str
+    b: str
+    metrics: Mapping[str, Mapping[str, Any]]
+    params: Mapping[str, Mapping[str, Any]]
+    artifact: Mapping[str, Any]
+    lineage: Mapping[str, Mapping[str, Any]]
+    similarity: float
+    importance: float
+    relative_change: float | None
+    score_basis: str
+    threshold: float
+    recommendation: str
+    nan: Mapping[str, tuple[str, ...]]
+
+    @staticmethod
+    def from_dict(doc: Mapping[str, Any]) -> Comparison:
+        return Comparison(**{f.name: freeze(doc[f.name]) for f in fields(Comparison)})
+
+    def to_json(self) -> dict[str, Any]:
+        return {f.name: thaw(getattr(self, f.name)) for f in fields(self)}
 
 
 # -- a model's state -----------------------------------------------------------------------

@@ -13,7 +13,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from mvtools.domain import Pushed, Retrieved
+from mvtools.domain import Comparison, Pushed, Retrieved
 from mvtools.errors import CheckFailed, NotFound, UsageError
 from mvtools.lifecycle import Lifecycle
 from mvtools.registering import Registering
@@ -73,13 +73,13 @@ class Registry(Lifecycle, Registering):
             raise CheckFailed(f"git push failed: {err[-1] if err else proc.returncode}")
         return Pushed(remote, branch, len(tags), pushed)
 
-    def compare(self, name: str, a: str, b: str) -> dict[str, Any]:
+    def compare(self, name: str, a: str, b: str) -> Comparison:
         """Baseline ``a`` against candidate ``b``: metrics, params, artifact, lineage, verdict."""
         from mvtools.compare import compare
 
         st, va = self.version(name, a)
         _, vb = self.version(name, b)
-        return compare(name, st.versions[va], st.versions[vb], self.config.compare)
+        return Comparison.from_dict(compare(name, st.versions[va], st.versions[vb], self.config.compare))
 
     def lineage_snapshot(self, spec: str) -> dict[str, Any]:
         """The upstream snapshot the ledger recorded for NAME@VERSION (or NAME's latest)."""

@@ -157,3 +157,16 @@ def test_result_documents_keep_their_key_order() -> None:
     assert Pushed("origin", "main", 3, 0).to_json() == {"remote": "origin", "branch": "main", "tags": 3,
                                                          "dvc_files_pushed": 0}
     assert Restored("clf", ("x", "y"), "c").to_json() == {"model": "clf", "restored": ["x", "y"], "commit": "c"}
+
+
+def test_comparison_round_trips_its_document() -> None:
+    from mvtools.compare import compare
+    from mvtools.domain import Comparison
+    from mvtools.settings import CompareSettings
+
+    a, b = (e for e in _ledger() if e["event"] == "register")
+    doc = compare("clf", a, b, CompareSettings())
+    obj = Comparison.from_dict(doc)
+    assert _same(obj.to_json(), doc) and obj.recommendation == doc["recommendation"]
+    with pytest.raises(TypeError):
+        obj.metrics["acc"] = {}  # type: ignore[index]
