@@ -16,6 +16,7 @@ from mvtools import __version__
 from mvtools.errors import MvtoolsError, UsageError
 
 if TYPE_CHECKING:  # the commands import the registry when they run, not at startup
+    from mvtools.domain import Event
     from mvtools.registry import Registry
 
 
@@ -37,6 +38,9 @@ def _json_safe(doc: Any) -> Any:
 
 
 def _print_json(doc: Any) -> None:
+    """``doc``, or a typed API object's ``to_json()`` (mvtools.domain): the same document."""
+    if hasattr(doc, "to_json"):
+        doc = doc.to_json()
     sys.stdout.write(json.dumps(_json_safe(doc), indent=2, sort_keys=False, default=str, allow_nan=False) + "\n")
 
 
@@ -109,32 +113,32 @@ def cmd_hook(args: argparse.Namespace) -> int:
 def cmd_register(args: argparse.Namespace) -> int:
     reg = _registry(args)
     ev = reg.register(args.name, path=args.path, bump=args.bump, version=args.version, message=args.message)
-    _emit(args, ev, f"registered {ev['model']} {ev['version']} (tag {ev['tag']}, commit {ev['commit'][:12]}, "
-              f"sha256 {ev['sha256'][:12]})")
+    _emit(args, ev, f"registered {ev.model} {ev.version} (tag {ev.tag}, commit {(ev.commit or '-')[:12]}, "
+              f"sha256 {ev.sha256[:12]})")
     return 0
 
 
 def cmd_show(args: argparse.Namespace) -> int:
     """Every model, or one. A model whose ledger cannot be read does not hide the others:
     they are shown, its cause is one `mvtools: error:` line each, and the exit code is 1."""
-    doc = _registry(args).show(args.name, include_deprecated=args.all)
+    res = _registry(args).show(args.name, include_deprecated=args.all)
     if args.json:
         out: dict[str, Any] = {"models": [{k: m[k] for k in ("name", "latest", "versions", "stages")}
-                                          for m in doc["models"]]}
-        if doc.get("broken"):
-            out["broken"] = doc["broken"]
+                                          for m in res.to_json()["models"]]}
+        if res.broken:
+            out["broken"] = [b.to_json() for b in res.broken]
         _print_json(out)
     else:
         rows = [("MODEL", "LATEST", "VERSIONS", "STAGES", "PATH")]
-        for m in doc["models"]:
-            stages = ", ".join(f"{s}={v}" for s, v in m["stages"].items()) or "-"
-            rows.append((m["name"] + (" (deprecated)" if m["deprecated"] else ""), m["latest"] or "-",
-                         str(m["versions"]), stages, m["path"] or "-"))
+        for m in res.models:
+            stages = ", ".join(f"{s}={v}" for s, v in m.stages.items()) or "-"
+            rows.append((m.name + (" (deprecated)" if m.deprecated else ""), m.latest or "-",
+                         str(m.versions), stages, m.path or "-"))
         _table(rows)
     sys.stdout.flush()
-    for b in doc.get("broken", []):
-        print(f"mvtools: error: {b['error']}", file=sys.stderr)
-    return 1 if doc.get("broken") else 0
+    for b in res.broken:
+        print(f"mvtools: error: {b.error}", file=sys.stderr)
+    return 1 if res.broken else 0
 
 
 def _table(rows: Sequence[tuple[str, ...]]) -> None:
@@ -144,21 +148,21 @@ def _table(rows: Sequence[tuple[str, ...]]) -> None:
 
 
 def cmd_history(args: argparse.Namespace) -> int:
-    doc = _registry(args).history(args.name)
+    res = _registry(args).history(args.name)
     if args.json:
-        _print_json(doc)
+        _print_json(res)
         return 0
     rows = [("TIMESTAMP", "EVENT", "VERSION", "COMMIT", "SHA256", "ACTOR")]
-    for ev in doc["events"]:
-        rows.append((ev["timestamp"], ev["event"], ev.get("version") or "-", (ev.get("commit") or "-")[:12],
-                     (ev.get("sha256") or "-")[:12], ev["actor"]))
+    for ev in res.events:
+        rows.append((ev.timestamp, ev.kind, ev.get("version") or "-", (ev.commit or "-")[:12],
+                     (ev.get("sha256") or "-")[:12], ev.actor))
     _table(rows)
     return 0
 
 
 def cmd_get(args: argparse.Namespace) -> int:
     res = _registry(args).get(args.spec, args.output)
-    _emit(args, res, f"{res['model']} {res['version']} -> {res['path']} (sha256 verified)")
+    _emit(args, res, f"{res.model} {res.version} -> {res.path} (sha256 verified)")
     return 0
 
 
@@ -183,8 +187,8 @@ def cmd_sync_tags(args: argparse.Namespace) -> int:
 
 def cmd_push(args: argparse.Namespace) -> int:
     res = _registry(args).push(args.remote)
-    _emit(args, res, f"pushed {res['branch']} and {res['tags']} registry tags to {res['remote']}; "
-              f"{res['dvc_files_pushed']} artifact files to the DVC remote")
+    _emit(args, res, f"pushed {res.branch} and {res.tags} registry tags to {res.remote}; "
+              f"{res.dvc_files_pushed} artifact files to the DVC remote")
     return 0
 
 
@@ -208,9 +212,9 @@ def cmd_verify(args: argparse.Namespace) -> int:
     return 1 if rep.problems else 0
 
 
-def _event_line(ev: dict[str, Any]) -> str:
-    bits = [ev["event"], ev["model"], ev.get("version") or "", ev.get("stage") or ""]
-    tail = f" (tag {ev['tag']})" if ev.get("tag") else ""
+def _event_line(ev: Event) -> str:
+    bits = [ev.kind, ev.model, ev.get("version") or "", ev.get("stage") or ""]
+    tail = f" (tag {ev.tag})" if ev.tag else ""
     return " ".join(b for b in bits if b) + tail
 
 
@@ -234,13 +238,13 @@ def cmd_deprecate(args: argparse.Namespace) -> int:
 
 def cmd_restore_events(args: argparse.Namespace) -> int:
     res = _registry(args).restore_events(args.name)
-    _emit(args, res, f"restored {len(res['restored'])} event(s) of {res['model']} in {res['commit'][:12]}")
+    _emit(args, res, f"restored {len(res.restored)} event(s) of {res.model} in {res.commit[:12]}")
     return 0
 
 
 def cmd_rollback(args: argparse.Namespace) -> int:
     ev = _registry(args).rollback(args.name, args.stage, message=args.message)
-    _emit(args, ev, f"rolled back {ev['model']} {ev['stage']}: {ev['previous']} -> {ev['version']} (tag {ev['tag']})")
+    _emit(args, ev, f"rolled back {ev.model} {ev.stage}: {ev.previous} -> {ev.version} (tag {ev.tag})")
     return 0
 
 

@@ -9,6 +9,7 @@ import time
 from typing import Any
 
 from mvtools import ledger as L
+from mvtools.domain import ArchiveEvent, DeprecateEvent, PromoteEvent, Restored, RollbackEvent, api_result
 from mvtools.errors import CheckFailed, NotFound, UsageError
 from mvtools.reading import RegistryReader
 from mvtools.versioning import (archive_message, assign_message, deprecate_message, deprecated_tag,
@@ -20,7 +21,7 @@ class Lifecycle(RegistryReader):
     """Stages, archive, deprecate."""
 
     def promote(self, name: str, version: str, stage: str, *, force: bool = False,
-                message: str | None = None) -> dict[str, Any]:
+                message: str | None = None) -> PromoteEvent:
         from mvtools import policy
         from mvtools.config import validate_stage
 
@@ -53,9 +54,9 @@ class Lifecycle(RegistryReader):
             txn.commit({name: [ev]}, message or f"Promote {name} {v} to {stage}")
             env, _ = tag_env(tags, name)
             txn.tag(tag, commit, assign_message(name, v, stage), env=env)
-        return {**ev, "commit": commit}
+        return api_result(ev, commit, PromoteEvent)
 
-    def rollback(self, name: str, stage: str, message: str | None = None) -> dict[str, Any]:
+    def rollback(self, name: str, stage: str, message: str | None = None) -> RollbackEvent:
         from mvtools import policy
 
         if stage not in self.config.stages and stage not in self.state(name).stages:
@@ -82,9 +83,9 @@ class Lifecycle(RegistryReader):
             env2 = dict(env, GIT_COMMITTER_DATE=f"@{when + 1} +0000")
             commit = _version_commit(self, st.versions[restored], tags)
             txn.tag(re_tag, commit, assign_message(name, restored, stage), env=env2)
-        return {**ev, "commit": commit}
+        return api_result(ev, commit, RollbackEvent)
 
-    def archive(self, name: str, version: str, message: str | None = None) -> dict[str, Any]:
+    def archive(self, name: str, version: str, message: str | None = None) -> ArchiveEvent:
         with self.transaction() as txn:
             st, v = self.version(name, version)
             if v in st.archived:
@@ -97,9 +98,9 @@ class Lifecycle(RegistryReader):
             txn.commit({name: [ev]}, message or f"Archive {name} {v}")
             env, _ = tag_env(tags, name)
             txn.tag(tag, commit, archive_message(name, v), env=env)
-        return {**ev, "commit": commit}
+        return api_result(ev, commit, ArchiveEvent)
 
-    def deprecate(self, name: str, message: str | None = None) -> dict[str, Any]:
+    def deprecate(self, name: str, message: str | None = None) -> DeprecateEvent:
         with self.transaction() as txn:
             st = self.state(name)
             if st.deprecated:
@@ -111,9 +112,9 @@ class Lifecycle(RegistryReader):
             head = txn.commit({name: [ev]}, message or f"Deprecate {name}")
             env, _ = tag_env(tags, name)
             txn.tag(tag, head, deprecate_message(name), env=env)
-        return {**ev, "commit": head}
+        return api_result(ev, head, DeprecateEvent)
 
-    def restore_events(self, name: str) -> dict[str, Any]:
+    def restore_events(self, name: str) -> Restored:
         """Append again, in one commit, the events of ``name`` that a commit of HEAD's
         history dropped (``git revert`` of a registering or promoting commit): a ledger
         only grows. Their tags were never deleted; ``sync-tags`` mends any that are."""
@@ -123,7 +124,7 @@ class Lifecycle(RegistryReader):
                 raise UsageError(f"{name}: HEAD's ledger holds every event its history recorded; "
                                  "nothing to restore")
             head = txn.commit({name: dropped}, f"Restore {len(dropped)} event(s) of {name} that a commit dropped")
-        return {"model": name, "restored": [e["id"] for e in dropped], "commit": head}
+        return Restored(name, tuple(e["id"] for e in dropped), head)
 
 
 def tag_env(tags: dict[str, tuple[str, int]], name: str) -> tuple[dict[str, str], int]:
@@ -138,3 +139,4 @@ def _version_commit(reg: RegistryReader, ev: dict[str, Any], tags: dict[str, tup
     if c is None:
         raise NotFound(f"no commit holds {ev['tag']}; run 'mvtools sync-tags'")
     return c
+

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from mvtools import ledger as L
 from mvtools.config import Config, load_config
+from mvtools.domain import BrokenModel, Event, History, ModelSummary, ModelView, Show
 from mvtools.errors import ConfigError, InternalError, MvtoolsError, NotFound
 from mvtools.gitops import Repo
 from mvtools.state import ModelState, fold
@@ -99,7 +100,7 @@ class RegistryReader:
             self.config.model(name)  # raises NotFound with the known names
         return fold(name, self.load_ledger(name).events)
 
-    def show(self, name: str | None = None, *, include_deprecated: bool = False) -> dict[str, Any]:
+    def show(self, name: str | None = None, *, include_deprecated: bool = False) -> Show:
         """The models' summaries. All of them: a model whose ledger cannot be read is left
         out and listed under ``broken`` (model and one-line cause); one: its error raises."""
         broken: dict[str, MvtoolsError] = {}
@@ -108,29 +109,26 @@ class RegistryReader:
         else:
             states, broken = self.readable_states()
             sel = [s for s in states.values() if include_deprecated or not s.deprecated]
-        doc: dict[str, Any] = {"models": [
-            {"name": s.name, "latest": s.latest, "versions": len(s.versions),
-             "stages": s.stage_holders(), "deprecated": s.deprecated,
-             "path": self.config.models[s.name].path if s.name in self.config.models else
-             (next(iter(s.versions.values()))["path"] if s.versions else None)}
-            for s in sel
-        ]}
-        if broken:
-            doc["broken"] = [{"name": n, "error": str(e)} for n, e in broken.items()]
-        return doc
+        return Show(tuple(ModelSummary(
+            s.name, s.latest, len(s.versions), s.stage_holders(), s.deprecated,
+            self.config.models[s.name].path if s.name in self.config.models else
+            (next(iter(s.versions.values()))["path"] if s.versions else None)) for s in sel),
+            tuple(BrokenModel(n, str(e)) for n, e in broken.items()))
 
-    def history(self, name: str) -> dict[str, Any]:
+    def history(self, name: str) -> History:
+        """``name``'s events in ledger order, each with the commit its tag names (None
+        when it has no tag or the tag is missing)."""
         st = self.state(name)
         tags = self.repo.tags(model_tag_pattern(name))
         events = []
         for ev in st.events:
-            row = {k: ev.get(k) for k in ("event", "version", "tag", "stage", "sha256", "size", "md5",
-                                          "timestamp", "actor", "metrics", "params")}
-            row.update({k: v for k, v in ev.items() if k not in row})
             t = ev.get("tag")
-            row["commit"] = tags[t][0] if isinstance(t, str) and t in tags else None
-            events.append(row)
-        return {"model": name, "events": events}
+            events.append(Event.from_dict(ev).with_commit(tags[t][0] if isinstance(t, str) and t in tags else None))
+        return History(name, tuple(events))
+
+    def model_state(self, name: str) -> ModelView:
+        """A read-only view of ``name``'s state: versions, stage holders, deprecation."""
+        return ModelView.from_state(self.state(name))
 
     def version(self, name: str, version: str) -> tuple[ModelState, str]:
         """The state of ``name`` and the canonical form of ``version`` (``v1.2.3``, ``1.2.3``

@@ -13,6 +13,7 @@ from mvtools import ledger as L
 from mvtools.artifacts import (WORKTREE, Record, Source, dvc_fetch_command, dvc_fix_command, find_record,
                                flatten_lock_params, read_metrics, read_params, stage_metrics_files)
 from mvtools.config import Config, Model, dvc_yaml_files, load_config
+from mvtools.domain import RegisterEvent, api_result
 from mvtools.errors import CheckFailed, UsageError
 from mvtools.hashing import Digest, StatCache, digest_path
 from mvtools.tagsync import TagSync
@@ -105,7 +106,7 @@ class Registering(TagSync):
         return L.make_event("register", model.name, self.repo.identity(), utc_now(), **fields)
 
     def register(self, name: str, *, path: str | None = None, bump: str | None = None,
-                 version: str | None = None, message: str | None = None) -> dict[str, Any]:
+                 version: str | None = None, message: str | None = None) -> RegisterEvent:
         """Register the work tree's bytes of ``name`` as a new version: append, commit, tag."""
         if bump is not None and bump not in ("major", "minor", "patch"):
             raise UsageError(f"invalid bump {bump!r}: expected major, minor or patch")
@@ -142,7 +143,7 @@ class Registering(TagSync):
             if writes:
                 self.config = load_config(self.root)
             self.tag_event(ev, head)
-        return {**ev, "commit": head}
+        return api_result(ev, head, RegisterEvent)
 
     def _model_for_register(self, name: str, path: str | None) -> Model:
         from mvtools.config import safe_relpath, validate_name

@@ -13,6 +13,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from mvtools.domain import Comparison, Pushed, Retrieved
 from mvtools.errors import CheckFailed, NotFound, UsageError
 from mvtools.lifecycle import Lifecycle
 from mvtools.registering import Registering
@@ -26,7 +27,7 @@ class Registry(Lifecycle, Registering):
     """A model registry in the git work tree at ``path``."""
 
     # -- retrieving and comparing -----------------------------------------------------
-    def get(self, spec: str, out: str | Path | None = None) -> dict[str, Any]:
+    def get(self, spec: str, out: str | Path | None = None) -> Retrieved:
         from mvtools import dvcio
 
         ev = self.resolve(spec)
@@ -41,10 +42,9 @@ class Registry(Lifecycle, Registering):
         if not dest.parent.is_dir():
             raise UsageError(f"{dest.parent}: no such directory")
         dvcio.fetch_version(self.repo, ev, commit, dest)
-        return {"model": ev["model"], "version": ev["version"], "path": str(dest), "sha256": ev["sha256"],
-                "commit": commit}
+        return Retrieved(ev["model"], ev["version"], str(dest), ev["sha256"], commit)
 
-    def push(self, remote: str | None = None) -> dict[str, Any]:
+    def push(self, remote: str | None = None) -> Pushed:
         """Push the registered artifacts to the DVC remote, then the branch and its registry tags."""
         from mvtools import dvcio
 
@@ -71,15 +71,15 @@ class Registry(Lifecycle, Registering):
             err = [ln for ln in proc.stderr.decode("utf-8", "replace").strip().splitlines()
                    if ln.startswith("mvtools:")] or proc.stderr.decode("utf-8", "replace").strip().splitlines()
             raise CheckFailed(f"git push failed: {err[-1] if err else proc.returncode}")
-        return {"remote": remote, "branch": branch, "tags": len(tags), "dvc_files_pushed": pushed}
+        return Pushed(remote, branch, len(tags), pushed)
 
-    def compare(self, name: str, a: str, b: str) -> dict[str, Any]:
+    def compare(self, name: str, a: str, b: str) -> Comparison:
         """Baseline ``a`` against candidate ``b``: metrics, params, artifact, lineage, verdict."""
         from mvtools.compare import compare
 
         st, va = self.version(name, a)
         _, vb = self.version(name, b)
-        return compare(name, st.versions[va], st.versions[vb], self.config.compare)
+        return Comparison.from_dict(compare(name, st.versions[va], st.versions[vb], self.config.compare))
 
     def lineage_snapshot(self, spec: str) -> dict[str, Any]:
         """The upstream snapshot the ledger recorded for NAME@VERSION (or NAME's latest)."""

@@ -2,33 +2,37 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from mvtools.domain import Comparison
 
 
-def print_compare(doc: dict[str, Any]) -> None:
+def print_compare(doc: Comparison) -> None:
     from rich.console import Console
     from rich.table import Table
 
+    from mvtools.domain import thaw  # values as JSON shows them: a list metric prints as [..]
+
     con = Console()
-    t = Table(title=f"{doc['model']}: {doc['a']} (A, baseline) vs {doc['b']} (B, candidate)")
+    t = Table(title=f"{doc.model}: {doc.a} (A, baseline) vs {doc.b} (B, candidate)")
     for col in ("metric", "A", "B", "B - A", ""):
         t.add_column(col)
-    for name, m in doc["metrics"].items():
+    for name, m in doc.metrics.items():
         delta = "-" if m["delta"] is None else f"{m['delta']:+.6g}"
         style = "green" if m["improved"] else ("red" if m.get("worse") else "")
         mark = "better" if m["improved"] else ("worse" if m.get("worse") else "")
-        t.add_row(name, str(m["a"]), str(m["b"]), f"[{style}]{delta}[/]" if style else delta,
+        t.add_row(name, str(thaw(m["a"])), str(thaw(m["b"])), f"[{style}]{delta}[/]" if style else delta,
                   f"[{style}]{mark}[/]" if style else mark)
     con.print(t)
-    for key, label in (("params", "params"),):
-        for k, v in doc[key].items():
-            con.print(f"{label}: {k}: {v['a']} -> {v['b']}")
+    for k, v in doc.params.items():
+        con.print(f"params: {k}: {thaw(v['a'])} -> {thaw(v['b'])}")
     for kind in ("data", "code", "params"):
-        for k, v in doc["lineage"][kind].items():
+        for k, v in doc.lineage[kind].items():
             if kind != "params":
-                con.print(f"lineage {kind}: {k}: {str(v['a'])[:12]} -> {str(v['b'])[:12]}")
-    art = doc["artifact"]
+                con.print(f"lineage {kind}: {k}: {str(thaw(v['a']))[:12]} -> {str(thaw(v['b']))[:12]}")
+    art = doc.artifact
     con.print(f"artifact: {'changed' if art['changed'] else 'identical'} "
               f"({art['size']['a']} -> {art['size']['b']} bytes)")
-    con.print(f"similarity {doc['similarity']:.3f}, importance {doc['importance']:+.6g}, "
-              f"recommendation [bold]{doc['recommendation']}[/]")
+    con.print(f"similarity {doc.similarity:.3f}, importance {doc.importance:+.6g}, "
+              f"recommendation [bold]{doc.recommendation}[/]")

@@ -273,10 +273,10 @@ def test_python_api_matches_cli(clf3: tuple[Path, list[str]]) -> None:
     r, _ = clf3
     reg = Registry(r)
     ev = reg.promote("clf", "v0.1.1", "staging")
-    assert ev["tag"] == "clf#staging#1"
+    assert ev.tag == "clf#staging#1" and ev.to_json()["tag"] == "clf#staging#1"
     with pytest.raises(NotFound) as exc:
         reg.promote("clf", "v7.0.0", "staging")
     assert exc.value.exit_code == 2
     with pytest.raises(UsageError):
         Registry(r).rollback("clf", "staging")
-    assert Registry(r).show()["models"][0]["stages"] == {"staging": "v0.1.1"}
+    assert Registry(r).show().models[0].stages == {"staging": "v0.1.1"}
