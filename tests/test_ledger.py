@@ -9,9 +9,10 @@ from typing import Any
 
 import pytest
 
+from conftest import ledger_bytes as ledger
 from mvtools.errors import ConfigError, InternalError
 from mvtools.ledger import (LedgerCache, append, atomic_write, blob_id, check_extends, check_ledger_change,
-                            check_union, event_id, header, is_ledger_path, ledger_files, ledger_path,
+                            check_union, event_id, is_ledger_path, ledger_files, ledger_path,
                             make_event, model_of_ledger, parse, render_events)
 
 TS = "2026-01-02T03:04:05Z"
@@ -25,10 +26,6 @@ def register(version: str, sha: str = "a" * 64, model: str = "clf", **kw: Any) -
 
 def promote(version: str, stage: str, n: int, model: str = "clf") -> dict[str, Any]:
     return make_event("promote", model, "me", TS, version=version, stage=stage, tag=f"{model}#{stage}#{n}")
-
-
-def ledger(*events: dict[str, Any], model: str = "clf") -> bytes:
-    return (header(model) + render_events(events)).encode()
 
 
 # -- paths ---------------------------------------------------------------------------------
