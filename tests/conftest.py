@@ -7,13 +7,16 @@ variables, so a developer's own git setup (or a hook that runs the suite) cannot
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any, Callable
 
 import pytest
+import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT.parent / "shared" / "corpus" / "dvc-pipelines"
@@ -185,6 +188,50 @@ def assert_refused(repo: Path, *args: str, code: int = 2, want: str | None = Non
         assert want in proc.stderr, proc.stderr
     assert repo_snapshot(repo) == before, f"{args} wrote something"
     return lines[0]
+
+
+
+# -- helpers shared by the test files ------------------------------------------------------
+def template_repo(key: str, build: Callable[[Path], None]) -> Any:
+    """A test file's `r` fixture: ``r = template_repo(KEY, build)`` gives each test a fresh
+    copy of the repo ``build`` makes (see :func:`template_copy`)."""
+    @pytest.fixture
+    def r(tmp_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+        return template_copy(key, tmp_path_factory, tmp_path / "repo", build)
+    return r
+
+
+def refused(r: Path, args: list[str], code: int, env: dict[str, str] | None = None) -> str:
+    """:func:`assert_refused` with the command as a list."""
+    return assert_refused(r, *args, code=code, env=env)
+
+
+def commit_model(r: Path, content: str, msg: str, *args: str, **kw) -> subprocess.CompletedProcess[str]:  # type: ignore[no-untyped-def]
+    """Write models/clf.bin, `git add -A`, commit (the hooks register it)."""
+    write_model(r, "models/clf.bin", content)
+    git(r, "add", "-A")
+    return git(r, "commit", "-q", "-m", msg, *args, **kw)
+
+
+def ledger_events(repo: Path, name: str = "clf", rev: str | None = None) -> list[dict]:  # type: ignore[type-arg]
+    """The events of ``name``'s ledger in the work tree, or at ``rev``."""
+    rel = f"registry/{name.replace(':', '=')}.yaml"
+    text = git(repo, "show", f"{rev}:{rel}").stdout if rev else (repo / rel).read_text()
+    return yaml.safe_load(text)["events"] or []
+
+
+def ledger_bytes(*events: dict[str, Any], model: str = "clf") -> bytes:
+    """A ledger file's bytes holding ``events``, as mvtools writes it."""
+    from mvtools import ledger as L
+
+    return (L.header(model) + L.render_events(list(events))).encode()
+
+
+def gto_show(r: Path) -> dict[str, dict[str, object]]:
+    """`gto show --json` as {name: {latest, stages (the non-empty ones)}}."""
+    out = subprocess.run([str(BIN / "gto"), "show", "--json"], cwd=r, capture_output=True, text=True, check=True)
+    return {n: {"latest": v["version"], "stages": {s: h for s, h in v["stage"].items() if h}}
+            for n, v in json.loads(out.stdout).items()}
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

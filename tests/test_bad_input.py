@@ -10,7 +10,7 @@ from typing import Iterator
 
 import pytest
 
-from conftest import assert_refused, git, init_repo, mvtools, repo_snapshot, template_copy, write_model
+from conftest import assert_refused, git, init_repo, mvtools, repo_snapshot, template_copy, template_repo, write_model
 
 _RO: dict[str, Path] = {}
 
@@ -26,10 +26,8 @@ def _build(r: Path) -> None:
     assert "clf@v0.1.0" in git(r, "tag").stdout
 
 
-@pytest.fixture
-def r(tmp_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A fresh copy of the template repo (built once per process: `mvtools init` runs DVC)."""
-    return template_copy("bad-input", tmp_path_factory, tmp_path / "repo", _build)
+# A fresh copy of the template repo (built once per process: `mvtools init` runs DVC).
+r = template_repo("bad-input", _build)
 
 
 @pytest.fixture

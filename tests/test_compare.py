@@ -10,15 +10,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import assert_refused, dvc, git, init_repo, mvtools, template_copy, write_model
+from conftest import dvc, git, init_repo, mvtools, refused, template_copy, write_model
 
 def compare(r: Path, a: str, b: str) -> dict:
     return json.loads(mvtools(r, "compare", "clf" if (r / "models/clf.bin").exists() else "churn",
                               a, b, "--json").stdout)
-
-
-def refused(r: Path, args: list[str], code: int) -> str:
-    return assert_refused(r, *args, code=code)
 
 
 # -- a git-tracked model with crafted metrics ------------------------------------------

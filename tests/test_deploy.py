@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import assert_refused, dvc, git, head, init_repo, mvtools, tags, template_copy, write_model
+from conftest import dvc, git, head, init_repo, mvtools, refused, tags, template_copy, write_model
 
 # v0.1.0 ok; v0.1.1 better; v0.1.2 below min; v0.1.3 regresses 0.02 from v0.1.1; v0.1.4 too slow
 METRICS = [(0.85, 0.02), (0.88, 0.02), (0.70, 0.02), (0.86, 0.02), (0.90, 0.09)]
@@ -40,10 +40,6 @@ def r(tmp_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     dst = template_copy("deploy", tmp_path_factory, tmp_path / "repo", build)
     assert "clf@v0.1.4" in tags(dst)
     return dst
-
-
-def refused(r: Path, args: list[str], code: int) -> str:
-    return assert_refused(r, *args, code=code)
 
 
 def deploy(r: Path, *args: str) -> None:

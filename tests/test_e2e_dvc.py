@@ -16,6 +16,7 @@ import pytest
 import yaml
 
 from conftest import dvc, git, head, mvtools, tags, write_model
+from conftest import ledger_events as ledger
 
 TRAIN_PY = """\
 import hashlib, json, pathlib, yaml
@@ -56,11 +57,6 @@ artifacts:
 
 def sha256(p: Path) -> str:
     return hashlib.sha256(p.read_bytes()).hexdigest()
-
-
-def ledger(r: Path, name: str) -> list[dict]:
-    doc = yaml.safe_load((r / "registry" / f"{name.replace(':', '=')}.yaml").read_text())
-    return doc["events"]
 
 
 def lock_stage(r: Path, stage: str = "train", lock: str = "dvc.lock") -> dict:

@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import BIN, dvc, git, head, mvtools, run, tags, template_copy, write_model
+from conftest import BIN, dvc, git, head, mvtools, run, tags, template_repo, write_model
+from conftest import ledger_events as ledger
 
 pytestmark = pytest.mark.slow  # every test drives GTO (about a second per call)
 
@@ -65,9 +66,7 @@ def build(r: Path) -> None:
     mvtools(r, "init")
 
 
-@pytest.fixture
-def r(tmp_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return template_copy("gto-import", tmp_path_factory, tmp_path / "repo", build)
+r = template_repo("gto-import", build)
 
 
 def gto_view(r: Path) -> dict[str, dict]:
@@ -79,10 +78,6 @@ def gto_view(r: Path) -> dict[str, dict]:
 def mv_view(r: Path, *extra: str) -> dict[str, dict]:
     doc = json.loads(mvtools(r, "show", "--json", *extra).stdout)
     return {m["name"]: {"latest": m["latest"], "stages": m["stages"]} for m in doc["models"]}
-
-
-def ledger(r: Path, name: str) -> list[dict]:
-    return yaml.safe_load((r / "registry" / f"{name}.yaml").read_text())["events"]
 
 
 def test_import_agrees_with_gto_and_is_idempotent(r: Path) -> None:

@@ -45,7 +45,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import dvc, git, head, init_repo, mvtools, run, set_up_mvtools, tags, template_copy, write_model
+from conftest import commit_model, dvc, git, head, init_repo, mvtools, run, set_up_mvtools, tags, template_copy, write_model
 
 TS_VERSION = re.compile(r"^v\d{14}_[0-9a-f]{8}$")
 
@@ -111,12 +111,6 @@ def verify(r: Path) -> tuple[int, list[str]]:
     proc = mvtools(r, "verify", "--json", check=False)
     doc = json.loads(proc.stdout)
     return proc.returncode, sorted(p["kind"] for p in doc["problems"])
-
-
-def commit_model(r: Path, content: str, msg: str, *args: str, **kw) -> subprocess.CompletedProcess[str]:  # type: ignore[no-untyped-def]
-    write_model(r, "models/clf.bin", content)
-    git(r, "add", "-A")
-    return git(r, "commit", "-q", "-m", msg, *args, **kw)
 
 
 def status(r: Path) -> str:

@@ -25,7 +25,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import ROOT, assert_refused, git, head, init_repo, mvtools, repo_snapshot, tags, template_copy, write_model
+from conftest import ROOT, assert_refused, git, head, init_repo, mvtools, repo_snapshot, tags, template_repo, write_model
 
 def _build(r: Path) -> None:
     """mvtools init (git hooks), git-tracked model clf: v0.1.0 and v0.1.1 registered."""
@@ -40,9 +40,7 @@ def _build(r: Path) -> None:
     assert {"clf@v0.1.0", "clf@v0.1.1"} <= set(tags(r))
 
 
-@pytest.fixture
-def r(tmp_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return template_copy("hostile", tmp_path_factory, tmp_path / "repo", _build)
+r = template_repo("hostile", _build)
 
 
 def refused(repo: Path, *args: str, code: int = 2, want: str | None = None, timeout: float = 60,

@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import assert_refused, git, head, init_repo, mvtools, tags, template_copy, write_model
+from conftest import assert_refused, git, head, init_repo, mvtools, tags, template_repo, write_model
+from conftest import ledger_bytes as _ledger
 
 from mvtools import ledger as L
 from mvtools.errors import ConfigError
@@ -33,10 +34,6 @@ def _reg(version: str = "v0.1.0", model: str = "clf", **kw: Any) -> dict[str, An
 
 def _ev(kind: str, **kw: Any) -> dict[str, Any]:
     return L.make_event(kind, "clf", ACTOR, TS, **kw)
-
-
-def _ledger(*events: dict[str, Any], model: str = "clf") -> bytes:
-    return (L.header(model) + L.render_events(list(events))).encode()
 
 
 # -- every kind as mvtools (and import-gto) writes it parses --------------------------------
@@ -146,9 +143,7 @@ def _build(r: Path) -> None:
     git(r, "commit", "-q", "-m", "clf v0.1.0")
 
 
-@pytest.fixture
-def r(tmp_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return template_copy("ledger-semantics", tmp_path_factory, tmp_path / "repo", _build)
+r = template_repo("ledger-semantics", _build)
 
 
 def _append(r: Path, ev: dict[str, Any]) -> None:

@@ -14,16 +14,13 @@ from pathlib import Path
 
 import pytest
 from conftest import git, init_repo, mvtools, tags, write_model
+from conftest import ledger_bytes as _ledger
 
 from mvtools import ledger as L
 from mvtools.errors import ConfigError
 from mvtools.versioning import deprecated_tag
 
 ACTOR = "Test User <test@example.com>"
-
-
-def _ledger(*events: dict[str, object]) -> bytes:
-    return (L.header("clf") + L.render_events(list(events))).encode()
 
 
 def _ev(n: int) -> dict[str, object]:

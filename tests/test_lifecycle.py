@@ -8,23 +8,15 @@ import json
 from pathlib import Path
 
 import pytest
-import yaml
 
-from conftest import BIN, assert_refused, git, head, init_repo, mvtools, run, tags, template_copy, write_model
+from conftest import BIN, git, head, init_repo, mvtools, refused, run, tags, template_copy, write_model
+from conftest import ledger_events as ledger
 
 GTO = str(BIN / "gto")
 CONTENTS = [b"clf-bytes-1", b"clf-bytes-2", b"clf-bytes-3"]
 
 
 # -- helpers --------------------------------------------------------------------------------
-def refused(r: Path, args: list[str], code: int, env: dict[str, str] | None = None) -> str:
-    return assert_refused(r, *args, code=code, env=env)
-
-
-def ledger(r: Path, name: str = "clf") -> list[dict]:
-    return yaml.safe_load((r / "registry" / f"{name}.yaml").read_text())["events"]
-
-
 def show(r: Path, *extra: str) -> dict:
     return {m["name"]: m for m in json.loads(mvtools(r, "show", "--json", *extra).stdout)["models"]}
 

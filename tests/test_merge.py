@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import git, head, init_repo, mvtools, tags, template_copy, write_model
+from conftest import git, head, init_repo, ledger_events, mvtools, tags, template_repo, write_model
 
 def _build(r: Path) -> None:
     """mvtools init (git hooks + merge driver), git-tracked models clf and m2; clf v0.1.0."""
@@ -24,9 +24,7 @@ def _build(r: Path) -> None:
     assert "clf@v0.1.0" in tags(r)
 
 
-@pytest.fixture
-def r(tmp_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return template_copy("merge", tmp_path_factory, tmp_path / "repo", _build)
+r = template_repo("merge", _build)
 
 
 @pytest.fixture
@@ -45,12 +43,6 @@ def clones(r: Path, tmp_path: Path) -> tuple[Path, Path, Path]:
         assert git(c, "status", "--porcelain").stdout == ""
         out.append(c)
     return bare, out[0], out[1]
-
-
-def ledger_events(repo: Path, name: str = "clf", rev: str | None = None) -> list[dict]:
-    rel = f"registry/{name}.yaml"
-    text = git(repo, "show", f"{rev}:{rel}").stdout if rev else (repo / rel).read_text()
-    return yaml.safe_load(text)["events"] or []
 
 
 def ids(events: list[dict]) -> list[str]:

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from conftest import dvc, git, init_repo, mvtools, tags, template_copy, write_model
+from conftest import dvc, git, init_repo, mvtools, tags, template_repo, write_model
 
 from mvtools import ledger as L
 from mvtools.compare import compare
@@ -160,9 +160,7 @@ def _build_git(r: Path) -> None:
     git(r, "commit", "-q", "-m", "clf: a healthy run")  # v0.1.1
 
 
-@pytest.fixture
-def r(tmp_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return template_copy("nonfinite-git", tmp_path_factory, tmp_path / "repo", _build_git)
+r = template_repo("nonfinite-git", _build_git)
 
 
 def test_a_nan_metric_no_longer_blocks_the_commit(r: Path) -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import assert_refused, git, init_repo, mvtools, template_copy, write_model
+from conftest import git, init_repo, mvtools, refused, template_repo, write_model
 
 POLICY = """\
 policy:
@@ -42,19 +42,13 @@ def build(r: Path) -> None:
         git(r, "commit", "-q", "-m", f"clf {i}")
 
 
-@pytest.fixture
-def r(tmp_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return template_copy("policy", tmp_path_factory, tmp_path / "repo", build)
+r = template_repo("policy", build)
 
 
 def set_policy(r: Path, text: str = POLICY) -> None:
     with open(r / "mvtools.yaml", "a") as fh:
         fh.write(text)
     git(r, "commit", "-q", "-m", "tighten the policy", "--", "mvtools.yaml")
-
-
-def refused(r: Path, args: list[str], code: int, env: dict[str, str] | None = None) -> str:
-    return assert_refused(r, *args, code=code, env=env)
 
 
 def last_actor(r: Path) -> str:

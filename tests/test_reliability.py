@@ -29,7 +29,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import dvc, git, head, init_repo, mvtools, tags, template_copy, write_model
+from conftest import dvc, git, head, init_repo, mvtools, tags, template_repo, write_model
 
 N = 8
 
@@ -44,9 +44,7 @@ def _build(r: Path) -> None:
     assert "clf@v0.1.0" in tags(r)
 
 
-@pytest.fixture
-def r(tmp_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return template_copy("reliability", tmp_path_factory, tmp_path / "repo", _build)
+r = template_repo("reliability", _build)
 
 
 def verify_json(repo: Path) -> dict:

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import assert_refused, dvc, git, head, mvtools, run, set_up_mvtools, tags, write_model
+from conftest import assert_refused, dvc, git, head, ledger_events, mvtools, run, set_up_mvtools, tags, write_model
 
 
 def printed(text: str, marker: str = "run: ") -> str:
@@ -39,12 +39,6 @@ def alternative(text: str) -> str:
 def sh(repo: Path, cmd: str) -> subprocess.CompletedProcess[str]:
     """Run a printed command as a user pastes it into a shell."""
     return run(["sh", "-c", cmd], repo)
-
-
-def ledger_events(repo: Path, name: str, rev: str | None = None) -> list[dict]:
-    text = git(repo, "show", f"{rev}:registry/{name}.yaml").stdout if rev else \
-        (repo / "registry" / f"{name}.yaml").read_text()
-    return yaml.safe_load(text)["events"] or []
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import dvc, git, head, init_repo, mvtools, tags, template_copy, write_model
+from conftest import commit_model, dvc, git, head, init_repo, mvtools, tags, template_copy, template_repo, write_model
 
 SQUASH_M2 = "sed -i 's/^pick \\([0-9a-f]*\\) m2$/squash \\1 m2/'"
 
@@ -35,10 +35,8 @@ def _build_dvc(r: Path) -> None:
     git(r, "commit", "-q", "-m", "set up mvtools")
 
 
-@pytest.fixture
-def r(tmp_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A git-tracked model clf at models/clf.bin, plain git hooks and the merge driver."""
-    return template_copy("rewrites-git", tmp_path_factory, tmp_path / "repo", _build_git)
+# A git-tracked model clf at models/clf.bin, plain git hooks and the merge driver.
+r = template_repo("rewrites-git", _build_git)
 
 
 @pytest.fixture
@@ -48,12 +46,6 @@ def d(tmp_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 # -- helpers ----------------------------------------------------------------------------
-def commit_model(r: Path, content: str, msg: str, *args: str, **kw) -> subprocess.CompletedProcess[str]:  # type: ignore[no-untyped-def]
-    write_model(r, "models/clf.bin", content)
-    git(r, "add", "-A")
-    return git(r, "commit", "-q", "-m", msg, *args, **kw)
-
-
 def commit_dvc_model(r: Path, content: str, msg: str) -> subprocess.CompletedProcess[str]:
     write_model(r, "models/net.bin", content)
     dvc(r, "add", "-q", "models/net.bin")

@@ -47,3 +47,42 @@ def test_first_registration_of_a_version_wins_and_latest_is_the_max(pairs: list[
     s = fold("clf", events)
     assert s.versions[f"v{pairs[0][0]}.{pairs[0][1]}.0"]["sha256"] == "0"
     assert s.latest == f"v{max(pairs)[0]}.{max(pairs)[1]}.0"
+
+
+def test_archive_drops_the_version_from_every_stage_for_good() -> None:
+    base = [ev("register", version="v0.1.0"), ev("register", version="v0.2.0"),
+            ev("promote", version="v0.1.0", stage="prod"), ev("promote", version="v0.2.0", stage="prod"),
+            ev("promote", version="v0.2.0", stage="dev"), ev("archive", version="v0.2.0")]
+    s = fold("clf", base)
+    assert s.stages == {"prod": ["v0.1.0"], "dev": []} and s.stage_holders() == {"prod": "v0.1.0"}
+    assert s.archived == {"v0.2.0"} and "v0.2.0" in s.versions  # still registered, never latest
+    # a rollback after the archive pops what is left, not the archived version
+    assert fold("clf", [*base, ev("rollback", stage="prod")]).stage_holders() == {}
+
+
+def test_rollback_of_an_empty_or_unknown_stage_and_other_events_change_nothing() -> None:
+    base = [ev("register", version="v0.1.0"), ev("promote", version="v0.1.0", stage="prod")]
+    for extra in (ev("rollback", stage="dev"), ev("deploy", version="v0.1.0", environment="prod"),
+                  ev("rollback", stage="prod", previous="v9.9.9", withdrawn=True),
+                  ev("promote", stage="prod"), ev("archive"), ev("rollback")):
+        s = fold("clf", [*base, extra])
+        assert s.stages == {"prod": ["v0.1.0"]} and s.archived == set() and not s.deprecated, extra
+
+
+def test_an_imported_gto_rollback_that_left_the_stage_empty() -> None:
+    s = fold("clf", [ev("register", version="v0.1.0"), ev("promote", version="v0.1.0", stage="prod"),
+                     ev("rollback", stage="prod", version=None, previous="v0.1.0", imported_from="gto")])
+    assert s.stage_holders() == {} and s.latest == "v0.1.0"
+
+
+def test_promoting_a_holder_again_stacks_it_and_deprecation_keeps_state() -> None:
+    s = fold("clf", [ev("register", version="v0.1.0"), ev("register", version="v0.1.1"),
+                     ev("promote", version="v0.1.0", stage="prod"), ev("promote", version="v0.1.1", stage="prod"),
+                     ev("promote", version="v0.1.0", stage="prod"), ev("rollback", stage="prod"), ev("deprecate")])
+    assert s.stages["prod"] == ["v0.1.0", "v0.1.1"] and s.stage_holders() == {"prod": "v0.1.1"}
+    assert s.deprecated and s.latest == "v0.1.1"
+
+
+def test_no_live_version_has_no_latest() -> None:
+    assert fold("clf", []).latest is None
+    assert fold("clf", [ev("register", version="v0.1.0"), ev("archive", version="v0.1.0")]).latest is None

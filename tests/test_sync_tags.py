@@ -4,12 +4,11 @@ deprecations), sync-tags recreates it at the event's time so GTO reads the same 
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 
 import pytest
 
-from conftest import BIN, git, init_repo, mvtools, tags, template_copy, write_model
+from conftest import git, gto_show, init_repo, mvtools, tags, template_repo, write_model
 
 
 def _build(r: Path) -> None:
@@ -27,15 +26,7 @@ def _build(r: Path) -> None:
     mvtools(r, "deprecate", "old")
 
 
-@pytest.fixture
-def r(tmp_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return template_copy("sync-tags", tmp_path_factory, tmp_path / "repo", _build)
-
-
-def gto_show(r: Path) -> dict:
-    out = subprocess.run([str(BIN / "gto"), "show", "--json"], cwd=r, capture_output=True, text=True, check=True)
-    return {n: {"latest": v["version"], "stages": {s: h for s, h in v["stage"].items() if h}}
-            for n, v in json.loads(out.stdout).items()}
+r = template_repo("sync-tags", _build)
 
 
 def mv_show(r: Path) -> dict:

@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import BIN, dvc, git, head, init_repo, mvtools, tags, template_copy, write_model
+from conftest import BIN, dvc, git, gto_show, head, init_repo, mvtools, tags, template_repo, write_model
 
 
 def _build(r: Path) -> None:
@@ -33,9 +33,7 @@ def _build(r: Path) -> None:
     git(r, "commit", "-q", "-m", "set up mvtools")
 
 
-@pytest.fixture
-def r(tmp_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return template_copy("verify-closed", tmp_path_factory, tmp_path / "repo", _build)
+r = template_repo("verify-closed", _build)
 
 
 def commit_model(r: Path, content: str, msg: str, path: str = "models/clf.bin") -> str:
@@ -178,12 +176,6 @@ def test_version_tag_moved_to_a_later_commit(r: Path) -> None:
 
 
 # -- I4 for stage, archive and deprecation tags ------------------------------------------------------
-def gto_show(r: Path) -> dict:
-    out = subprocess.run([str(BIN / "gto"), "show", "--json"], cwd=r, capture_output=True, text=True, check=True)
-    return {n: {"latest": v["version"], "stages": {s: h for s, h in v["stage"].items() if h}}
-            for n, v in json.loads(out.stdout).items()}
-
-
 def mv_show(r: Path) -> dict:
     doc = json.loads(mvtools(r, "show", "--json").stdout)
     return {m["name"]: {"latest": m["latest"], "stages": m["stages"]} for m in doc["models"] if m["latest"]}
