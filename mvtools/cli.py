@@ -205,7 +205,8 @@ def cmd_deploy(args: argparse.Namespace) -> int:
     reg = _registry(args)
     if args.action == "status":
         doc = deploy.status(reg, args.name, args.env)
-        _emit(args, {k: doc[k] for k in ("model", "env", "strategy", "stable", "candidate", "percent")},
+        full = doc.to_json()
+        _emit(args, {k: full[k] for k in ("model", "env", "strategy", "stable", "candidate", "percent")},
               ui.render_deploy_status(doc))
         return 0
     if args.action == "start":

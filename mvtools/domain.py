@@ -1,6 +1,6 @@
 """The typed domain model the Python API returns: immutable dataclasses for each ledger
 event kind, a model version, a model's state, the ``show``/``history`` documents and the
-results of ``sync-tags`` and ``verify``.
+results of ``sync-tags``, ``verify`` and ``deploy status``.
 
 Each object is built from the plain dict the ledger (and the fold over it) uses, with
 ``from_dict``, in one place per API method; ``to_json()`` gives back exactly that dict, in
@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Mapping, TypeVar
 if TYPE_CHECKING:
     from mvtools.state import ModelState
 
-__all__ = ["ArchiveEvent", "BrokenModel", "Comparison", "DeployEvent", "DeprecateEvent", "Event", "Finding", "History",
+__all__ = ["ArchiveEvent", "BrokenModel", "Comparison", "DeployEvent", "DeployStatus", "DeprecateEvent", "Event", "Finding", "History",
            "LedgerRestored", "LedgerSkipped", "ModelSummary", "ModelVersion", "ModelView", "PromoteEvent", "Pushed",
            "RegisterEvent", "Restored", "Retrieved", "RollbackEvent", "Show", "SyncResult", "TagChange", "VerifyReport",
            "api_result", "event_from_dict"]
@@ -184,10 +184,11 @@ def event_from_dict(doc: Mapping[str, Any]) -> Event:
 _E = TypeVar("_E", bound=Event)
 
 
-def api_result(ev: Mapping[str, Any], commit: str | None, cls: type[_E]) -> _E:
+def api_result(ev: Mapping[str, Any], commit: str | None, cls: type[_E], **more: Any) -> _E:
     """What a writing API method returns: the event it appended, typed, with the commit
-    its tag names (its JSON is ``{**event, "commit": commit}``, as ``--json`` prints)."""
-    out = Event.from_dict({**ev, "commit": commit})
+    its tag names (its JSON is ``{**event, "commit": commit, **more}``, as ``--json`` prints;
+    a deploy step adds its ``manifest``)."""
+    out = Event.from_dict({**ev, "commit": commit, **more})
     if not isinstance(out, cls):
         raise TypeError(f"{ev.get('event')!r} event is not a {cls.kind}")
     return out
@@ -472,3 +473,24 @@ class VerifyReport:
         return {"ok": self.ok, "problems": [f.to_json() for f in self.problems],
                 "warnings": [f.to_json() for f in self.warnings], "notes": [f.to_json() for f in self.notes],
                 "unchecked": [f.to_json() for f in self.unchecked]}
+
+
+# -- deployments ---------------------------------------------------------------------------
+@dataclass(frozen=True)
+class DeployStatus:
+    """``mvtools deploy status``: what runs in ``env`` (the fold of its deploy events)."""
+
+    model: str
+    env: str
+    strategy: str | None
+    stable: str | None
+    candidate: str | None
+    percent: int
+    slots: Mapping[str, str | None]
+    live_slot: str | None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "slots", freeze(self.slots))
+
+    def to_json(self) -> dict[str, Any]:
+        return {f.name: thaw(getattr(self, f.name)) for f in fields(self)}

@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 
 if TYPE_CHECKING:
-    from mvtools.domain import (Comparison, Event, History, Pushed, RegisterEvent, Restored, Retrieved,
+    from mvtools.domain import (Comparison, DeployEvent, DeployStatus, Event, History, Pushed, RegisterEvent, Restored, Retrieved,
                                 RollbackEvent, Show, SyncResult, VerifyReport)
 
 
@@ -94,20 +94,20 @@ def render_rollback(ev: RollbackEvent) -> str:
     return f"rolled back {ev.model} {ev.stage}: {ev.previous} -> {ev.version} (tag {ev.tag})"
 
 
-def render_deploy_status(doc: Mapping[str, Any]) -> str:
-    cand = f", canary {doc['candidate']} at {doc['percent']}%" if doc["candidate"] else ""
-    return f"{doc['model']} in {doc['env']}: stable {doc['stable'] or '-'} ({doc['strategy'] or 'no deployment'}){cand}"
+def render_deploy_status(doc: DeployStatus) -> str:
+    cand = f", canary {doc.candidate} at {doc.percent}%" if doc.candidate else ""
+    return f"{doc.model} in {doc.env}: stable {doc.stable or '-'} ({doc.strategy or 'no deployment'}){cand}"
 
 
-def render_deploy(action: str, ev: Mapping[str, Any]) -> str:
-    s = ev["state"]
+def render_deploy(action: str, ev: DeployEvent) -> str:
+    s = ev.state or {}
     cand = f", canary {s['candidate']} at {s['percent']}%" if s.get("candidate") else ""
-    return (f"{action}: {ev['model']} in {ev['env']}: stable {s.get('stable') or '-'}{cand}"
-            + (f" (manifest {ev['manifest']})" if ev.get("manifest") else ""))
+    return (f"{action}: {ev.model} in {ev.env}: stable {s.get('stable') or '-'}{cand}"
+            + (f" (manifest {ev.get('manifest')})" if ev.get("manifest") else ""))
 
 
-def render_publish(ev: Mapping[str, Any]) -> str:
-    return f"published {ev['model']} {ev['version']} to {ev['uri']}"
+def render_publish(ev: DeployEvent) -> str:
+    return f"published {ev.model} {ev.version} to {ev.get('uri')}"
 
 
 def render_import_gto(res: Mapping[str, Any]) -> str:

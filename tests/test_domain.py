@@ -208,3 +208,19 @@ def test_sync_tags_and_verify_return_typed_results(git_model_repo: Path) -> None
     assert isinstance(res, SyncResult) and res.created == (TagChange("clf@v0.1.0", str(ev.commit)),)
     assert json.loads(mvtools(r, "sync-tags", "--json").stdout) == SyncResult().to_json()
     assert verify(Registry(r)).ok
+
+
+def test_deploy_results_keep_their_documents() -> None:
+    from mvtools.domain import DeployStatus
+
+    doc = {"model": "clf", "env": "prod", "strategy": "canary", "stable": "v0.1.0", "candidate": "v0.2.0",
+           "percent": 10, "slots": {"blue": "v0.1.0", "green": None}, "live_slot": "blue"}
+    st = DeployStatus(**doc)
+    assert json.dumps(st.to_json()) == json.dumps(doc)
+    with pytest.raises(TypeError):
+        st.slots["blue"] = "x"  # type: ignore[index]
+    ev = L.make_event("deploy", "clf", ACTOR, TS, env="prod", action="start", state={"stable": "v0.1.0"},
+                      version="v0.1.0", strategy="blue-green")
+    got = api_result(ev, "c" * 40, DeployEvent, manifest="deploy/prod/clf.yaml")
+    assert json.dumps(got.to_json()) == json.dumps({**ev, "commit": "c" * 40, "manifest": "deploy/prod/clf.yaml"})
+    assert got.env == "prod" and got.get("manifest") == "deploy/prod/clf.yaml"
