@@ -19,10 +19,10 @@ from typing import TYPE_CHECKING, Any, ClassVar, Mapping, TypeVar
 if TYPE_CHECKING:
     from mvtools.state import ModelState
 
-__all__ = ["ArchiveEvent", "BrokenModel", "Comparison", "DeployEvent", "DeployStatus", "DeprecateEvent", "Event", "Finding", "History",
-           "LedgerRestored", "LedgerSkipped", "ModelSummary", "ModelVersion", "ModelView", "PromoteEvent", "Pushed",
-           "RegisterEvent", "Restored", "Retrieved", "RollbackEvent", "Show", "SyncResult", "TagChange", "VerifyReport",
-           "api_result", "event_from_dict"]
+__all__ = ["ArchiveEvent", "BrokenModel", "Comparison", "DeployEvent", "DeployStatus", "DeprecateEvent", "Event",
+           "Finding", "History", "LedgerRestored", "LedgerSkipped", "ModelSummary", "ModelVersion", "ModelView",
+           "PromoteEvent", "Pushed", "RegisterEvent", "Restored", "Retrieved", "RollbackEvent", "Show", "SyncResult",
+           "TagChange", "VerifyReport", "api_result", "event_from_dict"]
 
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
 

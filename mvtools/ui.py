@@ -8,8 +8,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 
 if TYPE_CHECKING:
-    from mvtools.domain import (Comparison, DeployEvent, DeployStatus, Event, History, Pushed, RegisterEvent, Restored, Retrieved,
-                                RollbackEvent, Show, SyncResult, VerifyReport)
+    from mvtools.domain import (Comparison, DeployEvent, DeployStatus, Event, History, Pushed, RegisterEvent,
+                                Restored, Retrieved, RollbackEvent, Show, SyncResult, VerifyReport)
 
 
 def table(rows: Sequence[tuple[str, ...]]) -> str:
@@ -25,7 +25,8 @@ def render_done(lines: Iterable[str], nothing: str) -> str:
 
 def render_init(done: Iterable[str], declared: bool) -> str:
     nxt = ("next: commit a new version of a declared model (git add, git commit); mvtools show" if declared else
-           "next: declare your model in mvtools.yaml (or a dvc.yaml artifacts: section), then git add and git commit it")
+           "next: declare your model in mvtools.yaml (or a dvc.yaml artifacts: section), "
+           "then git add and git commit it")
     return render_done(done, "already set up: nothing to do") + "\n" + nxt
 
 

@@ -175,7 +175,8 @@ def test_comparison_round_trips_its_document() -> None:
 def test_sync_and_verify_results_round_trip_their_documents() -> None:
     from mvtools.domain import Finding, SyncResult, VerifyReport
 
-    sync = {"created": [{"tag": "clf@v0.1.0", "commit": "c" * 40}], "moved": [{"tag": "clf#prod#1", "commit": "d" * 40}],
+    sync = {"created": [{"tag": "clf@v0.1.0", "commit": "c" * 40}],
+            "moved": [{"tag": "clf#prod#1", "commit": "d" * 40}],
             "restored": [{"ledger": "registry/clf.yaml", "dropped_bytes": "120"}],
             "skipped": [{"ledger": "registry/x.yaml", "reason": "registry/x.yaml: bad"}]}
     res = SyncResult.from_dict(sync)
