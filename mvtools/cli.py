@@ -12,11 +12,10 @@ import math
 import sys
 from typing import TYPE_CHECKING, Any, Callable, NoReturn, Sequence
 
-from mvtools import __version__
+from mvtools import __version__, ui
 from mvtools.errors import MvtoolsError, UsageError
 
 if TYPE_CHECKING:  # the commands import the registry when they run, not at startup
-    from mvtools.domain import Event
     from mvtools.registry import Registry
 
 
@@ -45,10 +44,10 @@ def _print_json(doc: Any) -> None:
 
 
 def _emit(args: argparse.Namespace, doc: Any, text: str) -> None:
-    """One JSON document with --json, else the human line."""
+    """One JSON document with --json, else the human text (a renderer's, mvtools.ui), if any."""
     if getattr(args, "json", False):
         _print_json(doc)
-    else:
+    elif text:
         print(text)
 
 
@@ -58,20 +57,21 @@ def _registry(args: argparse.Namespace) -> Registry:
     return Registry(args.repo)
 
 
+def _errors(lines: Sequence[str]) -> int:
+    """Print each cause as a ``mvtools: error:`` line on stderr, after stdout; 1 if any."""
+    sys.stdout.flush()
+    for line in lines:
+        print(f"mvtools: error: {line}", file=sys.stderr)
+    return 1 if lines else 0
+
+
 def cmd_init(args: argparse.Namespace) -> int:
+    from mvtools.config import load_config
+    from mvtools.gitops import Repo
     from mvtools.install import init
 
     done = init(args.repo, scheme=args.scheme, hooks=args.hooks)
-    for line in done or ["already set up: nothing to do"]:
-        print(f"mvtools: {line}")
-    from mvtools.config import load_config
-    from mvtools.gitops import Repo
-
-    if load_config(Repo.discover(args.repo).root).models:
-        print("next: commit a new version of a declared model (git add, git commit); mvtools show")
-    else:
-        print("next: declare your model in mvtools.yaml (or a dvc.yaml artifacts: section), "
-              "then git add and git commit it")
+    print(ui.render_init(done or [], bool(load_config(Repo.discover(args.repo).root).models)))
     return 0
 
 
@@ -79,8 +79,7 @@ def cmd_install_hooks(args: argparse.Namespace) -> int:
     from mvtools.gitops import Repo
     from mvtools.install import install_hooks
 
-    for line in install_hooks(Repo.discover(args.repo), args.hooks) or ["hooks already installed"]:
-        print(f"mvtools: {line}")
+    print(ui.render_done(install_hooks(Repo.discover(args.repo), args.hooks) or [], "hooks already installed"))
     return 0
 
 
@@ -90,8 +89,8 @@ def cmd_install_merge_driver(args: argparse.Namespace) -> int:
     from mvtools.install import install_merge_driver
 
     repo = Repo.discover(args.repo)
-    for line in install_merge_driver(repo, load_config(repo.root).registry_dir) or ["merge driver already set up"]:
-        print(f"mvtools: {line}")
+    print(ui.render_done(install_merge_driver(repo, load_config(repo.root).registry_dir) or [],
+                         "merge driver already set up"))
     return 0
 
 
@@ -99,8 +98,7 @@ def cmd_uninstall_hooks(args: argparse.Namespace) -> int:
     from mvtools.gitops import Repo
     from mvtools.install import uninstall_hooks
 
-    for line in uninstall_hooks(Repo.discover(args.repo)) or ["no mvtools hooks installed"]:
-        print(f"mvtools: {line}")
+    print(ui.render_done(uninstall_hooks(Repo.discover(args.repo)) or [], "no mvtools hooks installed"))
     return 0
 
 
@@ -111,10 +109,9 @@ def cmd_hook(args: argparse.Namespace) -> int:
 
 
 def cmd_register(args: argparse.Namespace) -> int:
-    reg = _registry(args)
-    ev = reg.register(args.name, path=args.path, bump=args.bump, version=args.version, message=args.message)
-    _emit(args, ev, f"registered {ev.model} {ev.version} (tag {ev.tag}, commit {(ev.commit or '-')[:12]}, "
-              f"sha256 {ev.sha256[:12]})")
+    ev = _registry(args).register(args.name, path=args.path, bump=args.bump, version=args.version,
+                                  message=args.message)
+    _emit(args, ev, ui.render_register(ev))
     return 0
 
 
@@ -122,73 +119,36 @@ def cmd_show(args: argparse.Namespace) -> int:
     """Every model, or one. A model whose ledger cannot be read does not hide the others:
     they are shown, its cause is one `mvtools: error:` line each, and the exit code is 1."""
     res = _registry(args).show(args.name, include_deprecated=args.all)
-    if args.json:
-        out: dict[str, Any] = {"models": [{k: m[k] for k in ("name", "latest", "versions", "stages")}
-                                          for m in res.to_json()["models"]]}
-        if res.broken:
-            out["broken"] = [b.to_json() for b in res.broken]
-        _print_json(out)
-    else:
-        rows = [("MODEL", "LATEST", "VERSIONS", "STAGES", "PATH")]
-        for m in res.models:
-            stages = ", ".join(f"{s}={v}" for s, v in m.stages.items()) or "-"
-            rows.append((m.name + (" (deprecated)" if m.deprecated else ""), m.latest or "-",
-                         str(m.versions), stages, m.path or "-"))
-        _table(rows)
-    sys.stdout.flush()
-    for b in res.broken:
-        print(f"mvtools: error: {b.error}", file=sys.stderr)
-    return 1 if res.broken else 0
-
-
-def _table(rows: Sequence[tuple[str, ...]]) -> None:
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    for r in rows:
-        print("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())
+    doc: dict[str, Any] = {"models": [{k: m[k] for k in ("name", "latest", "versions", "stages")}
+                                      for m in res.to_json()["models"]]}
+    if res.broken:
+        doc["broken"] = [b.to_json() for b in res.broken]
+    _emit(args, doc, ui.render_show(res))
+    return _errors([b.error for b in res.broken])
 
 
 def cmd_history(args: argparse.Namespace) -> int:
     res = _registry(args).history(args.name)
-    if args.json:
-        _print_json(res)
-        return 0
-    rows = [("TIMESTAMP", "EVENT", "VERSION", "COMMIT", "SHA256", "ACTOR")]
-    for ev in res.events:
-        rows.append((ev.timestamp, ev.kind, ev.get("version") or "-", (ev.commit or "-")[:12],
-                     (ev.get("sha256") or "-")[:12], ev.actor))
-    _table(rows)
+    _emit(args, res, ui.render_history(res))
     return 0
 
 
 def cmd_get(args: argparse.Namespace) -> int:
     res = _registry(args).get(args.spec, args.output)
-    _emit(args, res, f"{res.model} {res.version} -> {res.path} (sha256 verified)")
+    _emit(args, res, ui.render_get(res))
     return 0
 
 
 def cmd_sync_tags(args: argparse.Namespace) -> int:
     res = _registry(args).sync_tags()
-    if args.json:
-        _print_json(res)
-    else:
-        for m in res["created"]:
-            print(f"created tag {m['tag']} on {m['commit'][:12]}")
-        for m in res["moved"]:
-            print(f"moved tag {m['tag']} to {m['commit'][:12]}, where the ledger's event puts it")
-        for m in res["restored"]:
-            print(f"restored {m['ledger']} to HEAD's: dropped events no commit holds (an interrupted "
-                  "registration)")
-        if not any(res.values()):
-            print("tags agree with the ledger")
-    for m in res["skipped"]:  # the others were mended; a broken ledger is the user's to repair
-        print(f"mvtools: error: {m['reason']}", file=sys.stderr)
-    return 1 if res["skipped"] else 0
+    _emit(args, res, ui.render_sync(res))
+    # the others were mended; a broken ledger is the user's to repair
+    return _errors([m.reason for m in res.skipped])
 
 
 def cmd_push(args: argparse.Namespace) -> int:
     res = _registry(args).push(args.remote)
-    _emit(args, res, f"pushed {res.branch} and {res.tags} registry tags to {res.remote}; "
-              f"{res.dvc_files_pushed} artifact files to the DVC remote")
+    _emit(args, res, ui.render_push(res))
     return 0
 
 
@@ -196,55 +156,37 @@ def cmd_verify(args: argparse.Namespace) -> int:
     from mvtools.verify import verify
 
     rep = verify(_registry(args), fetch=args.fetch, policy=args.policy, allow_shallow=args.allow_shallow)
-    if args.json:
-        _print_json({"ok": not rep.problems, "problems": rep.problems, "warnings": rep.warnings,
-                     "notes": rep.notes, "unchecked": rep.unchecked})
-    else:
-        for p in rep.problems:
-            print(f"problem: {p['kind']}: {p['where']}: {p['message']}")
-        for p in rep.warnings:
-            print(f"warning: {p['kind']}: {p['where']}: {p['message']}")
-        for p in rep.notes:
-            print(f"note: {p['kind']}: {p['where']}: {p['message']}")
-        for p in rep.unchecked:
-            print(f"unchecked: {p['kind']}: {p['where']}: {p['message']}")
-        print("verify: ok" if not rep.problems else f"verify: {len(rep.problems)} problem(s)")
-    return 1 if rep.problems else 0
-
-
-def _event_line(ev: Event) -> str:
-    bits = [ev.kind, ev.model, ev.get("version") or "", ev.get("stage") or ""]
-    tail = f" (tag {ev.tag})" if ev.tag else ""
-    return " ".join(b for b in bits if b) + tail
+    _emit(args, rep, ui.render_verify(rep))
+    return 0 if rep.ok else 1
 
 
 def cmd_promote(args: argparse.Namespace) -> int:
     ev = _registry(args).promote(args.name, args.version, args.stage, force=args.force, message=args.message)
-    _emit(args, ev, _event_line(ev))
+    _emit(args, ev, ui.render_event(ev))
     return 0
 
 
 def cmd_archive(args: argparse.Namespace) -> int:
     ev = _registry(args).archive(args.name, args.version, message=args.message)
-    _emit(args, ev, _event_line(ev))
+    _emit(args, ev, ui.render_event(ev))
     return 0
 
 
 def cmd_deprecate(args: argparse.Namespace) -> int:
     ev = _registry(args).deprecate(args.name, message=args.message)
-    _emit(args, ev, _event_line(ev))
+    _emit(args, ev, ui.render_event(ev))
     return 0
 
 
 def cmd_restore_events(args: argparse.Namespace) -> int:
     res = _registry(args).restore_events(args.name)
-    _emit(args, res, f"restored {len(res.restored)} event(s) of {res.model} in {res.commit[:12]}")
+    _emit(args, res, ui.render_restored(res))
     return 0
 
 
 def cmd_rollback(args: argparse.Namespace) -> int:
     ev = _registry(args).rollback(args.name, args.stage, message=args.message)
-    _emit(args, ev, f"rolled back {ev.model} {ev.stage}: {ev.previous} -> {ev.version} (tag {ev.tag})")
+    _emit(args, ev, ui.render_rollback(ev))
     return 0
 
 
@@ -252,10 +194,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
     doc = _registry(args).compare(args.name, args.a, args.b)
     if args.json:
         _print_json(doc)
-        return 0
-    from mvtools.ui import print_compare
-
-    print_compare(doc)
+    else:
+        ui.print_compare(doc)
     return 0
 
 
@@ -265,12 +205,9 @@ def cmd_deploy(args: argparse.Namespace) -> int:
     reg = _registry(args)
     if args.action == "status":
         doc = deploy.status(reg, args.name, args.env)
-        if args.json:
-            _print_json({k: doc[k] for k in ("model", "env", "strategy", "stable", "candidate", "percent")})
-        else:
-            cand = f", canary {doc['candidate']} at {doc['percent']}%" if doc["candidate"] else ""
-            print(f"{doc['model']} in {doc['env']}: stable {doc['stable'] or '-'} "
-                  f"({doc['strategy'] or 'no deployment'}){cand}")
+        full = doc.to_json()
+        _emit(args, {k: full[k] for k in ("model", "env", "strategy", "stable", "candidate", "percent")},
+              ui.render_deploy_status(doc))
         return 0
     if args.action == "start":
         ev = deploy.start(reg, args.name, args.version, args.env, args.strategy, args.percent, force=args.force)
@@ -278,13 +215,7 @@ def cmd_deploy(args: argparse.Namespace) -> int:
         ev = deploy.step(reg, args.name, args.env, args.by)
     else:
         ev = getattr(deploy, args.action)(reg, args.name, args.env)
-    if args.json:
-        _print_json(ev)
-    else:
-        s = ev["state"]
-        cand = f", canary {s['candidate']} at {s['percent']}%" if s.get("candidate") else ""
-        print(f"{args.action}: {ev['model']} in {ev['env']}: stable {s.get('stable') or '-'}{cand}"
-              + (f" (manifest {ev['manifest']})" if ev.get("manifest") else ""))
+    _emit(args, ev, ui.render_deploy(args.action, ev))
     return 0
 
 
@@ -292,7 +223,7 @@ def cmd_publish(args: argparse.Namespace) -> int:
     from mvtools import deploy
 
     ev = deploy.publish(_registry(args), args.spec, args.to)
-    _emit(args, ev, f"published {ev['model']} {ev['version']} to {ev['uri']}")
+    _emit(args, ev, ui.render_publish(ev))
     return 0
 
 
@@ -300,14 +231,7 @@ def cmd_import_gto(args: argparse.Namespace) -> int:
     from mvtools.gto_import import import_gto
 
     res = import_gto(_registry(args))
-    if args.json:
-        _print_json(res)
-    elif res["imported"]:
-        for name, n in res["imported"].items():
-            print(f"imported {n} events of {name}")
-        print(f"committed {res['commit'][:12]}")
-    else:
-        print("nothing to import")
+    _emit(args, res, ui.render_import_gto(res))
     return 0
 
 

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from mvtools import ledger as L
 from mvtools.compare import lower_is_better
+from mvtools.domain import DeployEvent, DeployStatus, api_result
 from mvtools.errors import CheckFailed, UsageError
 from mvtools.settings import Environment
 from mvtools.versioning import tag_name_of, utc_now
@@ -75,13 +76,12 @@ def published_uri(events: list[dict[str, Any]], version: str) -> str | None:
     return uri
 
 
-def status(reg: "Registry", name: str, env: str) -> dict[str, Any]:
+def status(reg: "Registry", name: str, env: str) -> DeployStatus:
     _env(reg, env)
     st = reg.state(name)
     state, _ = fold(st.events, env)
-    return {"model": name, "env": env, "strategy": state["strategy"], "stable": state["stable"],
-            "candidate": state["candidate"], "percent": state["percent"] if state["candidate"] else 0,
-            "slots": state["slots"], "live_slot": state["live_slot"]}
+    return DeployStatus(name, env, state["strategy"], state["stable"], state["candidate"],
+                        state["percent"] if state["candidate"] else 0, state["slots"], state["live_slot"])
 
 
 def _gate(reg: "Registry", name: str, settings_: Environment, cand: dict[str, Any],
@@ -153,7 +153,7 @@ def _render(reg: "Registry", name: str, env: str, settings_: Environment, state:
 
 
 def _commit(reg: "Registry", txn: "Transaction", name: str, env: str, action: str, state: dict[str, Any],
-            message: str, **extra: Any) -> dict[str, Any]:
+            message: str, **extra: Any) -> DeployEvent:
     from mvtools import policy
 
     actor = reg.repo.identity()
@@ -164,7 +164,7 @@ def _commit(reg: "Registry", txn: "Transaction", name: str, env: str, action: st
     settings_ = _env(reg, env)
     writes = _render(reg, name, env, settings_, state, events)
     head = txn.commit({name: [ev]}, message, writes=writes)
-    return {**ev, "commit": head, "manifest": next(iter(writes), None)}
+    return api_result(ev, head, DeployEvent, manifest=next(iter(writes), None))
 
 
 def _check_version(reg: "Registry", name: str, version: str, force: bool) -> tuple[str, dict[str, Any]]:
@@ -177,7 +177,7 @@ def _check_version(reg: "Registry", name: str, version: str, force: bool) -> tup
 
 
 def start(reg: "Registry", name: str, version: str, env: str, strategy: str, percent: int | None = None,
-          force: bool = False) -> dict[str, Any]:
+          force: bool = False) -> DeployEvent:
     if strategy not in STRATEGIES:
         raise UsageError(f"invalid strategy {strategy!r}: expected blue-green or canary")
     settings_ = _env(reg, env)
@@ -206,7 +206,7 @@ def start(reg: "Registry", name: str, version: str, env: str, strategy: str, per
         return _commit(reg, txn, name, env, "start", new, msg, version=v, strategy=strategy)
 
 
-def step(reg: "Registry", name: str, env: str, by: int) -> dict[str, Any]:
+def step(reg: "Registry", name: str, env: str, by: int) -> DeployEvent:
     _env(reg, env)
     if by <= 0:
         raise UsageError("--by must be a positive number of percentage points")
@@ -219,7 +219,7 @@ def step(reg: "Registry", name: str, env: str, by: int) -> dict[str, Any]:
                        f"Canary of {name} {state['candidate']} in {env}: {new['percent']}%")
 
 
-def _end_canary(reg: "Registry", name: str, env: str, action: str) -> dict[str, Any]:
+def _end_canary(reg: "Registry", name: str, env: str, action: str) -> DeployEvent:
     """promote: the candidate becomes stable at 100 %; abort: all traffic back to stable."""
     _env(reg, env)
     with reg.transaction() as txn:
@@ -236,15 +236,15 @@ def _end_canary(reg: "Registry", name: str, env: str, action: str) -> dict[str, 
         return _commit(reg, txn, name, env, action, new, msg)
 
 
-def promote(reg: "Registry", name: str, env: str) -> dict[str, Any]:
+def promote(reg: "Registry", name: str, env: str) -> DeployEvent:
     return _end_canary(reg, name, env, "promote")
 
 
-def abort(reg: "Registry", name: str, env: str) -> dict[str, Any]:
+def abort(reg: "Registry", name: str, env: str) -> DeployEvent:
     return _end_canary(reg, name, env, "abort")
 
 
-def rollback(reg: "Registry", name: str, env: str) -> dict[str, Any]:
+def rollback(reg: "Registry", name: str, env: str) -> DeployEvent:
     _env(reg, env)
     with reg.transaction() as txn:
         state, stack = fold(reg.state(name).events, env)
@@ -255,7 +255,7 @@ def rollback(reg: "Registry", name: str, env: str) -> dict[str, Any]:
                        f"Roll back {name} in {env} to {prev['stable'] or 'nothing'}")
 
 
-def publish(reg: "Registry", spec: str, to: str) -> dict[str, Any]:
+def publish(reg: "Registry", spec: str, to: str) -> DeployEvent:
     """Copy a version's files, under their own names, to ``to``/NAME/VERSION via fsspec (DVC's fs)."""
     if to.startswith("-"):
         raise UsageError(f"invalid destination {to!r}")
@@ -284,4 +284,4 @@ def publish(reg: "Registry", spec: str, to: str) -> dict[str, Any]:
         e = L.make_event("deploy", ev["model"], reg.repo.identity(), utc_now(), action="publish",
                          version=ev["version"], uri=uri)
         head = txn.commit({ev["model"]: [e]}, f"Publish {ev['model']} {ev['version']} to {uri}")
-    return {**e, "commit": head}
+    return api_result(e, head, DeployEvent)

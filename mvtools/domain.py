@@ -1,5 +1,6 @@
 """The typed domain model the Python API returns: immutable dataclasses for each ledger
-event kind, a model version, a model's state and the ``show``/``history`` documents.
+event kind, a model version, a model's state, the ``show``/``history`` documents and the
+results of ``sync-tags``, ``verify`` and ``deploy status``.
 
 Each object is built from the plain dict the ledger (and the fold over it) uses, with
 ``from_dict``, in one place per API method; ``to_json()`` gives back exactly that dict, in
@@ -18,9 +19,10 @@ from typing import TYPE_CHECKING, Any, ClassVar, Mapping, TypeVar
 if TYPE_CHECKING:
     from mvtools.state import ModelState
 
-__all__ = ["ArchiveEvent", "BrokenModel", "Comparison", "DeployEvent", "DeprecateEvent", "Event", "History", "ModelSummary",
-           "ModelVersion", "ModelView", "PromoteEvent", "Pushed", "RegisterEvent", "Restored", "Retrieved", "RollbackEvent", "Show", "api_result",
-           "event_from_dict"]
+__all__ = ["ArchiveEvent", "BrokenModel", "Comparison", "DeployEvent", "DeployStatus", "DeprecateEvent", "Event",
+           "Finding", "History", "LedgerRestored", "LedgerSkipped", "ModelSummary", "ModelVersion", "ModelView",
+           "PromoteEvent", "Pushed", "RegisterEvent", "Restored", "Retrieved", "RollbackEvent", "Show", "SyncResult",
+           "TagChange", "VerifyReport", "api_result", "event_from_dict"]
 
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
 
@@ -182,10 +184,11 @@ def event_from_dict(doc: Mapping[str, Any]) -> Event:
 _E = TypeVar("_E", bound=Event)
 
 
-def api_result(ev: Mapping[str, Any], commit: str | None, cls: type[_E]) -> _E:
+def api_result(ev: Mapping[str, Any], commit: str | None, cls: type[_E], **more: Any) -> _E:
     """What a writing API method returns: the event it appended, typed, with the commit
-    its tag names (its JSON is ``{**event, "commit": commit}``, as ``--json`` prints)."""
-    out = Event.from_dict({**ev, "commit": commit})
+    its tag names (its JSON is ``{**event, "commit": commit, **more}``, as ``--json`` prints;
+    a deploy step adds its ``manifest``)."""
+    out = Event.from_dict({**ev, "commit": commit, **more})
     if not isinstance(out, cls):
         raise TypeError(f"{ev.get('event')!r} event is not a {cls.kind}")
     return out
@@ -375,3 +378,119 @@ def _register(ev: Mapping[str, Any]) -> RegisterEvent:
     out = Event.from_dict(ev)
     assert isinstance(out, RegisterEvent)
     return out
+
+
+# -- sync-tags -----------------------------------------------------------------------------
+@dataclass(frozen=True)
+class TagChange:
+    """A registry tag ``sync-tags`` created or re-pointed, and the commit it names now."""
+
+    tag: str
+    commit: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"tag": self.tag, "commit": self.commit}
+
+
+@dataclass(frozen=True)
+class LedgerRestored:
+    """A ledger reset to HEAD's: ``dropped_bytes`` (a decimal string) of events no commit held."""
+
+    ledger: str
+    dropped_bytes: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"ledger": self.ledger, "dropped_bytes": self.dropped_bytes}
+
+
+@dataclass(frozen=True)
+class LedgerSkipped:
+    """A ledger HEAD holds that cannot be read: its model's tags were left alone."""
+
+    ledger: str
+    reason: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"ledger": self.ledger, "reason": self.reason}
+
+
+@dataclass(frozen=True)
+class SyncResult:
+    """``mvtools sync-tags``: what it mended, and the broken ledgers it skipped (exit 1)."""
+
+    created: tuple[TagChange, ...] = ()
+    moved: tuple[TagChange, ...] = ()
+    restored: tuple[LedgerRestored, ...] = ()
+    skipped: tuple[LedgerSkipped, ...] = ()
+
+    @staticmethod
+    def from_dict(doc: Mapping[str, Any]) -> SyncResult:
+        return SyncResult(tuple(TagChange(**m) for m in doc.get("created", ())),
+                          tuple(TagChange(**m) for m in doc.get("moved", ())),
+                          tuple(LedgerRestored(**m) for m in doc.get("restored", ())),
+                          tuple(LedgerSkipped(**m) for m in doc.get("skipped", ())))
+
+    def to_json(self) -> dict[str, Any]:
+        return {"created": [m.to_json() for m in self.created], "moved": [m.to_json() for m in self.moved],
+                "restored": [m.to_json() for m in self.restored], "skipped": [m.to_json() for m in self.skipped]}
+
+
+# -- verify --------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Finding:
+    """One line of ``mvtools verify``: what kind of check, where, and what was found (with
+    the repair to run, when there is one)."""
+
+    kind: str
+    where: str
+    message: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"kind": self.kind, "where": self.where, "message": self.message}
+
+
+@dataclass(frozen=True)
+class VerifyReport:
+    """``mvtools verify``: problems (exit 1), warnings, notes, and what was not checked."""
+
+    problems: tuple[Finding, ...] = ()
+    warnings: tuple[Finding, ...] = ()
+    notes: tuple[Finding, ...] = ()
+    unchecked: tuple[Finding, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    @staticmethod
+    def from_dict(doc: Mapping[str, Any]) -> VerifyReport:
+        def items(key: str) -> tuple[Finding, ...]:
+            return tuple(Finding(**f) for f in doc.get(key, ()))
+
+        return VerifyReport(items("problems"), items("warnings"), items("notes"), items("unchecked"))
+
+    def to_json(self) -> dict[str, Any]:
+        return {"ok": self.ok, "problems": [f.to_json() for f in self.problems],
+                "warnings": [f.to_json() for f in self.warnings], "notes": [f.to_json() for f in self.notes],
+                "unchecked": [f.to_json() for f in self.unchecked]}
+
+
+# -- deployments ---------------------------------------------------------------------------
+@dataclass(frozen=True)
+class DeployStatus:
+    """``mvtools deploy status``: what runs in ``env`` (the fold of its deploy events)."""
+
+    model: str
+    env: str
+    strategy: str | None
+    stable: str | None
+    candidate: str | None
+    percent: int
+    slots: Mapping[str, str | None]
+    live_slot: str | None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "slots", freeze(self.slots))
+
+    def to_json(self) -> dict[str, Any]:
+        return {f.name: thaw(getattr(self, f.name)) for f in fields(self)}

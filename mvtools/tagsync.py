@@ -9,6 +9,7 @@ import time
 from typing import Any
 
 from mvtools import ledger as L
+from mvtools.domain import SyncResult
 from mvtools.errors import ConfigError, UsageError
 from mvtools.reading import RegistryReader
 from mvtools.state import fold
@@ -30,7 +31,7 @@ class TagSync(RegistryReader):
         self.repo.create_tag(tag, commit, register_message(ev["model"], ev["version"]))
         return commit, True
 
-    def sync_tags(self) -> dict[str, list[dict[str, str]]]:
+    def sync_tags(self) -> SyncResult:
         """Make the registry tags agree with HEAD's ledgers: create missing tags (versions on
         the first commit whose ledger holds the event) and re-point stage, archive and
         deprecation tags that point elsewhere, at the event's time so GTO orders them as the
@@ -64,7 +65,7 @@ class TagSync(RegistryReader):
                 self.repo.create_tag(tag, commit, message, force=have is not None, env=env)
                 tags[tag] = (commit, when)
                 (made if have is None else moved).append({"tag": tag, "commit": commit})
-        return {"created": made, "moved": moved, "restored": restored, "skipped": skipped}
+        return SyncResult.from_dict({"created": made, "moved": moved, "restored": restored, "skipped": skipped})
 
     def _committed_events(self, skipped: list[dict[str, str]]) -> dict[str, list[dict[str, Any]]]:
         """Each model's events as HEAD's ledger holds them; a broken ledger is skipped (and

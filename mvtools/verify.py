@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 from mvtools import ledger as L
 from mvtools.artifacts import Source, find_record
 from mvtools.config import dvc_yaml_files
+from mvtools.domain import VerifyReport
 from mvtools.errors import ConfigError, MvtoolsError
 from mvtools.hashing import sha256_of, tree_sha256
 from mvtools.verify_tags import check_tags, git_sha256
@@ -35,6 +36,8 @@ if TYPE_CHECKING:
 
 
 class Report:
+    """The findings as the checks collect them; ``verify`` returns them as a ``VerifyReport``."""
+
     def __init__(self) -> None:
         self.problems: list[dict[str, str]] = []
         self.warnings: list[dict[str, str]] = []
@@ -53,6 +56,10 @@ class Report:
     def note(self, kind: str, where: str, message: str) -> None:
         """Right, but worth knowing (a version tag on a commit outside this branch)."""
         self.notes.append({"kind": kind, "where": where, "message": message})
+
+    def result(self) -> VerifyReport:
+        return VerifyReport.from_dict({"problems": self.problems, "warnings": self.warnings, "notes": self.notes,
+                                       "unchecked": self.unchecked})
 
 
 def _ledgers(reg: Registry, rep: Report) -> tuple[dict[str, L.Ledger], set[str]]:
@@ -268,7 +275,7 @@ def _fetched_sha256(reg: Registry, ev: dict[str, Any], commit: str | None) -> tu
         return digest_path(Path(tmp), "artifact").sha256, ""
 
 
-def verify(reg: Registry, *, fetch: bool = False, policy: bool = False, allow_shallow: bool = False) -> Report:
+def verify(reg: Registry, *, fetch: bool = False, policy: bool = False, allow_shallow: bool = False) -> VerifyReport:
     """Check everything (module docstring). What cannot be seen fails closed: a shallow
     clone is a problem unless ``allow_shallow`` accepts a partial check."""
     rep = Report()
@@ -280,7 +287,7 @@ def verify(reg: Registry, *, fetch: bool = False, policy: bool = False, allow_sh
                 rep.warn("future-timestamp", f"{name} {ev['event']} {ev.get('version') or ''}".strip(),
                          f"timestamped {ev['timestamp']}, in the future")
     if reg.repo.head is None:
-        return rep
+        return rep.result()
     shallow = reg.repo.out("rev-parse", "--is-shallow-repository") == "true"
     if shallow:
         what = ("history before the shallow boundary and the tags of older versions are not here, so they "
@@ -306,4 +313,4 @@ def verify(reg: Registry, *, fetch: bool = False, policy: bool = False, allow_sh
         from mvtools.policy import check_history
 
         rep.problems += check_history(reg)
-    return rep
+    return rep.result()

@@ -170,3 +170,58 @@ def test_comparison_round_trips_its_document() -> None:
     assert _same(obj.to_json(), doc) and obj.recommendation == doc["recommendation"]
     with pytest.raises(TypeError):
         obj.metrics["acc"] = {}  # type: ignore[index]
+
+
+def test_sync_and_verify_results_round_trip_their_documents() -> None:
+    from mvtools.domain import Finding, SyncResult, VerifyReport
+
+    sync = {"created": [{"tag": "clf@v0.1.0", "commit": "c" * 40}],
+            "moved": [{"tag": "clf#prod#1", "commit": "d" * 40}],
+            "restored": [{"ledger": "registry/clf.yaml", "dropped_bytes": "120"}],
+            "skipped": [{"ledger": "registry/x.yaml", "reason": "registry/x.yaml: bad"}]}
+    res = SyncResult.from_dict(sync)
+    assert res.to_json() == sync and json.dumps(res.to_json()) == json.dumps(sync)
+    assert res.created[0].tag == "clf@v0.1.0" and res.skipped[0].reason == "registry/x.yaml: bad"
+    assert SyncResult().to_json() == {"created": [], "moved": [], "restored": [], "skipped": []}
+    f = {"kind": "tag-missing", "where": "clf@v0.1.0", "message": "run: mvtools sync-tags"}
+    doc = {"ok": False, "problems": [f], "warnings": [], "notes": [dict(f, kind="tag-elsewhere")], "unchecked": []}
+    rep = VerifyReport.from_dict(doc)
+    assert json.dumps(rep.to_json()) == json.dumps(doc) and not rep.ok
+    assert rep.problems == (Finding(**f),) and VerifyReport().to_json()["ok"] is True
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        rep.problems[0].kind = "x"  # type: ignore[misc]
+
+
+def test_sync_tags_and_verify_return_typed_results(git_model_repo: Path) -> None:
+    from mvtools.cli import _json_safe
+    from mvtools.domain import SyncResult, TagChange, VerifyReport
+    from mvtools.registry import Registry
+    from mvtools.verify import verify
+
+    r = git_model_repo
+    write_model(r, "models/clf.bin", b"one")
+    ev = Registry(r).register("clf")
+    git(r, "tag", "-d", "clf@v0.1.0")
+    rep = verify(Registry(r))
+    assert isinstance(rep, VerifyReport) and [p.kind for p in rep.problems] == ["tag-missing"]
+    assert json.loads(mvtools(r, "verify", "--json", check=False).stdout) == _json_safe(rep.to_json())
+    res = Registry(r).sync_tags()
+    assert isinstance(res, SyncResult) and res.created == (TagChange("clf@v0.1.0", str(ev.commit)),)
+    assert json.loads(mvtools(r, "sync-tags", "--json").stdout) == SyncResult().to_json()
+    assert verify(Registry(r)).ok
+
+
+def test_deploy_results_keep_their_documents() -> None:
+    from mvtools.domain import DeployStatus
+
+    doc = {"model": "clf", "env": "prod", "strategy": "canary", "stable": "v0.1.0", "candidate": "v0.2.0",
+           "percent": 10, "slots": {"blue": "v0.1.0", "green": None}, "live_slot": "blue"}
+    st = DeployStatus(**doc)
+    assert json.dumps(st.to_json()) == json.dumps(doc)
+    with pytest.raises(TypeError):
+        st.slots["blue"] = "x"  # type: ignore[index]
+    ev = L.make_event("deploy", "clf", ACTOR, TS, env="prod", action="start", state={"stable": "v0.1.0"},
+                      version="v0.1.0", strategy="blue-green")
+    got = api_result(ev, "c" * 40, DeployEvent, manifest="deploy/prod/clf.yaml")
+    assert json.dumps(got.to_json()) == json.dumps({**ev, "commit": "c" * 40, "manifest": "deploy/prod/clf.yaml"})
+    assert got.env == "prod" and got.get("manifest") == "deploy/prod/clf.yaml"
