@@ -15,7 +15,7 @@ from mvtools.artifacts import INDEX, Record, Source, find_record
 from mvtools.config import CONFIG_FILE, Config, Model, dvc_yaml_files, load_config
 from mvtools.errors import CheckFailed, UsageError
 from mvtools.gitops import Repo, git_ancestor_pids, git_ancestors
-from mvtools.versioning import parse_tag, register_message
+from mvtools.versioning import parse_tag, register_message, version_tag
 
 if TYPE_CHECKING:  # the hooks import registry only when they register or tag
     from mvtools.registry import Registry
@@ -329,7 +329,27 @@ def post_rewrite(repo: Repo, command: str | None, mapping: str | None) -> int:
     return after_rewrite(repo, command, mapping)
 
 
-def pre_push(repo: Repo, stdin: str) -> int:
+def _refuse_rebinding(repo: Repo, remote: str, refs: list[str]) -> None:
+    """I1 across clones: an archive tag ``NAME@V!`` whose version the remote already publishes
+    on another commit would bind V to other bytes there (git itself refuses only the version
+    tag, which exists on the remote by name): this clone's V is provisional and lost the race."""
+    for tag in refs:
+        pt = parse_tag(tag)
+        if pt is None or pt.kind != "archive" or pt.version is None:
+            continue
+        vtag = version_tag(pt.model, pt.version)
+        mine = repo.tags(vtag).get(vtag)
+        out = repo.out("ls-remote", "--tags", "--", remote, f"refs/tags/{vtag}", f"refs/tags/{vtag}^{{}}",
+                       check=False)
+        theirs = {ref: obj for obj, ref in (line.split("\t", 1) for line in out.splitlines() if "\t" in line)}
+        published = theirs.get(f"refs/tags/{vtag}^{{}}") or theirs.get(f"refs/tags/{vtag}")
+        if published and mine is not None and published != mine[0]:
+            raise CheckFailed(f"refusing to push {tag}: {remote} publishes {vtag} on commit {published[:12]}, "
+                              f"not on this clone's {mine[0][:12]}: another clone took {pt.version} first, so "
+                              "this clone's number is provisional and is not archived there; nothing was pushed")
+
+
+def pre_push(repo: Repo, stdin: str, remote: str | None = None) -> int:
     """Refuse to push version tags whose artifacts the DVC remote lacks (or push them first)."""
     if os.environ.get("MVTOOLS_SKIP") == "1":
         return 0
@@ -340,6 +360,7 @@ def pre_push(repo: Repo, stdin: str) -> int:
             refs.append(parts[0][len("refs/tags/"):])
     if not refs and os.environ.get("PRE_COMMIT_LOCAL_BRANCH", "").startswith("refs/tags/"):
         refs.append(os.environ["PRE_COMMIT_LOCAL_BRANCH"][len("refs/tags/"):])
+    _refuse_rebinding(repo, remote or os.environ.get("PRE_COMMIT_REMOTE_NAME") or "origin", refs)
     cfg = load_config(repo.root)
     mode = cfg.push.dvc
     if mode == "off":
@@ -385,7 +406,8 @@ def run(hook: str, args: list[str]) -> int:
         command = args[0] if args else os.environ.get("PRE_COMMIT_REWRITE_COMMAND")
         return post_rewrite(repo, command, mapping or None)
     if hook == "pre-push":
-        return pre_push(repo, "" if sys.stdin is None or sys.stdin.isatty() else sys.stdin.read())
+        return pre_push(repo, "" if sys.stdin is None or sys.stdin.isatty() else sys.stdin.read(),
+                        args[0] if args else None)
     raise UsageError(f"unknown hook {hook!r}: expected pre-commit, post-commit, post-rewrite or pre-push")
 
 
