@@ -224,8 +224,18 @@ class RegistryReader:
         return self.commit_holding(ev["model"], ev["id"])
 
     def commit_holding(self, name: str, event_id: str, rev: str = "HEAD") -> str | None:
-        """The oldest commit reachable from ``rev`` whose ledger gained the event."""
-        proc = self.repo.git("log", "--format=%H", "-S" + event_id, rev, "--",
-                             self.config.ledger_path(name), check=False)
-        lines = proc.stdout.decode().split()
-        return lines[-1] if lines else None
+        """The oldest commit reachable from ``rev`` whose ledger gained the event: one whose
+        parents' ledgers all lack it (a merge that registered new bytes included; a merge
+        that only brings it in from a side is not where it was gained)."""
+        rel = self.config.ledger_path(name)
+        out = self.repo.out("log", "--full-history", "-m", "--format=%H %P", "-S" + event_id, rev, "--", rel,
+                            check=False)
+        rows: dict[str, list[str]] = {}
+        for line in out.splitlines():
+            commit, *parents = line.split()
+            rows.setdefault(commit, parents)
+        key = event_id.encode()
+        for commit, parents in reversed(list(rows.items())):  # oldest first
+            if not any(key in (self.repo.show_blob(f"{p}:{rel}") or b"") for p in parents):
+                return commit
+        return None

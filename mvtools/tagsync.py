@@ -67,6 +67,10 @@ class TagSync(RegistryReader):
                 (made if have is None else moved).append({"tag": tag, "commit": commit})
         return SyncResult.from_dict({"created": made, "moved": moved, "restored": restored, "skipped": skipped})
 
+    def _events_at(self, commit: str, name: str) -> list[dict[str, Any]]:
+        led = self.ledger_at(commit, name)
+        return led.events if led is not None else []
+
     def _committed_events(self, skipped: list[dict[str, str]]) -> dict[str, list[dict[str, Any]]]:
         """Each model's events as HEAD's ledger holds them; a broken ledger is skipped (and
         said), the other models are still synced."""
@@ -139,7 +143,10 @@ class TagSync(RegistryReader):
             elif kind == "archive":
                 out.append((tag, version_commit(ver), archive_message(name, ver), ts))
             elif kind == "deprecate":
-                held = tags[tag][0] if ev.get("imported_from") and tag in tags else None  # GTO's own place
+                # where it is, when that commit's own ledger records a deprecation: GTO put it there
+                # (imported), or another branch deprecated the model first (the tag is shared)
+                held = tags[tag][0] if tag in tags and (ev.get("imported_from") or any(
+                    e["event"] == "deprecate" for e in self._events_at(tags[tag][0], name))) else None
                 out.append((tag, held or self.commit_holding(name, ev["id"]), deprecate_message(name), ts))
             elif kind == "rollback":
                 stage, prev = ev.get("stage"), ev.get("previous")

@@ -104,7 +104,9 @@ def _history(reg: Registry, rep: Report, broken: set[str]) -> set[str]:
     repo, cfg = reg.repo, reg.config
     skip = {cfg.ledger_path(name) for name in broken}
     dropping: set[str] = set()
-    log = repo.out("log", "--format=%H %P", "--", cfg.registry_dir, check=False)
+    # --full-history: a merge whose ledger equals its first parent's (`merge -s ours`) may
+    # still drop the other side's events; default simplification would hide it and that side
+    log = repo.out("log", "--full-history", "--format=%H %P", "--", cfg.registry_dir, check=False)
     for line in log.splitlines():
         commit, *parents = line.split()
         names = repo.out("diff-tree", "-r", "-m", "--name-only", "--no-commit-id", "--root", commit).split()
@@ -155,14 +157,14 @@ def _unregistered(reg: Registry, rep: Report, ledgers: dict[str, L.Ledger], brok
         md5s = {e.get("md5") for e in (led.events if led else []) if e["event"] == "register"}
         shas = {e.get("sha256") for e in (led.events if led else []) if e["event"] == "register"}
         watch = [model.path, model.path + ".dvc", *[os.path.join(os.path.dirname(d), "dvc.lock") for d in dvcy]]
-        log = repo.out("log", "--format=%H %P", "--", *watch, check=False)
+        log = repo.out("log", "--full-history", "--format=%H %P", "--", *watch, check=False)
         for line in log.splitlines():
             commit, *parents = line.split()
             new = find_record(cfg, Source(repo, commit), model, dvcy)
-            old = find_record(cfg, Source(repo, parents[0]), model, dvcy) if parents else None
+            olds = [find_record(cfg, Source(repo, p), model, dvcy) for p in parents]
             if new is not None:
-                if old is not None and old.md5 == new.md5:
-                    continue
+                if any(o is not None and o.md5 == new.md5 for o in olds):
+                    continue  # as a parent holds it (a merge taking one side: judged on that side)
                 if new.md5 in md5s:
                     continue
                 what = f"md5 {new.md5}"
@@ -170,7 +172,7 @@ def _unregistered(reg: Registry, rep: Report, ledgers: dict[str, L.Ledger], brok
                 blob_ids = repo.blob_ids(commit, [model.path])
                 if not blob_ids:
                     continue
-                if parents and repo.blob_ids(parents[0], [model.path]) == blob_ids:
+                if any(repo.blob_ids(p, [model.path]) == blob_ids for p in parents):
                     continue
                 sha = git_sha256(repo, commit, model.path)
                 if sha in shas:
