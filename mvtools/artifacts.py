@@ -7,6 +7,8 @@ pre-commit hook sees the model exactly as it will be committed.
 
 from __future__ import annotations
 
+import shlex
+
 import json
 import posixpath
 from dataclasses import dataclass, field
@@ -237,8 +239,8 @@ def flatten_lock_params(params: dict[str, Any]) -> dict[str, Any]:
 def dvc_target(rec: Record, model: Model) -> str:
     """What DVC commands take to act on the model's record: its .dvc file or its stage."""
     if rec.kind == "dvcfile":
-        return rec.file or model.path + ".dvc"
-    return str(rec.stage) if rec.dvc_yaml == "dvc.yaml" else f"{rec.dvc_yaml}:{rec.stage}"
+        return shlex.quote(rec.file or model.path + ".dvc")
+    return shlex.quote(str(rec.stage) if rec.dvc_yaml == "dvc.yaml" else f"{rec.dvc_yaml}:{rec.stage}")
 
 
 def dvc_fix_command(rec: Record, model: Model, *, known: bool, recorded_cached: bool) -> str:
@@ -247,12 +249,12 @@ def dvc_fix_command(rec: Record, model: Model, *, known: bool, recorded_cached: 
     merge) and the recorded bytes must be fetched; else the bytes are new and DVC must
     record them (or the recorded ones be restored over them, which needs --force)."""
     if rec.kind == "git":
-        return f"git add {model.path}"
+        return f"git add {shlex.quote(model.path)}"
     target = dvc_target(rec, model)
     if known:
         return f"dvc checkout {target}" if recorded_cached else f"dvc pull {target}"
     if rec.kind == "dvcfile":
-        return f"dvc add {model.path}"
+        return f"dvc add {shlex.quote(model.path)}"
     return f"dvc commit --force {target}  (or: dvc checkout --force {target} to restore the recorded version)"
 
 

@@ -29,6 +29,7 @@ from mvtools.config import dvc_yaml_files
 from mvtools.domain import VerifyReport
 from mvtools.errors import ConfigError, MvtoolsError
 from mvtools.hashing import sha256_of, tree_sha256
+from mvtools.transaction import restore_command
 from mvtools.verify_tags import check_tags, git_sha256
 
 if TYPE_CHECKING:
@@ -94,7 +95,7 @@ def _broken_hint(reg: Registry, rel: str, why: str) -> str:
         L.parse(committed, rel)
     except ConfigError:
         return why + "; HEAD's copy is broken too (git log -p -- " + rel + " shows the commit that broke it)"
-    return f"{why}; this model is checked no further; to restore HEAD's ledger run: git checkout HEAD -- {rel}"
+    return f"{why}; this model is checked no further; to restore HEAD's ledger run: {restore_command(reg.repo, rel)}"
 
 
 def _history(reg: Registry, rep: Report, broken: set[str]) -> set[str]:
@@ -299,17 +300,20 @@ def verify(reg: Registry, *, fetch: bool = False, policy: bool = False, allow_sh
         else:
             rep.add("history", "shallow clone", what + " (--allow-shallow accepts a partial check); "
                     "run: git fetch --unshallow --tags")
+    uncommitted = set()
     for name in ledgers:
         rel = reg.config.ledger_path(name)
         committed = reg.repo.show_blob(f"HEAD:{rel}")
-        if (reg.root / rel).read_bytes() != committed:
-            rep.add("uncommitted", rel, "the work-tree ledger differs from HEAD's (an interrupted registration?); "
-                    f"run: git checkout HEAD -- {rel}")
+        if (reg.root / rel).read_bytes() != committed or reg.repo.show_blob(":" + rel) != committed:
+            uncommitted.add(name)  # its tags follow once it is restored: no follow-on advice
+            rep.add("uncommitted", rel, "the work-tree or staged ledger differs from HEAD's (an interrupted "
+                    f"registration?); run: {restore_command(reg.repo, rel)}")
     dropping = _history(reg, rep, broken)
     _unregistered(reg, rep, ledgers, broken | dropping)  # content a dropped event records: not unregistered
     # a model whose events a commit dropped: its tags are judged once they are restored (a
     # stage tag of a dropped promote is no orphan to delete: restore-events brings it back)
-    check_tags(reg, rep, ledgers, broken | dropping, shallow)
+    skip = broken | dropping | uncommitted
+    check_tags(reg, rep, {n: led for n, led in ledgers.items() if n not in skip}, skip, shallow)
     _bytes(reg, rep, ledgers, fetch, shallow)
     if policy:
         from mvtools.policy import check_history

@@ -5,6 +5,7 @@ with their repair, and a broken ledger affects only its own model (item 8)."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -435,4 +436,22 @@ def test_ledger_without_a_final_newline_hint(repo: Path) -> None:
     assert proc.returncode == 2 and "does not end with a newline" in proc.stderr, proc.stderr
     sh(r, printed(proc.stderr))
     mvtools(r, "promote", "clf", "v0.1.0", "staging")
+    assert mvtools(r, "verify", check=False).returncode == 0
+
+
+def test_verify_names_the_restore_of_a_new_ledger_no_commit_holds(repo: Path) -> None:
+    """Found in review: a commit aborted after its hook staged a new model's first ledger.
+    verify printed `git checkout HEAD -- registry/m2.yaml` (no such path in HEAD) and a
+    follow-on tag-missing; now one problem whose repair runs as printed."""
+    r = set_up_mvtools(repo, "models:\n  - name: clf\n    path: models/clf.bin\n  - name: m2\n    path: models/m2.bin")
+    write_model(r, "models/clf.bin", "one\n")
+    git(r, "add", "-A")
+    git(r, "commit", "-q", "-m", "m1")
+    write_model(r, "models/m2.bin", "two\n")
+    git(r, "add", "-A")
+    assert git(r, "commit", "-q", "-m", "", check=False).returncode != 0  # empty message: aborted
+    proc = mvtools(r, "verify", "--json", check=False)
+    problems = json.loads(proc.stdout)["problems"]
+    assert [p["kind"] for p in problems] == ["uncommitted"], problems
+    sh(r, printed(problems[0]["message"]))
     assert mvtools(r, "verify", check=False).returncode == 0
