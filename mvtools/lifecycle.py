@@ -6,15 +6,17 @@ from __future__ import annotations
 
 import os
 import time
-from typing import Any
+from typing import Any, TYPE_CHECKING
 
 from mvtools import ledger as L
-from mvtools.domain import ArchiveEvent, DeprecateEvent, PromoteEvent, Restored, RollbackEvent, api_result
 from mvtools.errors import CheckFailed, NotFound, UsageError
 from mvtools.reading import RegistryReader
 from mvtools.versioning import (archive_message, assign_message, deprecate_message, deprecated_tag,
                                 is_model_tag, next_counter, stage_tag, unassign_message, utc_now,
                                 version_tag)
+
+if TYPE_CHECKING:
+    from mvtools.domain import ArchiveEvent, DeprecateEvent, PromoteEvent, Restored, RollbackEvent
 
 
 class Lifecycle(RegistryReader):
@@ -22,6 +24,7 @@ class Lifecycle(RegistryReader):
 
     def promote(self, name: str, version: str, stage: str, *, force: bool = False,
                 message: str | None = None) -> PromoteEvent:
+        from mvtools.domain import PromoteEvent, api_result  # off the hooks' import path
         from mvtools import policy
         from mvtools.config import validate_stage
 
@@ -57,6 +60,7 @@ class Lifecycle(RegistryReader):
         return api_result(ev, commit, PromoteEvent)
 
     def rollback(self, name: str, stage: str, message: str | None = None) -> RollbackEvent:
+        from mvtools.domain import RollbackEvent, api_result  # off the hooks' import path
         from mvtools import policy
 
         if stage not in self.config.stages and stage not in self.state(name).stages:
@@ -86,6 +90,7 @@ class Lifecycle(RegistryReader):
         return api_result(ev, commit, RollbackEvent)
 
     def archive(self, name: str, version: str, message: str | None = None) -> ArchiveEvent:
+        from mvtools.domain import ArchiveEvent, api_result  # off the hooks' import path
         with self.transaction() as txn:
             st, v = self.version(name, version)
             if v in st.archived:
@@ -101,6 +106,7 @@ class Lifecycle(RegistryReader):
         return api_result(ev, commit, ArchiveEvent)
 
     def deprecate(self, name: str, message: str | None = None) -> DeprecateEvent:
+        from mvtools.domain import DeprecateEvent, api_result  # off the hooks' import path
         with self.transaction() as txn:
             st = self.state(name)
             if st.deprecated:
@@ -118,6 +124,7 @@ class Lifecycle(RegistryReader):
         """Append again, in one commit, the events of ``name`` that a commit of HEAD's
         history dropped (``git revert`` of a registering or promoting commit): a ledger
         only grows. Their tags were never deleted; ``sync-tags`` mends any that are."""
+        from mvtools.domain import Restored  # off the hooks' import path
         with self.transaction() as txn:
             dropped = self.dropped_events(name)
             if not dropped:

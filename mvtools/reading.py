@@ -13,13 +13,13 @@ from typing import TYPE_CHECKING, Any
 
 from mvtools import ledger as L
 from mvtools.config import Config, load_config
-from mvtools.domain import BrokenModel, Event, History, ModelSummary, ModelView, Show
 from mvtools.errors import ConfigError, InternalError, MvtoolsError, NotFound
 from mvtools.gitops import Repo
 from mvtools.state import ModelState, fold
 from mvtools.versioning import Version, model_tag_pattern, parse_tag
 
 if TYPE_CHECKING:
+    from mvtools.domain import History, ModelView, Show
     from mvtools.transaction import Transaction
 
 
@@ -103,6 +103,7 @@ class RegistryReader:
     def show(self, name: str | None = None, *, include_deprecated: bool = False) -> Show:
         """The models' summaries. All of them: a model whose ledger cannot be read is left
         out and listed under ``broken`` (model and one-line cause); one: its error raises."""
+        from mvtools.domain import BrokenModel, ModelSummary, Show  # off the hooks' import path
         broken: dict[str, MvtoolsError] = {}
         if name is not None:
             sel = [self.state(name)]
@@ -118,6 +119,7 @@ class RegistryReader:
     def history(self, name: str) -> History:
         """``name``'s events in ledger order, each with the commit its tag names (None
         when it has no tag or the tag is missing)."""
+        from mvtools.domain import Event, History  # off the hooks' import path
         st = self.state(name)
         tags = self.repo.tags(model_tag_pattern(name))
         events = []
@@ -128,6 +130,7 @@ class RegistryReader:
 
     def model_state(self, name: str) -> ModelView:
         """A read-only view of ``name``'s state: versions, stage holders, deprecation."""
+        from mvtools.domain import ModelView  # off the hooks' import path
         return ModelView.from_state(self.state(name))
 
     def version(self, name: str, version: str) -> tuple[ModelState, str]:

@@ -7,17 +7,19 @@ from __future__ import annotations
 import os
 import shlex
 import sys
-from typing import Any
+from typing import Any, TYPE_CHECKING
 
 from mvtools import ledger as L
 from mvtools.artifacts import (WORKTREE, Record, Source, dvc_fetch_command, dvc_fix_command, find_record,
                                flatten_lock_params, read_metrics, read_params, stage_metrics_files)
 from mvtools.config import Config, Model, dvc_yaml_files, load_config
-from mvtools.domain import RegisterEvent, api_result
 from mvtools.errors import CheckFailed, UsageError
 from mvtools.hashing import Digest, StatCache, digest_path
 from mvtools.tagsync import TagSync
 from mvtools.versioning import Version, next_semver, timestamp_version, utc_now, version_tag
+
+if TYPE_CHECKING:
+    from mvtools.domain import RegisterEvent
 
 
 def large_git_model(cfg: Config, model: Model, rec: Record | None, d: Digest) -> str | None:
@@ -108,6 +110,7 @@ class Registering(TagSync):
     def register(self, name: str, *, path: str | None = None, bump: str | None = None,
                  version: str | None = None, message: str | None = None) -> RegisterEvent:
         """Register the work tree's bytes of ``name`` as a new version: append, commit, tag."""
+        from mvtools.domain import RegisterEvent, api_result  # off the hooks' import path
         if bump is not None and bump not in ("major", "minor", "patch"):
             raise UsageError(f"invalid bump {bump!r}: expected major, minor or patch")
         if version is not None:

@@ -11,9 +11,8 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, TYPE_CHECKING
 
-from mvtools.domain import Comparison, Pushed, Retrieved
 from mvtools.errors import CheckFailed, NotFound, UsageError
 from mvtools.lifecycle import Lifecycle
 from mvtools.registering import Registering
@@ -22,12 +21,16 @@ from mvtools.versioning import parse_tag
 
 __all__ = ["ModelState", "Registry", "fold"]
 
+if TYPE_CHECKING:
+    from mvtools.domain import Comparison, Pushed, Retrieved
+
 
 class Registry(Lifecycle, Registering):
     """A model registry in the git work tree at ``path``."""
 
     # -- retrieving and comparing -----------------------------------------------------
     def get(self, spec: str, out: str | Path | None = None) -> Retrieved:
+        from mvtools.domain import Retrieved  # off the hooks' import path
         from mvtools import dvcio
 
         ev = self.resolve(spec)
@@ -46,6 +49,7 @@ class Registry(Lifecycle, Registering):
 
     def push(self, remote: str | None = None) -> Pushed:
         """Push the registered artifacts to the DVC remote, then the branch and its registry tags."""
+        from mvtools.domain import Pushed  # off the hooks' import path
         from mvtools import dvcio
 
         repo = self.repo
@@ -75,6 +79,7 @@ class Registry(Lifecycle, Registering):
 
     def compare(self, name: str, a: str, b: str) -> Comparison:
         """Baseline ``a`` against candidate ``b``: metrics, params, artifact, lineage, verdict."""
+        from mvtools.domain import Comparison  # off the hooks' import path
         from mvtools.compare import compare
 
         st, va = self.version(name, a)

@@ -6,16 +6,18 @@ from __future__ import annotations
 
 import os
 import time
-from typing import Any
+from typing import Any, TYPE_CHECKING
 
 from mvtools import ledger as L
-from mvtools.domain import SyncResult
 from mvtools.errors import ConfigError, UsageError
 from mvtools.reading import RegistryReader
 from mvtools.state import fold
 from mvtools.transaction import committing_here
 from mvtools.versioning import (archive_message, assign_message, deprecate_message, parse_tag,
                                 register_message, stage_tag, unassign_message)
+
+if TYPE_CHECKING:
+    from mvtools.domain import SyncResult
 
 
 class TagSync(RegistryReader):
@@ -38,6 +40,7 @@ class TagSync(RegistryReader):
         ledger does. Events only the work tree or the index holds are never tagged, and no
         tag is deleted: a version tag binds its number (``mvtools verify`` says what to do
         with one no ledger records)."""
+        from mvtools.domain import SyncResult  # off the hooks' import path
         if self.repo.out("rev-parse", "--is-shallow-repository") == "true":
             raise UsageError("shallow clone: the commits that hold older versions are missing; "
                              "run: git fetch --unshallow --tags")
