@@ -4,9 +4,7 @@ commits that hold their versions. Only light modules are imported here."""
 from __future__ import annotations
 
 import os
-import re
 import sys
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mvtools import ledger as L
@@ -14,41 +12,13 @@ from mvtools import transaction as T
 from mvtools.artifacts import INDEX, Record, Source, find_record
 from mvtools.config import CONFIG_FILE, Config, Model, dvc_yaml_files, load_config
 from mvtools.errors import CheckFailed, UsageError
-from mvtools.gitops import Repo, git_ancestor_pids, git_ancestors
+from mvtools.gitops import Repo, git_ancestor_pids
+from mvtools.hookkit import (amending, ledger_of, lock_changed, model_change, relevant, same_as_a_parent, say,
+                             watch_regex)
 from mvtools.versioning import parse_tag, register_message, version_tag
 
 if TYPE_CHECKING:  # the hooks import registry only when they register or tag
     from mvtools.registry import Registry
-
-STATIC_WATCH = r"(^|/)dvc\.(lock|yaml)$|\.dvc$|^mvtools\.yaml$"
-
-
-_CACHES: dict[Path, L.LedgerCache] = {}
-
-
-def _ledger(repo: Repo, data: bytes, source: str, model: str | None = None) -> L.Ledger:
-    """Parse a ledger blob through the shared cache: the hooks read the same blobs that
-    `show`, the next commit's hook and each other read, so each is parsed once."""
-    cache = _CACHES.get(repo.common_dir)
-    if cache is None:
-        cache = _CACHES[repo.common_dir] = L.LedgerCache(repo.ledger_cache_dir)
-    return cache.load(data, source, model)
-
-
-def _say(msg: str) -> None:
-    print(f"mvtools: {msg}", file=sys.stderr)
-
-
-def _ere_escape(text: str) -> str:
-    """Escape for POSIX extended regexes (grep -E) and Python alike."""
-    return "".join("\\" + c if c in ".[]()*+?{}|^$\\" else c for c in text)
-
-
-def watch_regex(cfg: Config) -> str:
-    parts = [STATIC_WATCH, "^" + _ere_escape(cfg.registry_dir) + "/"]
-    parts += ["^" + _ere_escape(p) + "(/|$)" for p in cfg.watched_paths()]
-    return "|".join(parts)
-
 
 def write_watch_file(repo: Repo, cfg: Config) -> None:
     """The data the shell hooks decide by before starting Python (hooks/pre-commit): the
@@ -73,80 +43,22 @@ def write_watch_file(repo: Repo, cfg: Config) -> None:
         pass
 
 
-def _touches(model: Model, changed: set[str], lock_changed: bool) -> bool:
-    """Could this change have changed the model's recorded content?"""
-    if lock_changed or model.path + ".dvc" in changed or model.path in changed:
-        return True
-    prefix = model.path + "/"
-    return any(p.startswith(prefix) for p in changed)
-
-
-def _model_change(cfg: Config, model: Model, new: Source, old: Source, dvcy: list[str], changed: set[str],
-                  locks: bool) -> tuple[bool, Record | None]:
-    """Did the model's content change between ``old`` and ``new``? (and its record in ``new``:
-    the .dvc/dvc.lock entry, or None when git tracks the model directly)"""
-    if not _touches(model, changed, locks):
-        return False, None
-    rec = find_record(cfg, new, model, dvcy)
-    if rec is not None:
-        before = find_record(cfg, old, model, dvcy)
-        return before is None or before.md5 != rec.md5, rec
-    prefix = model.path + "/"
-    return any(p == model.path or p.startswith(prefix) for p in changed), None
-
-
-def _lock_changed(changed: set[str]) -> bool:
-    return any(p == "dvc.lock" or p.endswith("/dvc.lock") for p in changed)
-
-
-def _relevant(paths: list[str], cfg: Config) -> bool:
-    rx = re.compile(watch_regex(cfg))
-    return any(rx.search(p) for p in paths)
-
-
-def _amending(repo: Repo) -> bool:
-    """Is the running ``git commit`` an ``--amend``? Git tells hooks only through argv."""
-    for argv in git_ancestors():
-        if b"commit" in argv:
-            # git accepts unambiguous prefixes of long options: --am, --ame, --amen, --amend
-            return any(a.startswith(b"--am") and b"--amend".startswith(a) for a in argv)
-    return False
-
-
 def _amended_parents(repo: Repo, head: str) -> list[str]:
     """The parents of the commit an amend replaces (both, for a merge commit)."""
     return repo.out("rev-list", "--parents", "-n", "1", head).split()[1:]
-
-
-def same_as_a_parent(repo: Repo, cfg: Config, model: Model, rev: str | None, others: list[str],
-                     dvcy: list[str]) -> bool:
-    """Does ``rev`` (None: the index) hold ``model`` as one of ``others`` does? A merge that
-    takes one side's model registers nothing new: that side's commit registered it."""
-    if not others:
-        return False
-    rec = find_record(cfg, Source(repo, INDEX if rev is None else rev), model, dvcy)
-    ids = repo.blob_ids(rev, [model.path]) if rec is None else {}
-    for p in others:
-        if rec is not None:
-            theirs = find_record(cfg, Source(repo, p), model, dvcy)
-            if theirs is not None and theirs.md5 == rec.md5:
-                return True
-        elif ids and ids == repo.blob_ids(p, [model.path]):
-            return True
-    return False
 
 
 def pre_commit(repo: Repo) -> int:
     if os.environ.get("MVTOOLS_SKIP") == "1":
         return 0
     head = repo.head
-    amend = head is not None and _amending(repo)
+    amend = head is not None and amending(repo)
     parents = _amended_parents(repo, head) if amend and head else [head] if head else []
     base = parents[0] if parents else None
     staged = repo.changed_paths(base, cached=True)
     cfg = load_config(repo.root)
     write_watch_file(repo, cfg)
-    if not staged or not _relevant(staged, cfg):
+    if not staged or not relevant(staged, cfg):
         return 0
     merge_head = None if amend else repo.rev_parse("MERGE_HEAD")  # concluding a merge
     if merge_head:
@@ -162,14 +74,14 @@ def pre_commit(repo: Repo) -> int:
     idx = Source(repo, INDEX)
     old = Source(repo, base)
     staged_set = set(staged)
-    locks = _lock_changed(staged_set)
+    locks = lock_changed(staged_set)
     owner = T.commit_owner()
     with L.lock(repo.common_dir):
         T.clear_pending(repo)  # an earlier attempt's (aborted) lines: this attempt decides anew
         if amend:
             _drop_stale_pending(repo, cfg, parents, idx, old, dvcy)
         for model in cfg.models.values():
-            changed, rec = _model_change(cfg, model, idx, old, dvcy, staged_set, locks)
+            changed, rec = model_change(cfg, model, idx, old, dvcy, staged_set, locks)
             if not changed or same_as_a_parent(repo, cfg, model, None, parents[1:], dvcy):
                 continue
             if rec is None:
@@ -191,7 +103,7 @@ def _parent_ledgers(repo: Repo, parents: list[str], ledger_rel: str) -> tuple[li
     ids: set[str] = set()
     for b in blobs:
         if b:
-            ids.update(_ledger(repo, b, ledger_rel).ids)
+            ids.update(ledger_of(repo, b, ledger_rel).ids)
     return blobs, ids
 
 
@@ -216,7 +128,7 @@ def _drop_stale_pending(repo: Repo, cfg: Config, parents: list[str], idx: Source
         if not staged_bytes:
             continue
         parent_blobs, parent_ids = _parent_ledgers(repo, parents, ledger_rel)
-        staged_led = _ledger(repo, staged_bytes, ledger_rel, model.name)
+        staged_led = ledger_of(repo, staged_bytes, ledger_rel, model.name)
         pending = [e for e in staged_led.events if e["id"] not in parent_ids]
         if not any(e["event"] == "register" for e in pending):
             continue
@@ -236,7 +148,7 @@ def _drop_stale_pending(repo: Repo, cfg: Config, parents: list[str], idx: Source
         else:
             L.atomic_write(path, new)
             repo.git("add", "--", ledger_rel)
-        _say(f"amend: {model.name} no longer changes in this commit; its pending version is dropped")
+        say(f"amend: {model.name} no longer changes in this commit; its pending version is dropped")
 
 
 def _check_ledgers(repo: Repo, cfg: Config, parents: list[str], staged: list[str]) -> None:
@@ -247,12 +159,12 @@ def _check_ledgers(repo: Repo, cfg: Config, parents: list[str], staged: list[str
         new = repo.show_blob(":" + p)
         if new is not None:
             try:
-                _ledger(repo, new, p)
+                ledger_of(repo, new, p)
             except Exception as exc:  # noqa: BLE001 - reported as one line
                 problems.append(str(exc))
                 continue
         olds: list[bytes | None] = [repo.show_blob(f"{rev}:{p}") for rev in parents] or [None]
-        why = L.check_ledger_change(olds, new, p, lambda data, src: _ledger(repo, data, src))
+        why = L.check_ledger_change(olds, new, p, lambda data, src: ledger_of(repo, data, src))
         if why:
             problems.append(why)
     if problems:
@@ -274,20 +186,20 @@ def _register_staged(repo: Repo, reg: Registry, cfg: Config, model: Model, rec: 
     wt_bytes = read_ledger_file(repo.root, ledger_rel)
     if wt_bytes != staged_bytes and wt_bytes is not None and staged_bytes is not None:
         raise CheckFailed(f"{ledger_rel} has unstaged changes; stage or drop them first")
-    staged_led = _ledger(repo, staged_bytes, ledger_rel, model.name) if staged_bytes else L.Ledger(model.name)
+    staged_led = ledger_of(repo, staged_bytes, ledger_rel, model.name) if staged_bytes else L.Ledger(model.name)
     pending = [e for e in staged_led.events if e["id"] not in parent_ids]
     from mvtools.registering import large_git_model  # loaded with the registry already
 
     d = reg.digest(model, rec)
     warning = large_git_model(cfg, model, rec, d)
     if warning:
-        _say(f"warning: {warning}")
+        say(f"warning: {warning}")
     mine = next((e for e in pending if e["event"] == "register" and e["sha256"] == d.sha256), None)
     if mine is not None and T.version_free(repo, ledger_rel, mine, owner):
         ev = mine  # staged already (a retried commit, an amend): keep its number
     else:
         if mine is not None:
-            _say(f"{model.name} {mine['version']} was taken by another commit since it was staged; "
+            say(f"{model.name} {mine['version']} was taken by another commit since it was staged; "
                  "renumbering")
         keep = [e for e in pending if not (e["event"] == "register")]
         ev = reg.new_event(model, d, rec, idx, pending=pending)
@@ -308,7 +220,7 @@ def _driver_hint(repo: Repo) -> None:
     except OSError:
         return
     if not repo.out("config", "--get", "merge.mvtools-ledger.driver", check=False):
-        _say("note: this clone has no ledger merge driver configured; run: mvtools init "
+        say("note: this clone has no ledger merge driver configured; run: mvtools init "
              "(or: mvtools install-merge-driver)")
 
 

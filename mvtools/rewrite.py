@@ -23,17 +23,12 @@ from mvtools import transaction as T
 from mvtools.artifacts import Source, find_record
 from mvtools.config import Config, Model, dvc_yaml_files, load_config
 from mvtools.gitops import Repo
+from mvtools.hookkit import amending, ledger_of, lock_changed, model_change, relevant, same_as_a_parent, say
 from mvtools.hashing import tree_sha256
 from mvtools.versioning import parse_tag, register_message
 
 if TYPE_CHECKING:
     from mvtools.registry import Registry
-
-
-def _hooks():  # type: ignore[no-untyped-def]
-    from mvtools import hooks  # hooks imports this module lazily: no cycle at import time
-
-    return hooks
 
 
 # -- what a commit holds ------------------------------------------------------------------
@@ -56,7 +51,7 @@ def ledger_events(repo: Repo, cfg: Config, commit: str, model: str) -> list[dict
     if not data:
         return []
     try:
-        return list(_hooks()._ledger(repo, data, rel).events)
+        return list(ledger_of(repo, data, rel).events)
     except Exception:  # noqa: BLE001 - a broken ledger holds nothing
         return []
 
@@ -111,7 +106,7 @@ def move_version_tag(repo: Repo, tags: dict[str, tuple[str, int]], tag: str, new
         _retag(repo, t, new, tags[t][1])
         tags[t] = (new, tags[t][1])
     also = f" (with {', '.join(riders)})" if riders else ""
-    _hooks()._say(f"moved tag {tag} to {new[:12]}{also} ({why})")
+    say(f"moved tag {tag} to {new[:12]}{also} ({why})")
 
 
 def adopt_tag(repo: Repo, cfg: Config, ev: dict[str, Any], where: str, head: str, why: str) -> bool:
@@ -178,7 +173,7 @@ def after_rewrite(repo: Repo, command: str | None, mapping: str | None) -> int:
         if target:
             move_version_tag(repo, tags, tag, target, why)
         else:
-            _hooks()._say(f"note: tag {tag} stays on {old[:12]}, which holds its bytes "
+            say(f"note: tag {tag} stays on {old[:12]}, which holds its bytes "
                           f"({why} left no commit that holds them)")
     return 0
 
@@ -192,13 +187,12 @@ def _follow_deprecation(repo: Repo, cfg: Config, tags: dict[str, tuple[str, int]
     if ids and ids & {e["id"] for e in ledger_events(repo, cfg, new, model)}:
         _retag(repo, tag, new, when)
         tags[tag] = (new, when)
-        _hooks()._say(f"moved tag {tag} to {new[:12]} ({why})")
+        say(f"moved tag {tag} to {new[:12]} ({why})")
 
 
 # -- post-commit --------------------------------------------------------------------------
 def after_commit(repo: Repo) -> int:
     """Tag the versions HEAD registered; warn when HEAD changed a model without registering."""
-    h = _hooks()
     T.clear_pending(repo)  # what the shell hook did not tag is tagged below
     head = repo.head
     if head is None:
@@ -206,7 +200,7 @@ def after_commit(repo: Repo) -> int:
     parents = repo.out("rev-list", "--parents", "-n", "1", head).split()[1:]
     changed = repo.changed_paths(parents[0] if parents else None, head)
     cfg = load_config(repo.root)
-    if not h._relevant(changed, cfg):
+    if not relevant(changed, cfg):
         return 0
     from mvtools.registry import Registry
 
@@ -223,26 +217,25 @@ def after_commit(repo: Repo) -> int:
 def _tag_new_versions(repo: Repo, reg: "Registry", head: str, parents: list[str], p: str) -> set[str]:
     """Tag the register events HEAD's ledger ``p`` gained over its parents, confirming their
     reservations; warn when a one-parent commit rewrote the ledger. Returns their models."""
-    h = _hooks()
     data = repo.show_blob(f"{head}:{p}")
     if data is None:
         return set()
     try:
-        led = h._ledger(repo, data, p)
+        led = ledger_of(repo, data, p)
     except Exception as exc:  # noqa: BLE001
-        h._say(f"warning: {exc}")
+        say(f"warning: {exc}")
         return set()
     olds = [repo.show_blob(f"{par}:{p}") for par in parents]
     if len(parents) == 1:  # a merge's union is for the pre-commit hook and verify to judge
-        dropped = L.check_ledger_change(olds, data, p, lambda d, src: h._ledger(repo, d, src))
+        dropped = L.check_ledger_change(olds, data, p, lambda d, src: ledger_of(repo, d, src))
         if dropped:
-            h._say(f"warning: commit {head[:12]} rewrote the ledger ({dropped}); to keep it append-only run: "
+            say(f"warning: commit {head[:12]} rewrote the ledger ({dropped}); to keep it append-only run: "
                    f"git checkout HEAD^ -- {p} && git commit --amend --no-edit --allow-empty")
     before: set[str] = set()
     for old in olds:
         if old:
             try:
-                before.update(h._ledger(repo, old, p).ids)
+                before.update(ledger_of(repo, old, p).ids)
             except Exception:  # noqa: BLE001
                 pass
     models = set()
@@ -254,16 +247,16 @@ def _tag_new_versions(repo: Repo, reg: "Registry", head: str, parents: list[str]
         where, created = reg.tag_event(ev, head)
         T.release(repo, ev)  # the reservation is confirmed by the tag
         if created:
-            h._say(T.registered_line(ev))
+            say(T.registered_line(ev))
             continue
         if where == head:
             continue
         if amend is None:
-            amend = h._amending(repo)
+            amend = amending(repo)
         if adopt_tag(repo, reg.config, ev, where, head, "amend" if amend else "commit"):
             continue
         if not amend and repo.operation_in_progress() != "a rebase":  # post-rewrite decides then
-            h._say(f"note: tag {ev['tag']} stays on {where[:12]}, the commit that first held it")
+            say(f"note: tag {ev['tag']} stays on {where[:12]}, the commit that first held it")
     _restore_index(repo, p, data)
     return models
 
@@ -272,23 +265,22 @@ def _warn_unregistered(repo: Repo, cfg: Config, head: str, parents: list[str], c
                        registered: set[str]) -> None:
     """A model changed without a register event: the commit skipped the pre-commit hook. A
     merge that takes a model as one of its parents holds it changes nothing."""
-    h = _hooks()
     dvcy = dvc_yaml_files(repo.root)
     p1 = parents[0] if parents else None
     new_src, old_src = Source(repo, head), Source(repo, p1)
     changed_set = set(changed)
-    locks = h._lock_changed(changed_set)
+    locks = lock_changed(changed_set)
     for model in cfg.models.values():
         if model.name in registered:
             continue
-        model_changed, rec = h._model_change(cfg, model, new_src, old_src, dvcy, changed_set, locks)
+        model_changed, rec = model_change(cfg, model, new_src, old_src, dvcy, changed_set, locks)
         if not model_changed or (rec is None and not (repo.root / model.path).exists()):
             continue
-        if h.same_as_a_parent(repo, cfg, model, head, parents[1:], dvcy):
+        if same_as_a_parent(repo, cfg, model, head, parents[1:], dvcy):
             continue
         if _registered_already(repo, cfg, head, model.name, model.path, rec.md5 if rec else None):
             continue  # back to a registered version (a revert, a checkout of old bytes): nothing new
-        h._say(f"warning: commit {head[:12]} changed model {model.name} without registering it; "
+        say(f"warning: commit {head[:12]} changed model {model.name} without registering it; "
                f"run: mvtools register {model.name}")
 
 

@@ -1,0 +1,102 @@
+"""What both hook modules (mvtools.hooks, mvtools.rewrite) read: ledgers through the
+shared cache, which paths a commit's change can touch (the watch regex the shell hooks
+use too), whether a model's content changed, whether the running ``git commit`` is an
+amend. Light imports only: the hooks' path."""
+
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+
+from mvtools import ledger as L
+from mvtools.artifacts import INDEX, Record, Source, find_record
+from mvtools.config import Config, Model
+from mvtools.gitops import Repo, git_ancestors
+
+STATIC_WATCH = r"(^|/)dvc\.(lock|yaml)$|\.dvc$|^mvtools\.yaml$"
+
+
+_CACHES: dict[Path, L.LedgerCache] = {}
+
+
+def ledger_of(repo: Repo, data: bytes, source: str, model: str | None = None) -> L.Ledger:
+    """Parse a ledger blob through the shared cache: the hooks read the same blobs that
+    `show`, the next commit's hook and each other read, so each is parsed once."""
+    cache = _CACHES.get(repo.common_dir)
+    if cache is None:
+        cache = _CACHES[repo.common_dir] = L.LedgerCache(repo.ledger_cache_dir)
+    return cache.load(data, source, model)
+
+
+def say(msg: str) -> None:
+    print(f"mvtools: {msg}", file=sys.stderr)
+
+
+def ere_escape(text: str) -> str:
+    """Escape for POSIX extended regexes (grep -E) and Python alike."""
+    return "".join("\\" + c if c in ".[]()*+?{}|^$\\" else c for c in text)
+
+
+def watch_regex(cfg: Config) -> str:
+    parts = [STATIC_WATCH, "^" + ere_escape(cfg.registry_dir) + "/"]
+    parts += ["^" + ere_escape(p) + "(/|$)" for p in cfg.watched_paths()]
+    return "|".join(parts)
+
+
+def touches(model: Model, changed: set[str], lock_changed: bool) -> bool:
+    """Could this change have changed the model's recorded content?"""
+    if lock_changed or model.path + ".dvc" in changed or model.path in changed:
+        return True
+    prefix = model.path + "/"
+    return any(p.startswith(prefix) for p in changed)
+
+
+def model_change(cfg: Config, model: Model, new: Source, old: Source, dvcy: list[str], changed: set[str],
+                  locks: bool) -> tuple[bool, Record | None]:
+    """Did the model's content change between ``old`` and ``new``? (and its record in ``new``:
+    the .dvc/dvc.lock entry, or None when git tracks the model directly)"""
+    if not touches(model, changed, locks):
+        return False, None
+    rec = find_record(cfg, new, model, dvcy)
+    if rec is not None:
+        before = find_record(cfg, old, model, dvcy)
+        return before is None or before.md5 != rec.md5, rec
+    prefix = model.path + "/"
+    return any(p == model.path or p.startswith(prefix) for p in changed), None
+
+
+def lock_changed(changed: set[str]) -> bool:
+    return any(p == "dvc.lock" or p.endswith("/dvc.lock") for p in changed)
+
+
+def relevant(paths: list[str], cfg: Config) -> bool:
+    rx = re.compile(watch_regex(cfg))
+    return any(rx.search(p) for p in paths)
+
+
+def amending(repo: Repo) -> bool:
+    """Is the running ``git commit`` an ``--amend``? Git tells hooks only through argv."""
+    for argv in git_ancestors():
+        if b"commit" in argv:
+            # git accepts unambiguous prefixes of long options: --am, --ame, --amen, --amend
+            return any(a.startswith(b"--am") and b"--amend".startswith(a) for a in argv)
+    return False
+
+
+def same_as_a_parent(repo: Repo, cfg: Config, model: Model, rev: str | None, others: list[str],
+                     dvcy: list[str]) -> bool:
+    """Does ``rev`` (None: the index) hold ``model`` as one of ``others`` does? A merge that
+    takes one side's model registers nothing new: that side's commit registered it."""
+    if not others:
+        return False
+    rec = find_record(cfg, Source(repo, INDEX if rev is None else rev), model, dvcy)
+    ids = repo.blob_ids(rev, [model.path]) if rec is None else {}
+    for p in others:
+        if rec is not None:
+            theirs = find_record(cfg, Source(repo, p), model, dvcy)
+            if theirs is not None and theirs.md5 == rec.md5:
+                return True
+        elif ids and ids == repo.blob_ids(p, [model.path]):
+            return True
+    return False
