@@ -47,11 +47,7 @@ def check_tags(reg: Registry, rep: Report, ledgers: dict[str, L.Ledger], broken:
             accounted.add(tag)
             have = tags.get(tag)
             if have is None:
-                if shallow:
-                    rep.skip("tag-missing", tag, SHALLOW)
-                else:
-                    rep.add("tag-missing", tag, "the ledger records it but the tag is missing (GTO cannot see it); "
-                            "run: mvtools sync-tags")
+                _missing(rep, tag, shallow, "the ledger records it but the tag is missing (GTO cannot see it)")
             elif commit is not None and have[0] != commit and shallow:
                 rep.skip("tag-moved", tag, "cannot tell where it belongs in a shallow clone")
             elif commit is not None and have[0] != commit:
@@ -62,6 +58,14 @@ def check_tags(reg: Registry, rep: Report, ledgers: dict[str, L.Ledger], broken:
         if tag in accounted or pt is None or pt.model in broken:
             continue
         _unrecorded(reg, rep, tag, pt, commit)
+
+
+def _missing(rep: Report, tag: str, shallow: bool, what: str) -> None:
+    """A tag the ledger implies is absent: mended by sync-tags, or unknowable in a shallow clone."""
+    if shallow:
+        rep.skip("tag-missing", tag, SHALLOW)
+    else:
+        rep.add("tag-missing", tag, f"{what}; run: mvtools sync-tags")
 
 
 def _registered(led: L.Ledger | None, version: str) -> set[str]:
@@ -81,10 +85,7 @@ def _version_tags(reg: Registry, rep: Report, name: str, led: L.Ledger, tags: Ta
         accounted.add(tag)
         have = tags.get(tag)
         if have is None:
-            if shallow:
-                rep.skip("tag-missing", tag, SHALLOW)
-            else:
-                rep.add("tag-missing", tag, "the ledger registers it but the tag is missing; run: mvtools sync-tags")
+            _missing(rep, tag, shallow, "the ledger registers it but the tag is missing")
             continue
         commit = have[0]
         held = _registered(reg.ledger_at(commit, name), version)

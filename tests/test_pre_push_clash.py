@@ -16,17 +16,23 @@ def _commit(r: Path, content: str, msg: str) -> None:
     git(r, "commit", "-q", "-m", msg)
 
 
-def _remote_tags(bare: Path) -> set[str]:
-    return set(git(bare, "tag", "-l").stdout.split())
-
-
-def test_an_archive_tag_of_a_number_another_clone_published_is_not_pushed(repo: Path, tmp_path: Path) -> None:
+def _published(repo: Path, tmp_path: Path) -> tuple[Path, Path]:
+    """A repo whose first version is pushed to a bare remote: (the repo, the remote)."""
     a = set_up_mvtools(repo, "models:\n  - name: clf\n    path: models/clf.bin")
     _commit(a, "one\n", "m1")
     bare = tmp_path / "origin.git"
     git(tmp_path, "init", "-q", "--bare", "-b", "main", str(bare))
     git(a, "remote", "add", "origin", str(bare))
     git(a, "push", "-q", "--follow-tags", "origin", "main")
+    return a, bare
+
+
+def _remote_tags(bare: Path) -> set[str]:
+    return set(git(bare, "tag", "-l").stdout.split())
+
+
+def test_an_archive_tag_of_a_number_another_clone_published_is_not_pushed(repo: Path, tmp_path: Path) -> None:
+    a, bare = _published(repo, tmp_path)
     b = tmp_path / "b"
     git(tmp_path, "clone", "-q", str(bare), str(b))
     mvtools(b, "install-hooks")
@@ -43,12 +49,7 @@ def test_an_archive_tag_of_a_number_another_clone_published_is_not_pushed(repo: 
 
 
 def test_archiving_a_published_version_pushes(repo: Path, tmp_path: Path) -> None:
-    a = set_up_mvtools(repo, "models:\n  - name: clf\n    path: models/clf.bin")
-    _commit(a, "one\n", "m1")
-    bare = tmp_path / "origin.git"
-    git(tmp_path, "init", "-q", "--bare", "-b", "main", str(bare))
-    git(a, "remote", "add", "origin", str(bare))
-    git(a, "push", "-q", "--follow-tags", "origin", "main")
+    a, bare = _published(repo, tmp_path)
     mvtools(a, "archive", "clf", "v0.1.0")
     git(a, "push", "-q", "--follow-tags", "origin", "main")
     assert "clf@v0.1.0!" in _remote_tags(bare)
