@@ -19,6 +19,14 @@ _HISTORY_KEYS = ("event", "version", "tag", "stage", "sha256", "size", "md5", "t
 
 
 @dataclass(frozen=True)
+class _Record:
+    """A flat result: its JSON document is its fields, in order (frozen values thawed)."""
+
+    def to_json(self) -> dict[str, Any]:
+        return {f.name: thaw(getattr(self, f.name)) for f in fields(self)}
+
+
+@dataclass(frozen=True)
 class History:
     """``mvtools history NAME``: the model's events in ledger order, each with ``commit``."""
 
@@ -57,14 +65,11 @@ class ModelSummary:
 
 
 @dataclass(frozen=True)
-class BrokenModel:
+class BrokenModel(_Record):
     """A model whose ledger cannot be read, with the one-line cause."""
 
     name: str
     error: str
-
-    def to_json(self) -> dict[str, Any]:
-        return {"name": self.name, "error": self.error}
 
 
 @dataclass(frozen=True)
@@ -81,7 +86,7 @@ class Show:
 
 # -- results of retrieving, pushing, restoring ----------------------------------------------
 @dataclass(frozen=True)
-class Retrieved:
+class Retrieved(_Record):
     """``mvtools get``: the version's bytes written to ``path``, checked against ``sha256``."""
 
     model: str
@@ -90,13 +95,9 @@ class Retrieved:
     sha256: str
     commit: str
 
-    def to_json(self) -> dict[str, Any]:
-        return {"model": self.model, "version": self.version, "path": self.path, "sha256": self.sha256,
-                "commit": self.commit}
-
 
 @dataclass(frozen=True)
-class Pushed:
+class Pushed(_Record):
     """``mvtools push``: the branch and ``tags`` registry tags pushed to ``remote``."""
 
     remote: str
@@ -104,25 +105,18 @@ class Pushed:
     tags: int
     dvc_files_pushed: int
 
-    def to_json(self) -> dict[str, Any]:
-        return {"remote": self.remote, "branch": self.branch, "tags": self.tags,
-                "dvc_files_pushed": self.dvc_files_pushed}
-
 
 @dataclass(frozen=True)
-class Restored:
+class Restored(_Record):
     """``mvtools restore-events``: the ids of the events appended again, in ``commit``."""
 
     model: str
     restored: tuple[str, ...]
     commit: str
 
-    def to_json(self) -> dict[str, Any]:
-        return {"model": self.model, "restored": list(self.restored), "commit": self.commit}
-
 
 @dataclass(frozen=True)
-class Comparison:
+class Comparison(_Record):
     """``mvtools compare NAME A B``: baseline ``a`` against candidate ``b`` (docs/compare.md).
     The per-metric, params, artifact and lineage parts are read-only mappings shaped as
     their JSON; NaN metric values stay floats."""
@@ -145,9 +139,6 @@ class Comparison:
     @staticmethod
     def from_dict(doc: Mapping[str, Any]) -> Comparison:
         return Comparison(**{f.name: freeze(doc[f.name]) for f in fields(Comparison)})
-
-    def to_json(self) -> dict[str, Any]:
-        return {f.name: thaw(getattr(self, f.name)) for f in fields(self)}
 
 
 # -- a model's state -----------------------------------------------------------------------
@@ -201,36 +192,27 @@ def _register(ev: Mapping[str, Any]) -> RegisterEvent:
 
 # -- sync-tags -----------------------------------------------------------------------------
 @dataclass(frozen=True)
-class TagChange:
+class TagChange(_Record):
     """A registry tag ``sync-tags`` created or re-pointed, and the commit it names now."""
 
     tag: str
     commit: str
 
-    def to_json(self) -> dict[str, Any]:
-        return {"tag": self.tag, "commit": self.commit}
-
 
 @dataclass(frozen=True)
-class LedgerRestored:
+class LedgerRestored(_Record):
     """A ledger reset to HEAD's: ``dropped_bytes`` (a decimal string) of events no commit held."""
 
     ledger: str
     dropped_bytes: str
 
-    def to_json(self) -> dict[str, Any]:
-        return {"ledger": self.ledger, "dropped_bytes": self.dropped_bytes}
-
 
 @dataclass(frozen=True)
-class LedgerSkipped:
+class LedgerSkipped(_Record):
     """A ledger HEAD holds that cannot be read: its model's tags were left alone."""
 
     ledger: str
     reason: str
-
-    def to_json(self) -> dict[str, Any]:
-        return {"ledger": self.ledger, "reason": self.reason}
 
 
 @dataclass(frozen=True)
@@ -256,16 +238,13 @@ class SyncResult:
 
 # -- verify --------------------------------------------------------------------------------
 @dataclass(frozen=True)
-class Finding:
+class Finding(_Record):
     """One line of ``mvtools verify``: what kind of check, where, and what was found (with
     the repair to run, when there is one)."""
 
     kind: str
     where: str
     message: str
-
-    def to_json(self) -> dict[str, Any]:
-        return {"kind": self.kind, "where": self.where, "message": self.message}
 
 
 @dataclass(frozen=True)
@@ -296,7 +275,7 @@ class VerifyReport:
 
 # -- deployments ---------------------------------------------------------------------------
 @dataclass(frozen=True)
-class DeployStatus:
+class DeployStatus(_Record):
     """``mvtools deploy status``: what runs in ``env`` (the fold of its deploy events)."""
 
     model: str
@@ -310,6 +289,3 @@ class DeployStatus:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "slots", freeze(self.slots))
-
-    def to_json(self) -> dict[str, Any]:
-        return {f.name: thaw(getattr(self, f.name)) for f in fields(self)}
