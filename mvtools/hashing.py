@@ -23,9 +23,12 @@ import sys
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable, Iterator, NoReturn
+from typing import TYPE_CHECKING, Callable, Iterable, Iterator, NoReturn
 
 from mvtools.errors import InternalError, UsageError
+
+if TYPE_CHECKING:
+    from mvtools.gitops import Repo
 
 CHUNK = 4 * 1024 * 1024
 TEXT_CHARS = bytes(range(32, 127)) + b"\n\r\t\f\b"
@@ -53,6 +56,18 @@ def tree_sha256(files: Iterable[tuple[str, str]]) -> str:
     for rel, sha in sorted(files):
         tree.update(f"{sha}  {rel}\n".encode("utf-8", "surrogateescape"))
     return tree.hexdigest()
+
+
+def committed_sha256(repo: Repo, commit: str, path: str) -> str | None:
+    """The sha256 of a git-tracked model as ``commit`` stores it (a directory: its
+    ``tree_sha256``); None when the commit lacks it."""
+    ids = repo.blob_ids(commit, [path])
+    if not ids:
+        return None
+    if list(ids) == [path]:
+        return hashlib.sha256(repo.show_blob(ids[path]) or b"").hexdigest()
+    return tree_sha256((os.path.relpath(rel, path), hashlib.sha256(repo.show_blob(blob) or b"").hexdigest())
+                       for rel, blob in ids.items())
 
 
 def sha256_of(read: Callable[[int], bytes]) -> tuple[str, int]:

@@ -13,7 +13,6 @@ the model's version tag goes. Only light modules are imported here (the hook pat
 
 from __future__ import annotations
 
-import hashlib
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -24,7 +23,7 @@ from mvtools.artifacts import Source, find_record
 from mvtools.config import Config, Model, dvc_yaml_files, load_config
 from mvtools.gitops import Repo
 from mvtools.hookkit import amending, ledger_of, lock_changed, model_change, relevant, same_as_a_parent, say
-from mvtools.hashing import tree_sha256
+from mvtools.hashing import committed_sha256
 from mvtools.versioning import parse_tag, register_message
 
 if TYPE_CHECKING:
@@ -32,18 +31,6 @@ if TYPE_CHECKING:
 
 
 # -- what a commit holds ------------------------------------------------------------------
-def committed_sha256(repo: Repo, commit: str, path: str) -> str | None:
-    """The sha256 of a git-tracked model as ``commit`` stores it (a directory: the tree
-    hash of mvtools.hashing); None when the commit lacks it."""
-    ids = repo.blob_ids(commit, [path])
-    if not ids:
-        return None
-    if list(ids) == [path]:
-        return hashlib.sha256(repo.show_blob(ids[path]) or b"").hexdigest()
-    return tree_sha256((os.path.relpath(rel, path), hashlib.sha256(repo.show_blob(blob) or b"").hexdigest())
-                       for rel, blob in ids.items())
-
-
 def ledger_events(repo: Repo, cfg: Config, commit: str, model: str) -> list[dict[str, Any]]:
     """The events of ``model``'s ledger as ``commit`` holds it (none when unreadable)."""
     rel = cfg.ledger_path(model)

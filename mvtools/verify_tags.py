@@ -21,8 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from mvtools.artifacts import Source, find_record
 from mvtools.config import dvc_yaml_files
-from mvtools.hashing import tree_sha256
-from mvtools.rewrite import committed_sha256
+from mvtools.hashing import committed_sha256, tree_sha256
 from mvtools.versioning import ParsedTag, parse_tag, register_message
 
 if TYPE_CHECKING:
@@ -125,7 +124,7 @@ _GIT_SHA256: dict[tuple[str, str, str], str] = {}  # (repo, commit, path): commi
 
 def git_sha256(repo: Repo, commit: str, path: str) -> str:
     """The sha256 of a git-tracked model (file or directory) as ``commit`` holds it
-    (``rewrite.committed_sha256``, memoised: commits never change)."""
+    (``hashing.committed_sha256``, memoised: commits never change)."""
     key = (str(repo.common_dir), commit, path)
     if key not in _GIT_SHA256:
         _GIT_SHA256[key] = committed_sha256(repo, commit, path) or tree_sha256([])
