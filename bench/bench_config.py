@@ -29,52 +29,35 @@ DOC = ("{'scheme': 'semver', 'stages': ['development', 'staging', 'production'],
 
 NONE = "import mvtools.hooks\n"
 MVTOOLS = "import mvtools.hooks\nfrom mvtools.settings import parse_settings\nparse_settings(%s)\n" % DOC
+# the same schema in each library: only the base class and the call differ
+SCHEMA = """
+class Model(S):
+    name: str
+    path: str
+    metrics: List[str] = []
+class Gate(S):
+    min: Optional[float] = None
+class Env(S):
+    gate: Dict[str, Gate] = {}
+class Compare(S):
+    threshold: float = 0.05
+class Settings(S):
+    scheme: Literal["semver", "timestamp"] = "semver"
+    stages: List[str] = []
+    models: List[Model] = []
+    compare: Compare = Compare()
+    environments: Dict[str, Env] = {}
+"""
 MSGSPEC = """import mvtools.hooks
 from typing import Dict, List, Literal, Optional
 import msgspec
 class S(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
-    pass
-class Model(S):
-    name: str
-    path: str
-    metrics: List[str] = []
-class Gate(S):
-    min: Optional[float] = None
-class Env(S):
-    gate: Dict[str, Gate] = {}
-class Compare(S):
-    threshold: float = 0.05
-class Settings(S):
-    scheme: Literal["semver", "timestamp"] = "semver"
-    stages: List[str] = []
-    models: List[Model] = []
-    compare: Compare = Compare()
-    environments: Dict[str, Env] = {}
-msgspec.convert(%s, Settings, strict=True)
-""" % DOC
+    pass""" + SCHEMA + "msgspec.convert(%s, Settings, strict=True)\n" % DOC
 PYDANTIC = """import mvtools.hooks
 from typing import Dict, List, Literal, Optional
 from pydantic import BaseModel, ConfigDict
 class S(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
-class Model(S):
-    name: str
-    path: str
-    metrics: List[str] = []
-class Gate(S):
-    min: Optional[float] = None
-class Env(S):
-    gate: Dict[str, Gate] = {}
-class Compare(S):
-    threshold: float = 0.05
-class Settings(S):
-    scheme: Literal["semver", "timestamp"] = "semver"
-    stages: List[str] = []
-    models: List[Model] = []
-    compare: Compare = Compare()
-    environments: Dict[str, Env] = {}
-Settings.model_validate(%s)
-""" % DOC
+    model_config = ConfigDict(extra="forbid", strict=True)""" + SCHEMA + "Settings.model_validate(%s)\n" % DOC
 
 
 def run(code: str, n: int) -> list[float]:
