@@ -243,12 +243,9 @@ def test_stage_output_edited_by_hand_hints(pipeline: Path, tmp_path: Path) -> No
     assert "nothing to commit" in git(other, "status").stdout or git(other, "status", "--porcelain").stdout == ""
 
 
-@pytest.mark.slow
-def test_merge_after_a_pull_takes_the_registered_version(repo: Path, tmp_path: Path) -> None:
-    """A conflicted `git pull` brings another clone's new version of a DVC model whose bytes
-    are not here yet. The merge takes that side's registered record unchanged: it registers
-    nothing, needs no bytes, warns of nothing, and keeps both versions; `dvc pull` then
-    brings the bytes (the hint for a commit that does need them: the fresh-clone test)."""
+def _pushed_and_cloned(repo: Path, tmp_path: Path) -> tuple[Path, Path]:
+    """A DVC model `net` registered and pushed (git remote + DVC remote), and a fresh clone
+    of it that has not pulled the bytes: (the repo, the clone)."""
     a = set_up_mvtools(repo, "models:\n  - name: net\n    path: models/net.bin")
     store, bare = tmp_path / "store", tmp_path / "origin.git"
     store.mkdir()
@@ -259,6 +256,16 @@ def test_merge_after_a_pull_takes_the_registered_version(repo: Path, tmp_path: P
     mvtools(a, "push")
     b = tmp_path / "b"
     git(tmp_path, "clone", "-q", str(bare), str(b))
+    return a, b
+
+
+@pytest.mark.slow
+def test_merge_after_a_pull_takes_the_registered_version(repo: Path, tmp_path: Path) -> None:
+    """A conflicted `git pull` brings another clone's new version of a DVC model whose bytes
+    are not here yet. The merge takes that side's registered record unchanged: it registers
+    nothing, needs no bytes, warns of nothing, and keeps both versions; `dvc pull` then
+    brings the bytes (the hint for a commit that does need them: the fresh-clone test)."""
+    a, b = _pushed_and_cloned(repo, tmp_path)
     mvtools(b, "init")
     dvc(b, "pull", "-q")
     _dvc_added(a, b"net 2")
@@ -282,16 +289,7 @@ def test_merge_after_a_pull_takes_the_registered_version(repo: Path, tmp_path: P
 
 @pytest.mark.slow
 def test_fresh_clone_without_dvc_pull_hint(repo: Path, tmp_path: Path) -> None:
-    a = set_up_mvtools(repo, "models:\n  - name: net\n    path: models/net.bin")
-    store, bare = tmp_path / "store", tmp_path / "origin.git"
-    store.mkdir()
-    dvc(a, "remote", "add", "-q", "-d", "store", str(store))
-    git(tmp_path, "init", "-q", "--bare", "-b", "main", str(bare))
-    git(a, "remote", "add", "origin", str(bare))
-    _dvc_added(a, b"net 1")
-    mvtools(a, "push")
-    b = tmp_path / "b"
-    git(tmp_path, "clone", "-q", str(bare), str(b))
+    a, b = _pushed_and_cloned(repo, tmp_path)
     proc = mvtools(b, "register", "net", check=False)
     assert proc.returncode == 1 and "is not in the work tree" in proc.stderr, proc.stderr
     sh(b, printed(proc.stderr))
