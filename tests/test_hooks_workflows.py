@@ -316,9 +316,13 @@ def test_cherry_pick_copies_the_event_and_keeps_the_tag(clf_repo: Path) -> None:
     assert f"tag clf@v0.1.0 stays on {picked[:12]}" in proc.stderr
     assert versions(r) == ["v0.1.0"]
     assert tags(r)["clf@v0.1.0"] == picked
+    assert [t for t in tags(r) if t.startswith("clf@")] == ["clf@v0.1.0"]  # nothing registered twice
     assert verify(r) == (0, [])  # a note: the tag's commit is on feat, its ledger registers it
     git(r, "checkout", "-q", "feat")
     assert verify(r) == (0, [])
+    git(r, "checkout", "-q", "main")
+    commit_model(r, "v2", "m2")
+    assert versions(r) == ["v0.1.0", "v0.1.1"]
 
 
 def test_revert_of_registering_commit(clf_repo: Path) -> None:

@@ -325,22 +325,6 @@ def test_amending_a_merge_commit_is_allowed(r: Path) -> None:
 
 
 # -- cherry-pick and revert -------------------------------------------------------------------
-def test_cherry_pick_registers_nothing_twice(r: Path) -> None:
-    git(r, "checkout", "-q", "-b", "feat")
-    commit_model(r, "v1", "m1")
-    picked = head(r)
-    git(r, "checkout", "-q", "main")
-    (r / "x.txt").write_text("x\n")
-    git(r, "add", "x.txt")
-    git(r, "commit", "-q", "-m", "x")
-    git(r, "cherry-pick", picked)
-    assert versions(r) == ["v0.1.0"]
-    assert tags(r)["clf@v0.1.0"] == picked  # the source branch still holds it
-    assert [t for t in tags(r) if t.startswith("clf@")] == ["clf@v0.1.0"]
-    commit_model(r, "v2", "m2")
-    assert versions(r) == ["v0.1.0", "v0.1.1"]
-
-
 def test_cherry_pick_of_an_unreachable_registering_commit_takes_its_tag(r: Path) -> None:
     """A commit registered on a detached HEAD, then left: cherry-picking it onto main gives
     the tag a commit on a branch that holds the same bytes and event."""
