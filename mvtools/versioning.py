@@ -5,6 +5,8 @@ Tags:  NAME@vX.Y.Z        a registered version (annotated, on the commit that ho
        NAME#STAGE#N       a stage assignment, N = 1 + the largest counter on any tag of NAME
        NAME#STAGE!#N      a stage unassignment
        NAME@deprecated    the model retired
+Every form may also carry GTO's counter, ``#N`` (``NAME@vX.Y.Z#4``, ``NAME#STAGE`` without one):
+``gto register`` and friends write it unless ``--simple``; both spellings are read.
 ``NAME`` is the model name with ``:`` written ``=`` (``sub/dvc.yaml`` artifact ``m``: ``sub=m``).
 """
 
@@ -36,9 +38,9 @@ VERSION_RE = re.compile(rf"^{_VERSION}$")
 TAG_RE = re.compile(
     rf"^(?P<name>{_NAME})(?:"
     rf"@(?P<version>{_VERSION})(?P<archived>!)?"
-    rf"|#(?P<stage>[a-zA-Z0-9](?:[a-zA-Z0-9_/-]*[a-zA-Z0-9])?)(?P<unassign>!)?#(?P<counter>\d+)"
-    rf"|@(?P<deprecated>deprecated))$"
-)
+    rf"|#(?P<stage>[a-zA-Z0-9](?:[a-zA-Z0-9_/-]*[a-zA-Z0-9])?)(?P<unassign>!)?"
+    rf"|@(?P<deprecated>deprecated))(?:#(?P<counter>\d+))?$"
+)  # GTO's tag_re (gto/constants.py): every form has a simple and a counter (#N) spelling
 
 
 def is_version(value: object) -> bool:
@@ -192,9 +194,11 @@ def parse_tag(tag: str) -> ParsedTag | None:
     if not m:
         return None
     model = model_of_tag(m["name"])
+    counter = int(m["counter"]) if m["counter"] else None
     if m["version"]:
-        return ParsedTag(model, "archive" if m["archived"] else "version", version=m["version"])
+        return ParsedTag(model, "archive" if m["archived"] else "version", version=m["version"],
+                         counter=counter)
     if m["stage"]:
         return ParsedTag(model, "unassign" if m["unassign"] else "stage", stage=m["stage"],
-                         counter=int(m["counter"]))
-    return ParsedTag(model, "deprecated")
+                         counter=counter)
+    return ParsedTag(model, "deprecated", counter=counter)

@@ -102,13 +102,19 @@ def test_order_agrees_with_semver(a: semver.Version, b: semver.Version) -> None:
     ("team/clf#staging-eu#3", ParsedTag("team/clf", "stage", stage="staging-eu", counter=3)),
     ("sub/dir=m@v0.1.0", ParsedTag("sub/dir:m", "version", version="v0.1.0")),
     ("sub=m#dev!#2", ParsedTag("sub:m", "unassign", stage="dev", counter=2)),
+    # GTO's other spellings: a counter on every form (gto's default), none on stage tags (--simple)
+    ("lightgbm-model@v2.0.3#4", ParsedTag("lightgbm-model", "version", version="v2.0.3", counter=4)),
+    ("clf@v1.0.0!#7", ParsedTag("clf", "archive", version="v1.0.0", counter=7)),
+    ("clf@deprecated#9", ParsedTag("clf", "deprecated", counter=9)),
+    ("clf#prod", ParsedTag("clf", "stage", stage="prod")),
+    ("clf#prod!", ParsedTag("clf", "unassign", stage="prod")),
 ])
 def test_parse_tag_of_every_kind(tag: str, want: ParsedTag) -> None:
     assert parse_tag(tag) == want
 
 
-@pytest.mark.parametrize("tag", ["clf", "clf@1.2.3", "clf@v1.2", "clf@v1.2.3!!", "clf#prod", "clf#prod#",
-                                 "clf#prod#x", "clf#prod!#", "-clf@v1.0.0", "clf-@v1.0.0", "clf@deprecated!",
+@pytest.mark.parametrize("tag", ["clf", "clf@1.2.3", "clf@v1.2", "clf@v1.2.3!!", "clf#prod#",
+                                 "clf#prod#x", "clf#prod!#", "-clf@v1.0.0", "clf-@v1.0.0", "clf@deprecated!", "clf@v1.0.0#", "clf@v1.0.0#1#2",
                                  "clf#-prod#1", "v1.0.0", "clf@latest"])
 def test_parse_tag_refuses_other_tags(tag: str) -> None:
     assert parse_tag(tag) is None
