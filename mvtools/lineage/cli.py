@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -53,15 +54,24 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 
 def _repo_root(start: Path) -> Path:
-    """The DVC root above ``start`` (the directory holding ``.dvc/``), else the git root."""
+    """The DVC project ``start`` is in, as ``dvc dag`` run there finds it (the nearest
+    directory holding ``.dvc/``), else the git root. A git root that is no DVC project but
+    holds DVC subrepos (``dvc init --subdir``) has no pipeline of its own: DVC refuses to
+    run there, and so does this, naming the projects."""
+    from mvtools.dvcroots import find_project_root, subrepos
+
     start = start.resolve()
-    for p in (start, *start.parents):
-        if (p / ".dvc").is_dir():
-            return p
-    for p in (start, *start.parents):
-        if (p / ".git").exists():
-            return p
-    return start
+    found = find_project_root(start)
+    if found is not None:
+        return found
+    top = next((p for p in (start, *start.parents) if (p / ".git").exists()), start)
+    subs = subrepos(top)
+    if subs:
+        first = os.path.relpath(top / subs[0], start)
+        raise UsageError(f"{start}: not inside a DVC project; the DVC projects here are "
+                         f"{', '.join(s + '/' for s in subs)} (each its own, as dvc dag sees it); "
+                         f"run: cd {shlex.quote(first)} && mvtools lineage")
+    return top
 
 
 def _repo_path(arg: str, root: Path, cwd: Path) -> str:

@@ -15,7 +15,9 @@ from mvtools.yamlio import read_yaml
 
 
 def _dvc_files(root: Path) -> list[str]:
-    """dvc.yaml and *.dvc files DVC would collect: not git-ignored, outside .git/.dvc."""
+    """dvc.yaml and *.dvc files DVC would collect: not git-ignored, outside .git/.dvc, and
+    outside every DVC subrepo below ``root`` (a directory with its own ``.dvc/`` is its own
+    project, which DVC's walk from ``root`` skips: :mod:`mvtools.dvcroots`)."""
     names: list[str] | None = None
     if shutil.which("git"):
         env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
@@ -46,7 +48,9 @@ def _dvc_files(root: Path) -> list[str]:
             continue
         picked.append(n)
     picked.sort(key=lambda p: (p.count("/"), p))
-    return picked
+    from mvtools.dvcroots import outside_subrepos, subrepos
+
+    return outside_subrepos(picked, subrepos(root))
 
 
 def _read_models_config(root: Path) -> list[str]:

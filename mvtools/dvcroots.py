@@ -1,0 +1,70 @@
+"""DVC projects inside one git repository, as DVC itself draws their borders.
+
+``dvc init --subdir`` makes a directory its own DVC project (a *subrepo*): it holds its own
+``.dvc/`` (config, cache). DVC run anywhere finds the nearest directory above holding
+``.dvc/`` (``Repo.find_root``), and its walk for stage files skips every directory below
+its root that holds a ``.dvc`` of its own (``dvc/ignore.py``, ``_update_sub_repo``): that
+directory belongs to the subrepo, whatever its parent project says.
+
+This module answers the same two questions without importing DVC (it sits on the hook
+path): which directories below a root are DVC projects of their own, and which project a
+repository path belongs to.
+"""
+
+from __future__ import annotations
+
+import os
+import posixpath
+from pathlib import Path
+
+DVC_DIR = ".dvc"
+
+
+def subrepos(root: Path) -> list[str]:
+    """Directories below ``root`` (relative, posix) that hold a ``.dvc/`` of their own, not
+    ``root`` itself, shallowest first. Found with ``git ls-files`` (tracked, staged or
+    untracked and not ignored: ``dvc init --subdir`` writes ``.dvc/config`` and
+    ``.dvc/.gitignore``), so the walk costs what ``git status`` costs; outside git, a walk."""
+    from mvtools.gitops import git
+
+    found: set[str] = set()
+    proc = git(["ls-files", "-z", "--cached", "--others", "--exclude-standard", "--",
+                ":(glob)**/.dvc/config", ":(glob)**/.dvc/.gitignore"], root, check=False,
+               env={**os.environ, "GIT_LITERAL_PATHSPECS": "0"})
+    if proc.returncode == 0:
+        for name in proc.stdout.decode("utf-8", "surrogateescape").split("\0"):
+            d = posixpath.dirname(posixpath.dirname(name)) if name else ""
+            if d and (root / d / DVC_DIR).is_dir():
+                found.add(d)
+    else:
+        for dirpath, dirs, _files in os.walk(root):
+            dirs[:] = [d for d in dirs if d not in (".git", DVC_DIR)]
+            rel = os.path.relpath(dirpath, root).replace(os.sep, "/")
+            if rel != "." and DVC_DIR in os.listdir(dirpath):
+                found.add(rel)
+    return sorted(found, key=lambda d: (d.count("/"), d))
+
+
+def project_of(path: str, roots: list[str]) -> str:
+    """The DVC project ``path`` (repository-relative) belongs to: the deepest of ``roots``
+    holding it, "" for the top project."""
+    best = ""
+    for r in roots:
+        if (path == r or path.startswith(r + "/")) and len(r) > len(best):
+            best = r
+    return best
+
+
+def outside_subrepos(paths: list[str], roots: list[str]) -> list[str]:
+    """``paths`` without those inside one of ``roots`` (what DVC at the top project sees)."""
+    return [p for p in paths if not project_of(p, roots)]
+
+
+def find_project_root(start: Path) -> Path | None:
+    """The DVC project ``start`` is in, as ``dvc`` run there finds it: the nearest directory
+    at or above ``start`` holding ``.dvc/`` (None: not inside a DVC project)."""
+    start = start.resolve()
+    for p in (start, *start.parents):
+        if (p / DVC_DIR).is_dir():
+            return p
+    return None
