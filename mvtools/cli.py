@@ -68,10 +68,12 @@ def _errors(lines: Sequence[str]) -> int:
 def cmd_init(args: argparse.Namespace) -> int:
     from mvtools.config import load_config
     from mvtools.gitops import Repo
-    from mvtools.install import init
+    from mvtools.install import import_hint, init
 
-    done = init(args.repo, scheme=args.scheme, hooks=args.hooks)
-    print(ui.render_init(done or [], bool(load_config(Repo.discover(args.repo).root).models)))
+    done = init(args.repo, scheme=args.scheme, hooks=args.hooks, dvc_root=args.dvc_root)
+    hint = import_hint(args.repo)  # a GTO repository: its history is the next step
+    print(ui.render_init(done or [], bool(load_config(Repo.discover(args.repo).root).models)) if hint is None
+          else ui.render_done(done, "already set up: nothing to do") + "\n" + hint)
     return 0
 
 
@@ -273,6 +275,7 @@ def _setup_commands(add: _Add) -> None:
     sp = add("init", cmd_init, "set mvtools up in this git repo (commits nothing)")
     sp.add_argument("--scheme", choices=("semver", "timestamp"), default="semver")
     sp.add_argument("--hooks", choices=("git", "pre-commit", "none"), default="git")
+    sp.add_argument("--dvc-root", action="store_true", help="run dvc init at the root even above DVC subrepos")
     sp = add("install-hooks", cmd_install_hooks, "install the commit hooks")
     sp.add_argument("--hooks", choices=("git", "pre-commit"), default="git")
     add("uninstall-hooks", cmd_uninstall_hooks, "remove the commit hooks (yours are restored)")

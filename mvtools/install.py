@@ -10,6 +10,7 @@ from pathlib import Path
 
 from mvtools.errors import InternalError, UsageError
 from mvtools.gitops import Repo
+from mvtools.settings import DEFAULT_STAGES
 
 HOOK_TYPES = ("pre-commit", "post-commit", "post-rewrite", "pre-push")
 MARKER = "# mvtools-hook:"
@@ -248,17 +249,24 @@ def install_merge_driver(repo: Repo, registry_dir: str) -> list[str]:
     return done
 
 
-def init(path: str | Path = ".", scheme: str = "semver", hooks: str = "git") -> list[str]:
+def init(path: str | Path = ".", scheme: str = "semver", hooks: str = "git", dvc_root: bool = False) -> list[str]:
+    """Set the repository up; adopt what GTO and DVC already say there (:mod:`mvtools.adopt`)."""
     if scheme not in ("semver", "timestamp"):
         raise UsageError(f"invalid --scheme {scheme!r}: expected semver or timestamp")
     if hooks not in ("git", "pre-commit", "none"):
         raise UsageError(f"invalid --hooks {hooks!r}: expected git, pre-commit or none")
+    from mvtools.adopt import adoption, stages_line
+
     repo = Repo.discover(path)
     done: list[str] = []
     cfg = repo.root / "mvtools.yaml"
+    found = adoption(repo)
     if not cfg.exists():
-        cfg.write_text((data_dir("templates") / "mvtools.yaml").read_text().replace("@SCHEME@", scheme))
+        text = (data_dir("templates") / "mvtools.yaml").read_text().replace("@SCHEME@", scheme)
+        cfg.write_text(text.replace(stages_line(list(DEFAULT_STAGES)), stages_line(found.stages)))
         done.append("wrote mvtools.yaml")
+        if found.stages_from:
+            done.append(f"adopted the stages {', '.join(found.stages)} from {found.stages_from}")
     from mvtools.config import load_config
 
     config = load_config(repo.root)  # validates an existing file before anything else
@@ -268,13 +276,16 @@ def init(path: str | Path = ".", scheme: str = "semver", hooks: str = "git") -> 
         (reg / ".gitkeep").write_text("")
         done.append(f"created {config.registry_dir}/")
     env = dict(os.environ, DVC_NO_ANALYTICS="1")
-    if not (repo.root / ".dvc").is_dir():
+    if not (repo.root / ".dvc").is_dir() and found.subrepos and not dvc_root:
+        done.append(f"left DVC as it is: the DVC projects here are {', '.join(d + '/' for d in found.subrepos)} "
+                    "(dvc init --subdir), each used where it is; mvtools init --dvc-root makes the root one too")
+    elif not (repo.root / ".dvc").is_dir():
         proc = subprocess.run([tool("dvc"), "init", "-q"], cwd=repo.root, capture_output=True, text=True, env=env)
         if proc.returncode != 0:
             raise InternalError("dvc init failed: " + (proc.stderr or proc.stdout).strip().splitlines()[-1])
         done.append("ran: dvc init")
     local = repo.root / ".dvc" / "config.local"
-    if "analytics = false" not in (local.read_text() if local.exists() else ""):
+    if (repo.root / ".dvc").is_dir() and "analytics = false" not in (local.read_text() if local.exists() else ""):
         proc = subprocess.run([tool("dvc"), "config", "--local", "core.analytics", "false"], cwd=repo.root,
                               capture_output=True, text=True, env=env)
         if proc.returncode != 0:
@@ -286,3 +297,17 @@ def init(path: str | Path = ".", scheme: str = "semver", hooks: str = "git") -> 
 
     write_watch_file(repo, load_config(repo.root))
     return done
+
+
+def import_hint(path: str | Path = ".") -> str | None:
+    """The next step in a GTO repository no ledger records yet: import its history."""
+    from mvtools import ledger as L
+    from mvtools.adopt import adoption
+    from mvtools.config import load_config
+
+    repo = Repo.discover(path)
+    found = adoption(repo)
+    if not found.gto_tags or L.ledger_files(repo.root, load_config(repo.root, with_dvc=False).registry_dir):
+        return None
+    return (f"next: this repository holds {found.gto_tags} GTO registry tags; to record their history in the "
+            "ledger run: mvtools import-gto")
