@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from mvtools import ledger as L
 from mvtools.artifacts import Source, find_record
+from mvtools.baseline import Baseline, baseline
 from mvtools.config import dvc_yaml_files
 from mvtools.domain import VerifyReport
 from mvtools.errors import ConfigError, MvtoolsError
@@ -147,8 +148,10 @@ def _lost_ids(reg: Registry, name: str, parents: list[bytes | None], commit: str
     return want - _ids_at(reg, name, commit)
 
 
-def _unregistered(reg: Registry, rep: Report, ledgers: dict[str, L.Ledger], broken: set[str]) -> None:
-    """Content a commit introduced for a model that no register event records."""
+def _unregistered(reg: Registry, rep: Report, ledgers: dict[str, L.Ledger], broken: set[str],
+                  base: Baseline) -> None:
+    """Content a commit introduced for a model that no register event records (before an
+    adopted repository's adoption commit: the baseline, one note per model)."""
     repo, cfg = reg.repo, reg.config
     dvcy = dvc_yaml_files(reg.root)
     for model in cfg.models.values():
@@ -159,6 +162,7 @@ def _unregistered(reg: Registry, rep: Report, ledgers: dict[str, L.Ledger], brok
         shas = {e.get("sha256") for e in (led.events if led else []) if e["event"] == "register"}
         watch = [model.path, model.path + ".dvc", *[os.path.join(os.path.dirname(d), "dvc.lock") for d in dvcy]]
         log = repo.out("log", "--full-history", "--format=%H %P", "--", *watch, check=False)
+        before: list[str] = []
         for line in log.splitlines():
             commit, *parents = line.split()
             new = find_record(cfg, Source(repo, commit), model, dvcy)
@@ -179,9 +183,16 @@ def _unregistered(reg: Registry, rep: Report, ledgers: dict[str, L.Ledger], brok
                 if sha in shas:
                     continue
                 what = f"sha256 {sha[:12]}"
+            if base.before_adoption(commit):
+                before.append(commit)
+                continue
             rep.add("unregistered", commit[:12],
                     f"{model.name}: {model.path} changed ({what}) with no register event; "
                     f"run: mvtools register {model.name}")
+        if before:
+            rep.note("before-adoption", model.name, f"{len(before)} commit(s) before the adoption commit "
+                     f"{str(base.adoption_commit)[:12]} changed {model.path} and GTO tagged no version of them "
+                     f"(the oldest: {before[-1][:12]}); the baseline, not registered (docs/invariants.md)")
 
 
 def _cache_dir(reg: Registry) -> Path:
@@ -309,11 +320,12 @@ def verify(reg: Registry, *, fetch: bool = False, policy: bool = False, allow_sh
             rep.add("uncommitted", rel, "the work-tree or staged ledger differs from HEAD's (an interrupted "
                     f"registration?); run: {restore_command(reg.repo, rel)}")
     dropping = _history(reg, rep, broken)
-    _unregistered(reg, rep, ledgers, broken | dropping)  # content a dropped event records: not unregistered
+    base = baseline(reg.repo, reg.config.registry_dir, ledgers.values())
+    _unregistered(reg, rep, ledgers, broken | dropping, base)  # content a dropped event records: not unregistered
     # a model whose events a commit dropped: its tags are judged once they are restored (a
     # stage tag of a dropped promote is no orphan to delete: restore-events brings it back)
     skip = broken | dropping | uncommitted
-    check_tags(reg, rep, {n: led for n, led in ledgers.items() if n not in skip}, skip, shallow)
+    check_tags(reg, rep, {n: led for n, led in ledgers.items() if n not in skip}, skip, shallow, base)
     _bytes(reg, rep, ledgers, fetch, shallow)
     if policy:
         from mvtools.policy import check_history

@@ -26,6 +26,7 @@ from mvtools.versioning import ParsedTag, parse_tag, register_message
 
 if TYPE_CHECKING:
     from mvtools import ledger as L
+    from mvtools.baseline import Baseline
     from mvtools.gitops import Repo
     from mvtools.registry import Registry
     from mvtools.verify import Report
@@ -34,7 +35,8 @@ Tags = dict[str, tuple[str, int]]
 SHALLOW = "no tag in this shallow clone (git fetch --unshallow --tags)"
 
 
-def check_tags(reg: Registry, rep: Report, ledgers: dict[str, L.Ledger], broken: set[str], shallow: bool) -> None:
+def check_tags(reg: Registry, rep: Report, ledgers: dict[str, L.Ledger], broken: set[str], shallow: bool,
+               base: Baseline | None = None) -> None:
     tags = reg.repo.tags()
     accounted: set[str] = set()  # tags an event of this branch's ledgers implies
     for name, led in ledgers.items():
@@ -52,9 +54,13 @@ def check_tags(reg: Registry, rep: Report, ledgers: dict[str, L.Ledger], broken:
             elif commit is not None and have[0] != commit:
                 rep.add("tag-moved", tag, f"points at {have[0][:12]}, the ledger's event puts it on {commit[:12]} "
                         "(gto show and mvtools show disagree); run: mvtools sync-tags")
-    for tag, (commit, _when) in tags.items():
+    for tag, (commit, when) in tags.items():
         pt = parse_tag(tag)
         if tag in accounted or pt is None or pt.model in broken:
+            continue
+        if base is not None and base.judged_by_import(when):
+            rep.note("baseline-tag", tag, f"on commit {commit[:12]}, created before the GTO import, which left it out "
+                     "(mvtools import-gto --json reports why); the baseline, not an orphan (docs/invariants.md)")
             continue
         _unrecorded(reg, rep, tag, pt, commit)
 
@@ -89,10 +95,11 @@ def _version_tags(reg: Registry, rep: Report, name: str, led: L.Ledger, tags: Ta
         commit = have[0]
         held = _registered(reg.ledger_at(commit, name), version)
         shas = {e["sha256"] for e in evs}
-        if any(e.get("imported_from") for e in evs) or held & shas and _holds_bytes(reg, evs[0], commit):
+        imported = any(e.get("imported_from") for e in evs)
+        if imported or held & shas and _holds_bytes(reg, evs[0], commit):
             if repo.head and not repo.is_ancestor(commit, repo.head):
-                rep.note("tag-elsewhere", tag, f"on commit {commit[:12]}, outside this branch's history; "
-                         "that commit's ledger registers it")
+                rep.note("tag-elsewhere", tag, f"on commit {commit[:12]}, outside this branch's history; " + (
+                         "imported from GTO" if imported else "that commit's ledger registers it"))
             continue
         if held and not held & shas:
             rep.add("tag-commit", tag, f"commit {commit[:12]} registers {version} with other bytes "

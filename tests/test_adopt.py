@@ -104,3 +104,75 @@ def test_init_in_a_gto_repo_hint_imports_and_promote_uses_its_stage(repo: Path) 
     assert mvtools(repo, "verify").returncode == 0
     mvtools(repo, "promote", "clf", "v0.0.1", "dev")
     assert "import-gto" not in mvtools(repo, "init").stdout  # the history is in the ledger now
+
+
+# -- verify's baseline: the history GTO made before mvtools recorded it -------------------
+def gto_history(r: Path) -> dict[str, str]:
+    """GTO-made history (tags as GTO writes them): v0.0.1, an untagged model commit, v0.0.2,
+    a stage tag on the untagged commit (no version there: the import leaves it out), and
+    v0.0.3 on a branch never merged. Then `mvtools init` and `mvtools import-gto`."""
+    dvc(r, "init", "-q")
+    (r / "dvc.yaml").write_text("artifacts:\n  clf:\n    path: models/clf.bin\n    type: model\n")
+    commits = {}
+    for i, text in enumerate(["one", "untagged", "two"]):
+        write_model(r, "models/clf.bin", text + "\n")
+        git(r, "add", "-A")
+        git(r, "commit", "-q", "-m", text)
+        commits[text] = git(r, "rev-parse", "HEAD").stdout.strip()
+    tag(r, "clf@v0.0.1", commits["one"])
+    tag(r, "clf@v0.0.2", commits["two"])
+    tag(r, "clf#dev#3", commits["untagged"])
+    git(r, "checkout", "-q", "-b", "side", commits["one"])
+    write_model(r, "models/clf.bin", "side\n")
+    git(r, "commit", "-q", "-am", "side")
+    tag(r, "clf@v0.0.3")
+    git(r, "checkout", "-q", "main")
+    time.sleep(1.1)  # the import comes in a later second than every GTO tag
+    mvtools(r, "init")
+    mvtools(r, "import-gto")
+    return commits
+
+
+def verify_json(r: Path) -> tuple[int, dict]:
+    import json
+
+    proc = mvtools(r, "verify", "--json", check=False)
+    return proc.returncode, json.loads(proc.stdout)
+
+
+@pytest.mark.slow
+def test_a_freshly_adopted_repository_verifies_clean_with_its_baseline_as_notes(repo: Path) -> None:
+    commits = gto_history(repo)
+    code, doc = verify_json(repo)
+    assert code == 0 and doc["problems"] == [], doc
+    notes = {n["kind"]: n for n in doc["notes"]}
+    assert commits["untagged"][:12] in notes["before-adoption"]["message"]
+    assert notes["baseline-tag"]["where"] == "clf#dev#3"
+    assert notes["tag-elsewhere"]["where"] == "clf@v0.0.3"
+
+
+@pytest.mark.slow
+def test_the_baseline_ends_at_adoption(repo: Path) -> None:
+    """After the import the rules hold unchanged: a model change no hook registered is a
+    problem, and so is a registry tag made outside mvtools after the import."""
+    gto_history(repo)
+    write_model(repo, "models/clf.bin", "bypassed\n")
+    git(repo, "commit", "-q", "-am", "no hook", "--no-verify")
+    tag(repo, "clf#dev#9", "HEAD~1")
+    code, doc = verify_json(repo)
+    kinds = {(p["kind"], p["where"]) for p in doc["problems"]}
+    assert code == 1
+    assert ("unregistered", git(repo, "rev-parse", "--short=12", "HEAD").stdout.strip()) in kinds, doc
+    assert ("tag-orphan", "clf#dev#9") in kinds, doc
+
+
+def test_without_an_import_there_is_no_baseline(git_model_repo: Path) -> None:
+    """A repository mvtools set up itself (nothing imported from GTO) keeps every rule for
+    its whole history: a model commit before the first registration is unregistered."""
+    r = git_model_repo
+    write_model(r, "models/clf.bin", "no hook\n")
+    git(r, "add", "-A")
+    git(r, "commit", "-q", "-m", "no hook", "--no-verify")
+    code, doc = verify_json(r)
+    assert code == 1 and [p["kind"] for p in doc["problems"]] == ["unregistered"], doc
+    assert not any(n["kind"] in ("before-adoption", "baseline-tag") for n in doc["notes"]), doc
