@@ -67,6 +67,7 @@ class Record:
     size: int | None = None
     deps: dict[str, str | None] = field(default_factory=dict)
     params: dict[str, Any] = field(default_factory=dict)
+    project: str = ""  # the DVC subrepo holding the model ("" for the top project): DVC runs there
 
     def key(self) -> tuple[Any, ...]:
         return (self.kind, self.md5, self.size)
@@ -118,7 +119,8 @@ def find_record(cfg: Config, src: Source, model: Model, dvc_yamls: list[str]) ->
         for d in _list_of(data.get("deps"), f"{dvcfile}: deps"):
             if isinstance(d, dict) and "path" in d:
                 deps[str(d["path"])] = d.get("md5") or d.get("etag") or d.get("checksum")
-        return Record("dvcfile", file=dvcfile, md5=md5, hash_name=name, size=size, deps=deps)
+        return Record("dvcfile", file=dvcfile, md5=md5, hash_name=name, size=size, deps=deps,
+                      project=_project(cfg, model.path))
     for dy in dvc_yamls:
         base = posixpath.dirname(dy)
         lock = posixpath.join(base, "dvc.lock") if base else "dvc.lock"
@@ -148,8 +150,22 @@ def find_record(cfg: Config, src: Source, model: Model, dvc_yamls: list[str]) ->
                         if isinstance(values, dict):
                             params[_norm(wd, pfile)] = values
                     return Record("dvclock", file=lock, stage=str(sname), dvc_yaml=dy, md5=md5,
-                                  hash_name=name, size=size, deps=deps, params=params)
+                                  hash_name=name, size=size, deps=deps, params=params,
+                                  project=_project(cfg, model.path))
     return None
+
+
+_SUBREPOS: dict[str, list[str]] = {}
+
+
+def _project(cfg: Config, path: str) -> str:
+    """The DVC subrepo ``path`` is in (mvtools.dvcroots; one git call per process and root)."""
+    from mvtools.dvcroots import project_of, subrepos
+
+    key = str(cfg.root)
+    if key not in _SUBREPOS:
+        _SUBREPOS[key] = subrepos(cfg.root)
+    return project_of(path, _SUBREPOS[key])
 
 
 def _flat(data: Any) -> dict[str, Any]:
@@ -237,10 +253,19 @@ def flatten_lock_params(params: dict[str, Any]) -> dict[str, Any]:
 
 
 def dvc_target(rec: Record, model: Model) -> str:
-    """What DVC commands take to act on the model's record: its .dvc file or its stage."""
+    """What DVC commands take to act on the model's record: its .dvc file or its stage,
+    relative to the DVC project holding it (a subrepo's commands run in the subrepo)."""
+    def rel(p: str) -> str:
+        return posixpath.relpath(p, rec.project) if rec.project else p
+
     if rec.kind == "dvcfile":
-        return shlex.quote(rec.file or model.path + ".dvc")
-    return shlex.quote(str(rec.stage) if rec.dvc_yaml == "dvc.yaml" else f"{rec.dvc_yaml}:{rec.stage}")
+        return shlex.quote(rel(rec.file or model.path + ".dvc"))
+    top = posixpath.join(rec.project, "dvc.yaml") if rec.project else "dvc.yaml"
+    return shlex.quote(str(rec.stage) if rec.dvc_yaml == top else f"{rel(str(rec.dvc_yaml))}:{rec.stage}")
+
+
+def _in_project(rec: Record, command: str) -> str:
+    return f"cd {shlex.quote(rec.project)} && {command}" if rec.project and rec.kind != "git" else command
 
 
 def dvc_fix_command(rec: Record, model: Model, *, known: bool, recorded_cached: bool) -> str:
@@ -252,13 +277,15 @@ def dvc_fix_command(rec: Record, model: Model, *, known: bool, recorded_cached: 
         return f"git add {shlex.quote(model.path)}"
     target = dvc_target(rec, model)
     if known:
-        return f"dvc checkout {target}" if recorded_cached else f"dvc pull {target}"
+        return _in_project(rec, f"dvc checkout {target}" if recorded_cached else f"dvc pull {target}")
     if rec.kind == "dvcfile":
-        return f"dvc add {shlex.quote(model.path)}"
-    return f"dvc commit --force {target}  (or: dvc checkout --force {target} to restore the recorded version)"
+        path = posixpath.relpath(model.path, rec.project) if rec.project else model.path
+        return _in_project(rec, f"dvc add {shlex.quote(path)}")
+    return _in_project(rec, f"dvc commit --force {target}  (or: dvc checkout --force {target} to restore the "
+                            "recorded version)")
 
 
 def dvc_fetch_command(rec: Record, model: Model, *, recorded_cached: bool) -> str:
     """The repair when the model DVC records is not in the work tree at all (a fresh clone,
     a pull that brought a new version)."""
-    return f"dvc {'checkout' if recorded_cached else 'pull'} {dvc_target(rec, model)}"
+    return _in_project(rec, f"dvc {'checkout' if recorded_cached else 'pull'} {dvc_target(rec, model)}")

@@ -40,6 +40,24 @@ def open_dvc(root: Path) -> DvcRepo:
         raise UsageError(f"not a DVC repository ({str(exc).splitlines()[0]}); run: dvc init") from None
 
 
+def project_root(root: Path, path: str) -> Path:
+    """The DVC project holding the repository path ``path``: a DVC subrepo below ``root``
+    (``dvc init --subdir``) keeps its own cache and remotes (mvtools.dvcroots)."""
+    from mvtools.dvcroots import project_of, subrepos
+
+    return root / project_of(path, subrepos(root)) if path else root
+
+
+def _by_project(root: Path, events: list[dict[str, Any]]) -> dict[Path, list[dict[str, Any]]]:
+    from mvtools.dvcroots import project_of, subrepos
+
+    subs = subrepos(root)
+    out: dict[Path, list[dict[str, Any]]] = {}
+    for ev in events:
+        out.setdefault(root / project_of(str(ev.get("path") or ""), subs), []).append(ev)
+    return out
+
+
 def _caches(dvc: DvcRepo) -> list[HashFileDB]:
     return [dvc.cache.local, dvc.cache.legacy]
 
@@ -113,11 +131,11 @@ def ensure_local(dvc: DvcRepo, md5: str, remote: str | None = None) -> None:
                           "run 'mvtools push' (or 'dvc push') where it was registered")
 
 
-def in_cache(root: Path, md5s: list[str]) -> list[bool]:
-    """Which of ``md5s`` the local DVC cache holds whole (a directory's entries too); all
-    False where DVC cannot open the repository."""
+def in_cache(root: Path, md5s: list[str], path: str = "") -> list[bool]:
+    """Which of ``md5s`` the local DVC cache (of the project holding ``path``) holds whole (a
+    directory's entries too); all False where DVC cannot open the repository."""
     try:
-        dvc = open_dvc(root)
+        dvc = open_dvc(project_root(root, path))
     except UsageError:
         return [False] * len(md5s)
     with dvc:
@@ -172,7 +190,7 @@ def fetch_version(repo: Repo, ev: dict[str, Any], commit: str, dest: Path, check
     _cleanup(tmp)
     try:
         if ev.get("md5"):
-            with open_dvc(repo.root) as dvc:
+            with open_dvc(project_root(repo.root, str(ev.get("path") or ""))) as dvc:
                 ensure_local(dvc, str(ev["md5"]))
                 _materialize(dvc, str(ev["md5"]), tmp)
         else:
@@ -199,32 +217,35 @@ def _cleanup(p: Path) -> None:
 
 
 def missing_in_remote(reg: "Registry", events: list[dict[str, Any]], remote: str | None = None) -> list[dict[str, Any]]:
-    """The register events whose DVC objects the DVC remote does not have."""
+    """The register events whose DVC objects the DVC remote (of each one's project) does not have."""
     out = []
-    with open_dvc(reg.repo.root) as dvc:
-        remotes = _remotes(dvc, remote, "push")
-        local = _caches(dvc)
-        for ev in events:
-            oids = list(_oids(dvc, str(ev["md5"]), local + remotes))
-            if not all(_find(remotes, o) for o in oids):
-                out.append(ev)
+    for root, evs in _by_project(reg.repo.root, events).items():
+        with open_dvc(root) as dvc:
+            remotes = _remotes(dvc, remote, "push")
+            local = _caches(dvc)
+            for ev in evs:
+                oids = list(_oids(dvc, str(ev["md5"]), local + remotes))
+                if not all(_find(remotes, o) for o in oids):
+                    out.append(ev)
     return out
 
 
 def push_events(reg: "Registry", events: list[dict[str, Any]], remote: str | None = None) -> int:
-    """Copy the DVC objects of ``events`` from the local cache to the DVC remote."""
+    """Copy the DVC objects of ``events`` from the local cache to the DVC remote (each
+    version's through the DVC project holding it)."""
     moved = 0
-    with open_dvc(reg.repo.root) as dvc:
-        remotes = _remotes(dvc, remote, "push")
-        local = _caches(dvc)
-        for ev in events:
-            md5 = str(ev["md5"])
-            n, missing = _transfer(local, remotes, [md5])
-            moved += n
-            n, more = _transfer(local, remotes, list(_oids(dvc, md5, local)))
-            moved += n
-            missing += more
-            if missing and not all(_find(remotes, o) for o in missing):
-                raise CheckFailed(f"cannot push {ev['tag']}: object {missing[0]} is not in the local DVC cache "
-                                  "(dvc fetch it, or push from the clone that registered it)")
+    for root, evs in _by_project(reg.repo.root, events).items():
+        with open_dvc(root) as dvc:
+            remotes = _remotes(dvc, remote, "push")
+            local = _caches(dvc)
+            for ev in evs:
+                md5 = str(ev["md5"])
+                n, missing = _transfer(local, remotes, [md5])
+                moved += n
+                n, more = _transfer(local, remotes, list(_oids(dvc, md5, local)))
+                moved += n
+                missing += more
+                if missing and not all(_find(remotes, o) for o in missing):
+                    raise CheckFailed(f"cannot push {ev['tag']}: object {missing[0]} is not in the local DVC cache "
+                                      "(dvc fetch it, or push from the clone that registered it)")
     return moved

@@ -64,7 +64,7 @@ class Registering(TagSync):
             from mvtools.dvcio import in_cache  # an error path: DVC's import cost is fine here
 
             raise CheckFailed(f"model {model.name}: {model.path} is not in the work tree ({rec.file} records it); "
-                              f"run: {dvc_fetch_command(rec, model, recorded_cached=in_cache(self.root, [str(rec.md5)])[0])}")
+                              f"run: {dvc_fetch_command(rec, model, recorded_cached=in_cache(self.root, [str(rec.md5)], model.path)[0])}")
         try:
             d = digest_path(self.root, model.path, cache=cache, dos2unix=legacy,
                             links=rec is not None and rec.kind != "git")  # git stores a link as a link
@@ -75,7 +75,7 @@ class Registering(TagSync):
             if got != rec.md5:
                 from mvtools.dvcio import in_cache
 
-                known, recorded = in_cache(self.root, [str(got), str(rec.md5)])
+                known, recorded = in_cache(self.root, [str(got), str(rec.md5)], model.path)
                 raise CheckFailed(
                     f"model {model.name}: {model.path} in the work tree does not match what "
                     f"{rec.file} records; run: {dvc_fix_command(rec, model, known=known, recorded_cached=recorded)}")

@@ -195,18 +195,20 @@ def _unregistered(reg: Registry, rep: Report, ledgers: dict[str, L.Ledger], brok
                      f"(the oldest: {before[-1][:12]}); the baseline, not registered (docs/invariants.md)")
 
 
-def _cache_dir(reg: Registry) -> Path:
+def _cache_dir(reg: Registry, project: str = "") -> Path:
+    """The DVC cache of the project (a DVC subrepo, or "" for the top one)."""
+    root = reg.root / project
     try:
         from configparser import ConfigParser
 
         cp = ConfigParser()
-        cp.read([reg.root / ".dvc" / "config", reg.root / ".dvc" / "config.local"])
+        cp.read([root / ".dvc" / "config", root / ".dvc" / "config.local"])
         d = cp.get("cache", "dir", fallback=None)
         if d:
-            return (reg.root / ".dvc" / d).resolve()
+            return (root / ".dvc" / d).resolve()
     except Exception:  # noqa: BLE001 - fall back to DVC's default
         pass
-    return reg.root / ".dvc" / "cache"
+    return root / ".dvc" / "cache"
 
 
 def _cache_file(cache: Path, md5: str) -> Path | None:
@@ -241,8 +243,12 @@ def _bytes(reg: Registry, rep: Report, ledgers: dict[str, L.Ledger], fetch: bool
     """Each version's bytes against its sha256: git-tracked ones from the commit that holds
     them, DVC-tracked ones from the cache; with ``fetch`` every one the cache lacks must come
     from the DVC remote and match, and one that cannot is a problem."""
+    from mvtools.dvcroots import project_of, subrepos
+
     tags = reg.repo.tags()
     cache = _cache_dir(reg)
+    subs = subrepos(reg.root)  # a DVC subrepo's versions are in its own cache
+    caches = {"": cache, **{p: _cache_dir(reg, p) for p in subs}}
     for name, led in ledgers.items():
         for ev in led.events:
             if ev["event"] != "register":
@@ -259,7 +265,7 @@ def _bytes(reg: Registry, rep: Report, ledgers: dict[str, L.Ledger], fetch: bool
                     continue  # the tag is on a commit that does not hold them: said once, there
                 got = git_sha256(reg.repo, commit, ev["path"])
             else:
-                got = _cached_sha256(cache, str(ev["md5"]))
+                got = _cached_sha256(caches[project_of(str(ev.get("path") or ""), subs)], str(ev["md5"]))
                 if got is None and fetch:
                     got, why = _fetched_sha256(reg, ev, commit)
                     if got is None:

@@ -84,3 +84,43 @@ def test_root_without_dvc_project_names_the_subrepos(tmp_path: Path) -> None:
     assert out.returncode == 0, out.stderr
     for sub in ("repo_1", "repo_2"):
         assert mvtools_dag(r / sub) == dvc_dag(r / sub)
+
+
+@pytest.fixture
+def sub_model(repo: Path) -> Path:
+    """A model tracked by a DVC subrepo `sub/` (dvc init --subdir), mvtools at the git root
+    (which `init` leaves without a DVC project of its own)."""
+    (repo / "sub").mkdir()
+    dvc(repo / "sub", "init", "--subdir", "-q")
+    mvtools(repo, "init")
+    assert not (repo / ".dvc").exists()
+    cfg = (repo / "mvtools.yaml").read_text().replace("models: []", "models:\n  - name: net\n    path: sub/models/net.bin")
+    (repo / "mvtools.yaml").write_text(cfg)
+    (repo / "sub" / "models").mkdir()
+    (repo / "sub" / "models" / "net.bin").write_bytes(b"\x00weights one\n")
+    dvc(repo / "sub", "add", "-q", "models/net.bin")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "net one")
+    return repo
+
+
+@pytest.mark.slow
+def test_a_subrepo_model_is_registered_checked_and_fetched_through_its_project(sub_model: Path) -> None:
+    r = sub_model
+    assert "net@v0.1.0" in git(r, "tag").stdout.split()
+    doc = json.loads(mvtools(r, "verify", "--json").stdout)
+    assert doc["problems"] == [] and doc["unchecked"] == [], doc  # the bytes are in sub/'s cache
+    mvtools(r, "get", "net@v0.1.0", "-o", str(r.parent / "got.bin"))
+    assert (r.parent / "got.bin").read_bytes() == b"\x00weights one\n"
+
+
+@pytest.mark.slow
+def test_a_subrepo_models_repair_hint_runs_in_its_project(sub_model: Path) -> None:
+    r = sub_model
+    (r / "sub" / "models" / "net.bin").unlink()
+    proc = mvtools(r, "register", "net", check=False)
+    assert proc.returncode != 0
+    hint = proc.stderr.strip().split("run: ", 1)[1]
+    assert hint == "cd sub && dvc checkout models/net.bin.dvc", proc.stderr
+    subprocess.run(hint, shell=True, cwd=r, check=True, capture_output=True)  # PATH: the venv's dvc
+    assert (r / "sub" / "models" / "net.bin").read_bytes() == b"\x00weights one\n"
