@@ -26,10 +26,10 @@ from mvtools.versioning import ParsedTag, parse_tag, register_message
 
 if TYPE_CHECKING:
     from mvtools import ledger as L
-    from mvtools.baseline import Baseline
     from mvtools.gitops import Repo
     from mvtools.registry import Registry
     from mvtools.verify import Report
+    from mvtools.baseline import Baseline
 
 Tags = dict[str, tuple[str, int]]
 SHALLOW = "no tag in this shallow clone (git fetch --unshallow --tags)"
@@ -95,11 +95,10 @@ def _version_tags(reg: Registry, rep: Report, name: str, led: L.Ledger, tags: Ta
         commit = have[0]
         held = _registered(reg.ledger_at(commit, name), version)
         shas = {e["sha256"] for e in evs}
-        imported = any(e.get("imported_from") for e in evs)
-        if imported or held & shas and _holds_bytes(reg, evs[0], commit):
+        if any(e.get("imported_from") for e in evs) or held & shas and _holds_bytes(reg, evs[0], commit):
             if repo.head and not repo.is_ancestor(commit, repo.head):
-                rep.note("tag-elsewhere", tag, f"on commit {commit[:12]}, outside this branch's history; " + (
-                         "imported from GTO" if imported else "that commit's ledger registers it"))
+                rep.note("tag-elsewhere", tag, f"on commit {commit[:12]}, outside this branch's history; "
+                         "that commit's ledger registers it")
             continue
         if held and not held & shas:
             rep.add("tag-commit", tag, f"commit {commit[:12]} registers {version} with other bytes "
