@@ -61,7 +61,7 @@ def mlrepa(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @needs_bundles
 @pytest.mark.parametrize("where", ["", "model_a", "model_b", "model_c"])
 def test_lineage_agrees_with_dvc_dag_in_each_project(mlrepa: Path, where: str) -> None:
-    """At the root, DVC's walk skips the subrepos (4 stages, not the 4 + 3 x 5 of every
+    """At the root, DVC's walk skips the subrepos (4 stages, not those of every
     dvc.yaml, and no "output defined twice": model_a's stages write models/ of their own)."""
     cwd = mlrepa / where
     assert mvtools_dag(cwd) == dvc_dag(cwd)
