@@ -155,17 +155,11 @@ def find_record(cfg: Config, src: Source, model: Model, dvc_yamls: list[str]) ->
     return None
 
 
-_SUBREPOS: dict[str, list[str]] = {}
-
-
 def _project(cfg: Config, path: str) -> str:
-    """The DVC subrepo ``path`` is in (mvtools.dvcroots; one git call per process and root)."""
-    from mvtools.dvcroots import project_of, subrepos
+    """The DVC subrepo holding ``path`` (mvtools.dvcroots; a few stat calls)."""
+    from mvtools.dvcroots import project_at
 
-    key = str(cfg.root)
-    if key not in _SUBREPOS:
-        _SUBREPOS[key] = subrepos(cfg.root)
-    return project_of(path, _SUBREPOS[key])
+    return project_at(cfg.root, path)
 
 
 def _flat(data: Any) -> dict[str, Any]:

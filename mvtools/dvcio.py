@@ -43,18 +43,15 @@ def open_dvc(root: Path) -> DvcRepo:
 def project_root(root: Path, path: str) -> Path:
     """The DVC project holding the repository path ``path``: a DVC subrepo below ``root``
     (``dvc init --subdir``) keeps its own cache and remotes (mvtools.dvcroots)."""
-    from mvtools.dvcroots import project_of, subrepos
+    from mvtools.dvcroots import project_at
 
-    return root / project_of(path, subrepos(root)) if path else root
+    return root / project_at(root, path)
 
 
 def _by_project(root: Path, events: list[dict[str, Any]]) -> dict[Path, list[dict[str, Any]]]:
-    from mvtools.dvcroots import project_of, subrepos
-
-    subs = subrepos(root)
     out: dict[Path, list[dict[str, Any]]] = {}
     for ev in events:
-        out.setdefault(root / project_of(str(ev.get("path") or ""), subs), []).append(ev)
+        out.setdefault(project_root(root, str(ev.get("path") or "")), []).append(ev)
     return out
 
 

@@ -55,6 +55,18 @@ def project_of(path: str, roots: list[str]) -> str:
     return best
 
 
+def project_at(root: Path, path: str) -> str:
+    """The DVC project the repository path ``path`` belongs to, from the file system alone:
+    the deepest directory between ``root`` (excluded) and ``path`` holding ``.dvc/``, "" for
+    the top project. A few stat calls: cheap enough for the hook path."""
+    parts = path.split("/")
+    for i in range(len(parts), 0, -1):
+        d = "/".join(parts[:i])
+        if d and (root / d / DVC_DIR).is_dir():
+            return d
+    return ""
+
+
 def outside_subrepos(paths: list[str], roots: list[str]) -> list[str]:
     """``paths`` without those inside one of ``roots`` (what DVC at the top project sees)."""
     return [p for p in paths if not project_of(p, roots)]

@@ -243,12 +243,10 @@ def _bytes(reg: Registry, rep: Report, ledgers: dict[str, L.Ledger], fetch: bool
     """Each version's bytes against its sha256: git-tracked ones from the commit that holds
     them, DVC-tracked ones from the cache; with ``fetch`` every one the cache lacks must come
     from the DVC remote and match, and one that cannot is a problem."""
-    from mvtools.dvcroots import project_of, subrepos
+    from mvtools.dvcroots import project_at
 
     tags = reg.repo.tags()
     cache = _cache_dir(reg)
-    subs = subrepos(reg.root)  # a DVC subrepo's versions are in its own cache
-    caches = {"": cache, **{p: _cache_dir(reg, p) for p in subs}}
     for name, led in ledgers.items():
         for ev in led.events:
             if ev["event"] != "register":
@@ -265,7 +263,8 @@ def _bytes(reg: Registry, rep: Report, ledgers: dict[str, L.Ledger], fetch: bool
                     continue  # the tag is on a commit that does not hold them: said once, there
                 got = git_sha256(reg.repo, commit, ev["path"])
             else:
-                got = _cached_sha256(caches[project_of(str(ev.get("path") or ""), subs)], str(ev["md5"]))
+                project = project_at(reg.root, str(ev.get("path") or ""))  # a DVC subrepo has its own cache
+                got = _cached_sha256(_cache_dir(reg, project) if project else cache, str(ev["md5"]))
                 if got is None and fetch:
                     got, why = _fetched_sha256(reg, ev, commit)
                     if got is None:
