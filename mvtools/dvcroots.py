@@ -25,13 +25,16 @@ def subrepos(root: Path) -> list[str]:
     ``root`` itself, shallowest first. Found with ``git ls-files`` (tracked, staged or
     untracked and not ignored: ``dvc init --subdir`` writes ``.dvc/config`` and
     ``.dvc/.gitignore``), so the walk costs what ``git status`` costs; outside git, a walk."""
+    import shutil
+
     from mvtools.gitops import git
 
     found: set[str] = set()
-    proc = git(["ls-files", "-z", "--cached", "--others", "--exclude-standard", "--",
-                ":(glob)**/.dvc/config", ":(glob)**/.dvc/.gitignore"], root, check=False,
-               env={**os.environ, "GIT_LITERAL_PATHSPECS": "0"})
-    if proc.returncode == 0:
+    args = ["ls-files", "-z", "--cached", "--others", "--exclude-standard", "--",
+            ":(glob)**/.dvc/config", ":(glob)**/.dvc/.gitignore"]
+    env = {**os.environ, "GIT_LITERAL_PATHSPECS": "0"}
+    proc = git(args, root, check=False, env=env) if shutil.which("git") else None
+    if proc is not None and proc.returncode == 0:
         for name in proc.stdout.decode("utf-8", "surrogateescape").split("\0"):
             d = posixpath.dirname(posixpath.dirname(name)) if name else ""
             if d and (root / d / DVC_DIR).is_dir():

@@ -119,7 +119,7 @@ def test_import_agrees_with_gto_and_is_idempotent(r: Path) -> None:
     assert json.loads(mvtools(r, "import-gto", "--json").stdout)["imported"] == {}
 
     # mvtools carries on from the imported state, and GTO still agrees
-    mvtools(r, "promote", "clf", "v0.0.2", "production")
+    mvtools(r, "promote", "clf", "v0.0.2", "prod")  # init adopted the stages of the GTO tags: staging, prod
     mvtools(r, "rollback", "clf", "--stage", "staging")
     assert mv_view(r) == gto_view(r)
     assert mv_view(r)["clf"]["stages"]["staging"] == "v0.0.1"
