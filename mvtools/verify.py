@@ -9,7 +9,8 @@ records; a registry tag and the ledger disagreeing (mvtools.verify_tags); regist
 that do not match the recorded sha256 (from git, the DVC cache, or with ``--fetch`` the DVC
 remote, where bytes that cannot be fetched are a problem too); a shallow clone, unless
 ``--allow-shallow``. Warnings: events timestamped in the future. Notes: right but worth
-knowing (a version tag on a commit outside this branch's history). Unchecked: what plain
+knowing (a version tag on a commit outside this branch's history; in a repository adopted
+from GTO, the history before adoption: :mod:`mvtools.baseline`). Unchecked: what plain
 verify does not check (bytes absent from the DVC cache; with ``--allow-shallow``, the
 history beyond the boundary).
 """
