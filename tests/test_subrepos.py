@@ -124,3 +124,22 @@ def test_a_subrepo_models_repair_hint_runs_in_its_project(sub_model: Path) -> No
     assert hint == "cd sub && dvc checkout models/net.bin.dvc", proc.stderr
     subprocess.run(hint, shell=True, cwd=r, check=True, capture_output=True)  # PATH: the venv's dvc
     assert (r / "sub" / "models" / "net.bin").read_bytes() == b"\x00weights one\n"
+
+
+@pytest.mark.slow
+def test_a_subrepo_model_is_pushed_to_its_projects_remote_and_fetched_in_a_clone(sub_model: Path,
+                                                                                    tmp_path: Path) -> None:
+    """`mvtools push` copies the bytes to the DVC remote of the subrepo holding the model
+    (the root has no DVC project at all), and a fresh clone gets them back from there."""
+    r = sub_model
+    store, bare = tmp_path / "store", tmp_path / "bare.git"
+    dvc(r / "sub", "remote", "add", "-d", "store", str(store))
+    git(r, "commit", "-q", "-am", "the sub project's DVC remote")
+    git(tmp_path, "init", "-q", "--bare", str(bare))
+    git(r, "remote", "add", "origin", str(bare))
+    assert json.loads(mvtools(r, "push", "--json").stdout)["tags"] == 1
+    assert any(p.is_file() for p in store.rglob("*")), "nothing reached the subrepo's DVC remote"
+    clone = tmp_path / "clone"
+    git(tmp_path, "clone", "-q", str(bare), str(clone))
+    mvtools(clone, "get", "net@v0.1.0", "-o", "out.bin")
+    assert (clone / "out.bin").read_bytes() == b"\x00weights one\n"
