@@ -270,6 +270,10 @@ def init(path: str | Path = ".", scheme: str = "semver", hooks: str = "git", dvc
     from mvtools.config import load_config
 
     config = load_config(repo.root)  # validates an existing file before anything else
+    lacking = [st for st in found.stages if st not in config.stages] if found.stages_from else []
+    if lacking:  # an mvtools.yaml written before: promote to these is refused until they are added
+        done.append(f"mvtools.yaml's stages: lacks {', '.join(lacking)}, which {found.stages_from} use(s); "
+                    "add them there to promote to them")
     reg = repo.root / config.registry_dir
     if not reg.is_dir():
         reg.mkdir(parents=True)

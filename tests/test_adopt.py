@@ -48,11 +48,13 @@ def test_init_without_gto_keeps_the_defaults_and_gives_no_import_hint(repo: Path
     assert "import-gto" not in out and "adopted" not in out
 
 
-def test_init_keeps_an_existing_config(repo: Path) -> None:
-    (repo / "mvtools.yaml").write_text("mvtools: 1\nstages: [a, b]\n")
+def test_init_keeps_an_existing_config_and_names_the_stages_it_lacks(repo: Path) -> None:
+    (repo / "mvtools.yaml").write_text("mvtools: 1\nstages: [a, dev]\n")
     tag(repo, "clf#dev#1")
-    mvtools(repo, "init", "--hooks", "none")
-    assert (repo / "mvtools.yaml").read_text() == "mvtools: 1\nstages: [a, b]\n"
+    tag(repo, "clf#prod#2")
+    out = mvtools(repo, "init", "--hooks", "none").stdout
+    assert (repo / "mvtools.yaml").read_text() == "mvtools: 1\nstages: [a, dev]\n"
+    assert "mvtools.yaml's stages: lacks prod, which the registry tags use(s)" in out
 
 
 def subrepo_layout(repo: Path) -> None:
