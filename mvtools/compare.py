@@ -56,14 +56,18 @@ def unknown(ev: dict[str, Any]) -> list[str]:
     return gaps + ([] if isinstance(ev.get("environment"), dict) else ["environment"])
 
 
-def characteristics(ev: dict[str, Any], kinds: tuple[str, ...] = ("params", "lineage", "metrics")) -> set[str]:
+KINDS = ("params", "lineage", "upstream", "metrics")
+
+
+def characteristics(ev: dict[str, Any], kinds: tuple[str, ...] = KINDS) -> set[str]:
     feats: set[str] = set()
     if "params" in kinds:
         feats |= {f"param:{k}={v}" for k, v in (ev.get("params") or {}).items()}
     if "lineage" in kinds:
         deps = dict(((ev.get("lineage") or {}).get("deps")) or {})
-        for snap in (((ev.get("lineage") or {}).get("upstream")) or {}).values():
-            deps.update(snap.get("deps") or {})
+        if "upstream" in kinds:
+            for snap in (((ev.get("lineage") or {}).get("upstream")) or {}).values():
+                deps.update(snap.get("deps") or {})
         feats |= {f"dep:{p}={h}" for p, h in deps.items()}
     if "metrics" in kinds:
         feats |= {f"metric:{m}" for m in (ev.get("metrics") or {})}
@@ -74,7 +78,7 @@ def similarity(a: dict[str, Any], b: dict[str, Any]) -> float | None:
     """Jaccard similarity over what both versions record; None when they share nothing
     recorded to compare (an imported version, or nothing recorded at all)."""
     gaps = set(unknown(a)) | set(unknown(b))
-    kinds = tuple(k for k in ("params", "lineage", "metrics") if k not in gaps)
+    kinds = tuple(k for k in KINDS if k not in gaps)
     fa, fb = characteristics(a, kinds), characteristics(b, kinds)
     return round(len(fa & fb) / len(fa | fb), 6) if fa | fb else None
 

@@ -13,6 +13,7 @@ Stages are named as ``dvc`` addresses them: ``prepare`` in the top ``dvc.yaml``,
 from __future__ import annotations
 
 import posixpath
+from collections import deque
 from typing import Any
 
 from mvtools.artifacts import Record, Source, stage_wdirs
@@ -25,6 +26,10 @@ def _norm(base: str, p: str) -> str:
 
 def stage_id(dvc_yaml: str, name: str) -> str:
     return name if dvc_yaml == "dvc.yaml" else f"{dvc_yaml}:{name}"
+
+
+def _list(v: Any) -> list[Any]:
+    return v if isinstance(v, list) else []
 
 
 def _locked_stages(src: Source, dvc_yamls: list[str]) -> dict[str, tuple[list[str], dict[str, Any]]]:
@@ -40,41 +45,52 @@ def _locked_stages(src: Source, dvc_yamls: list[str]) -> dict[str, tuple[list[st
             if not isinstance(st, dict):
                 continue
             wd = _norm(base, wdirs.get(str(name).split("@")[0], "."))
-            outs = [_norm(wd, o["path"]) for o in st.get("outs") or []
+            outs = [_norm(wd, o["path"]) for o in _list(st.get("outs"))
                     if isinstance(o, dict) and isinstance(o.get("path"), str)]
             deps = {_norm(wd, d["path"]): (str(d["md5"]) if d.get("md5") is not None else None)
-                    for d in st.get("deps") or [] if isinstance(d, dict) and isinstance(d.get("path"), str)}
-            params = {_norm(wd, f): v for f, v in (st.get("params") or {}).items()
-                      if isinstance(f, str) and isinstance(v, dict)} if isinstance(st.get("params"), dict) else {}
+                    for d in _list(st.get("deps")) if isinstance(d, dict) and isinstance(d.get("path"), str)}
+            lp = st.get("params")
+            params = {_norm(wd, f): v for f, v in lp.items()
+                      if isinstance(f, str) and isinstance(v, dict)} if isinstance(lp, dict) else {}
             res[stage_id(dy, str(name))] = (outs, {"deps": dict(sorted(deps.items())), "params": params})
     return res
 
 
-def _feeds(out: str, dep: str) -> bool:
-    """Does an output ``out`` feed a dependency ``dep`` (the same path, or one inside the other)?"""
-    return out == dep or dep.startswith(out + "/") or out.startswith(dep + "/")
+def _parents(path: str) -> list[str]:
+    parts = path.split("/")
+    return ["/".join(parts[:i]) for i in range(len(parts) - 1, 0, -1)]
 
 
 def upstream_of(src: Source, rec: Record, dvc_yamls: list[str]) -> dict[str, dict[str, Any]]:
     """The snapshot of every stage upstream of the stage ``rec`` names (itself left out: the
-    lineage snapshot holds it already), in pipeline order from the model back."""
+    lineage snapshot holds it already), nearest first. An output feeds a dependency when it
+    is the same path or one lies inside the other (a directory output, a file dependency
+    inside it); looked up by path and parent directories, so large pipelines stay fast."""
     if rec.kind != "dvclock" or rec.dvc_yaml is None or rec.stage is None:
         return {}
     stages = _locked_stages(src, dvc_yamls)
+    at: dict[str, set[str]] = {}  # an output path -> the stages writing it
+    under: dict[str, set[str]] = {}  # a directory -> the stages writing something inside it
+    for sid, (outs, _snap) in stages.items():
+        for o in outs:
+            at.setdefault(o, set()).add(sid)
+            for d in _parents(o):
+                under.setdefault(d, set()).add(sid)
     me = stage_id(rec.dvc_yaml, rec.stage)
     found: dict[str, dict[str, Any]] = {}
-    todo = list(rec.deps)
-    seen_deps: set[str] = set()
+    todo, seen = deque(rec.deps), set()
     while todo:
-        dep = todo.pop(0)
-        if dep in seen_deps:
+        dep = todo.popleft()
+        if dep in seen:
             continue
-        seen_deps.add(dep)
-        for sid, (outs, snap) in stages.items():
-            if sid == me or sid in found or not any(_feeds(o, dep) for o in outs):
-                continue
-            found[sid] = snap
-            todo.extend(snap["deps"])
+        seen.add(dep)
+        writers = set(under.get(dep, ()))
+        for p in (dep, *_parents(dep)):
+            writers |= at.get(p, set())
+        for sid in sorted(writers):
+            if sid != me and sid not in found:
+                found[sid] = stages[sid][1]
+                todo.extend(found[sid]["deps"])
     return found
 
 

@@ -253,12 +253,15 @@ def test_an_imported_version_is_unknown_never_identical() -> None:
 def test_a_version_older_than_the_fields() -> None:
     """Registered before mvtools recorded the environment and the upstream stages."""
     old = _reg("v0.1.0", "a", metrics={"accuracy": 0.8}, lineage={k: v for k, v in LIN.items() if k != "upstream"})
-    new = _reg("v0.1.1", "b", metrics={"accuracy": 0.9}, lineage=LIN, environment=ENV)
+    up = {"prepare": {"deps": {"raw.csv": "b" * 32}, "params": {}}}
+    new = _reg("v0.1.1", "b", metrics={"accuracy": 0.9}, lineage={**LIN, "upstream": up}, environment=ENV)
     d = compare("clf", old, new, CompareSettings())
     assert d["unknown"] == {"a": ["upstream", "environment"], "b": []}
     assert d["lineage"]["unknown"] == [] and d["lineage"]["upstream_unknown"] == ["a"]
     assert d["environment"]["known"] is False
-    assert d["similarity"] == 1.0 and d["recommendation"] == "RECOMMEND_B"  # deps and metric names agree
+    # the producing stage's deps and the metric names agree; B's upstream deps are left out
+    assert d["similarity"] == 1.0 and d["recommendation"] == "RECOMMEND_B"
+    assert d["lineage"]["upstream"] == {}
     from mvtools.ui import lineage_lines
 
     assert lineage_lines(d["lineage"], "v0.1.0", "v0.1.1") == ["upstream stages of v0.1.0 unknown (not recorded)"]
@@ -301,3 +304,43 @@ def test_compare_text_for_an_imported_version(tmp_path: Path) -> None:
     assert "environment: environment of v0.1.0 (A) unknown" in out
     assert "similarity unknown" in out and "no recommendation" in out
     assert "identical" not in out.replace("artifact: changed", "")
+
+
+# -- upstream stages from dvc.lock alone --------------------------------------------------------
+def _lock_stage(deps: list[str], outs: list[str], params: dict[str, Any] | None = None) -> dict[str, Any]:
+    st: dict[str, Any] = {"cmd": "true", "deps": [{"path": d, "md5": hashlib.md5(d.encode()).hexdigest()}
+                                                  for d in deps],
+                          "outs": [{"path": o, "md5": "0" * 32} for o in outs]}
+    if params:
+        st["params"] = params
+    return st
+
+
+def test_upstream_across_dvc_yamls_wdirs_and_a_long_chain(tmp_path: Path) -> None:
+    import time
+
+    from mvtools.artifacts import WORKTREE, Record, Source
+    from mvtools.gitops import Repo
+    from mvtools.upstream import upstream_of
+
+    git(tmp_path, "init", "-q")
+    n = 2000
+    chain = {f"s{i}": _lock_stage([f"d{i - 1}" if i else "raw"], [f"d{i}"]) for i in range(n)}
+    chain["other"] = _lock_stage(["elsewhere"], ["unrelated"])
+    chain["feat"] = _lock_stage(["shared/feats.csv"], ["out/x"], {"params.yaml": {"feat.k": 3}})
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "dvc.yaml").write_text("stages: {}\n")
+    (tmp_path / "sub" / "dvc.yaml").write_text("stages:\n  make:\n    cmd: true\n    wdir: inner\n")
+    (tmp_path / "dvc.lock").write_text(yaml.safe_dump({"schema": "2.0", "stages": chain}))
+    (tmp_path / "sub" / "dvc.lock").write_text(yaml.safe_dump({"schema": "2.0", "stages": {
+        "make": _lock_stage(["src.py"], ["../../shared"])}}))
+    rec = Record("dvclock", file="dvc.lock", stage="train", dvc_yaml="dvc.yaml",
+                 deps={f"d{n - 1}": None, "out": None})  # "out" holds feat's out/x
+    src = Source(Repo.discover(tmp_path), WORKTREE)
+    src.yaml("dvc.lock")  # the hook has read it already (find_record): the walk itself must be quick
+    start = time.perf_counter()
+    up = upstream_of(src, rec, ["dvc.yaml", "sub/dvc.yaml"])
+    assert time.perf_counter() - start < 1
+    assert set(up) == {f"s{i}" for i in range(n)} | {"feat", "sub/dvc.yaml:make"}
+    assert up["sub/dvc.yaml:make"]["deps"] == {"sub/inner/src.py": hashlib.md5(b"src.py").hexdigest()}
+    assert up["feat"]["params"] == {"params.yaml": {"feat.k": 3}}
