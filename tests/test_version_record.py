@@ -110,6 +110,11 @@ def test_the_snapshot_holds_every_upstream_stage(pipeline: Path) -> None:
     assert ev["version"] == "v0.1.0" and ev["lineage"]["stage"] == "train"
     up = ev["lineage"]["upstream"]
     assert list(up) == ["prepare"]  # evaluate is downstream, train is the producing stage
+    # DVC's own graph agrees: the stages `dvc dag train` draws, train itself aside (and the
+    # .dvc file of data/raw.csv, whose hash prepare's deps record)
+    dot = dvc(r, "dag", "--dot", "train").stdout
+    drawn = {ln.split('"')[1] for ln in dot.splitlines() if ln.strip().startswith('"')}
+    assert drawn - {"train", "data/raw.csv.dvc"} == set(up) and "data/raw.csv.dvc" in drawn
     prep = lock_stage(r, "clf@v0.1.0", "prepare")
     assert up["prepare"]["deps"] == {d["path"]: d["md5"] for d in prep["deps"]}
     assert up["prepare"]["params"] == {"params.yaml": {"prepare": {"seed": 1, "split": 0.25}}}
