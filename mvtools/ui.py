@@ -193,7 +193,7 @@ def print_compare(doc: Comparison) -> None:
     for k, v in doc.params.items():
         con.print(escape(f"params: {k}: {thaw(v['a'])} -> {thaw(v['b'])}"))
     for line in lineage_lines({**doc.lineage, "params": {}}, names["a"], names["b"]):
-        if line != "identical upstream" or not doc.params:
+        if line != "identical upstream":  # (a model with no pipeline has no lineage to call identical)
             con.print(escape(f"lineage {line}"))
     for line in environment_lines(doc.environment, names["a"], names["b"]):
         con.print(escape(f"environment: {line}"))

@@ -182,6 +182,7 @@ def build_git_model(r: Path) -> None:
 git_model = template_repo("record-git-model", build_git_model)
 
 
+@pytest.mark.slow
 def test_environment_files_found_declared_and_as_committed(git_model: Path) -> None:
     r = git_model
     env = ledger_events(r)[0]["environment"]
