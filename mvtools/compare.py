@@ -6,7 +6,13 @@ Score: the weighted sum of metrics (``compare.weights``, default accuracy 0.7, l
 -0.3); ``importance`` is score(B) - score(A) = 0.7 x accuracy gain - 0.3 x latency change.
 B is recommended when its score beats A's by more than the threshold (default 5 %,
 relative to |score(A)|), A when the reverse, otherwise the two perform similarly. Without
-any weighted metric the score is the mean relative improvement over shared metrics.
+any weighted metric the score is the mean relative improvement over shared metrics; with no
+metric both versions report, there is no score and no recommendation (NO_SHARED_METRICS).
+
+What a version does not record (one imported from GTO: metrics, params, lineage,
+environment; one registered before mvtools recorded them: environment, upstream stages) is
+unknown: left out of the diffs and the similarity and listed in ``unknown``, never reported
+as identical.
 
 Non-finite metrics (a diverged run: NaN, +/-inf): +/-inf order naturally; NaN ranks worse
 than any number whatever the direction, and a version whose metric is NaN where the other
@@ -19,8 +25,11 @@ import math
 import re
 from typing import Any
 
+from mvtools.environment import diff as environment_diff
 from mvtools.settings import CompareSettings
+from mvtools.upstream import flat_params
 
+NO_SHARED = "NO_SHARED_METRICS"  # no metric both versions report: no recommendation
 LOWER_RE = re.compile(r"loss|error|latency|mse|mae|rmse|time", re.I)
 
 
@@ -36,12 +45,42 @@ def _num(v: Any) -> float | None:
     return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else None
 
 
-def characteristics(ev: dict[str, Any]) -> set[str]:
-    feats = {f"param:{k}={v}" for k, v in (ev.get("params") or {}).items()}
-    deps = ((ev.get("lineage") or {}).get("deps")) or {}
-    feats |= {f"dep:{p}={h}" for p, h in deps.items()}
-    feats |= {f"metric:{m}" for m in (ev.get("metrics") or {})}
+def unknown(ev: dict[str, Any]) -> list[str]:
+    """What a version does not record: a version imported from GTO records no metrics,
+    params, lineage or environment; one registered before mvtools recorded them has no
+    environment and no upstream stages. (Recorded as none, null, is known: nothing.)"""
+    if ev.get("imported_from") == "gto":
+        return ["metrics", "params", "lineage", "environment"]
+    lin = ev.get("lineage")
+    gaps = ["upstream"] if isinstance(lin, dict) and "upstream" not in lin else []
+    return gaps + ([] if isinstance(ev.get("environment"), dict) else ["environment"])
+
+
+KINDS = ("params", "lineage", "upstream", "metrics")
+
+
+def characteristics(ev: dict[str, Any], kinds: tuple[str, ...] = KINDS) -> set[str]:
+    feats: set[str] = set()
+    if "params" in kinds:
+        feats |= {f"param:{k}={v}" for k, v in (ev.get("params") or {}).items()}
+    if "lineage" in kinds:
+        deps = dict(((ev.get("lineage") or {}).get("deps")) or {})
+        if "upstream" in kinds:
+            for snap in (((ev.get("lineage") or {}).get("upstream")) or {}).values():
+                deps.update(snap.get("deps") or {})
+        feats |= {f"dep:{p}={h}" for p, h in deps.items()}
+    if "metrics" in kinds:
+        feats |= {f"metric:{m}" for m in (ev.get("metrics") or {})}
     return feats
+
+
+def similarity(a: dict[str, Any], b: dict[str, Any]) -> float | None:
+    """Jaccard similarity over what both versions record; None when they share nothing
+    recorded to compare (an imported version, or nothing recorded at all)."""
+    gaps = set(unknown(a)) | set(unknown(b))
+    kinds = tuple(k for k in KINDS if k not in gaps)
+    fa, fb = characteristics(a, kinds), characteristics(b, kinds)
+    return round(len(fa & fb) / len(fa | fb), 6) if fa | fb else None
 
 
 def _same(x: Any, y: Any) -> bool:
@@ -52,14 +91,49 @@ def _diff_map(a: dict[str, Any], b: dict[str, Any]) -> dict[str, dict[str, Any]]
     return {k: {"a": a.get(k), "b": b.get(k)} for k in sorted(set(a) | set(b)) if not _same(a.get(k), b.get(k))}
 
 
-def lineage_diff(a: dict[str, Any], b: dict[str, Any]) -> dict[str, dict[str, dict[str, Any]]]:
-    """What differs between two register events' lineage snapshots: data, code, params."""
+CODE_EXT = (".py", ".ipynb", ".r", ".R", ".sh", ".jl", ".scala", ".java", ".cpp", ".c", ".js", ".ts")
+
+
+def _stages(ev: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Every upstream stage of a version's snapshot, deps and flattened params."""
+    ups = ((ev.get("lineage") or {}).get("upstream")) or {}
+    return {sid: {"deps": dict(snap.get("deps") or {}), "params": flat_params(dict(snap.get("params") or {}))}
+            for sid, snap in ups.items()}
+
+
+def upstream_diff(a: dict[str, Any], b: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Per upstream stage: its changed deps and params ({a, b}), and ``status`` (changed,
+    added: only B's pipeline has it upstream, removed: only A's)."""
+    sa, sb = _stages(a), _stages(b)
+    res: dict[str, dict[str, Any]] = {}
+    for sid in sorted(set(sa) | set(sb), key=lambda s: (s not in sb, s)):
+        xa, xb = sa.get(sid), sb.get(sid)
+        deps = _diff_map((xa or {}).get("deps") or {}, (xb or {}).get("deps") or {})
+        params = _diff_map((xa or {}).get("params") or {}, (xb or {}).get("params") or {})
+        if deps or params or xa is None or xb is None:
+            status = "added" if xa is None else "removed" if xb is None else "changed"
+            res[sid] = {"status": status, "deps": deps, "params": params}
+    return res
+
+
+def lineage_diff(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
+    """What differs between two register events' lineage snapshots: the producing stage's
+    data and code deps, the model's params, every upstream stage (``upstream``); ``unknown``
+    lists the sides (a, b) whose lineage is not recorded, ``upstream_unknown`` those whose
+    upstream stages are not. What an unknown side cannot tell is left out, never reported
+    identical."""
+    gaps = {side: unknown(ev) for side, ev in (("a", a), ("b", b))}
+    no_lineage = [s for s, g in gaps.items() if "lineage" in g]
+    no_upstream = [s for s, g in gaps.items() if "lineage" in g or "upstream" in g]
+    if no_lineage:
+        return {"data": {}, "code": {}, "params": {}, "upstream": {}, "unknown": no_lineage,
+                "upstream_unknown": no_upstream}
     la, lb = a.get("lineage") or {}, b.get("lineage") or {}
     deps = _diff_map(la.get("deps") or {}, lb.get("deps") or {})
-    code_ext = (".py", ".ipynb", ".r", ".R", ".sh", ".jl", ".scala", ".java", ".cpp", ".c", ".js", ".ts")
-    code = {k: v for k, v in deps.items() if k.endswith(code_ext)}
+    code = {k: v for k, v in deps.items() if k.endswith(CODE_EXT)}
     data = {k: v for k, v in deps.items() if k not in code}
-    return {"data": data, "code": code, "params": _diff_map(a.get("params") or {}, b.get("params") or {})}
+    return {"data": data, "code": code, "params": _diff_map(a.get("params") or {}, b.get("params") or {}),
+            "upstream": {} if no_upstream else upstream_diff(a, b), "unknown": [], "upstream_unknown": no_upstream}
 
 
 def _rank(v: float, lower: bool) -> tuple[int, float]:
@@ -111,8 +185,14 @@ def compare(model: str, a: dict[str, Any], b: dict[str, Any], cs: CompareSetting
                 both[name] = (va, vb)
         metrics[name] = {"a": ma.get(name), "b": mb.get(name), "delta": delta, "improved": improved,
                          "worse": worse, "direction": "lower" if lower else "higher"}
+    shared = [k for k, m in metrics.items() if _num(m["a"]) is not None and _num(m["b"]) is not None]
     shared_w = {k: w for k, w in weights.items() if k in both}
-    if shared_w:
+    importance: float | None
+    rel: float | None
+    if not shared:  # nothing to score: say so rather than recommend
+        importance = rel = None
+        basis = "no shared metric"
+    elif shared_w:
         sa = sum(w * both[k][0] for k, w in shared_w.items())
         sb = sum(w * both[k][1] for k, w in shared_w.items())
         importance = sb - sa
@@ -129,20 +209,21 @@ def compare(model: str, a: dict[str, Any], b: dict[str, Any], cs: CompareSetting
         importance = sum(rels) / len(rels) if rels else 0.0
         rel = importance
         basis = "mean relative improvement"
-    rec = _recommend(rel, threshold, nan["a"], nan["b"])
-    fa, fb = characteristics(a), characteristics(b)
-    similarity = 1.0 if not (fa | fb) else len(fa & fb) / len(fa | fb)
+    rec = NO_SHARED if rel is None else _recommend(rel, threshold, nan["a"], nan["b"])
+    no_params = any("params" in unknown(ev) for ev in (a, b))
     return {
         "model": model, "a": a["version"], "b": b["version"],
         "metrics": metrics,
-        "params": _diff_map(a.get("params") or {}, b.get("params") or {}),
+        "params": {} if no_params else _diff_map(a.get("params") or {}, b.get("params") or {}),
         "artifact": {"changed": a["sha256"] != b["sha256"],
                      "sha256": {"a": a["sha256"], "b": b["sha256"]},
                      "size": {"a": a["size"], "b": b["size"], "delta": b["size"] - a["size"]}},
         "lineage": lineage_diff(a, b),
-        "similarity": round(similarity, 6),
+        "environment": environment_diff(a, b),
+        "unknown": {"a": unknown(a), "b": unknown(b)},
+        "similarity": similarity(a, b),
         "importance": importance,
-        "relative_change": rel if math.isfinite(rel) else None,
+        "relative_change": rel if rel is not None and math.isfinite(rel) else None,
         "score_basis": basis,
         "threshold": threshold,
         "recommendation": rec,

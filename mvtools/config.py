@@ -110,6 +110,7 @@ class Config:
     push: PushSettings = field(default_factory=PushSettings)
     promotes_from: dict[str, str] = field(default_factory=dict)
     git_model_warn_mib: float = 100.0
+    environment_files: list[str] = field(default_factory=list)
     exists: bool = False
 
     def model(self, name: str) -> Model:
@@ -237,6 +238,7 @@ def _apply(cfg: Config, st: Settings) -> None:
     try:
         cfg.registry_dir = safe_relpath(root, st.registry_dir, "registry_dir")
         cfg.stages = [validate_stage(s) for s in st.stages]
+        cfg.environment_files = [safe_relpath(root, p, "environment_files entry") for p in st.environment_files]
     except UsageError as exc:
         raise ConfigError(f"{CONFIG_FILE}: {exc.message}") from None
     cfg.compare, cfg.policy, cfg.push, cfg.promotes_from = st.compare, st.policy, st.push, st.promotes_from

@@ -30,7 +30,7 @@ REQUIRED = ("event", "model", "actor", "timestamp", "id")
 TIMESTAMP_RE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
 MAX_LEDGER_BYTES = 256 * 1024 * 1024
 # bumped when parse() checks more: entries an older mvtools cached unchecked are re-parsed
-CACHE_FORMAT = 2
+CACHE_FORMAT = 3
 
 
 # -- where ledgers live ------------------------------------------------------------------
@@ -152,6 +152,12 @@ def _check_event(ev: Any, i: int, source: str, model: str) -> None:
         if lin is not None and (not isinstance(lin, dict) or not isinstance(lin.get("deps") or {}, dict)
                                 or not isinstance(lin.get("params") or {}, dict)):
             raise ConfigError(f"{source}: event {i + 1}: lineage must be null or a mapping with deps and params")
+        up = (lin or {}).get("upstream") or {}
+        if not isinstance(up, dict) or not all(isinstance(v, dict) for v in up.values()):
+            raise ConfigError(f"{source}: event {i + 1}: lineage.upstream must map stages to {{deps, params}}")
+        env = ev.get("environment")  # mvtools.environment's record; absent in older events
+        if env is not None and (not isinstance(env, dict) or not isinstance(env.get("files") or {}, dict)):
+            raise ConfigError(f"{source}: event {i + 1}: environment must be null or a mapping with files")
     _check_semantics(ev, f"{source}: event {i + 1}")
     try:
         ok = event_id(ev) == ev["id"]

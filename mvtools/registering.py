@@ -5,6 +5,7 @@ pre-commit hook uses the same steps)."""
 from __future__ import annotations
 
 import os
+import posixpath
 import shlex
 import sys
 from typing import Any, TYPE_CHECKING
@@ -38,7 +39,8 @@ class Registering(TagSync):
     """Registration."""
 
     def describe(self, model: Model, src: Source, rec: Record | None) -> dict[str, Any]:
-        """metrics, params and lineage of ``model`` as ``src`` holds them."""
+        """metrics, params, lineage (with every upstream stage) and environment of ``model``
+        as ``src`` holds them."""
         read = src.read
         metric_files = model.metrics or (stage_metrics_files(src, rec) if rec else [])
         metrics = read_metrics(read, metric_files)
@@ -50,11 +52,17 @@ class Registering(TagSync):
             params = {}
         lineage = None
         if rec is not None and rec.kind == "dvclock":
+            from mvtools.upstream import upstream_of
+
             lineage = {"stage": rec.stage, "dvc_yaml": rec.dvc_yaml, "deps": dict(sorted(rec.deps.items())),
-                       "params": rec.params}
+                       "params": rec.params, "upstream": upstream_of(src, rec, dvc_yaml_files(self.root))}
         elif rec is not None and rec.deps:
-            lineage = {"stage": rec.file, "deps": rec.deps, "params": {}}
-        return {"metrics": metrics or None, "params": params or None, "lineage": lineage}
+            lineage = {"stage": rec.file, "deps": rec.deps, "params": {}, "upstream": {}}
+        from mvtools.environment import snapshot
+
+        dirs = [posixpath.dirname(rec.dvc_yaml)] if rec is not None and rec.dvc_yaml else []
+        env = snapshot(src, self.config.environment_files, dirs)
+        return {"metrics": metrics or None, "params": params or None, "lineage": lineage, "environment": env}
 
     def digest(self, model: Model, rec: Record | None) -> Digest:
         cache = StatCache(self.repo.stat_cache_path)
@@ -102,6 +110,7 @@ class Registering(TagSync):
             "sha256": d.sha256, "size": d.size,
             "md5": rec.md5 if rec is not None and rec.kind != "git" else None,
             "metrics": info["metrics"], "params": info["params"], "lineage": info["lineage"],
+            "environment": info["environment"],
         }
         if message:
             fields["message"] = message

@@ -92,10 +92,12 @@ class Registry(Lifecycle, Registering):
         lin = ev.get("lineage") or {}
         return {"model": ev["model"], "version": ev["version"], "path": ev["path"], "sha256": ev["sha256"],
                 "stage": lin.get("stage"), "dvc_yaml": lin.get("dvc_yaml"), "deps": lin.get("deps") or {},
-                "params": ev.get("params") or {}, "metrics": ev.get("metrics") or {}}
+                "params": ev.get("params") or {}, "metrics": ev.get("metrics") or {},
+                "upstream": lin.get("upstream") or {}, "environment": ev.get("environment")}
 
     def lineage_diff(self, name: str, a: str, b: str) -> dict[str, Any]:
-        """What differs between two versions' lineage snapshots: data, code and params."""
+        """What differs between two versions' lineage snapshots: data, code, params and each
+        upstream stage (mvtools.compare.lineage_diff)."""
         from mvtools.compare import lineage_diff
 
         st, va = self.version(name, a)

@@ -111,6 +111,8 @@ class Settings:
     promotes_from: Dict[str, str] = field(default_factory=dict)
     # a git-tracked model above this size (MiB) gets a warning naming `dvc add`; 0: never
     git_model_warn_mib: float = field(default=100.0, metadata={"min": 0})
+    # environment files recorded with each version besides the usual ones (mvtools.environment)
+    environment_files: List[str] = field(default_factory=list)
 
 
 # -- the checker ----------------------------------------------------------------------------

@@ -118,31 +118,92 @@ def render_import_gto(res: Mapping[str, Any]) -> str:
                       f"committed {res['commit'][:12]}"])
 
 
+def _short(v: Any) -> str:
+    """A hash cut to 12 characters; other values as JSON shows them."""
+    from mvtools.domain import thaw
+
+    v = thaw(v)
+    if v is None:
+        return "absent"
+    return v[:12] if isinstance(v, str) and len(v) >= 32 else str(v)
+
+
+def lineage_lines(lin: Mapping[str, Any], a: str = "a", b: str = "b") -> list[str]:
+    """The lineage part of compare and ``lineage --diff``: the producing stage's data and code,
+    the params, then each upstream stage's change (``prepare: params.yaml:prepare.seed 1 -> 2``)."""
+    out = [f"{kind:6} {k}: {_short(v['a'])} -> {_short(v['b'])}"
+           for kind in ("data", "code", "params") for k, v in lin[kind].items()]
+    for sid, st in (lin.get("upstream") or {}).items():
+        if st["status"] != "changed":
+            out.append(f"{sid}: upstream stage only in {b if st['status'] == 'added' else a}")
+        out += [f"{sid}: {k} {_short(v['a'])} -> {_short(v['b'])}"
+                for part in ("params", "deps") for k, v in st[part].items()]
+    for side in lin.get("upstream_unknown") or ():
+        what = "lineage" if side in lin["unknown"] else "upstream stages"
+        out.append(f"{what} of {a if side == 'a' else b} unknown (not recorded)")
+    if not out:
+        out.append("identical upstream")
+    return out
+
+
+def environment_lines(env: Mapping[str, Any], a: str = "a", b: str = "b") -> list[str]:
+    if not env.get("known"):
+        return [f"environment of {a if side == 'a' else b} unknown (not recorded)" for side in env["unknown"]]
+    out = [f"{key} {env[key]['a']} -> {env[key]['b']}" for key in ("platform", "python") if key in env]
+    for path, ch in env["files"].items():
+        state = "added" if ch["a"] is None else "removed" if ch["b"] is None else "changed"
+        out.append(f"{path} {state} ({_short(ch['a'])} -> {_short(ch['b'])})")
+        out += [f"    {line}" for line in ch.get("changes") or ()]
+    return out or ["identical environment"]
+
+
+def render_lineage_diff(model: str, doc: Mapping[str, Any]) -> str:
+    """``lineage --model NAME --diff A B``."""
+    return "\n".join([f"{model}: lineage of {doc['a']} (a) vs {doc['b']} (b)",
+                      *(f"  {line}" for line in lineage_lines(doc, doc["a"], doc["b"]))])
+
+
 def print_compare(doc: Comparison) -> None:
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
     from mvtools.domain import thaw  # values as JSON shows them: a list metric prints as [..]
 
-    con = Console()
+    con = Console(soft_wrap=True)  # a long path or diff line stays one line (grep, CI logs)
     t = Table(title=f"{doc.model}: {doc.a} (A, baseline) vs {doc.b} (B, candidate)")
     for col in ("metric", "A", "B", "B - A", ""):
         t.add_column(col)
+    gaps = {side: set(doc.unknown[side]) for side in ("a", "b")}
     for name, m in doc.metrics.items():
         delta = "-" if m["delta"] is None else f"{m['delta']:+.6g}"
         style = "green" if m["improved"] else ("red" if m.get("worse") else "")
         mark = "better" if m["improved"] else ("worse" if m.get("worse") else "")
-        t.add_row(name, str(thaw(m["a"])), str(thaw(m["b"])), f"[{style}]{delta}[/]" if style else delta,
+        va, vb = ("unknown" if "metrics" in gaps[s] else str(thaw(m[s])) for s in ("a", "b"))
+        t.add_row(escape(name), va, vb, f"[{style}]{delta}[/]" if style else delta,
                   f"[{style}]{mark}[/]" if style else mark)
-    con.print(t)
+    if doc.metrics:
+        con.print(t)
+    else:
+        con.print(f"{doc.model}: {doc.a} (A, baseline) vs {doc.b} (B, candidate): no metrics recorded")
+    names = {"a": f"{doc.a} (A)", "b": f"{doc.b} (B)"}
+    for side in ("a", "b"):
+        if "metrics" in gaps[side]:
+            con.print(f"metrics, params of {names[side]}: unknown (imported from GTO, not recorded)")
     for k, v in doc.params.items():
-        con.print(f"params: {k}: {thaw(v['a'])} -> {thaw(v['b'])}")
-    for kind in ("data", "code", "params"):
-        for k, v in doc.lineage[kind].items():
-            if kind != "params":
-                con.print(f"lineage {kind}: {k}: {str(thaw(v['a']))[:12]} -> {str(thaw(v['b']))[:12]}")
+        con.print(escape(f"params: {k}: {thaw(v['a'])} -> {thaw(v['b'])}"))
+    for line in lineage_lines({**doc.lineage, "params": {}}, names["a"], names["b"]):
+        if line != "identical upstream":  # (a model with no pipeline has no lineage to call identical)
+            con.print(escape(f"lineage {line}"))
+    for line in environment_lines(doc.environment, names["a"], names["b"]):
+        con.print(escape(f"environment: {line}"))
     art = doc.artifact
     con.print(f"artifact: {'changed' if art['changed'] else 'identical'} "
               f"({art['size']['a']} -> {art['size']['b']} bytes)")
-    con.print(f"similarity {doc.similarity:.3f}, importance {doc.importance:+.6g}, "
-              f"recommendation [bold]{doc.recommendation}[/]")
+    sim = "unknown" if doc.similarity is None else f"{doc.similarity:.3f}"
+    if doc.importance is None:
+        con.print(f"similarity {sim}; [bold]no recommendation[/] ({doc.recommendation}): "
+                  "no metric is reported by both versions")
+    else:
+        con.print(f"similarity {sim}, importance {doc.importance:+.6g}, "
+                  f"recommendation [bold]{doc.recommendation}[/]")

@@ -248,4 +248,5 @@ def test_pipeline_lineage_params_similarity_and_recommendations(pipeline: Path) 
 
     d = compare(r, "v0.1.2", "v0.1.2")
     assert d["similarity"] == 1 and d["recommendation"] == "SIMILAR_PERFORMANCE"
-    assert d["lineage"] == {"data": {}, "code": {}, "params": {}}
+    assert d["lineage"] == {"data": {}, "code": {}, "params": {}, "upstream": {}, "unknown": [],
+                            "upstream_unknown": []}

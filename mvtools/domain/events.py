@@ -113,6 +113,7 @@ class RegisterEvent(Event):
     metrics: Mapping[str, Any] | None = None
     params: Mapping[str, Any] | None = None
     lineage: Mapping[str, Any] | None = None
+    environment: Mapping[str, Any] | None = None  # absent in events older than the field
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -127,9 +127,11 @@ class Comparison(_Record):
     metrics: Mapping[str, Mapping[str, Any]]
     params: Mapping[str, Mapping[str, Any]]
     artifact: Mapping[str, Any]
-    lineage: Mapping[str, Mapping[str, Any]]
-    similarity: float
-    importance: float
+    lineage: Mapping[str, Any]
+    environment: Mapping[str, Any]
+    unknown: Mapping[str, tuple[str, ...]]  # per side, what the version does not record
+    similarity: float | None  # None: nothing both versions record to compare
+    importance: float | None  # None: no metric both versions report
     relative_change: float | None
     score_basis: str
     threshold: float

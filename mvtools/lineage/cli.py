@@ -103,12 +103,9 @@ def _model_lineage(args: argparse.Namespace, fmt: str) -> int:
         if fmt == "json":
             print(json.dumps(doc, indent=2))
             return 0
-        print(f"{args.model}: lineage of {doc['a']} (a) vs {doc['b']} (b)")
-        for kind in ("data", "code", "params"):
-            for key, v in doc[kind].items():
-                print(f"  {kind:6} {key}: {v['a']} -> {v['b']}")
-        if not any(doc[k] for k in ("data", "code", "params")):
-            print("  identical upstream")
+        from mvtools.ui import render_lineage_diff
+
+        print(render_lineage_diff(args.model, doc))
         return 0
     doc = reg.lineage_snapshot(args.model)
     if fmt == "json":
@@ -121,6 +118,8 @@ def _model_lineage(args: argparse.Namespace, fmt: str) -> int:
         print(f"  dep    {path}  {h}")
     for key, value in doc["params"].items():
         print(f"  param  {key} = {value}")
+    for sid, snap in doc["upstream"].items():  # every stage upstream of it (mvtools.upstream)
+        print(f"  upstream stage {sid}: " + ", ".join([*snap["deps"], *snap["params"]]))
     return 0
 
 

@@ -1,0 +1,116 @@
+"""The environment snapshot of a registered version (the ``environment:`` field of its
+register event): the platform and Python that registered it, and the environment files the
+repository has or declares, each with its sha256 and size, and its text when small.
+
+Files looked for: ``requirements*.txt``, ``environment.y(a)ml``, ``conda.y(a)ml``,
+``uv.lock``, ``poetry.lock``, ``Pipfile.lock`` and ``Dockerfile``, at the repository's top
+and beside the dvc.yaml that produces the model; plus ``environment_files:`` in mvtools.yaml
+(paths or globs). A declared file that is absent is recorded as ``null``. Files are read from
+the same source as the model (the index, in the pre-commit hook), and listed with one
+``git ls-files`` (no DVC import: this runs on the commit path).
+
+``diff`` says what changed between two snapshots; a version recorded without one (imported
+from GTO, or registered before mvtools recorded environments) is unknown, never identical.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import os
+import platform
+import posixpath
+import sys
+from typing import Any
+
+from mvtools.artifacts import INDEX, WORKTREE, Source
+
+NAMES = ("requirements*.txt", "environment.yaml", "environment.yml", "conda.yaml", "conda.yml", "uv.lock",
+         "poetry.lock", "Pipfile.lock", "Dockerfile")
+MAX_CONTENT = 4096  # bytes: a file up to this size is recorded whole (text only)
+MAX_DIFF_LINES = 40
+
+
+def _listed(src: Source, patterns: list[str]) -> list[str]:
+    """The files of ``src`` matching the glob ``patterns`` (repo-relative)."""
+    specs = [f":(glob){p}" for p in patterns]
+    if src.rev == WORKTREE:
+        args = ["ls-files", "-z", "--cached", "--others", "--exclude-standard", "--", *specs]
+    elif src.rev == INDEX:
+        args = ["ls-files", "-z", "--cached", "--", *specs]
+    elif src.rev is None:
+        return []
+    else:
+        args = ["ls-tree", "-r", "-z", "--name-only", src.rev, "--", *specs]
+    # the hook's GIT_INDEX_FILE stays (a `git commit -a` index); pathspec magic on as in dvc_yaml_files
+    proc = src.repo.git(*args, check=False, env={**os.environ, "GIT_LITERAL_PATHSPECS": "0"})
+    return sorted({p for p in proc.stdout.decode("utf-8", "surrogateescape").split("\0") if p})
+
+
+def _entry(data: bytes) -> dict[str, Any]:
+    entry: dict[str, Any] = {"sha256": hashlib.sha256(data).hexdigest(), "size": len(data)}
+    if len(data) <= MAX_CONTENT:
+        try:
+            entry["content"] = data.decode("utf-8")
+        except UnicodeDecodeError:
+            pass
+    return entry
+
+
+def snapshot(src: Source, declared: list[str], dirs: list[str]) -> dict[str, Any]:
+    """The environment record: ``platform``, ``python`` and ``files`` (path -> entry, or
+    None for a declared file that is absent). ``dirs``: directories to look in besides the
+    top (the producing dvc.yaml's)."""
+    patterns = [posixpath.join(d, n) if d else n for d in dict.fromkeys(["", *dirs]) for n in NAMES]
+    found = _listed(src, patterns + declared)
+    files: dict[str, Any] = {}
+    for rel in found:
+        data = src.read(rel)
+        if data is not None:
+            files[rel] = _entry(data)
+    for pat in declared:
+        if not any(ch in pat for ch in "*?[") and pat not in files:
+            files[pat] = None  # declared, absent: recorded, so a later version that has it differs
+    return {"platform": f"{platform.system()}-{platform.machine()}",
+            "python": ".".join(map(str, sys.version_info[:3])),
+            "files": dict(sorted(files.items()))}
+
+
+def _changes(a: str, b: str) -> list[str]:
+    """The changed lines of a text file, ``-old`` and ``+new`` (no context), at most 40."""
+    lines = [ln for ln in difflib.unified_diff(a.splitlines(), b.splitlines(), lineterm="", n=0)
+             if ln[:1] in "+-" and not ln.startswith(("+++", "---"))]
+    return lines[:MAX_DIFF_LINES] + ([f"... {len(lines) - MAX_DIFF_LINES} more"] if len(lines) > MAX_DIFF_LINES else [])
+
+
+def known(ev: dict[str, Any]) -> bool:
+    return ev.get("imported_from") != "gto" and isinstance(ev.get("environment"), dict)
+
+
+def diff(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
+    """What changed between two versions' environments: ``{"known": False}`` when either has
+    no record; else ``platform``/``python`` ({a, b}) when they differ and ``files``: path ->
+    {a, b} (sha256, or None when absent) with ``changes`` (the changed lines) when both texts
+    are recorded."""
+    if not (known(a) and known(b)):
+        return {"known": False, "unknown": [side for side, ev in (("a", a), ("b", b)) if not known(ev)]}
+    ea, eb = a["environment"], b["environment"]
+    res: dict[str, Any] = {"known": True}
+    for key in ("platform", "python"):
+        if ea.get(key) != eb.get(key):
+            res[key] = {"a": ea.get(key), "b": eb.get(key)}
+    fa, fb = ea.get("files") or {}, eb.get("files") or {}
+    files: dict[str, Any] = {}
+    for path in sorted(set(fa) | set(fb)):
+        xa, xb = fa.get(path) or {}, fb.get(path) or {}
+        if xa.get("sha256") == xb.get("sha256"):
+            continue
+        change: dict[str, Any] = {"a": xa.get("sha256"), "b": xb.get("sha256")}
+        if "content" in xa or "content" in xb:
+            if (xa and "content" not in xa) or (xb and "content" not in xb):
+                pass  # one side too big to record: the hashes say it changed
+            else:
+                change["changes"] = _changes(xa.get("content", ""), xb.get("content", ""))
+        files[path] = change
+    res["files"] = files
+    return res
