@@ -1,6 +1,6 @@
 """Declaring a model where every tool reads it: an entry of a dvc.yaml ``artifacts:``
-section, DVC's own model-registry declaration (``dvc artifacts get``, DVC Studio and GTO
-read it; mvtools reads it through :func:`mvtools.config.load_config`).
+section, DVC's own model-registry declaration (``dvc artifacts get`` and DVC Studio read
+it; mvtools reads it through :func:`mvtools.config.load_config`).
 
 The file belongs to the user and to DVC, so nothing of it may change but the new entry.
 It is read with ruamel.yaml's round-trip loader (YAML 1.2, the reader DVC itself edits

@@ -138,7 +138,7 @@ class Registering(TagSync):
             elif rec is None:
                 paths.append(model.path)
             writes: dict[str, bytes | None] = {}
-            if name not in self.config.models:  # declared where DVC, Studio and GTO read it
+            if name not in self.config.models:  # declared where DVC and Studio read it too
                 from mvtools.declare import declare_artifact
 
                 dvcyaml, text = declare_artifact(self.root, name, model.path)
