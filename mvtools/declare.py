@@ -65,11 +65,13 @@ def _with_artifact(text: str, rel: str, name: str, path: str) -> str:
     from ruamel.yaml.comments import CommentedMap
     from ruamel.yaml.error import YAMLError
 
-    yaml = YAML()  # round-trip, YAML 1.2: as DVC reads and edits dvc.yaml
-    yaml.preserve_quotes = True
-    yaml.width = 4096  # never re-wrap a long cmd
+    # round-trip, YAML 1.2, as DVC reads and edits dvc.yaml; it builds plain data only
+    # (CommentedMap, CommentedSeq, scalars), never arbitrary Python objects
+    rt = YAML(typ="rt")
+    rt.preserve_quotes = True
+    rt.width = 4096  # never re-wrap a long cmd
     try:
-        doc = yaml.load(text) if text.strip() else None
+        doc = rt.load(text) if text.strip() else None
     except YAMLError as exc:
         raise ConfigError(f"{rel}: malformed YAML: {_first_line(exc)}") from None
     if doc is None:
@@ -91,7 +93,7 @@ def _with_artifact(text: str, rel: str, name: str, path: str) -> str:
         arts = doc["artifacts"] = CommentedMap()
     arts[name] = CommentedMap([("path", path), ("type", "model")])
     out = io.StringIO()
-    yaml.dump(doc, out)
+    rt.dump(doc, out)
     new = out.getvalue()
     if not _holds(text, new, name, path):  # pragma: no cover - ruamel's own round trip
         raise UsageError(f"cannot add artifact {name!r} to {rel} automatically; add it by hand "
