@@ -147,9 +147,12 @@ class Registering(TagSync):
             elif rec is None:
                 paths.append(model.path)
             writes: dict[str, bytes | None] = {}
-            if name not in self.config.models:
-                writes["mvtools.yaml"] = self._declaration(name, model.path)
-                paths.append("mvtools.yaml")
+            if name not in self.config.models:  # declared where DVC and Studio read it too
+                from mvtools.declare import declare_artifact
+
+                dvcyaml, text = declare_artifact(self.root, name, model.path)
+                writes[dvcyaml] = text
+                paths.append(dvcyaml)
             head = txn.commit({name: [ev]}, message or f"Register {name} {ev['version']}", paths,
                               writes=writes)
             if writes:
@@ -171,27 +174,7 @@ class Registering(TagSync):
         rel = safe_relpath(self.root, path)
         if not (self.root / rel).exists() and not (self.root / (rel + ".dvc")).exists():
             raise UsageError(f"{rel}: no such file or directory")
-        if ":" in name:
-            raise UsageError(f"{name}: declare dvc.yaml artifacts in their dvc.yaml")
-        return Model(name=name, path=rel)
+        from mvtools.declare import artifact_file, declare_artifact
 
-    def _declaration(self, name: str, rel: str) -> bytes:
-        """mvtools.yaml with the model added, as text appended so comments and layout survive."""
-        import re
-
-        cfg_path = self.root / "mvtools.yaml"
-        text = cfg_path.read_text() if cfg_path.exists() else "mvtools: 1\n"
-        entry = f"  - name: {name}\n    path: {rel}\n"
-        if re.search(r"^models:[ \t]*\[\][ \t]*$", text, re.M):
-            text = re.sub(r"^models:[ \t]*\[\][ \t]*$", "models:", text, count=1, flags=re.M)
-        elif not re.search(r"^models:", text, re.M):
-            text = text.rstrip("\n") + "\nmodels:\n"
-        new = text.rstrip("\n") + "\n" + entry
-        from mvtools.yamlio import load_yaml
-
-        doc = load_yaml(new, "mvtools.yaml")
-        if not isinstance(doc, dict) or not any(isinstance(m, dict) and m.get("name") == name
-                                                for m in doc.get("models") or []):
-            raise UsageError("cannot add the model to mvtools.yaml automatically (models: is not the last "
-                             "section?); declare it by hand")
-        return new.encode()
+        declare_artifact(self.root, name, rel)  # refuses now what it could not declare
+        return Model(name=name, path=rel, source=artifact_file(name)[0])

@@ -633,7 +633,7 @@ def test_register_with_path_declares_a_new_model(clf_repo: Path) -> None:
     write_model(r, "models/gbm.bin", "g1")
     out = json.loads(mvtools(r, "register", "gbm", "--path", "models/gbm.bin", "--json").stdout)
     assert out["version"] == "v0.1.0"
-    assert "name: gbm" in git(r, "show", "HEAD:mvtools.yaml").stdout
+    assert "gbm:\n    path: models/gbm.bin\n    type: model\n" in git(r, "show", "HEAD:dvc.yaml").stdout
     assert status(r) == ""
     assert_consistent(r, "gbm", "models/gbm.bin")
 

@@ -548,7 +548,7 @@ def test_queries_impact_and_collapse(basic: Path) -> None:
         lin.upstream("nope")
     imp = lin.impact("data/raw.csv")
     assert imp == {"path": "data/raw.csv", "stages": ["prepare", "train", "evaluate"],
-                   "models": ["model.pkl"]}
+                   "models": [{"name": "clf", "path": "model.pkl", "versions": []}]}
     assert lin.impact("params.yaml")["stages"] == ["prepare", "train", "evaluate"]
     assert lin.impact("params.yaml:train.lr")["stages"] == ["train", "evaluate"]
     assert lin.impact("data/prepared/train.csv")["stages"] == ["train", "evaluate"]
@@ -608,7 +608,7 @@ def test_exports(basic: Path) -> None:
     assert mer.startswith("flowchart LR") and "-->" in mer and "-.->" in mer
     text = lin.to_text()
     assert text.index("stage prepare") < text.index("stage train") < text.index("stage evaluate")
-    assert "model.pkl (model)" in text.split("stage train")[1].split("stage evaluate")[0]
+    assert "model.pkl (model clf)" in text.split("stage train")[1].split("stage evaluate")[0]
 
 
 @pytest.mark.slow
@@ -625,7 +625,8 @@ def test_cli_formats_and_queries(basic: Path) -> None:
     proc = cli(basic, "--impact", "data/raw.csv", "--json")
     assert json.loads(proc.stdout) == {"path": "data/raw.csv",
                                        "stages": ["prepare", "train", "evaluate"],
-                                       "models": ["model.pkl"]}
+                                       "models": [{"name": "clf", "path": "model.pkl",
+                                                   "versions": []}]}
     proc = cli(basic, "--impact", "data/raw.csv")
     assert "affects 3 stage(s) and 1 model(s)" in proc.stdout
     for fmt, head in (("dot", "digraph"), ("mermaid", "flowchart LR"), ("text", "stage")):

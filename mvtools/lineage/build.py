@@ -10,7 +10,7 @@ import posixpath
 from pathlib import Path
 
 from mvtools.errors import ConfigError, UsageError
-from mvtools.lineage.discovery import _dvc_files, _read_models_config
+from mvtools.lineage.discovery import _dvc_files
 from mvtools.lineage.graph import _GraphBuilder, _OutIndex
 from mvtools.lineage.parsing import _Parser
 from mvtools.lineage.queries import Lineage
@@ -107,15 +107,23 @@ def _stage_files_in_outputs(col: _Collected, outs: dict[str, tuple[_Stage, str, 
     return dropped
 
 
-def _models_and_artifacts(root: Path, col: _Collected) -> tuple[set[str], dict[str, str]]:
-    """Model paths (mvtools.yaml and artifacts of type model) and each path's artifact name."""
-    models = set(_read_models_config(root))
+def _models_and_artifacts(root: Path, col: _Collected) -> tuple[dict[str, list[str]], dict[str, str]]:
+    """Each model path with the names the registry knows it by (:func:`mvtools.config.load_config`:
+    mvtools.yaml ``models:`` and dvc.yaml ``artifacts:``), and each artifact path's name."""
+    import shutil
+
+    from mvtools.config import load_config
+
+    names: dict[str, set[str]] = {}
+    # without git the registry cannot list dvc.yaml files; the parser's artifacts name them
+    for m in load_config(root, with_dvc=shutil.which("git") is not None).models.values():
+        names.setdefault(m.path, set()).add(m.name)
     artifact_of: dict[str, str] = {}
     for name, path, typ, _f in col.artifacts:
         artifact_of.setdefault(path, name)
-        if typ == "model":
-            models.add(path)
-    return models, artifact_of
+        if typ in (None, "model"):  # as the registry reads them: no type is a model
+            names.setdefault(path, set()).add(name)
+    return {p: sorted(n) for p, n in names.items()}, artifact_of
 
 
 def _check_acyclic(nodes: dict[str, dict], edges: list[tuple[str, str, dict]]) -> None:

@@ -26,15 +26,18 @@ HELP = "the DVC pipeline lineage graph: queries, impact and exports"
 
 def _configure(sp: argparse.ArgumentParser) -> None:
     sp.add_argument("node", nargs="?", metavar="NODE",
-                    help="a stage (train, sub/dvc.yaml:train, name@key), path or params key "
-                         "(params.yaml:train.lr); shows its upstream and downstream")
+                    help="a stage (train, sub/dvc.yaml:train, name@key, a foreach group; "
+                         "resolved from the current directory as dvc dag does), a path, a "
+                         "params key (params.yaml:train.lr) or a model name; shows its "
+                         "upstream and downstream")
     direction = sp.add_mutually_exclusive_group()
     direction.add_argument("--upstream", action="store_true",
                            help="only what NODE is derived from")
     direction.add_argument("--downstream", action="store_true",
                            help="only what is derived from NODE")
     sp.add_argument("--impact", metavar="PATH",
-                    help="list the stages and models that change when PATH changes")
+                    help="list the stages and models (names, registered versions) that change "
+                         "when PATH (a file, directory, params key, stage or model) changes")
     sp.add_argument("--collapse", action="store_true",
                     help="fold each foreach/matrix expansion into one node")
     sp.add_argument("--format", choices=FORMATS, default=None, help="output format (default: text)")
@@ -74,17 +77,14 @@ def _repo_root(start: Path) -> Path:
     return top
 
 
-def _repo_path(arg: str, root: Path, cwd: Path) -> str:
-    """A user's path (relative to the current directory) as a repo-relative one."""
-    if ":" in arg and not os.path.isabs(arg):
-        return arg  # a params key or sub/dvc.yaml:stage id
-    p = Path(arg)
-    full = p if p.is_absolute() else cwd / p
+def _here(root: Path, cwd: Path) -> str:
+    """The current directory relative to the repo root ('' at the root): targets resolve
+    from it as DVC resolves them."""
     try:
-        rel = os.path.relpath(os.path.normpath(full), root)
+        rel = os.path.relpath(cwd, root).replace(os.sep, "/")
     except ValueError:
-        return arg
-    return rel.replace(os.sep, "/")
+        return ""
+    return "" if rel == "." or rel.startswith("../") else rel
 
 
 def _model_lineage(args: argparse.Namespace, fmt: str) -> int:
@@ -150,11 +150,11 @@ def run(args: argparse.Namespace) -> int:
 
 def _impact(args: argparse.Namespace, fmt: str, lin: Lineage, root: Path, cwd: Path) -> int:
     """``--impact PATH``: the stages and models downstream of PATH."""
-    target = args.impact if args.impact in lin.graph else _repo_path(args.impact, root, cwd)
-    if target not in lin.graph and not (root / target).exists() and ":" not in target:
-        raise UsageError(f"{args.impact}: no such file, and no pipeline node of that name")
-    result = lin.impact(target)
-    result["path"] = args.impact
+    here = _here(root, cwd)
+    if (not lin.targets(args.impact, here) and not (cwd / args.impact).exists()
+            and ":" not in args.impact):
+        raise UsageError(f"{args.impact}: no such file, and no pipeline node or model of that name")
+    result = lin.impact(args.impact, here)
     if fmt == "json":
         sys.stdout.write(json.dumps(result) + "\n")
     else:
@@ -167,7 +167,8 @@ def _impact(args: argparse.Namespace, fmt: str, lin: Lineage, root: Path, cwd: P
             for s in stages:
                 print(f"  stage {s}")
             for m in models:
-                print(f"  model {m}")
+                versions = ", ".join(m["versions"]) or "no versions registered"
+                print(f"  model {m['name']} ({m['path']}): {versions}")
     return 0
 
 
@@ -177,15 +178,13 @@ def _view(args: argparse.Namespace, fmt: str, lin: Lineage, root: Path, cwd: Pat
 
     view = lin
     if args.node:
-        node = args.node
-        if node not in lin.graph:
-            node = _repo_path(node, root, cwd)
+        here = _here(root, cwd)
         if args.upstream:
-            g = lin.upstream(node)
+            g = lin.upstream(args.node, here)
         elif args.downstream:
-            g = lin.downstream(node)
+            g = lin.downstream(args.node, here)
         else:
-            g = lin.subgraph(node)
+            g = lin.subgraph(args.node, here)
         view = Lineage(g, root, lin._templates)
     if args.collapse:
         view = view.collapse()

@@ -1,5 +1,5 @@
-"""Which files the lineage reads: the dvc.yaml and .dvc files DVC would collect, and the
-model paths mvtools.yaml declares."""
+"""Which files the lineage reads: the dvc.yaml and .dvc files DVC would collect (the model
+declarations come from :func:`mvtools.config.load_config`, as the registry reads them)."""
 
 from __future__ import annotations
 
@@ -8,10 +8,6 @@ import posixpath
 import shutil
 import subprocess
 from pathlib import Path
-from typing import Any, Iterable
-
-from mvtools.lineage.util import _norm
-from mvtools.yamlio import read_yaml
 
 
 def _dvc_files(root: Path) -> list[str]:
@@ -51,21 +47,3 @@ def _dvc_files(root: Path) -> list[str]:
     from mvtools.dvcroots import outside_subrepos, subrepos
 
     return outside_subrepos(picked, subrepos(root))
-
-
-def _read_models_config(root: Path) -> list[str]:
-    path = root / "mvtools.yaml"
-    if not path.is_file():
-        return []
-    data = read_yaml(path, "mvtools.yaml")
-    models = data.get("models") if isinstance(data, dict) else None
-    entries: Iterable[Any] = []
-    if isinstance(models, list):
-        entries = models
-    elif isinstance(models, dict):
-        entries = models.values()
-    paths = []
-    for m in entries:
-        if isinstance(m, dict) and isinstance(m.get("path"), str):
-            paths.append(_norm("", m["path"]))
-    return paths

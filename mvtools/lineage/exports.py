@@ -35,11 +35,18 @@ def _dq(s: str) -> str:
     return '"' + s.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
 
 
+def _names(d: dict) -> str:
+    """A model node's registry names, for labels ('' for other nodes)."""
+    return ", ".join(d.get("names") or ())
+
+
 def to_dot(graph: nx.DiGraph) -> str:
     lines = ["digraph lineage {", "  rankdir=LR;", "  node [fontsize=10];"]
     for n, d in graph.nodes(data=True):
         typ = d.get("type", "data")
         style = ", style=filled, fillcolor=lightgrey" if typ == "stage" else ""
+        if _names(d):
+            style += ", label=" + _dq(str(n) + "\n" + _names(d))
         lines.append(f"  {_dq(n)} [shape={_DOT_SHAPES.get(typ, 'ellipse')}{style}];")
     for u, v, d in graph.edges(data=True):
         extra = " [style=dashed]" if d.get("interpolated") else ""
@@ -58,7 +65,7 @@ def to_mermaid(graph: nx.DiGraph) -> str:
     lines = ["flowchart LR"]
     for n, d in graph.nodes(data=True):
         o, c = _MERMAID_SHAPES.get(d.get("type", "data"), ("[", "]"))
-        label = str(n).replace('"', "#quot;")
+        label = (f"{n} ({_names(d)})" if _names(d) else str(n)).replace('"', "#quot;")
         lines.append(f'  {ids[n]}{o}"{label}"{c}')
     for u, v, d in graph.edges(data=True):
         arrow = "-.->" if d.get("interpolated") else "-->"
@@ -73,7 +80,8 @@ def to_text(graph: nx.DiGraph) -> str:
     lines = []
 
     def label(n: str) -> str:
-        return f"{n} ({nodes[n].get('type')})"
+        names = _names(nodes[n])
+        return f"{n} ({nodes[n].get('type')}{' ' + names if names else ''})"
 
     for s in order:
         d = nodes[s]

@@ -62,7 +62,7 @@ class _GraphBuilder:
 
     def __init__(self, files: _VarsFiles, stages: list[_Stage],
                  outs: dict[str, tuple[_Stage, str, dict]], index: _OutIndex,
-                 models: set[str], artifact_of: dict[str, str]) -> None:
+                 models: dict[str, list[str]], artifact_of: dict[str, str]) -> None:
         self.files = files
         self.stages = stages
         self.outs = outs
@@ -199,10 +199,13 @@ class _GraphBuilder:
                 nodes[n]["top_level"] = True
 
     def _mark_models(self) -> None:
-        for path in self.models:
+        """Each model path a ``model`` node carrying the registry's names for it."""
+        for path, names in self.models.items():
             if self.pid(path) not in self.nodes:
                 self.path_node(path, "model")
-            self.nodes[self.pid(path)]["type"] = "model"
+            attrs = self.nodes[self.pid(path)]
+            attrs["type"] = "model"
+            attrs["names"] = list(names)
 
 
 def _stage_attrs(st: _Stage) -> dict[str, Any]:
