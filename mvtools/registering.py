@@ -40,8 +40,12 @@ class Registering(TagSync):
     def describe(self, model: Model, src: Source, rec: Record | None) -> dict[str, Any]:
         """metrics, params and lineage of ``model`` as ``src`` holds them."""
         read = src.read
-        metric_files = model.metrics or (stage_metrics_files(src, rec) if rec else [])
+        metric_files = model.metrics or stage_metrics_files(src, rec, model)
         metrics = read_metrics(read, metric_files)
+        if not metrics:
+            print(f"mvtools: warning: model {model.name}: no metrics found ("
+                  + (f"{', '.join(metric_files)} hold no numbers" if metric_files else
+                     "no metrics file declared by its pipeline or in mvtools.yaml") + ")", file=sys.stderr)
         if model.params:
             params = read_params(read, model.params)
         elif rec is not None and rec.params:
