@@ -71,7 +71,8 @@ class Registering(TagSync):
                               f"run: {dvc_fetch_command(rec, model, recorded_cached=in_cache(self.root, [str(rec.md5)])[0])}")
         try:
             d = digest_path(self.root, model.path, cache=cache, dos2unix=legacy,
-                            links=rec is not None and rec.kind != "git")  # git stores a link as a link
+                            links=rec is not None and rec.kind != "git",  # git stores a link as a link
+                            dvcignore=dvc_rec)  # DVC's hash leaves out what .dvcignore ignores
         finally:
             cache.save()
         if rec is not None and dvc_rec:
