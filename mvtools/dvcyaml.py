@@ -75,6 +75,18 @@ class DvcYaml:
                     frontier.append(st.name)
         return [st for st in self.stages.values() if st.name in reached and st.name != name]
 
+    def upstream(self, name: str) -> list[StageDef]:
+        """The stages whose outputs stage ``name`` depends on, directly or not, in file order."""
+        reached = {name}
+        frontier = [name]
+        while frontier:
+            deps = self.stages[frontier.pop()].deps
+            for st in self.stages.values():
+                if st.name not in reached and any(_overlap(d, o) for d in deps for o in st.outs):
+                    reached.add(st.name)
+                    frontier.append(st.name)
+        return [st for st in self.stages.values() if st.name in reached and st.name != name]
+
     def metrics_of(self, name: str) -> list[str]:
         """A model's metrics files when stage ``name`` produces it: that stage's metrics
         outputs, those of every stage downstream of it, and the file's top-level metrics."""

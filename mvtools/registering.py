@@ -44,7 +44,7 @@ class Registering(TagSync):
         metrics = read_metrics(read, metric_files)
         if not metrics:
             print(f"mvtools: warning: model {model.name}: no metrics found ("
-                  + (f"{', '.join(metric_files)} hold no numbers" if metric_files else
+                  + (f"no number in {', '.join(metric_files)}" if metric_files else
                      "no metrics file declared by its pipeline or in mvtools.yaml") + ")", file=sys.stderr)
         if model.params:
             params = read_params(read, model.params)

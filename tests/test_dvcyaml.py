@@ -126,6 +126,7 @@ def test_corpus_pipelines_read_with_dvcs_stages(tmp_path: Path) -> None:
     """Every corpus pipeline: the reader's stages and their outputs are DVC's own."""
     from dvc.repo import Repo
 
+    compared = 0
     for name in PIPELINES:
         root = tmp_path / name
         shutil.copytree(CORPUS / name, root)
@@ -152,6 +153,8 @@ def test_corpus_pipelines_read_with_dvcs_stages(tmp_path: Path) -> None:
             for sname, st in read_worktree_dvcyaml(root, rel).stages.items():
                 ours[sname if rel == "dvc.yaml" else f"{rel}:{sname}"] = (st.wdir or ".", set(st.outs))
         assert ours == theirs, name
+        compared += len(theirs)
+    assert compared > len(PIPELINES)
 
 
 # --- metrics from the pipeline that makes the model ---------------------------------------
@@ -215,6 +218,10 @@ def test_evaluate_stage_metrics_and_templated_path_registered_by_the_hook(repo: 
     assert ev2["metrics"] != ev["metrics"]
     assert "clf@v0.1.1" in tags(r)
     assert our_stage_names(r) == dvc_stage_names(r) == {"prepare", "train", "evaluate"}
+    doc = read_worktree_dvcyaml(r, "dvc.yaml")
+    assert [s.name for s in doc.upstream("train")] == ["prepare"]
+    assert [s.name for s in doc.downstream("train")] == ["evaluate"]
+    assert doc.metrics_of("train") == ["eval/metrics.json"]
 
 
 @pytest.mark.slow
@@ -294,3 +301,31 @@ def test_hook_path_does_not_import_dvc_or_networkx(repo: Path) -> None:
             "print(sorted(m for m in ('dvc', 'networkx', 'pathspec') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+# --- the file formats, against DVC's own parsers (in process) ---------------------------
+
+SCALARS = ["1_000", "1_0.5", "0b101", "-0b11", "+0x1F", "0x_1F", "0o17", "017", "1e3", "1.5e-3", ".5",
+           "-.5e+3", "+12", "_1", "1_", "0_", "1._5", "1__0", "1:30", "yes", "no", "on", "True", "null",
+           "~", "1e3_", "12e3.0", "09.5", "0777"]
+
+
+def test_yaml12_scalars_as_dvc_reads_them() -> None:
+    from dvc.utils.serialize import parse_yaml
+
+    from mvtools.yamlio import load_yaml
+
+    for v in SCALARS:
+        theirs, ours = parse_yaml(f"k: {v}\n", "x")["k"], load_yaml(f"k: {v}\n", "x")["k"]
+        assert (ours, type(ours)) == (theirs, type(theirs)), v
+
+
+def test_python_params_as_dvc_parses_them() -> None:
+    from dvc.utils.serialize import parse_py
+
+    from mvtools.paramsfile import parse_py as ours
+
+    text = ("import os\nA = 1\nB: float = 2.5\nC = {'x': [1, 2], 'y': None}\nD = (1, 'a')\nE = {1, 2}\n"
+            "F = os.sep\nG, H = 1, 2\nself.z = 3\nclass K:\n    lr = 1e-3\n    def __init__(self):\n"
+            "        self.epochs = 4\n        other = 5\n    class Inner:\n        deep = True\n")
+    assert ours(text.encode(), "p.py") == parse_py(text, "p.py")
