@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import shlex
 
-import json
 import posixpath
 from dataclasses import dataclass, field
 from typing import Any, Callable

@@ -281,8 +281,10 @@ def _apply_overrides(cfg: Config) -> None:
         base = cfg.models.get(name)
         if base is None or base.source == CONFIG_FILE:
             raise ConfigError(f"{where}: model {name!r} needs a 'path' (no dvc.yaml artifacts: declares it)")
-        merged = {"path": base.path, "type": base.type, "description": base.description,
-                  "labels": base.labels, "bump": base.bump}
+        merged: dict[str, Any] = {"path": base.path, "type": base.type, "description": base.description,
+                                  "labels": base.labels, "bump": base.bump}
+        if "desc" in fields:  # DVC's spelling overrides the declaration's description too
+            merged.pop("description")
         merged.update({k: v for k, v in fields.items() if k in _OVERRIDES or k == "name"})
         m = _model_from(cfg.root, merged, where, source=base.source)
         if "metrics" not in fields:
