@@ -9,14 +9,15 @@ from __future__ import annotations
 
 import shlex
 
-import json
 import posixpath
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from mvtools.config import Config, Model
+from mvtools.dvcyaml import DvcYaml, read_dvcyaml
 from mvtools.errors import ConfigError
 from mvtools.gitops import Repo
+from mvtools.paramsfile import load_params
 from mvtools.yamlio import load_yaml
 
 WORKTREE = "worktree"
@@ -31,6 +32,7 @@ class Source:
         self.rev = rev  # commit id, INDEX, or WORKTREE
         self._cache: dict[str, bytes | None] = {}
         self._yaml: dict[str, Any] = {}
+        self._dvcyaml: dict[str, DvcYaml | None] = {}
 
     def read(self, rel: str) -> bytes | None:
         if rel not in self._cache:
@@ -52,6 +54,13 @@ class Source:
             data = self.read(rel)
             self._yaml[rel] = None if data is None else load_yaml(data, rel)
         return self._yaml[rel]
+
+    def dvcyaml(self, rel: str) -> DvcYaml | None:
+        """dvc.yaml ``rel`` as DVC resolves it (its vars files read from this source too);
+        None when the source has no such file."""
+        if rel not in self._dvcyaml:
+            self._dvcyaml[rel] = None if self.read(rel) is None else read_dvcyaml(rel, self.read)
+        return self._dvcyaml[rel]
 
 
 @dataclass
@@ -83,17 +92,14 @@ def _out_hash(entry: dict[str, Any]) -> tuple[str | None, str | None, int | None
 
 
 def _norm(base: str, p: str) -> str:
-    return posixpath.normpath(posixpath.join(base, str(p))).lstrip("./") if base else posixpath.normpath(str(p))
+    n = posixpath.normpath(posixpath.join(base, str(p)))
+    return "" if n == "." else n
 
 
 def stage_wdirs(src: Source, dvc_yaml: str) -> dict[str, str]:
-    data = src.yaml(dvc_yaml)
-    res: dict[str, str] = {}
-    if isinstance(data, dict) and isinstance(data.get("stages"), dict):
-        for name, st in data["stages"].items():
-            if isinstance(st, dict) and isinstance(st.get("wdir"), str):
-                res[str(name)] = st["wdir"]
-    return res
+    """Each stage's working directory (repo-relative, "" for the root) as DVC resolves it."""
+    doc = src.dvcyaml(dvc_yaml)
+    return {} if doc is None else {name: st.wdir for name, st in doc.stages.items()}
 
 
 def _list_of(value: Any, where: str) -> list[Any]:
@@ -131,8 +137,7 @@ def find_record(cfg: Config, src: Source, model: Model, dvc_yamls: list[str]) ->
         for sname, st in ldata["stages"].items():
             if not isinstance(st, dict):
                 continue
-            wd = _norm(base, wdirs.get(str(sname).split("@")[0], "."))
-            wd = "" if wd == "." else wd
+            wd = wdirs.get(str(sname), base)
             where = f"{lock}: stages.{sname}"
             for out in _list_of(st.get("outs"), f"{where}.outs"):
                 if isinstance(out, dict) and isinstance(out.get("path"), str) and _norm(wd, out["path"]) == model.path:
@@ -179,12 +184,7 @@ def _flat(data: Any) -> dict[str, Any]:
 
 
 def _load_structured(data: bytes, rel: str) -> Any:
-    if rel.endswith(".json"):
-        try:
-            return json.loads(data)
-        except ValueError as exc:
-            raise ConfigError(f"{rel}: malformed JSON: {exc}") from None
-    return load_yaml(data, rel)
+    return load_params(data, rel)
 
 
 def read_metrics(src_read: Callable[[str], bytes | None], files: list[str]) -> dict[str, Any]:
@@ -215,26 +215,23 @@ def read_params(src_read: Callable[[str], bytes | None], spec: dict[str, list[st
     return res
 
 
-def stage_metrics_files(src: Source, rec: Record) -> list[str]:
-    """The metrics outputs of the dvc.yaml stage that produces the model."""
-    if rec.kind != "dvclock" or rec.dvc_yaml is None or rec.stage is None:
-        return []
-    data = src.yaml(rec.dvc_yaml)
-    base = posixpath.dirname(rec.dvc_yaml)
-    st = (data or {}).get("stages", {}).get(rec.stage.split("@")[0]) if isinstance(data, dict) else None
+def stage_metrics_files(src: Source, rec: Record | None, model: Model) -> list[str]:
+    """A model's metrics files from the pipeline that makes it: its producing stage's metrics
+    outputs, those of every stage downstream of it in that dvc.yaml and the file's top-level
+    ``metrics:``; a model declared in a dvc.yaml's ``artifacts:`` but recorded elsewhere (a
+    .dvc file, git: DVCLive's layout) gets that dvc.yaml's top-level ``metrics:``."""
     files: list[str] = []
-    if isinstance(st, dict):
-        wd = _norm(base, st.get("wdir", ".")) if isinstance(st.get("wdir", "."), str) else base
-        wd = "" if wd == "." else wd
-        for m in st.get("metrics") or []:
-            p = m if isinstance(m, str) else next(iter(m), None) if isinstance(m, dict) else None
-            if isinstance(p, str) and "${" not in p:
-                files.append(_norm(wd, p))
-    if isinstance(data, dict):
-        for m in data.get("metrics") or []:
-            if isinstance(m, str) and "${" not in m:
-                files.append(_norm(base, m))
-    return files
+    if rec is not None and rec.kind == "dvclock" and rec.dvc_yaml is not None and rec.stage is not None:
+        doc = src.dvcyaml(rec.dvc_yaml)
+        if doc is not None and rec.stage in doc.stages:
+            files.extend(doc.metrics_of(rec.stage))
+        elif doc is not None:
+            files.extend(doc.metrics)
+    if model.source.endswith("dvc.yaml") and model.source != (rec.dvc_yaml if rec else None):
+        doc = src.dvcyaml(model.source)
+        if doc is not None:
+            files.extend(doc.metrics)
+    return list(dict.fromkeys(files))
 
 
 def flatten_lock_params(params: dict[str, Any]) -> dict[str, Any]:

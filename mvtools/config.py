@@ -112,6 +112,9 @@ class Config:
     git_model_warn_mib: float = 100.0
     environment_files: list[str] = field(default_factory=list)
     exists: bool = False
+    # name-only models: entries of mvtools.yaml (index, set keys), applied to dvc.yaml models
+    overrides: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
+    entry_index: dict[str, int] = field(default_factory=dict)  # model -> its models[i] in mvtools.yaml
 
     def model(self, name: str) -> Model:
         validate_name(name)
@@ -165,7 +168,9 @@ def _params_spec(root: Path, value: Any, where: str, base: str = "") -> dict[str
 
 
 def _model_from(root: Path, entry: Any, where: str, *, name: str | None = None, base: str = "",
-                source: str = CONFIG_FILE) -> Model:
+                source: str = CONFIG_FILE, resolved: bool = False) -> Model:
+    """A model from a declaration; ``base``: the folder its relative paths start from
+    (``resolved``: its path is repo-relative already, as the dvc.yaml reader gives it)."""
     if not isinstance(entry, dict):
         raise ConfigError(f"{where}: each model must be a mapping")
     name = name if name is not None else entry.get("name")
@@ -178,7 +183,7 @@ def _model_from(root: Path, entry: Any, where: str, *, name: str | None = None, 
     if not isinstance(path, str):
         raise ConfigError(f"{where}: model {name!r} needs a 'path' string")
     try:
-        rel = safe_relpath(root, posixpath.join(base, path) if base else path, f"path of {name!r}")
+        rel = safe_relpath(root, posixpath.join(base, path) if base and not resolved else path, f"path of {name!r}")
     except UsageError as exc:
         raise ConfigError(f"{where}: {exc.message}") from None
     bump = entry.get("bump", "patch")
@@ -228,6 +233,7 @@ def load_config(root: Path, *, with_dvc: bool = True) -> Config:
     if with_dvc:
         for rel in dvc_yaml_files(root):
             _add_dvc_artifacts(cfg, rel)
+        _apply_overrides(cfg)
     return cfg
 
 
@@ -251,37 +257,79 @@ def _apply(cfg: Config, st: Settings) -> None:
             except UsageError as exc:
                 raise ConfigError(f"{CONFIG_FILE}: {exc.message}") from None
             cfg.environments[name] = dataclasses.replace(env, template=rel)
+    seen: set[str] = set()
     for i, entry in enumerate(st.models or []):
-        m = _model_from(root, as_dict(entry), f"{CONFIG_FILE}: models[{i}]")
-        if m.name in cfg.models:
-            raise ConfigError(f"{CONFIG_FILE}: model {m.name!r} declared twice")
+        fields = {k: v for k, v in as_dict(entry).items() if v is not None}
+        if fields["name"] in seen:
+            raise ConfigError(f"{CONFIG_FILE}: model {fields['name']!r} declared twice")
+        seen.add(fields["name"])
+        if "path" not in fields:  # settings for a model a dvc.yaml declares: applied after them
+            cfg.overrides.append((i, fields))
+            continue
+        m = _model_from(root, fields, f"{CONFIG_FILE}: models[{i}]")
         cfg.models[m.name] = m
+        cfg.entry_index[m.name] = i
+
+
+# the keys a name-only mvtools.yaml entry sets on a model declared in a dvc.yaml
+_OVERRIDES = ("type", "description", "desc", "labels", "metrics", "params", "bump")
+
+
+def _apply_overrides(cfg: Config) -> None:
+    """Name-only mvtools.yaml entries onto the dvc.yaml models they name."""
+    for i, fields in cfg.overrides:
+        name = fields["name"]
+        where = f"{CONFIG_FILE}: models[{i}]"
+        base = cfg.models.get(name)
+        if base is None or base.source == CONFIG_FILE:
+            raise ConfigError(f"{where}: model {name!r} needs a 'path' (no dvc.yaml artifacts: declares it)")
+        merged: dict[str, Any] = {"path": base.path, "type": base.type, "description": base.description,
+                                  "labels": base.labels, "bump": base.bump}
+        if "desc" in fields:  # DVC's spelling overrides the declaration's description too
+            merged.pop("description")
+        merged.update({k: v for k, v in fields.items() if k in _OVERRIDES or k == "name"})
+        m = _model_from(cfg.root, merged, where, source=base.source)
+        if "metrics" not in fields:
+            m.metrics = base.metrics
+        if "params" not in fields:
+            m.params = base.params
+        cfg.models[name] = m
 
 
 def _add_dvc_artifacts(cfg: Config, rel: str) -> None:
+    """The models a dvc.yaml's ``artifacts:`` declares, resolved as DVC resolves them (a
+    ``${}`` path interpolated from its vars and params files)."""
+    from mvtools.dvcyaml import read_worktree_dvcyaml
+
     data = load_yaml((cfg.root / rel).read_bytes(), rel)
-    if not isinstance(data, dict):
+    if not isinstance(data, dict) or not data.get("artifacts"):
         return
-    arts = data.get("artifacts")
-    if not arts:
-        return
-    if not isinstance(arts, dict):
+    if not isinstance(data["artifacts"], dict):
         raise ConfigError(f"{rel}: artifacts must be a mapping of name -> {{path, type, ...}}")
-    base = posixpath.dirname(rel)
-    for aname, entry in arts.items():
+    for aname, entry in data["artifacts"].items():
         if not isinstance(aname, str):
             raise ConfigError(f"{rel}: artifact names must be strings")
-        full = f"{base}:{aname}" if base else aname
-        if isinstance(entry, dict) and entry.get("type", "model") != "model" and entry.get("type") is not None:
-            # DVC artifacts of other types (datasets) are not versioned as models
-            continue
-        m = _model_from(cfg.root, entry, f"{rel}: artifacts.{aname}", name=full, base=base, source=rel)
-        meta = entry.get("meta") if isinstance(entry, dict) else None
+        if not isinstance(entry, dict):
+            raise ConfigError(f"{rel}: artifacts.{aname}: each model must be a mapping")
+        if not isinstance(entry.get("path"), str):
+            raise ConfigError(f"{rel}: artifacts.{aname}: model {aname!r} needs a 'path' string")
+    doc = read_worktree_dvcyaml(cfg.root, rel)
+    for full, art in doc.artifacts.items():
+        entry = art.spec
+        if entry.get("type", "model") not in ("model", None):
+            continue  # DVC artifacts of other types (datasets) are not versioned as models
+        # the path is resolved and repo-relative already: no base to join
+        m = _model_from(cfg.root, {**entry, "path": art.path}, f"{rel}: artifacts.{full.rpartition(':')[2]}",
+                        name=full, base=posixpath.dirname(rel), source=rel, resolved=True)
+        meta = entry.get("meta")
         if isinstance(meta, dict) and meta.get("bump") in BUMPS:
             m.bump = meta["bump"]
         if full in cfg.models:
             existing = cfg.models[full]
             if existing.path != m.path:
-                raise ConfigError(f"{rel}: model {full!r} is also declared in {existing.source} with another path")
+                idx = cfg.entry_index.get(full, 0)
+                raise ConfigError(
+                    f"{existing.source}: models[{idx}].path: model {full!r} is declared in {rel} artifacts "
+                    f"with path {m.path}, not {existing.path} (give only its name here, or the same path)")
             continue
         cfg.models[full] = m

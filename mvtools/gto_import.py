@@ -16,7 +16,7 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Tuple
 
 from mvtools import ledger as L
-from mvtools.errors import CheckFailed
+from mvtools.errors import CheckFailed, ConfigError
 from mvtools.hashing import sha256_of, tree_sha256
 from mvtools.versioning import ParsedTag, parse_tag
 from mvtools.yamlio import load_yaml
@@ -34,6 +34,16 @@ def _artifact_path(reg: "Registry", name: str, commit: str) -> str | None:
         data = reg.repo.show_blob(f"{commit}:{rel}")
         if data is None:
             continue
+        if rel == dvc_yaml:  # the one dvc.yaml reader: ${} paths resolved from that commit's vars
+            from mvtools.artifacts import Source
+            from mvtools.dvcyaml import read_dvcyaml
+
+            try:
+                found = read_dvcyaml(rel, Source(reg.repo, commit).read).artifacts.get(name)
+            except ConfigError:  # an old commit's dvc.yaml today's DVC schema refuses: its raw entry
+                found = None
+            if found is not None:
+                return found.path
         doc = load_yaml(data, f"{commit[:12]}:{rel}")
         arts = doc.get("artifacts") if rel == dvc_yaml and isinstance(doc, dict) else doc
         entry = arts.get(art if rel == dvc_yaml else name) if isinstance(arts, dict) else None

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterable, Iterator, NoReturn
 
 from mvtools.errors import InternalError, UsageError
+from mvtools.dvcignore import DvcIgnore
 
 if TYPE_CHECKING:
     from mvtools.gitops import Repo
@@ -197,12 +198,18 @@ def hash_file(path: Path, *, md5: bool = True, dos2unix: bool = False, label: st
         raise InternalError(f"{label or path}: cannot read: {exc.strerror}") from None
 
 
-def _walk_files(top: Path, root: Path, links: bool = True) -> Iterator[tuple[str, Path]]:
+def _walk_files(top: Path, root: Path, links: bool = True,
+                ignore: DvcIgnore | None = None) -> Iterator[tuple[str, Path]]:
     """Regular files below ``top`` as (relative posix path, path); refuses links leaving
-    root, and with ``links=False`` every link (see :func:`refuse_link`)."""
+    root, and with ``links=False`` every link (see :func:`refuse_link`); skips what
+    ``ignore`` (the repository's .dvcignore) ignores."""
     root_real = root.resolve()
     for dirpath, dirnames, filenames in os.walk(top, followlinks=False):
         dirnames[:] = sorted(d for d in dirnames if d not in (".git", ".dvc"))
+        if ignore is not None:
+            here = Path(dirpath).relative_to(root).as_posix()
+            dirnames[:] = [d for d in dirnames if not ignore.ignored(f"{here}/{d}", True)]
+            filenames = [f for f in filenames if not ignore.ignored(f"{here}/{f}")]
         if not links:
             for d in dirnames:
                 if (Path(dirpath) / d).is_symlink():
@@ -302,9 +309,11 @@ def _file_digest(p: Path, cache: StatCache | None, dos2unix: bool, label: str) -
 
 
 def digest_path(root: Path, rel: str, *, cache: StatCache | None = None, dos2unix: bool = False,
-                links: bool = True) -> Digest:
+                links: bool = True, dvcignore: bool = False) -> Digest:
     """Digest of a file or directory artifact in the work tree, read once. ``links=False``
-    for a model git tracks: a symlink in it is refused (:func:`refuse_link`)."""
+    for a model git tracks: a symlink in it is refused (:func:`refuse_link`). ``dvcignore``
+    for a model DVC records: a directory's files that .dvcignore ignores are left out, as
+    DVC leaves them out of its hash."""
     p = root / rel
     if not links and p.is_symlink():
         refuse_link(root, p, p)
@@ -319,7 +328,8 @@ def digest_path(root: Path, rel: str, *, cache: StatCache | None = None, dos2uni
         listing_d2u = []
         total = 0
         n = 0
-        for relp, fp in sorted(_walk_files(p, root, links)):
+        ignore = DvcIgnore(root) if dvcignore and (root / ".dvc").is_dir() else None
+        for relp, fp in sorted(_walk_files(p, root, links, ignore)):
             d = _file_digest(fp, cache, dos2unix, f"{rel}/{relp}")
             shas.append((relp, d.sha256))
             listing.append({"md5": d.md5, "relpath": relp})

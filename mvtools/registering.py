@@ -42,8 +42,12 @@ class Registering(TagSync):
         """metrics, params, lineage (with every upstream stage) and environment of ``model``
         as ``src`` holds them."""
         read = src.read
-        metric_files = model.metrics or (stage_metrics_files(src, rec) if rec else [])
+        metric_files = model.metrics or stage_metrics_files(src, rec, model)
         metrics = read_metrics(read, metric_files)
+        if not metrics:
+            print(f"mvtools: warning: model {model.name}: no metrics found ("
+                  + (f"no number in {', '.join(metric_files)}" if metric_files else
+                     "no metrics file declared by its pipeline or in mvtools.yaml") + ")", file=sys.stderr)
         if model.params:
             params = read_params(read, model.params)
         elif rec is not None and rec.params:
@@ -75,7 +79,8 @@ class Registering(TagSync):
                               f"run: {dvc_fetch_command(rec, model, recorded_cached=in_cache(self.root, [str(rec.md5)], model.path)[0])}")
         try:
             d = digest_path(self.root, model.path, cache=cache, dos2unix=legacy,
-                            links=rec is not None and rec.kind != "git")  # git stores a link as a link
+                            links=rec is not None and rec.kind != "git",  # git stores a link as a link
+                            dvcignore=dvc_rec)  # DVC's hash leaves out what .dvcignore ignores
         finally:
             cache.save()
         if rec is not None and dvc_rec:

@@ -36,17 +36,18 @@ ParamsSpec = Union[List[Union[str, Dict[str, ParamKeys]]], str, Dict[str, ParamK
 
 @dataclass(frozen=True)
 class ModelEntry:
-    """One entry of ``models:``."""
+    """One entry of ``models:``. Without ``path`` it names a model a dvc.yaml ``artifacts:``
+    declares and adds mvtools-only settings to it (unset keys here are None)."""
 
     name: str
-    path: str
-    type: str = "model"
+    path: Optional[str] = None
+    type: Optional[str] = None  # "model" when unset
     description: Optional[str] = None
     desc: Optional[str] = None  # DVC's spelling of description
     labels: StrList = None
     metrics: StrList = None
     params: ParamsSpec = None
-    bump: Literal["major", "minor", "patch"] = "patch"
+    bump: Optional[Literal["major", "minor", "patch"]] = None  # "patch" when unset
 
 
 @dataclass(frozen=True)

@@ -54,18 +54,22 @@ def _yaml12_resolvers() -> dict[str | None, list[tuple[str, re.Pattern[str]]]]:
         re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
         "tTfF",
     )
-    add(
-        "tag:yaml.org,2002:int",
-        re.compile(r"^(?:[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+)$"),
-        "-+0123456789",
-    )
+    # ruamel.yaml's YAML 1.2 patterns, which DVC reads with: digits may hold '_' (1_000),
+    # 0b/0o/0x prefixes take a sign; the float before the int, as ruamel orders them
     add(
         "tag:yaml.org,2002:float",
         re.compile(
-            r"^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?"
+            r"^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+]?[0-9]+)?"
+            r"|[-+]?(?:[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)"
+            r"|[-+]?\.[0-9_]+(?:[eE][-+][0-9]+)?"
             r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"
         ),
         "-+.0123456789",
+    )
+    add(
+        "tag:yaml.org,2002:int",
+        re.compile(r"^(?:[-+]?0b[0-1_]+|[-+]?0o?[0-7_]+|[-+]?[0-9_]+|[-+]?0x[0-9a-fA-F_]+)$"),
+        "-+0123456789",
     )
     add("tag:yaml.org,2002:null", re.compile(r"^(?:~|null|Null|NULL|)$"), "~nN")
     resolvers.setdefault("", []).append(("tag:yaml.org,2002:null", re.compile(r"^$")))
@@ -77,18 +81,24 @@ SafeLoader12.yaml_implicit_resolvers = _yaml12_resolvers()
 
 
 def _construct_int12(loader: Any, node: yaml.ScalarNode) -> int:
-    value = loader.construct_scalar(node)
-    if value.startswith("0o"):
-        return int(value[2:], 8)
-    if value.startswith("0x"):
-        return int(value[2:], 16)
-    return int(value)  # "010" is ten in YAML 1.2, not octal
+    value = loader.construct_scalar(node).replace("_", "")
+    sign = -1 if value.startswith("-") else 1
+    value = value.lstrip("+-")
+    for prefix, base in (("0b", 2), ("0x", 16), ("0o", 8)):
+        if value.startswith(prefix):
+            return sign * int(value[2:], base)
+    return sign * int(value)  # "010" is ten in YAML 1.2, not octal
 
 
 def _construct_float12(loader: Any, node: yaml.ScalarNode) -> float:
-    return float(loader.construct_scalar(node).replace(".inf", "inf").replace(".Inf", "inf")
-                 .replace(".INF", "inf").replace(".nan", "nan").replace(".NaN", "nan")
-                 .replace(".NAN", "nan"))
+    value = loader.construct_scalar(node).replace("_", "").lower()
+    sign = -1.0 if value.startswith("-") else 1.0
+    value = value.lstrip("+-")
+    if value == ".inf":
+        return sign * float("inf")
+    if value == ".nan":
+        return float("nan")
+    return sign * float(value)
 
 
 SafeLoader12.add_constructor("tag:yaml.org,2002:int", _construct_int12)

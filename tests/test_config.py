@@ -85,7 +85,8 @@ def test_a_model_in_both_files_must_agree(repo: Path) -> None:
     write(repo, "dvc.yaml", "artifacts:\n  net: {path: models/net.pt}\n")
     assert load_config(repo).model("net").source == "mvtools.yaml"
     write(repo, "dvc.yaml", "artifacts:\n  net: {path: models/other.pt}\n")
-    assert config_error(repo) == "dvc.yaml: model 'net' is also declared in mvtools.yaml with another path"
+    assert config_error(repo) == ("mvtools.yaml: models[0].path: model 'net' is declared in dvc.yaml artifacts "
+                                  "with path models/other.pt, not models/net.pt (give only its name here, or the same path)")
 
 
 @pytest.mark.parametrize("text, want", [

@@ -4,16 +4,27 @@ of a dvc.yaml (:class:`_Ctx`), the params and vars files they come from
 
 from __future__ import annotations
 
-import json
 import re
 import shlex
-import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from mvtools.errors import ConfigError
 from mvtools.lineage.util import _MISSING, _dig, _norm, _outside
-from mvtools.yamlio import read_yaml
+from mvtools.paramsfile import load_params
+
+
+def _worktree_reader(root: Path) -> Callable[[str], bytes | None]:
+    """A reader of regular files in the work tree under ``root``; None when absent."""
+    def read(rel: str) -> bytes | None:
+        path = root / rel
+        if not path.is_file():
+            return None
+        try:
+            return path.read_bytes()
+        except OSError as exc:
+            raise ConfigError(f"{rel}: cannot read: {exc.strerror}") from None
+    return read
 
 
 # DVC's interpolation pattern: `${...}`, not preceded by a backslash (the escape).
@@ -210,10 +221,17 @@ def _dict_to_args(obj: dict) -> str:
 
 
 class _VarsFiles:
-    """The params and vars files of one repo (read once) and their merging into a context."""
+    """The params and vars files of one repo (read once) and their merging into a context.
 
-    def __init__(self, root: Path) -> None:
+    ``read`` gives a repo-relative file's bytes (None when absent): the work tree, the index
+    or a commit, so the hooks read a dvc.yaml's vars as they will be committed."""
+
+    def __init__(self, root: Path | None = None, read: Callable[[str], bytes | None] | None = None) -> None:
         self.root = root
+        if read is None:
+            assert root is not None
+            read = _worktree_reader(root)
+        self.read = read
         self._files: dict[str, Any] = {}
 
     def load_params_file(self, rel: str) -> Any:
@@ -222,31 +240,9 @@ class _VarsFiles:
             return self._files[rel]
         if _outside(rel):  # never read files outside the repository
             return _MISSING
-        path = self.root / rel
-        if not path.is_file():
-            self._files[rel] = _MISSING
-            return _MISSING
-        suffix = path.suffix.lower()
-        if suffix == ".json":
-            try:
-                data = json.loads(path.read_text(encoding="utf-8"))
-            except (ValueError, OSError) as exc:
-                raise ConfigError(f"{rel}: unreadable JSON: {exc}") from None
-        elif suffix == ".toml":
-            if sys.version_info >= (3, 11):
-                import tomllib
-            else:  # pragma: no cover - Python < 3.11: the tomli backport (a dependency there)
-                import tomli as tomllib
-            try:
-                data = tomllib.loads(path.read_text(encoding="utf-8"))
-            except (ValueError, OSError) as exc:
-                raise ConfigError(f"{rel}: unreadable TOML: {exc}") from None
-        elif suffix == ".py":
-            raise ConfigError(f"{rel}: Python params files are not supported by mvtools lineage")
-        else:
-            data = read_yaml(path, rel)
-        self._files[rel] = data
-        return data
+        data = self.read(rel)
+        self._files[rel] = _MISSING if data is None else load_params(data, rel)
+        return self._files[rel]
 
     def merge_vars_item(self, ctx: _Ctx, item: Any, base: str, where: str,
                         index: int, stage: str | None) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import posixpath
 from itertools import product
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 from mvtools.errors import ConfigError
 from mvtools.lineage.interpolation import (
@@ -19,20 +19,27 @@ from mvtools.lineage.interpolation import (
 from mvtools.lineage.records import DEFAULT_PARAMS, TOP_KEYS, _OUT_FLAGS, _Collected, _Stage
 from mvtools.lineage.stage import _resolve_stage
 from mvtools.lineage.util import _MISSING, _norm, _norm_dep
-from mvtools.yamlio import read_yaml
+from mvtools.yamlio import load_yaml
 
 
 class _Parser:
     """Reads the dvc.yaml and .dvc files of one repo into stage records."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path | None = None,
+                 read: Callable[[str], bytes | None] | None = None) -> None:
         self.root = root
-        self.files = _VarsFiles(root)
+        self.files = _VarsFiles(root, read)
+
+    def _load(self, rel: str) -> Any:
+        data = self.files.read(rel)
+        if data is None:
+            raise ConfigError(f"{rel}: no such file")
+        return load_yaml(data, rel)
 
     # ---- files
 
     def parse_dvcyaml(self, rel: str, out: _Collected) -> None:
-        data = read_yaml(self.root / rel, rel)
+        data = self._load(rel)
         if data is None:
             return
         if not isinstance(data, dict):
@@ -114,7 +121,7 @@ class _Parser:
                                              template, ctx, local, shared, True))
 
     def parse_dvcfile(self, rel: str, out: _Collected) -> None:
-        data = read_yaml(self.root / rel, rel)
+        data = self._load(rel)
         if not isinstance(data, dict):
             raise ConfigError(f"{rel}: expected a mapping")
         base = posixpath.dirname(rel)
@@ -225,9 +232,10 @@ def _artifacts(res: _Resolver, rel: str, base: str, data: dict, out: _Collected)
         aname = res.resolve(str(name), None)
         spec = res.resolve(spec, None)
         if not isinstance(spec, dict) or not isinstance(spec.get("path"), str):
-            raise ConfigError(f"{rel}: artifact '{name}' needs a 'path'")
+            raise ConfigError(f"{rel}: artifacts.{name}: needs a 'path' string")
         full = aname if rel == "dvc.yaml" else f"{base}:{aname}"
         out.artifacts.append((full, _norm(base, spec["path"]), spec.get("type"), rel))
+        out.artifact_specs[full] = spec
 
 
 def _top_level_files(entry: Any, kind: str) -> list[str]:

@@ -44,3 +44,4 @@ class _Collected:
     stages: list[_Stage] = field(default_factory=list)
     top_level: list[tuple[str, str, str]] = field(default_factory=list)
     artifacts: list[tuple[str, str, Any, str]] = field(default_factory=list)
+    artifact_specs: dict[str, dict] = field(default_factory=dict)  # full name -> resolved entry
