@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from mvtools import ledger as L
 from mvtools.gto_artifacts import read_artifact
 from mvtools.gtoconfig import read_gto_config
-from mvtools.versioning import ParsedTag, parse_tag
+from mvtools.versioning import ParsedTag, parse_tag, stage_tag
 
 if TYPE_CHECKING:
     from mvtools.registry import Registry
@@ -90,7 +90,13 @@ class _Import:
             st = reg.state(name, new_ok=True)
             ledgers = [L.Ledger(name, st.events), *reg.ledgers_on_refs(name)]
             for led in ledgers:
-                m.recorded.update(e["tag"] for e in led.events if isinstance(e.get("tag"), str))
+                for e in led.events:
+                    pt = parse_tag(e["tag"]) if isinstance(e.get("tag"), str) else None
+                    if pt is None:
+                        continue
+                    m.recorded.add(e["tag"])
+                    if e["event"] == "rollback" and pt.kind == "stage" and pt.counter:  # mvtools' rollback
+                        m.recorded.add(stage_tag(name, str(pt.stage), pt.counter - 1, unassign=True))
             for v, ev in st.versions.items():
                 m.versions[v] = self.tags.get(ev["tag"], ("",))[0]
             m.archived = set(st.archived)
