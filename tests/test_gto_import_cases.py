@@ -100,8 +100,11 @@ def test_incremental_after_mvtools_registrations(tmp_path: Path) -> None:
     assert mv_show(r) == gto_show(r)
     h = head(r)
     assert import_json(r)["tags"] == [] and head(r) == h
-    mvtools(r, "promote", "clf", "v0.0.2", "staging")  # mvtools writes the unassign tag of its rollback
-    mvtools(r, "rollback", "clf", "--stage", "staging")
+    write_model(r, "models/clf.bin", "clf three\n")
+    mvtools(r, "register", "clf")
+    mvtools(r, "promote", "clf", "v0.0.2", "development")
+    mvtools(r, "promote", "clf", "v0.0.3", "development")
+    mvtools(r, "rollback", "clf", "--stage", "development")  # mvtools writes the unassign tag of its rollback too
     h = head(r)
     assert import_json(r)["tags"] == [] and head(r) == h
     assert mv_show(r) == gto_show(r)
