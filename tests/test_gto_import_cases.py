@@ -74,6 +74,9 @@ def test_remote_paths_and_unannotated_models_import_as_gto_shows_them(tmp_path: 
     mvtools(r, "history", "seg")
     p = mvtools(r, "verify", check=False)
     assert p.returncode == 0, p.stdout + p.stderr
+    p = mvtools(r, "get", "seg@v0.0.1", check=False)  # no bytes mvtools could ever fetch: one line says so
+    assert p.returncode == 1 and "s3://bucket/proj/seg.pt is a remote path" in p.stderr, p.stderr
+    assert len(p.stderr.splitlines()) == 1
     h = head(r)  # a second run changes nothing
     assert import_json(r)["imported"] == {} and head(r) == h
 
@@ -180,6 +183,8 @@ def test_bytes_out_of_reach_then_record_sha256_as_printed(tmp_path: Path) -> Non
     h = head(r)
     p = mvtools(r, "record-sha256", check=False)
     assert p.returncode == 1 and "not recorded net@v0.0.1" in p.stdout and head(r) == h
+    p = mvtools(r, "get", "net@v0.0.1", "-o", "net.out", check=False)  # nothing to check bytes against yet
+    assert p.returncode == 1 and "run: mvtools record-sha256 net@v0.0.1" in p.stderr and not (r / "net.out").exists()
     # reachable again: the hint, run exactly as printed, records the sha256
     (tmp_path / "away" / "remote").rename(remote)
     hint = re.search(r"run: (mvtools record-sha256.*)$", out, re.M)
