@@ -160,7 +160,7 @@ def print_compare(doc: Comparison) -> None:
             if kind != "params":
                 con.print(f"lineage {kind}: {k}: {str(thaw(v['a']))[:12]} -> {str(thaw(v['b']))[:12]}")
     art = doc.artifact
-    con.print(f"artifact: {'changed' if art['changed'] else 'identical'} "
+    con.print(f"artifact: {'unknown' if art['changed'] is None else 'changed' if art['changed'] else 'identical'} "
               f"({art['size']['a']} -> {art['size']['b']} bytes)")
     con.print(f"similarity {doc.similarity:.3f}, importance {doc.importance:+.6g}, "
               f"recommendation [bold]{doc.recommendation}[/]")

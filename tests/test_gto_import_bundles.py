@@ -86,3 +86,8 @@ def test_get_started_reads_params_and_lineage_at_each_tag(tmp_path: Path) -> Non
         assert ev["sha256"] is None and ev["md5"] and ev["size"]
         assert ev["lineage"]["stage"] == "train" and ev["params"]
     assert regs[0]["lineage"]["deps"] != regs[1]["lineage"]["deps"]  # read at each tagged commit
+    # no sha256 known: the bytes compare by the md5 and size their commits record
+    art = json.loads(mvtools(r, "compare", "text-classification", "v1.0.0", "v1.2.0", "--json").stdout)["artifact"]
+    assert art["changed"] is True and art["size"]["delta"] == regs[2]["size"] - regs[0]["size"]
+    art = json.loads(mvtools(r, "compare", "text-classification", "v1.1.0", "v1.2.0", "--json").stdout)["artifact"]
+    assert art["changed"] is False  # one md5 (the same model.pkl)
