@@ -72,6 +72,7 @@ def test_remote_paths_and_unannotated_models_import_as_gto_shows_them(tmp_path: 
     assert ledger(r, "clf")[0]["sha256"] == hashlib.sha256(b"clf one\n").hexdigest()
     assert mv_show(r) == gto_show(r)
     mvtools(r, "history", "seg")
+    assert "s3://bucket/proj/seg.pt" in mvtools(r, "show", "seg").stdout  # as written, not s3:/
     p = mvtools(r, "verify", check=False)
     assert p.returncode == 0, p.stdout + p.stderr
     p = mvtools(r, "get", "seg@v0.0.1", check=False)  # no bytes mvtools could ever fetch: one line says so
