@@ -249,3 +249,22 @@ def test_model_in_a_dvc_subrepo(tmp_path: Path) -> None:
     assert ev["md5"] == yaml.safe_load((r / "sub" / "model.bin.dvc").read_text())["outs"][0]["md5"]
     assert mv_show(r) == gto_show(r)
     assert "net@v0.0.1" in tags(r)
+
+
+def test_record_sha256_fetches_through_the_subrepos_own_remote(tmp_path: Path) -> None:
+    r = new_repo(tmp_path, "artifacts:\n  net:\n    type: model\n    path: sub/model.bin\n")
+    (r / "sub").mkdir()
+    dvc(r / "sub", "init", "-q", "--subdir")
+    dvc(r / "sub", "remote", "add", "-d", "store", str(tmp_path / "sub-remote"))
+    write_model(r, "sub/model.bin", b"subrepo weights\n")
+    dvc(r / "sub", "add", "-q", "model.bin")
+    dvc(r / "sub", "push", "-q")
+    git(r, "add", "-A")
+    git(r, "commit", "-q", "-m", "net in a subrepo")
+    gto(r, "register", "net")
+    run(["rm", "-rf", str(r / "sub" / ".dvc" / "cache")], r)
+    mvtools(r, "init", "--hooks", "none")
+    assert by_tag(import_json(r))["net@v0.0.1"]["bytes"] == "md5"
+    p = mvtools(r, "record-sha256", "net", check=False)
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert ledger(r, "net")[-1]["sha256"] == hashlib.sha256(b"subrepo weights\n").hexdigest()
