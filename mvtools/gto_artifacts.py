@@ -65,7 +65,7 @@ def _annotated_path(src: Source, name: str) -> tuple[bool, str | None]:
     return False, None
 
 
-def _project_of(reg: "Registry", commit: str, path: str) -> str:
+def dvc_project_of(reg: "Registry", commit: str, path: str) -> str:
     """The DVC project ``path`` belongs to at ``commit``: the nearest directory above it
     holding ``.dvc/config`` (a subrepo made by ``dvc init --subdir``), else the root."""
     d = posixpath.dirname(path)
@@ -124,7 +124,7 @@ def read_artifact(reg: "Registry", name: str, commit: str, dvc_yamls: list[str])
             art.size = _git_size(reg, commit, path)
         return art
     art.md5, art.size = rec.md5, rec.size
-    art.project = _project_of(reg, commit, rec.file or path)
+    art.project = dvc_project_of(reg, commit, rec.file or path)
     if rec.md5 is None:
         art.why = f"{rec.file} records no md5"
         return art

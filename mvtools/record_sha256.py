@@ -89,12 +89,12 @@ def _targets(reg: "Registry", spec: str | None) -> list[dict[str, Any]]:
 def _fetch(reg: "Registry", ev: dict[str, Any]) -> tuple[dict[str, Any] | None, str]:
     """(the sha256 event, "") or (None, why it cannot be recorded)."""
     from mvtools import dvcio
-    from mvtools.gto_artifacts import _project_of, cache_dir
+    from mvtools.gto_artifacts import dvc_project_of, cache_dir
     from mvtools.hashing import digest_path
 
     md5, size = str(ev["md5"]), ev.get("size")
     tag = reg.repo.tags(ev["tag"]).get(ev["tag"])
-    project = _project_of(reg, tag[0], ev["path"]) if tag and ev.get("path") else ""
+    project = dvc_project_of(reg, tag[0], ev["path"]) if tag and ev.get("path") else ""
     root = reg.root / project
     try:
         with dvcio.open_dvc(root) as dvc:

@@ -117,10 +117,14 @@ def render_import_gto(res: Mapping[str, Any]) -> str:
         return "\n".join([*lines, "nothing to import"])
     lines += [f"imported {n} events of {name}" for name, n in res["imported"].items()]
     lines.append(f"committed {res['commit'][:12]}")
-    if res.get("without_sha256"):
-        lines.append(f"{len(res['without_sha256'])} imported version(s) have no sha256 yet (their bytes are out of "
-                     "reach here); until one is recorded, a version is bound to the DVC md5 and size its commit "
-                     "records")
+    regs = [t for t in res.get("tags", ()) if t.get("imported") == "register"]
+    md5_only, none = (sum(1 for t in regs if t.get("bytes") == b) for b in ("md5", "none"))
+    if none:
+        lines.append(f"{none} imported version(s) have no bytes mvtools can read (a remote path, or none): "
+                     "they stay as GTO shows them")
+    if md5_only:
+        lines.append(f"{md5_only} imported version(s) have no sha256 yet (their bytes are out of reach here); "
+                     "until one is recorded, each is bound to the DVC md5 and size its commit records")
     if res.get("follow_up"):
         lines.append(f"once their bytes can be fetched (dvc remote reachable), run: {res['follow_up']}")
     return "\n".join(lines)
