@@ -86,29 +86,47 @@ def _targets(reg: "Registry", spec: str | None) -> list[dict[str, Any]]:
     return [ev for st in reg.states().values() for ev in st.versions.values() if ev.get("sha256") is None]
 
 
-def _fetch(reg: "Registry", ev: dict[str, Any]) -> tuple[dict[str, Any] | None, str]:
-    """(the sha256 event, "") or (None, why it cannot be recorded)."""
+def _project_root(reg: "Registry", ev: dict[str, Any]) -> Path:
+    """The DVC project (the root or a subrepo) that records ``ev``'s bytes at its commit."""
+    from mvtools.gto_artifacts import dvc_project_of
+
+    tag = reg.repo.tags(ev["tag"]).get(ev["tag"])
+    return reg.root / (dvc_project_of(reg, tag[0], ev["path"]) if tag and ev.get("path") else "")
+
+
+def fetch_checked(reg: "Registry", ev: dict[str, Any]) -> str:
+    """Fetch ``ev``'s bytes into its project's DVC cache and check them against its md5 and
+    size: "" when they match, else why not."""
     from mvtools import dvcio
-    from mvtools.gto_artifacts import dvc_project_of, cache_dir
-    from mvtools.hashing import digest_path
+    from mvtools.gto_artifacts import cache_dir
 
     md5, size = str(ev["md5"]), ev.get("size")
-    tag = reg.repo.tags(ev["tag"]).get(ev["tag"])
-    project = dvc_project_of(reg, tag[0], ev["path"]) if tag and ev.get("path") else ""
-    root = reg.root / project
+    root = _project_root(reg, ev)
     try:
         with dvcio.open_dvc(root) as dvc:
             dvcio.ensure_local(dvc, md5)
     except MvtoolsError as exc:
-        return None, exc.message
+        return exc.message
     except Exception as exc:  # noqa: BLE001 - DVC and its plugins raise anything (NoCredentialsError, ImportError)
-        return None, f"DVC cannot fetch {md5}: {type(exc).__name__}: {' '.join(str(exc).split())[:200]}"
+        return f"DVC cannot fetch {md5}: {type(exc).__name__}: {' '.join(str(exc).split())[:200]}"
     got = md5_and_size(cache_dir(root), md5)
     if got is None:
-        return None, f"DVC fetched nothing for {md5}"
+        return f"DVC fetched nothing for {md5}"
     if got[0] != md5 or (size is not None and got[1] != size):
-        return None, (f"refused: the fetched bytes have md5 {got[0]} and size {got[1]}, the imported record "
-                      f"says md5 {md5} and size {size}")
+        return (f"refused: the fetched bytes have md5 {got[0]} and size {got[1]}, the imported record "
+                f"says md5 {md5} and size {size}")
+    return ""
+
+
+def _fetch(reg: "Registry", ev: dict[str, Any]) -> tuple[dict[str, Any] | None, str]:
+    """(the sha256 event, "") or (None, why it cannot be recorded)."""
+    from mvtools import dvcio
+    from mvtools.hashing import digest_path
+
+    why = fetch_checked(reg, ev)
+    if why:
+        return None, why
+    md5, root = str(ev["md5"]), _project_root(reg, ev)
     with tempfile.TemporaryDirectory(prefix="mvtools-sha256-") as tmp:
         with dvcio.open_dvc(root) as dvc:
             dvcio._materialize(dvc, md5, Path(tmp) / "artifact")

@@ -239,7 +239,7 @@ def _bytes(reg: Registry, rep: Report, ledgers: dict[str, L.Ledger], fetch: bool
                 continue
             where = ev["tag"]
             if ev.get("sha256") is None and ev["version"] not in recorded:
-                _unhashed(rep, cache, ev)  # imported from GTO without its bytes: I1 binds md5 and size
+                _unhashed(reg, rep, cache, ev, fetch)  # imported from GTO without its bytes: I1 binds md5, size
                 continue
             ev = {**ev, "sha256": ev.get("sha256") or recorded[ev["version"]]}
             # (in a shallow clone the boundary commit seems to add every older event: tags only)
@@ -266,10 +266,11 @@ def _bytes(reg: Registry, rep: Report, ledgers: dict[str, L.Ledger], fetch: bool
                 rep.add("bytes", where, f"stored bytes have sha256 {got[:12]}..., the ledger records {ev['sha256'][:12]}...")
 
 
-def _unhashed(rep: Report, cache: Path, ev: dict[str, Any]) -> None:
-    """A version imported from GTO with no sha256 yet: its cached bytes (if any) against the
-    DVC md5 and size its commit recorded; the sha256 is ``mvtools record-sha256``'s to record."""
-    from mvtools.record_sha256 import md5_and_size, unreadable
+def _unhashed(reg: Registry, rep: Report, cache: Path, ev: dict[str, Any], fetch: bool) -> None:
+    """A version imported from GTO with no sha256 yet: its cached bytes (with ``fetch``, the
+    DVC remote's) against the DVC md5 and size its commit recorded; the sha256 is ``mvtools
+    record-sha256``'s to record."""
+    from mvtools.record_sha256 import fetch_checked, md5_and_size, unreadable
 
     where, md5 = ev["tag"], ev.get("md5")
     hint = f"no sha256 recorded yet (imported from GTO); once the bytes can be fetched run: mvtools record-sha256 " \
@@ -278,6 +279,12 @@ def _unhashed(rep: Report, cache: Path, ev: dict[str, Any]) -> None:
         rep.skip("bytes", where, f"imported from GTO without bytes mvtools can read ({unreadable(ev)})")
         return
     f = _cache_file(cache, str(md5))
+    if f is None and fetch:
+        why = fetch_checked(reg, ev)
+        if why:
+            rep.add("bytes", where, f"cannot fetch the bytes from the DVC remote: {why}")
+            return
+        f = _cache_file(cache, str(md5))
     if f is None:
         rep.skip("bytes", where, hint)
         return

@@ -186,8 +186,13 @@ def test_bytes_out_of_reach_then_record_sha256_as_printed(tmp_path: Path) -> Non
     assert p.returncode == 1 and "not recorded net@v0.0.1" in p.stdout and head(r) == h
     p = mvtools(r, "get", "net@v0.0.1", "-o", "net.out", check=False)  # nothing to check bytes against yet
     assert p.returncode == 1 and "run: mvtools record-sha256 net@v0.0.1" in p.stderr and not (r / "net.out").exists()
+    p = mvtools(r, "verify", "--fetch", check=False)  # --fetch: bytes that cannot be fetched are a problem
+    assert p.returncode == 1 and "cannot fetch" in p.stdout, p.stdout
     # reachable again: the hint, run exactly as printed, records the sha256
     (tmp_path / "away" / "remote").rename(remote)
+    p = mvtools(r, "verify", "--fetch", check=False)  # fetched and matched against the md5 and size
+    assert p.returncode == 0, p.stdout
+    run(["rm", "-rf", str(r / ".dvc" / "cache")], r)
     hint = re.search(r"run: (mvtools record-sha256.*)$", out, re.M)
     assert hint, out
     p = run(shlex.split(hint.group(1)), r, check=False)  # the console script, as a user types it
