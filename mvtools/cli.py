@@ -237,6 +237,14 @@ def cmd_import_gto(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_record_sha256(args: argparse.Namespace) -> int:
+    from mvtools.record_sha256 import record_sha256
+
+    res = record_sha256(_registry(args), args.spec)
+    _emit(args, res, ui.render_record_sha256(res))
+    return 1 if res["failed"] else 0
+
+
 def cmd_quickstart(args: argparse.Namespace) -> int:
     from mvtools.quickstart import quickstart
 
@@ -284,6 +292,8 @@ def _setup_commands(add: _Add) -> None:
     sp.add_argument("type", choices=("pre-commit", "post-commit", "post-rewrite", "pre-push"))
     sp.add_argument("hook_args", nargs="*")
     add("import-gto", cmd_import_gto, "turn an existing GTO-tagged repo into ledger events", True)
+    sp = add("record-sha256", cmd_record_sha256, "record the sha256 of versions imported without their bytes", True)
+    sp.add_argument("spec", nargs="?", metavar="NAME[@VERSION]")
     sp = add("quickstart", cmd_quickstart, "build a demo repo with two model versions")
     sp.add_argument("dir")
 

@@ -91,6 +91,17 @@ def _diff_map(a: dict[str, Any], b: dict[str, Any]) -> dict[str, dict[str, Any]]
     return {k: {"a": a.get(k), "b": b.get(k)} for k in sorted(set(a) | set(b)) if not _same(a.get(k), b.get(k))}
 
 
+def _artifact(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
+    """The bytes of two versions; one imported from GTO may know only DVC's md5 and size, or
+    nothing (a remote path): then ``changed`` is by md5 and size, or None (unknown)."""
+    sa, sb = a.get("size"), b.get("size")
+    changed = (a["sha256"] != b["sha256"] if a.get("sha256") and b.get("sha256") else
+               (a["md5"], sa) != (b["md5"], sb) if a.get("md5") and b.get("md5") else None)
+    return {"changed": changed,
+            "sha256": {"a": a.get("sha256"), "b": b.get("sha256")},
+            "size": {"a": sa, "b": sb, "delta": sb - sa if sa is not None and sb is not None else None}}
+
+
 CODE_EXT = (".py", ".ipynb", ".r", ".R", ".sh", ".jl", ".scala", ".java", ".cpp", ".c", ".js", ".ts")
 
 
@@ -215,9 +226,7 @@ def compare(model: str, a: dict[str, Any], b: dict[str, Any], cs: CompareSetting
         "model": model, "a": a["version"], "b": b["version"],
         "metrics": metrics,
         "params": {} if no_params else _diff_map(a.get("params") or {}, b.get("params") or {}),
-        "artifact": {"changed": a["sha256"] != b["sha256"],
-                     "sha256": {"a": a["sha256"], "b": b["sha256"]},
-                     "size": {"a": a["size"], "b": b["size"], "delta": b["size"] - a["size"]}},
+        "artifact": _artifact(a, b),
         "lineage": lineage_diff(a, b),
         "environment": environment_diff(a, b),
         "unknown": {"a": unknown(a), "b": unknown(b)},

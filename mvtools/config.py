@@ -182,8 +182,9 @@ def _model_from(root: Path, entry: Any, where: str, *, name: str | None = None, 
     path = entry.get("path")
     if not isinstance(path, str):
         raise ConfigError(f"{where}: model {name!r} needs a 'path' string")
-    try:
-        rel = safe_relpath(root, posixpath.join(base, path) if base and not resolved else path, f"path of {name!r}")
+    try:  # a remote location (GTO's `path: s3://...`) is kept as written, never normalised to s3:/
+        rel = path if "://" in path else safe_relpath(
+            root, posixpath.join(base, path) if base and not resolved else path, f"path of {name!r}")
     except UsageError as exc:
         raise ConfigError(f"{where}: {exc.message}") from None
     bump = entry.get("bump", "patch")

@@ -1,174 +1,233 @@
-"""`mvtools import-gto`: turn a GTO-tagged repository's tags into ledger events.
+"""`mvtools import-gto`: turn a GTO-tagged repository's tags into ledger events, tag by tag.
 
-Every ``NAME@vX.Y.Z`` tag becomes a ``register`` event (its bytes are read through DVC at
-the tagged commit and hashed), ``NAME#STAGE#N`` a ``promote``, ``NAME#STAGE!#N`` a
-``rollback`` when it unassigns the stage's current holder, ``NAME@vX.Y.Z!`` an ``archive``
-and ``NAME@deprecated`` a ``deprecate``, in GTO's order (tag time, then counter), with the
-tagger as actor. The tags stay as they are: they are already in mvtools' grammar. Models
-already in the ledger only gain the version tags no ledger records (``gto register`` run
-beside mvtools), so running it twice changes nothing.
+Every registry tag no ledger records becomes one event, appended after the events already
+there: ``NAME@vX.Y.Z`` (with or without GTO's ``#N``) a ``register``, ``NAME#STAGE#N`` a
+``promote``, ``NAME#STAGE!#N`` a ``rollback``, ``NAME@vX.Y.Z!`` an ``archive`` and
+``NAME@deprecated`` a ``deprecate``. Each event keeps the tag's real name in ``tag``, the
+tagger as actor and the tag's time as its timestamp; the tags stay as they are.
+
+One tag that cannot be imported never stops the others: it is skipped with one reason.
+A version whose bytes are out of reach (a remote ``s3://`` path, DVC data absent from the
+local cache) is imported with what its commit records (path, DVC md5 and size) and no
+sha256; ``mvtools record-sha256`` records it once the bytes can be fetched. Metrics,
+params and lineage are read from the tagged commit (gto_artifacts.py). The import is
+incremental: run after mvtools' own registrations, or twice, it adds only what is missing.
 """
 
 from __future__ import annotations
 
-import posixpath
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any, Tuple
+from typing import TYPE_CHECKING, Any
 
 from mvtools import ledger as L
-from mvtools.errors import CheckFailed, ConfigError
-from mvtools.hashing import sha256_of, tree_sha256
-from mvtools.versioning import ParsedTag, parse_tag
-from mvtools.yamlio import load_yaml
+from mvtools.gto_artifacts import read_artifact
+from mvtools.gtoconfig import read_gto_config
+from mvtools.versioning import ParsedTag, parse_tag, stage_tag
 
 if TYPE_CHECKING:
     from mvtools.registry import Registry
 
-
-def _artifact_path(reg: "Registry", name: str, commit: str) -> str | None:
-    if name in reg.config.models:
-        return reg.config.models[name].path
-    base, _, art = name.rpartition(":")
-    dvc_yaml = posixpath.join(base, "dvc.yaml") if base else "dvc.yaml"
-    for rel in (dvc_yaml, "artifacts.yaml"):
-        data = reg.repo.show_blob(f"{commit}:{rel}")
-        if data is None:
-            continue
-        if rel == dvc_yaml:  # the one dvc.yaml reader: ${} paths resolved from that commit's vars
-            from mvtools.artifacts import Source
-            from mvtools.dvcyaml import read_dvcyaml
-
-            try:
-                found = read_dvcyaml(rel, Source(reg.repo, commit).read).artifacts.get(name)
-            except ConfigError:  # an old commit's dvc.yaml today's DVC schema refuses: its raw entry
-                found = None
-            if found is not None:
-                return found.path
-        doc = load_yaml(data, f"{commit[:12]}:{rel}")
-        arts = doc.get("artifacts") if rel == dvc_yaml and isinstance(doc, dict) else doc
-        entry = arts.get(art if rel == dvc_yaml else name) if isinstance(arts, dict) else None
-        if isinstance(entry, dict) and isinstance(entry.get("path"), str):
-            return posixpath.normpath(posixpath.join(base, entry["path"]) if rel == dvc_yaml else entry["path"])
-    return None
+FOLLOW_UP = "mvtools record-sha256"
 
 
-def _dvc_md5(reg: "Registry", name: str, path: str, commit: str) -> str | None:
-    """DVC's md5 for the artifact at ``commit`` (None when git tracks it directly)."""
-    from mvtools.artifacts import Source, find_record
-    from mvtools.config import Model
+@dataclass(frozen=True)
+class Row:
+    """One registry tag: its time, GTO's counter, name, meaning, commit and tagger."""
 
-    model = reg.config.models.get(name) or Model(name=name, path=path)
-    dvcy = [p for p in reg.repo.out("ls-tree", "-r", "--name-only", commit).splitlines()
-            if p == "dvc.yaml" or p.endswith("/dvc.yaml")]
-    rec = find_record(reg.config, Source(reg.repo, commit), model, dvcy)
-    return rec.md5 if rec is not None and rec.kind != "git" else None
+    when: int
+    counter: int
+    tag: str
+    pt: ParsedTag
+    commit: str
+    actor: str
 
-
-def _hash_at(reg: "Registry", path: str, commit: str) -> tuple[str, int]:
-    from dvc.fs import DVCFileSystem
-
-    fs = DVCFileSystem(repo=str(reg.root), rev=commit)
-    if not fs.exists(path):
-        raise CheckFailed(f"{path} is not in commit {commit[:12]}")
-    if fs.isdir(path):
-        files, total = [], 0
-        for f in fs.find(path):
-            with fs.open(f, "rb") as fh:
-                sha, size = sha256_of(fh.read)
-            files.append((posixpath.relpath(f, path), sha))
-            total += size
-        return tree_sha256(files), total
-    with fs.open(path, "rb") as fh:
-        return sha256_of(fh.read)
+    @property
+    def ts(self) -> str:
+        return datetime.fromtimestamp(self.when, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _unrecorded_version(reg: "Registry", versions: dict[str, Any], pt: Any, commit: str) -> bool:
-    """A version tag that neither this ledger nor its own commit's ledger records."""
-    if pt.kind != "version" or pt.version in versions:
-        return False
-    held = reg.ledger_at(commit, pt.model)
-    return not any(e["event"] == "register" and e["version"] == pt.version for e in (held.events if held else []))
-
-
-Row = Tuple[int, int, str, ParsedTag, str, str]  # (time, counter, tag, parsed, commit, actor)
-
-
-def _gto_rows(reg: "Registry") -> list[Row]:
-    """Every registry tag, in GTO's order (time, counter, name)."""
+def gto_rows(reg: "Registry") -> list[Row]:
+    """Every registry tag, in GTO's order (tag time, counter, name)."""
     fmt = "%(refname:strip=2)%00%(*objectname)%00%(objectname)%00%(taggername)%00%(taggeremail)%00%(creatordate:unix)"
     rows = []
     for line in reg.repo.out("for-each-ref", f"--format={fmt}", "refs/tags").splitlines():
         tag, peeled, obj, tname, temail, unix = line.split("\0")
         pt = parse_tag(tag)
         if pt is not None:
-            rows.append((int(unix or 0), pt.counter or 0, tag, pt, peeled or obj,
-                         f"{tname} {temail}".strip() or "unknown"))
-    rows.sort(key=lambda r: (r[0], r[1], r[2]))
+            rows.append(Row(int(unix or 0), pt.counter or 0, tag, pt, peeled or obj,
+                            f"{tname} {temail}".strip() or "unknown"))
+    rows.sort(key=lambda r: (r.when, r.counter, r.tag))
     return rows
 
 
-def _version_on(reg: "Registry", evs: list[dict[str, Any]], commit: str) -> str | None:
-    """The version an imported register event put on ``commit`` (GTO's stage tags name a commit)."""
-    return next((e["version"] for e in evs if e["event"] == "register"
-                 and reg.repo.tags(e["tag"]).get(e["tag"], ("",))[0] == commit), None)
+@dataclass
+class _Model:
+    """One model as the import goes: what the ledgers hold, then what this run adds."""
+
+    recorded: set[str] = field(default_factory=set)  # tags some ledger records
+    versions: dict[str, str] = field(default_factory=dict)  # version -> commit
+    archived: set[str] = field(default_factory=set)
+    stacks: dict[str, list[str]] = field(default_factory=dict)  # stage -> holders
+    new: list[dict[str, Any]] = field(default_factory=list)
 
 
-def _event_of(reg: "Registry", row: Row, evs: list[dict[str, Any]],
-              stacks: dict[tuple[str, str], list[str]]) -> dict[str, Any] | None:
-    """The ledger event one GTO tag stands for (None: nothing to record)."""
-    when, _c, tag, pt, commit, actor = row
-    ts = datetime.fromtimestamp(when, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-    if pt.kind == "version":
-        path = _artifact_path(reg, pt.model, commit)
-        if path is None:
-            raise CheckFailed(f"{tag}: cannot find the artifact's path (declare {pt.model} in mvtools.yaml)")
-        sha, size = _hash_at(reg, path, commit)
-        md5 = _dvc_md5(reg, pt.model, path, commit)
-        return L.make_event("register", pt.model, actor, ts, version=pt.version, tag=tag, path=path,
-                            sha256=sha, size=size, md5=md5, metrics=None, params=None, lineage=None,
-                            imported_from="gto")
-    if pt.kind == "stage":
-        ver = _version_on(reg, evs, commit)
-        if ver is None:
+class _Import:
+    def __init__(self, reg: "Registry") -> None:
+        self.reg = reg
+        self.gto = read_gto_config(reg.root)
+        self.rows = gto_rows(reg)
+        self.tags = reg.repo.tags()
+        self.models: dict[str, _Model] = {}
+        self.report: list[dict[str, Any]] = []
+        self.done: set[str] = set()
+        self._dvcy: dict[str, list[str]] = {}
+
+    def model(self, name: str) -> _Model:
+        if name not in self.models:
+            m = self.models[name] = _Model()
+            reg = self.reg
+            st = reg.state(name, new_ok=True)
+            ledgers = [L.Ledger(name, st.events), *reg.ledgers_on_refs(name)]
+            for led in ledgers:
+                for e in led.events:
+                    pt = parse_tag(e["tag"]) if isinstance(e.get("tag"), str) else None
+                    if pt is None:
+                        continue
+                    m.recorded.add(e["tag"])
+                    if e["event"] == "rollback" and pt.kind == "stage" and pt.counter:  # mvtools' rollback
+                        m.recorded.add(stage_tag(name, str(pt.stage), pt.counter - 1, unassign=True))
+            for v, ev in st.versions.items():
+                m.versions[v] = self.tags.get(ev["tag"], ("",))[0]
+            m.archived = set(st.archived)
+            m.stacks = {s: list(stack) for s, stack in st.stages.items()}
+        return self.models[name]
+
+    def recorded(self, row: Row) -> bool:
+        """Does a ledger record ``row``'s tag: HEAD's, one on a ref, or its own commit's?"""
+        if row.tag in self.model(row.pt.model).recorded:
+            return True
+        held = self.reg.ledger_at(row.commit, row.pt.model)
+        return held is not None and any(e.get("tag") == row.tag for e in held.events)
+
+    def dvc_yamls(self, commit: str) -> list[str]:
+        if commit not in self._dvcy:
+            self._dvcy[commit] = [p for p in self.reg.repo.out("ls-tree", "-r", "--name-only", commit).splitlines()
+                                  if p == "dvc.yaml" or p.endswith("/dvc.yaml")]
+        return self._dvcy[commit]
+
+    def run(self) -> None:
+        for row in self.rows:
+            if row.tag in self.done:
+                continue
+            self.done.add(row.tag)
+            if self.recorded(row):
+                continue
+            why = self.one(row)
+            if why is not None:
+                self.report.append({"tag": row.tag, "model": row.pt.model, "skipped": why})
+
+    def add(self, row: Row, kind: str, **fields: Any) -> dict[str, Any]:
+        ev = L.make_event(kind, row.pt.model, row.actor, row.ts, **fields, tag=row.tag, imported_from="gto")
+        self.model(row.pt.model).new.append(ev)
+        self.model(row.pt.model).recorded.add(row.tag)
+        return ev
+
+    def one(self, row: Row) -> str | None:
+        """Import one tag; the reason it is skipped, or None."""
+        pt, m = row.pt, self.model(row.pt.model)
+        if pt.kind == "version":
+            return self.version(row, m)
+        if pt.kind == "deprecated":
+            self.add(row, "deprecate")
+            self.report.append({"tag": row.tag, "model": pt.model, "imported": "deprecate"})
             return None
-        stacks.setdefault((pt.model, pt.stage or ""), []).append(ver)
-        return L.make_event("promote", pt.model, actor, ts, version=ver, stage=pt.stage, tag=tag,
-                            imported_from="gto")
-    if pt.kind == "unassign":
-        stack = stacks.get((pt.model, pt.stage or ""), [])
-        ver = _version_on(reg, evs, commit)
-        if ver is None or ver not in stack:
+        if pt.kind == "archive":
+            ver = str(pt.version)
+            if ver not in m.versions and not self.version_of(pt.model, row.commit, ver):
+                return f"deregisters {ver}, which no tag registers"
+            self.add(row, "archive", version=ver)
+            m.archived.add(ver)
+            for stack in m.stacks.values():
+                stack[:] = [v for v in stack if v != ver]
+            self.report.append({"tag": row.tag, "model": pt.model, "imported": "archive", "version": ver})
             return None
+        stage = str(pt.stage)
+        if not self.gto.allows_stage(stage):
+            return f"stage {stage!r} is not in .gto's stages ({', '.join(self.gto.stages or ())}); GTO ignores it"
+        held = self.version_of(pt.model, row.commit)
+        if held is None:
+            return (f"commit {row.commit[:12]} has no version of {pt.model} (GTO shows the stage on an "
+                    "unregistered commit); register that commit's model first")
+        ver = held
+        stack = m.stacks.setdefault(stage, [])
+        if pt.kind == "stage":
+            stack.append(ver)
+            self.add(row, "promote", version=ver, stage=stage)
+            self.report.append({"tag": row.tag, "model": pt.model, "imported": "promote", "version": ver,
+                                "stage": stage})
+            return None
+        if ver not in stack:
+            return f"unassigns {ver} from {stage}, which it does not hold"
         if stack[-1] == ver:  # the holder leaves: mvtools' rollback (to the earlier holder, or none)
             stack.pop()
-            return L.make_event("rollback", pt.model, actor, ts, stage=pt.stage,
-                                version=stack[-1] if stack else None, previous=ver, tag=tag, imported_from="gto")
-        stack[:] = [v for v in stack if v != ver]  # an earlier holder is withdrawn: the holder stays
-        return L.make_event("rollback", pt.model, actor, ts, stage=pt.stage, version=stack[-1],
-                            previous=ver, withdrawn=True, tag=tag, imported_from="gto")
-    if pt.kind == "archive":
-        return L.make_event("archive", pt.model, actor, ts, version=pt.version, tag=tag, imported_from="gto")
-    if pt.kind == "deprecated":
-        return L.make_event("deprecate", pt.model, actor, ts, tag=tag, imported_from="gto")
-    return None
+            self.add(row, "rollback", stage=stage, version=stack[-1] if stack else None, previous=ver)
+        else:  # an earlier holder is withdrawn: the holder stays
+            stack[:] = [v for v in stack if v != ver]
+            self.add(row, "rollback", stage=stage, version=stack[-1], previous=ver, withdrawn=True)
+        self.report.append({"tag": row.tag, "model": pt.model, "imported": "rollback", "version": ver,
+                            "stage": stage})
+        return None
+
+    def version_of(self, name: str, commit: str, version: str | None = None) -> str | None:
+        """The version of ``name`` on ``commit`` (``version`` if given); a version tag GTO
+        orders later (a stage tag older than its version tag) is imported now."""
+        m = self.model(name)
+        for v, c in m.versions.items():
+            if c == commit and version in (None, v):
+                return v
+        for row in self.rows:
+            if (row.pt.model == name and row.pt.kind == "version" and row.commit == commit
+                    and version in (None, row.pt.version) and row.tag not in self.done):
+                self.done.add(row.tag)
+                if self.recorded(row):
+                    continue
+                why = self.version(row, m)
+                if why is None:
+                    return str(row.pt.version)
+                self.report.append({"tag": row.tag, "model": name, "skipped": why})
+        return None
+
+    def version(self, row: Row, m: _Model) -> str | None:
+        ver = str(row.pt.version)
+        if ver in m.versions and ver not in m.archived:
+            return f"{row.pt.model}@{ver} is already registered"
+        art = read_artifact(self.reg, row.pt.model, row.commit, self.dvc_yamls(row.commit))
+        self.add(row, "register", version=ver, path=art.path, sha256=art.sha256, size=art.size, md5=art.md5,
+                 **art.info)
+        m.versions[ver] = row.commit
+        m.archived.discard(ver)  # registered again after a deregistration (GTO's counter forms)
+        known = "sha256" if art.sha256 else "md5" if art.md5 else "none"
+        out = {"tag": row.tag, "model": row.pt.model, "imported": "register", "version": ver,
+               "path": art.path, "bytes": known}
+        if art.why and not art.sha256:
+            out["unhashed"] = art.why
+        self.report.append(out)
+        return None
 
 
 def import_gto(reg: "Registry") -> dict[str, Any]:
+    """Import every GTO tag no ledger records (module docstring) in one commit."""
     reg.repo.require_no_operation()
-    existing = {n: st for n, st in reg.states().items() if st.events}
-    per_model: dict[str, list[dict[str, Any]]] = {}
-    stacks: dict[tuple[str, str], list[str]] = {}
-    for row in _gto_rows(reg):
-        pt, commit = row[3], row[4]
-        if pt.model in existing and not _unrecorded_version(reg, existing[pt.model].versions, pt, commit):
-            continue  # a model mvtools tracks: only its version tags no ledger records (gto register)
-        evs = per_model.setdefault(pt.model, [])
-        ev = _event_of(reg, row, evs, stacks)
-        if ev is not None:
-            evs.append(ev)
-    per_model = {k: v for k, v in per_model.items() if v}
-    if not per_model:
-        return {"imported": {}, "commit": None}
-    with reg.transaction() as txn:
-        head = txn.commit(per_model, "Import the GTO registry into the mvtools ledger")
-    return {"imported": {k: len(v) for k, v in per_model.items()}, "commit": head}
+    imp = _Import(reg)
+    imp.run()
+    per_model = {n: m.new for n, m in imp.models.items() if m.new}
+    head = None
+    if per_model:
+        with reg.transaction() as txn:
+            head = txn.commit(per_model, "Import the GTO registry into the mvtools ledger")
+    tags = imp.report
+    unhashed = [t["tag"] for t in tags if t.get("imported") == "register" and t.get("bytes") != "sha256"]
+    return {"imported": {k: len(v) for k, v in per_model.items()}, "commit": head, "tags": tags,
+            "skipped": sum(1 for t in tags if "skipped" in t), "without_sha256": unhashed,
+            "follow_up": FOLLOW_UP if any(t.get("bytes") == "md5" for t in tags) else None}

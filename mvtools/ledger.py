@@ -14,7 +14,7 @@ import json
 import os
 import re
 import shlex
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
@@ -25,7 +25,7 @@ from mvtools.versioning import (deprecated_tag, is_version, model_of_tag, parse_
 from mvtools.yamlio import dump_yaml, load_yaml
 
 FORMAT = 1
-EVENT_KINDS = ("register", "promote", "archive", "deprecate", "rollback", "deploy")
+EVENT_KINDS = ("register", "promote", "archive", "deprecate", "rollback", "deploy", "sha256")
 REQUIRED = ("event", "model", "actor", "timestamp", "id")
 TIMESTAMP_RE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
 MAX_LEDGER_BYTES = 256 * 1024 * 1024
@@ -136,8 +136,14 @@ def _check_event(ev: Any, i: int, source: str, model: str) -> None:
             raise ConfigError(f"{source}: event {i + 1}: {key} must be a string")
     if not TIMESTAMP_RE.match(ev["timestamp"]):
         raise ConfigError(f"{source}: event {i + 1}: timestamp must be YYYY-MM-DDTHH:MM:SSZ")
-    if ev["event"] == "register":
+    if ev["event"] in ("register", "sha256"):
+        # imported from GTO: a path, sha256 and size the tagged commit did not give stay null
+        unknown_ok = ("path", "sha256", "size") if ev.get("imported_from") == "gto" else ()
         for key, typ in (("version", str), ("tag", str), ("path", str), ("sha256", str), ("size", int)):
+            if ev["event"] == "sha256" and key in ("tag", "path"):
+                continue
+            if ev.get(key) is None and key in unknown_ok:
+                continue
             if not isinstance(ev.get(key), typ) or isinstance(ev.get(key), bool):
                 raise ConfigError(f"{source}: event {i + 1}: {key} must be a {typ.__name__}")
         md5 = ev.get("md5")
@@ -172,6 +178,7 @@ def _check_event(ev: Any, i: int, source: str, model: str) -> None:
 _VERSION_KEYS: dict[str, tuple[tuple[str, bool], ...]] = {
     "register": (("version", False),), "promote": (("version", False),), "archive": (("version", False),),
     "rollback": (("version", False), ("previous", False)), "deprecate": (), "deploy": (("version", True),),
+    "sha256": (("version", False),),
 }
 
 
@@ -187,9 +194,9 @@ def _check_semantics(ev: dict[str, Any], where: str) -> None:
         raise ConfigError(f"{where}: {key} {v!r} is not a version (vX.Y.Z, or vYYYYMMDDHHMMSS_<8 hex> "
                           "in the timestamp scheme)")
     tag = ev.get("tag")
-    if kind == "deploy":
+    if kind in ("deploy", "sha256"):  # sha256: the verified bytes of an imported version (record_sha256.py)
         if tag is not None:
-            raise ConfigError(f"{where}: tag {tag!r}: deploy events carry no tag")
+            raise ConfigError(f"{where}: tag {tag!r}: {kind} events carry no tag")
         return
     if kind in ("promote", "rollback"):
         stage = ev.get("stage")
@@ -204,7 +211,8 @@ def _check_semantics(ev: dict[str, Any], where: str) -> None:
         return
     want = (version_tag(model, ev["version"]) if kind == "register" else
             version_tag(model, ev["version"], archived=True) if kind == "archive" else deprecated_tag(model))
-    if tag != want:
+    pt = parse_tag(tag) if imported and isinstance(tag, str) else None  # GTO's counter form NAME@v1#4
+    if tag != want and not (pt is not None and pt.counter is not None and parse_tag(want) == replace(pt, counter=None)):
         raise ConfigError(f"{where}: tag {tag!r} is not {want!r}, the tag its model and version give")
 
 
@@ -227,14 +235,21 @@ def parse(data: bytes, source: str, model: str | None = None) -> Ledger:
     return Ledger(name, events)
 
 
+def bytes_key(ev: dict[str, Any]) -> Any:
+    """What binds a register event to its bytes (I1): its sha256, or for a version imported
+    from GTO whose bytes were out of reach, DVC's md5 and size until a sha256 is recorded."""
+    sha = ev.get("sha256")
+    return sha if sha is not None else ("md5", ev.get("md5"), ev.get("size"), ev.get("path"))
+
+
 def duplicate_versions(events: list[dict[str, Any]]) -> str | None:
     """A version registered twice with different bytes (an unresolved merge conflict)."""
-    seen: dict[str, str] = {}
+    seen: dict[str, Any] = {}
     for ev in events:
         if ev["event"] != "register":
             continue
-        prev = seen.setdefault(ev["version"], ev["sha256"])
-        if prev != ev["sha256"]:
+        prev = seen.setdefault(ev["version"], bytes_key(ev))
+        if prev != bytes_key(ev):
             return (f"{ev['model']}@{ev['version']} is registered twice with different bytes; keep the published "
                     "one and re-register the other as the next version (see docs/merges.md: two clones registered)")
     return None

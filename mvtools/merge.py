@@ -62,9 +62,9 @@ def conflicts_in(out: list[dict[str, Any]]) -> list[str]:
         if ev["event"] != "register":
             continue
         prev = by_version.get(ev["version"])
-        if prev is not None and prev["sha256"] != ev["sha256"]:
+        if prev is not None and L.bytes_key(prev) != L.bytes_key(ev):
             conflicts.append(f"{ev['model']}@{ev['version']} registered twice with different bytes "
-                             f"({prev['sha256'][:12]} and {ev['sha256'][:12]})")
+                             f"({str(prev['sha256'] or prev['md5'])[:12]} and {str(ev['sha256'] or ev['md5'])[:12]})")
         by_version.setdefault(ev["version"], ev)
     return conflicts
 

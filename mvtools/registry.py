@@ -41,6 +41,12 @@ class Registry(Lifecycle, Registering):
             rel = self.config.ledger_path(ev["model"])
             raise NotFound(f"{ev['tag']} is recorded in {rel} in the work tree but in no commit (an interrupted "
                            f"registration?); to drop it run: {restore_command(self.repo, rel)}")
+        if ev.get("sha256") is None:  # imported from GTO without its bytes: nothing to check them against yet
+            from mvtools.record_sha256 import unreadable
+
+            raise CheckFailed(f"{ev['tag']}: no sha256 recorded (imported from GTO); once the bytes can be fetched "
+                              f"run: mvtools record-sha256 {ev['model']}@{ev['version']}" if ev.get("md5") else
+                              f"{ev['tag']}: imported from GTO without bytes mvtools can fetch ({unreadable(ev)})")
         dest = Path(out) if out is not None else Path(os.path.basename(ev["path"]))
         if not dest.parent.is_dir():
             raise UsageError(f"{dest.parent}: no such directory")

@@ -51,6 +51,8 @@ def holds_version(repo: Repo, cfg: Config, commit: str, ev: dict[str, Any], dvcy
         model = cfg.models.get(ev["model"]) or Model(ev["model"], ev["path"])
         rec = find_record(cfg, Source(repo, commit), model, dvc_yaml_files(repo.root) if dvcy is None else dvcy)
         return rec is not None and rec.md5 == ev["md5"]
+    if ev.get("sha256") is None or ev.get("path") is None:
+        return False  # imported from GTO with neither DVC's md5 nor a sha256: no tree shows its bytes
     return committed_sha256(repo, commit, ev["path"]) == ev["sha256"]
 
 

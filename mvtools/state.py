@@ -43,6 +43,10 @@ def fold(name: str, events: list[dict[str, Any]]) -> ModelState:
         ver = ev.get("version")
         if kind == "register" and isinstance(ver, str):
             st.versions.setdefault(ver, ev)
+        elif kind == "sha256" and isinstance(ver, str) and ver in st.versions:
+            # the verified sha256 of a version imported without its bytes (record_sha256.py)
+            if st.versions[ver].get("sha256") is None:
+                st.versions[ver] = {**st.versions[ver], "sha256": ev["sha256"], "size": ev["size"]}
         elif kind == "archive" and isinstance(ver, str):
             st.archived.add(ver)
             for stack in st.stages.values():  # as GTO: an archived version holds no stage

@@ -32,7 +32,7 @@ def render_init(done: Iterable[str], declared: bool) -> str:
 
 def render_register(ev: RegisterEvent) -> str:
     return (f"registered {ev.model} {ev.version} (tag {ev.tag}, commit {(ev.commit or '-')[:12]}, "
-            f"sha256 {ev.sha256[:12]})")
+            f"sha256 {(ev.sha256 or '-')[:12]})")
 
 
 def render_show(res: Show) -> str:
@@ -112,10 +112,32 @@ def render_publish(ev: DeployEvent) -> str:
 
 
 def render_import_gto(res: Mapping[str, Any]) -> str:
+    lines = [f"skipped {t['tag']}: {t['skipped']}" for t in res.get("tags", ()) if "skipped" in t]
     if not res["imported"]:
-        return "nothing to import"
-    return "\n".join([*(f"imported {n} events of {name}" for name, n in res["imported"].items()),
-                      f"committed {res['commit'][:12]}"])
+        return "\n".join([*lines, "nothing to import"])
+    lines += [f"imported {n} events of {name}" for name, n in res["imported"].items()]
+    lines.append(f"committed {res['commit'][:12]}")
+    regs = [t for t in res.get("tags", ()) if t.get("imported") == "register"]
+    md5_only, none = (sum(1 for t in regs if t.get("bytes") == b) for b in ("md5", "none"))
+    if none:
+        lines.append(f"{none} imported version(s) have no bytes mvtools can read (a remote path, or none): "
+                     "they stay as GTO shows them")
+    if md5_only:
+        lines.append(f"{md5_only} imported version(s) have no sha256 yet (their bytes are out of reach here); "
+                     "until one is recorded, each is bound to the DVC md5 and size its commit records")
+    if res.get("follow_up"):
+        lines.append(f"once their bytes can be fetched (dvc remote reachable), run: {res['follow_up']}")
+    return "\n".join(lines)
+
+
+def render_record_sha256(res: Mapping[str, Any]) -> str:
+    lines = [f"recorded {r['model']}@{r['version']}: sha256 {r['sha256'][:12]}... ({r['size']} bytes)"
+             for r in res["recorded"]]
+    lines += [f"not recorded {r['model']}@{r['version']}: {r['why']}" for r in res["failed"]]
+    lines += [f"no sha256 possible for {r['model']}@{r['version']}: {r['why']}" for r in res.get("without_md5", ())]
+    if res["commit"]:
+        lines.append(f"committed {res['commit'][:12]}")
+    return "\n".join(lines) or "every version has a sha256; nothing to record"
 
 
 def _short(v: Any) -> str:
@@ -198,7 +220,7 @@ def print_compare(doc: Comparison) -> None:
     for line in environment_lines(doc.environment, names["a"], names["b"]):
         con.print(escape(f"environment: {line}"))
     art = doc.artifact
-    con.print(f"artifact: {'changed' if art['changed'] else 'identical'} "
+    con.print(f"artifact: {'unknown' if art['changed'] is None else 'changed' if art['changed'] else 'identical'} "
               f"({art['size']['a']} -> {art['size']['b']} bytes)")
     sim = "unknown" if doc.similarity is None else f"{doc.similarity:.3f}"
     if doc.importance is None:

@@ -249,10 +249,15 @@ def _bytes(reg: Registry, rep: Report, ledgers: dict[str, L.Ledger], fetch: bool
     tags = reg.repo.tags()
     cache = _cache_dir(reg)
     for name, led in ledgers.items():
+        recorded = {e["version"]: e["sha256"] for e in led.events if e["event"] == "sha256"}  # record-sha256
         for ev in led.events:
             if ev["event"] != "register":
                 continue
             where = ev["tag"]
+            if ev.get("sha256") is None and ev["version"] not in recorded:
+                _unhashed(reg, rep, cache, ev, fetch)  # imported from GTO without its bytes: I1 binds md5, size
+                continue
+            ev = {**ev, "sha256": ev.get("sha256") or recorded[ev["version"]]}
             # (in a shallow clone the boundary commit seems to add every older event: tags only)
             commit = tags[where][0] if where in tags else None if shallow else reg.event_commit(ev, tags)
             got: str | None
@@ -276,6 +281,36 @@ def _bytes(reg: Registry, rep: Report, ledgers: dict[str, L.Ledger], fetch: bool
                     continue
             if got != ev["sha256"]:
                 rep.add("bytes", where, f"stored bytes have sha256 {got[:12]}..., the ledger records {ev['sha256'][:12]}...")
+
+
+def _unhashed(reg: Registry, rep: Report, cache: Path, ev: dict[str, Any], fetch: bool) -> None:
+    """A version imported from GTO with no sha256 yet: its cached bytes (with ``fetch``, the
+    DVC remote's) against the DVC md5 and size its commit recorded; the sha256 is ``mvtools
+    record-sha256``'s to record."""
+    from mvtools.record_sha256 import fetch_checked, md5_and_size, unreadable
+
+    where, md5 = ev["tag"], ev.get("md5")
+    hint = f"no sha256 recorded yet (imported from GTO); once the bytes can be fetched run: mvtools record-sha256 " \
+           f"{ev['model']}@{ev['version']}"
+    if md5 is None:
+        rep.skip("bytes", where, f"imported from GTO without bytes mvtools can read ({unreadable(ev)})")
+        return
+    f = _cache_file(cache, str(md5))
+    if f is None and fetch:
+        why = fetch_checked(reg, ev)
+        if why:
+            rep.add("bytes", where, f"cannot fetch the bytes from the DVC remote: {why}")
+            return
+        f = _cache_file(cache, str(md5))
+    if f is None:
+        rep.skip("bytes", where, hint)
+        return
+    got = md5_and_size(cache, str(md5))
+    if got is not None and (got[0] != md5 or (ev.get("size") is not None and got[1] != ev["size"])):
+        rep.add("bytes", where, f"cached bytes have md5 {got[0]} and size {got[1]}, the ledger records md5 {md5} "
+                f"and size {ev.get('size')}")
+    else:
+        rep.skip("bytes", where, hint)
 
 
 def _fetched_sha256(reg: Registry, ev: dict[str, Any], commit: str | None) -> tuple[str | None, str]:

@@ -19,13 +19,13 @@ from __future__ import annotations
 import shlex
 from typing import TYPE_CHECKING, Any
 
+from mvtools import ledger as L
 from mvtools.artifacts import Source, find_record
 from mvtools.config import dvc_yaml_files
 from mvtools.hashing import committed_sha256, tree_sha256
 from mvtools.versioning import ParsedTag, parse_tag, register_message
 
 if TYPE_CHECKING:
-    from mvtools import ledger as L
     from mvtools.gitops import Repo
     from mvtools.registry import Registry
     from mvtools.verify import Report
@@ -75,7 +75,7 @@ def _missing(rep: Report, tag: str, shallow: bool, what: str) -> None:
 
 def _registered(led: L.Ledger | None, version: str) -> set[str]:
     """The sha256s ``led`` registers ``version`` with."""
-    return {e["sha256"] for e in (led.events if led else []) if e["event"] == "register" and e["version"] == version}
+    return {L.bytes_key(e) for e in (led.events if led else []) if e["event"] == "register" and e["version"] == version}
 
 
 def _version_tags(reg: Registry, rep: Report, name: str, led: L.Ledger, tags: Tags, shallow: bool,
@@ -94,7 +94,7 @@ def _version_tags(reg: Registry, rep: Report, name: str, led: L.Ledger, tags: Ta
             continue
         commit = have[0]
         held = _registered(reg.ledger_at(commit, name), version)
-        shas = {e["sha256"] for e in evs}
+        shas = {L.bytes_key(e) for e in evs}
         if any(e.get("imported_from") for e in evs) or held & shas and _holds_bytes(reg, evs[0], commit):
             if repo.head and not repo.is_ancestor(commit, repo.head):
                 rep.note("tag-elsewhere", tag, f"on commit {commit[:12]}, outside this branch's history; "
@@ -102,7 +102,7 @@ def _version_tags(reg: Registry, rep: Report, name: str, led: L.Ledger, tags: Ta
             continue
         if held and not held & shas:
             rep.add("tag-commit", tag, f"commit {commit[:12]} registers {version} with other bytes "
-                    f"(sha256 {sorted(held)[0][:12]}...): two commits took one number; keep the published one "
+                    f"(sha256 {sorted(map(str, held))[0][:12]}...): two commits took one number; keep the published one "
                     "and re-register the other bytes as the next version (see docs/merges.md)")
             continue
         target = reg.commit_holding(name, evs[0]["id"])
@@ -116,8 +116,8 @@ def _version_tags(reg: Registry, rep: Report, name: str, led: L.Ledger, tags: Ta
 def _holds_bytes(reg: Registry, ev: dict[str, Any], commit: str) -> bool:
     """Does ``commit`` hold the bytes ``ev`` registers: the same DVC md5 in its .dvc file or
     dvc.lock, or for a git-tracked model the same sha256 in its tree?"""
-    if ev.get("md5") is None:
-        return git_sha256(reg.repo, commit, ev["path"]) == ev["sha256"]
+    if ev.get("md5") is None:  # (a GTO version imported with neither md5 nor sha256 binds no bytes)
+        return ev.get("sha256") is not None and git_sha256(reg.repo, commit, ev["path"]) == ev["sha256"]
     model = reg.config.models.get(ev["model"])
     if model is None:
         return True  # an undeclared model's record cannot be found: the bytes check decides

@@ -11,7 +11,7 @@ the hooks import this module's users.
 """
 
 from mvtools.domain.events import (ArchiveEvent, DeployEvent, DeprecateEvent, Event, PromoteEvent, RegisterEvent,
-                                    RollbackEvent, api_result, event_from_dict, freeze, thaw)
+                                    RollbackEvent, Sha256Event, api_result, event_from_dict, freeze, thaw)
 from mvtools.domain.results import (BrokenModel, Comparison, DeployStatus, Finding, History, LedgerRestored,
                                      LedgerSkipped, ModelSummary, ModelVersion, ModelView, Pushed, Restored, Retrieved,
                                      Show, SyncResult, TagChange, VerifyReport)
@@ -19,6 +19,6 @@ from mvtools.domain.results import (BrokenModel, Comparison, DeployStatus, Findi
 __all__ = [
     "ArchiveEvent", "BrokenModel", "Comparison", "DeployEvent", "DeployStatus", "DeprecateEvent", "Event",
     "Finding", "History", "LedgerRestored", "LedgerSkipped", "ModelSummary", "ModelVersion", "ModelView",
-    "PromoteEvent", "Pushed", "RegisterEvent", "Restored", "Retrieved", "RollbackEvent", "Show", "SyncResult",
+    "PromoteEvent", "Pushed", "RegisterEvent", "Restored", "Retrieved", "RollbackEvent", "Sha256Event", "Show", "SyncResult",
     "TagChange", "VerifyReport", "api_result", "event_from_dict", "freeze", "thaw"
 ]

@@ -106,9 +106,9 @@ _COMMON = ("model", "actor", "timestamp", "id", "tag", "message", "commit", "ext
 class RegisterEvent(Event):
     kind: ClassVar[str] = "register"
     version: str
-    path: str
-    sha256: str
-    size: int
+    path: str | None = None  # None (also sha256, size): imported from GTO, not known at its commit
+    sha256: str | None = None
+    size: int | None = None
     md5: str | None = None
     metrics: Mapping[str, Any] | None = None
     params: Mapping[str, Any] | None = None
@@ -157,8 +157,20 @@ class DeployEvent(Event):
     version: str | None = None
 
 
+@dataclass(frozen=True, kw_only=True)
+class Sha256Event(Event):
+    """The verified sha256 of a version imported from GTO without its bytes (``mvtools
+    record-sha256``): bytes of DVC md5 ``md5`` and ``size`` hash to ``sha256``."""
+
+    kind: ClassVar[str] = "sha256"
+    version: str
+    sha256: str
+    size: int
+    md5: str | None = None
+
+
 _KINDS: dict[str, type[Event]] = {c.kind: c for c in (RegisterEvent, PromoteEvent, ArchiveEvent,
-                                                      DeprecateEvent, RollbackEvent, DeployEvent)}
+                                                      DeprecateEvent, RollbackEvent, DeployEvent, Sha256Event)}
 
 
 def event_from_dict(doc: Mapping[str, Any]) -> Event:
