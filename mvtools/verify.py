@@ -198,18 +198,9 @@ def _unregistered(reg: Registry, rep: Report, ledgers: dict[str, L.Ledger], brok
 
 def _cache_dir(reg: Registry, project: str = "") -> Path:
     """The DVC cache of the project (a DVC subrepo, or "" for the top one)."""
-    root = reg.root / project
-    try:
-        from configparser import ConfigParser
+    from mvtools.gto_artifacts import cache_dir
 
-        cp = ConfigParser()
-        cp.read([root / ".dvc" / "config", root / ".dvc" / "config.local"])
-        d = cp.get("cache", "dir", fallback=None)
-        if d:
-            return (root / ".dvc" / d).resolve()
-    except Exception:  # noqa: BLE001 - fall back to DVC's default
-        pass
-    return root / ".dvc" / "cache"
+    return cache_dir(reg.root / project)
 
 
 def _cache_file(cache: Path, md5: str) -> Path | None:
@@ -255,7 +246,8 @@ def _bytes(reg: Registry, rep: Report, ledgers: dict[str, L.Ledger], fetch: bool
                 continue
             where = ev["tag"]
             if ev.get("sha256") is None and ev["version"] not in recorded:
-                _unhashed(reg, rep, cache, ev, fetch)  # imported from GTO without its bytes: I1 binds md5, size
+                project = project_at(reg.root, str(ev.get("path") or "")) if ev.get("path") else ""
+                _unhashed(reg, rep, _cache_dir(reg, project) if project else cache, ev, fetch)  # imported from GTO without its bytes: I1 binds md5, size
                 continue
             ev = {**ev, "sha256": ev.get("sha256") or recorded[ev["version"]]}
             # (in a shallow clone the boundary commit seems to add every older event: tags only)
