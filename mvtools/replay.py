@@ -276,6 +276,16 @@ def _commit_meta(repo: Repo, commit: str) -> tuple[dict[str, str], bytes]:
     return env, msg
 
 
+def _renumber_message(p: Plan, msg: bytes) -> bytes:
+    """``Register clf v0.1.1`` -> ``Register clf v0.1.2``: every renumbered version, in one pass."""
+    subs = {f"{m} {old}": f"{m} {new}" for (m, old), new in p.versions.items()}
+    if not subs:
+        return msg
+    pat = re.compile("|".join(re.escape(k) for k in sorted(subs, key=len, reverse=True)) + r"(?![\w.+-])")
+    return pat.sub(lambda mt: subs[mt.group(0)], msg.decode("utf-8", "surrogateescape")).encode(
+        "utf-8", "surrogateescape")
+
+
 def replay(reg: "Registry", p: Plan) -> tuple[str | None, dict[str, str], list[tuple[str, dict[str, Any]]]]:
     """Re-create the unpushed commits on ``p.base``: (new HEAD, old commit -> new commit, the
     (new commit, event) of every event they append)."""
@@ -322,8 +332,7 @@ def replay(reg: "Registry", p: Plan) -> tuple[str | None, dict[str, str], list[t
                 repo.git("update-index", "-z", "--index-info", input="\0".join(lines).encode() + b"\0", env=env)
             tree = repo.git("write-tree", env=env).stdout.decode().strip()
             author, msg = _commit_meta(repo, c.commit)
-            for (m, old), new in p.versions.items():
-                msg = msg.replace(f"{m} {old}".encode(), f"{m} {new}".encode())
+            msg = _renumber_message(p, msg)
             args = ["commit-tree", tree, *(["-p", parent] if parent else []), "-F", "-"]
             new = repo.git(*args, input=msg, env=dict(os.environ, **author)).stdout.decode().strip()
             mapping[c.commit] = new
