@@ -113,12 +113,12 @@ def settle(reg: "Registry") -> str | None:
     what = repo.operation_in_progress()
     if what is None:
         return None
-    from mvtools.replay import _model_path
+    from mvtools.replay import model_path
 
     text = repo.git("diff", "--name-only", "--diff-filter=U", "-z").stdout.decode("utf-8", "surrogateescape")
     conflicted = [p for p in text.split("\0") if p]
     regdir = reg.config.registry_dir
-    ours = conflicted and all(L.is_ledger_path(regdir, p) or _model_path(reg, p) for p in conflicted)
+    ours = conflicted and all(L.is_ledger_path(regdir, p) or model_path(reg, p) for p in conflicted)
     if what not in ("a merge", "a rebase") or not ours:
         raise UsageError(f"{what} is in progress" + (f" with conflicts in {', '.join(conflicted)}" if conflicted else "")
                          + "; finish it (or abort it), then run this again")
@@ -230,7 +230,7 @@ def push(reg: "Registry", remote: str | None = None) -> Outcome:
     remote, branch, has_upstream = target(repo, remote)
     out = Outcome(remote, branch)
     with L.lock(repo.common_dir):
-        repo.require_no_operation()
+        settle(reg)  # a pull stopped on a clash: the replay below resolves it
         out.dvc_files_pushed = _push_bytes(reg)
         rem = None
         try:

@@ -240,7 +240,7 @@ def _entries(repo: Repo, rev: str | None, paths: list[str]) -> dict[str, tuple[s
     return res
 
 
-def _model_path(reg: "Registry", path: str) -> bool:
+def model_path(reg: "Registry", path: str) -> bool:
     """A file whose content a register event records: a declared model's path (or under
     it), its ``.dvc`` file, or a ``dvc.lock``."""
     if path == "dvc.lock" or path.endswith("/dvc.lock"):
@@ -317,7 +317,7 @@ def replay(reg: "Registry", p: Plan) -> tuple[str | None, dict[str, str], list[t
                     lines.append(f"100644 {_write_blob(repo, data)}\t{path}")
                     continue
                 want, had, now = new_e.get(path), old_e.get(path), par_e.get(path)
-                if now == had or now == want or _model_path(reg, path):
+                if now == had or now == want or model_path(reg, path):
                     entry = want
                 elif want is None or now is None or had is None or want[0] != now[0]:
                     raise ReplayConflict(f"{path} was changed both here and on the remote (added, removed or its "
