@@ -211,9 +211,11 @@ def resolve(reg: "Registry", remote: str | None = None) -> Outcome:
     """Bring this clone onto the remote branch, renumbering its unpushed clashing versions
     and stage counters; nothing is pushed."""
     repo = reg.repo
-    remote, branch, _ = target(repo, remote)
+    if repo.operation_in_progress() != "a rebase":
+        target(repo, remote)  # bad input is refused before anything is locked or aborted
     with L.lock(repo.common_dir):
-        settle(reg)
+        settle(reg)  # a stopped rebase is on a detached HEAD: the branch is known once it is aborted
+        remote, branch, _ = target(repo, remote)
         out = Outcome(remote, branch)
         rem = fetch(repo, remote, branch)
         try:
@@ -227,10 +229,12 @@ def push(reg: "Registry", remote: str | None = None) -> Outcome:
     """Bytes to the DVC remote, then branch and registry tags to the git remote, racing
     clones resolved by renumbering this clone's unpushed versions (see the module doc)."""
     repo = reg.repo
-    remote, branch, has_upstream = target(repo, remote)
-    out = Outcome(remote, branch)
+    if repo.operation_in_progress() != "a rebase":
+        target(repo, remote)  # bad input is refused before anything is locked or aborted
     with L.lock(repo.common_dir):
-        settle(reg)  # a pull stopped on a clash: the replay below resolves it
+        settle(reg)  # a pull stopped on a clash (a rebase: on a detached HEAD): the replay resolves it
+        remote, branch, has_upstream = target(repo, remote)
+        out = Outcome(remote, branch)
         out.dvc_files_pushed = _push_bytes(reg)
         rem = None
         try:

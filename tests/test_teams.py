@@ -119,6 +119,16 @@ def test_push_then_a_fresh_clone_gets_verifies_and_publishes(dvc_team: tuple[Pat
     assert out.read_text() == "net weights 1\n"
 
 
+def test_push_sets_the_upstream_so_a_plain_git_pull_knows_where_from(git_team: tuple[Path, str]) -> None:
+    r, _url = git_team  # the fixture's `mvtools push` was the branch's first
+    assert git(r, "config", "branch.main.remote").stdout.strip() == "origin"
+    assert git(r, "config", "branch.main.merge").stdout.strip() == "refs/heads/main"
+    assert git(r, "pull", "-q").returncode == 0
+    _register_git(r, "clf 1\n", "clf v0.1.1")
+    res = json.loads(mvtools(r, "push", "--json").stdout)
+    assert res["upstream_set"] is False and res["renumbered"] == [] and res["retries"] == 0
+
+
 # -- errors: one line with the cause, exit 4 -------------------------------------------------
 def test_an_unreachable_git_remote_is_one_line_with_its_cause(git_team: tuple[Path, str], tmp_path: Path) -> None:
     r, _url = git_team
@@ -203,14 +213,15 @@ def test_a_version_the_remote_has_by_tag_is_never_renumbered(git_team: tuple[Pat
     assert _remote_tags(git_daemon.path())["clf@v0.1.1"] == published
 
 
+@pytest.mark.parametrize("pull, then", [("--no-rebase", "the hint"), ("--rebase", "mvtools push")])
 def test_a_pull_that_stops_on_a_clash_stays_readable_and_its_hint_resolves_it(
-        git_team: tuple[Path, str], tmp_path: Path) -> None:
+        git_team: tuple[Path, str], tmp_path: Path, pull: str, then: str) -> None:
     _r, url = git_team
     a, b = _clone(url, tmp_path / "a"), _clone(url, tmp_path / "b")
     _register_git(a, "a 1\n", "a1")
     mvtools(a, "push")
     _register_git(b, "b 1\n", "b1")
-    proc = git(b, "pull", "--no-rebase", "--no-edit", check=False)
+    proc = git(b, "pull", pull, "--no-edit", check=False)
     assert proc.returncode != 0
     # show, history and verify still read the clone (this clone's committed ledger)
     show = json.loads(mvtools(b, "show", "--json").stdout)
@@ -219,10 +230,11 @@ def test_a_pull_that_stops_on_a_clash_stays_readable_and_its_hint_resolves_it(
         ["v0.1.0", "v0.1.1"]
     ver = mvtools(b, "verify", check=False)
     assert ver.returncode == 1 and "run: mvtools resolve" in ver.stdout
-    # the hint the merge driver printed, run as printed
+    # the hint the merge driver printed, run as printed (or mvtools push, which settles it too)
     m = re.search(r"run: (mvtools [a-z]+)", proc.stderr)
-    assert m is not None, proc.stderr
-    out = subprocess.run([sys.executable, "-m", *m.group(1).split()], cwd=b, capture_output=True, text=True,
+    assert m is not None and m.group(1) == "mvtools resolve", proc.stderr
+    cmd = m.group(1) if then == "the hint" else then
+    out = subprocess.run([sys.executable, "-m", *cmd.split()], cwd=b, capture_output=True, text=True,
                          env=os.environ.copy())
     assert out.returncode == 0, out.stderr
     assert "clf@v0.1.1 -> clf@v0.1.2" in out.stdout
