@@ -296,3 +296,17 @@ def test_eight_clones_pushing_at_once_land_every_registration_once(dvc_team: tup
     last = regs[-1]
     mvtools(fresh, "get", f"net@{last['version']}", "-o", "last.bin")
     assert (fresh / "last.bin").read_text() == want[last["sha256"]]
+
+
+def test_resolve_leaves_a_merge_stopped_on_other_files_to_the_user(git_team: tuple[Path, str],
+                                                                  tmp_path: Path) -> None:
+    _r, url = git_team
+    a, b = _clone(url, tmp_path / "a"), _clone(url, tmp_path / "b")
+    (a / "README.md").write_text("from a\n")
+    git(a, "commit", "-q", "-am", "a's readme")
+    mvtools(a, "push")
+    (b / "README.md").write_text("from b\n")
+    git(b, "commit", "-q", "-am", "b's readme")
+    assert git(b, "pull", "--no-rebase", "--no-edit", check=False).returncode != 0
+    line = assert_refused(b, "resolve", code=2)
+    assert "a merge is in progress with conflicts in README.md" in line, line
