@@ -154,6 +154,12 @@ def cmd_push(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_resolve(args: argparse.Namespace) -> int:
+    res = _registry(args).resolve_race(args.remote)
+    _emit(args, res, ui.render_resolved(res))
+    return 0
+
+
 def cmd_verify(args: argparse.Namespace) -> int:
     from mvtools.verify import verify
 
@@ -318,6 +324,8 @@ def _registry_commands(add: _Add) -> None:
     sp.add_argument("name")
     add("sync-tags", cmd_sync_tags, "create missing tags and re-point moved ones from HEAD's ledger", True)
     sp = add("push", cmd_push, "push the branch, its registry tags and the artifacts (DVC remote)", True)
+    sp.add_argument("remote", nargs="?")
+    sp = add("resolve", cmd_resolve, "rebase unpushed commits on the remote branch, renumbering clashing versions", True)
     sp.add_argument("remote", nargs="?")
     sp = add("verify", cmd_verify, "check ledgers, ids and tags; exit 1 on problems", True)
     sp.add_argument("--policy", action="store_true", help="also check every event against the access policy")

@@ -43,3 +43,10 @@ class InternalError(MvtoolsError):
     """An internal or I/O error (exit 3)."""
 
     exit_code = 3
+
+
+class RemoteError(MvtoolsError):
+    """A git or DVC remote failed or refused for a reason other than a check (unreachable,
+    permission, a push that kept losing the race); nothing was lost (exit 4)."""
+
+    exit_code = 4

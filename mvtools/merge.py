@@ -119,9 +119,8 @@ def merge_files(base: Path, ours: Path, theirs: Path, name: str) -> int:
         data = L.header(model).encode() + L.render_events(events).encode()
     L.atomic_write(ours, data)
     for c in conflicts:
-        print(f"mvtools: error: {name}: {c}; a merge cannot keep both: abort it (git merge --abort), "
-              "git pull --rebase keeping the upstream ledger, then mvtools register (docs/merges.md: two clones "
-              "registered the same next version)", file=sys.stderr)
+        print(f"mvtools: error: {name}: {c}; this clone's number is provisional: run: mvtools resolve "
+              "(renumbers it after the published one; docs/teams.md)", file=sys.stderr)
     return 1 if conflicts else 0
 
 

@@ -63,7 +63,15 @@ class RegistryReader:
             from mvtools.transaction import require_committed
 
             require_committed(self.repo, self.config.ledger_path(name), data)
-        return self.cache.load(data, self.config.ledger_path(name), name)
+        try:
+            return self.cache.load(data, self.config.ledger_path(name), name)
+        except ConfigError:
+            # a pull stopped on another clone's registration of the same number: the work
+            # tree holds both sides until `mvtools resolve`; read this clone's committed ledger
+            committed = self.repo.show_blob(f"HEAD:{self.config.ledger_path(name)}") if self.repo.head else None
+            if committed is None or self.repo.operation_in_progress() not in ("a merge", "a rebase"):
+                raise
+            return self.cache.load(committed, self.config.ledger_path(name), name)
 
     def states(self) -> dict[str, ModelState]:
         """Every model's state: declared models plus any model with a ledger file. A ledger

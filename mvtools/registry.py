@@ -13,11 +13,10 @@ import os
 from pathlib import Path
 from typing import Any, TYPE_CHECKING
 
-from mvtools.errors import CheckFailed, NotFound, UsageError
+from mvtools.errors import NotFound, UsageError
 from mvtools.lifecycle import Lifecycle
 from mvtools.registering import Registering
 from mvtools.state import ModelState, fold
-from mvtools.versioning import parse_tag
 
 __all__ = ["ModelState", "Registry", "fold"]
 
@@ -54,34 +53,22 @@ class Registry(Lifecycle, Registering):
         return Retrieved(ev["model"], ev["version"], str(dest), ev["sha256"], commit)
 
     def push(self, remote: str | None = None) -> Pushed:
-        """Push the registered artifacts to the DVC remote, then the branch and its registry tags."""
+        """Push the registered artifacts to the DVC remote, then the branch and its registry
+        tags; another clone's earlier push is resolved by renumbering (mvtools.publishing)."""
         from mvtools.domain import Pushed  # off the hooks' import path
-        from mvtools import dvcio
+        from mvtools import publishing
 
-        repo = self.repo
-        branch = repo.out("rev-parse", "--abbrev-ref", "HEAD")
-        if branch == "HEAD":
-            raise UsageError("detached HEAD: check out the branch to push")
-        if remote is None:
-            remote = repo.out("config", "--get", f"branch.{branch}.remote", check=False) or "origin"
-        if remote.startswith("-"):
-            raise UsageError(f"invalid remote {remote!r}")
-        remotes = repo.out("remote").split()
-        if remote not in remotes:
-            raise UsageError(f"no git remote named {remote!r} (remotes: {', '.join(remotes) or 'none'})")
-        alltags = repo.tags()
-        tags = [t for t in alltags if parse_tag(t) is not None]
-        # bytes first: a tag that reaches the remote must have its artifact there already
-        events = [ev for st in self.states().values() for ev in st.versions.values()
-                  if ev.get("md5") is not None and ev["tag"] in alltags]
-        pushed = dvcio.push_events(self, events) if events else 0
-        proc = repo.git("push", "--", remote, f"HEAD:refs/heads/{branch}", *[f"refs/tags/{t}" for t in tags],
-                        check=False)
-        if proc.returncode != 0:
-            err = [ln for ln in proc.stderr.decode("utf-8", "replace").strip().splitlines()
-                   if ln.startswith("mvtools:")] or proc.stderr.decode("utf-8", "replace").strip().splitlines()
-            raise CheckFailed(f"git push failed: {err[-1] if err else proc.returncode}")
-        return Pushed(remote, branch, len(tags), pushed)
+        o = publishing.push(self, remote)
+        return Pushed(o.remote, o.branch, o.tags, o.dvc_files_pushed, tuple(o.renumbered), o.retries, o.upstream_set)
+
+    def resolve_race(self, remote: str | None = None) -> Pushed:
+        """Put this clone on the remote branch, renumbering its unpushed clashing versions
+        and stage counters (and settling a pull that stopped on them); nothing is pushed."""
+        from mvtools.domain import Pushed  # off the hooks' import path
+        from mvtools import publishing
+
+        o = publishing.resolve(self, remote)
+        return Pushed(o.remote, o.branch, 0, 0, tuple(o.renumbered), 0, False)
 
     def compare(self, name: str, a: str, b: str) -> Comparison:
         """Baseline ``a`` against candidate ``b``: metrics, params, artifact, lineage, verdict."""

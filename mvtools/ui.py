@@ -68,8 +68,18 @@ def render_sync(res: SyncResult) -> str:
 
 
 def render_push(res: Pushed) -> str:
-    return (f"pushed {res.branch} and {res.tags} registry tags to {res.remote}; "
-            f"{res.dvc_files_pushed} artifact files to the DVC remote")
+    out = [f"renumbered {r} (another clone published it first)" for r in res.renumbered]
+    out.append(f"pushed {res.branch} and {res.tags} registry tags to {res.remote}; "
+               f"{res.dvc_files_pushed} artifact files to the DVC remote"
+               + (f"; {res.retries} retries" if res.retries else "")
+               + (f"; upstream set to {res.remote}/{res.branch}" if res.upstream_set else ""))
+    return "\n".join(out)
+
+
+def render_resolved(res: Pushed) -> str:
+    out = [f"renumbered {r} (another clone published it first)" for r in res.renumbered]
+    return "\n".join(out + [f"{res.branch} is on {res.remote}/{res.branch} with this clone's unpushed commits on "
+                             "top; run: mvtools push"])
 
 
 def render_verify(rep: VerifyReport) -> str:

@@ -97,6 +97,8 @@ def _broken_hint(reg: Registry, rel: str, why: str) -> str:
         L.parse(committed, rel)
     except ConfigError:
         return why + "; HEAD's copy is broken too (git log -p -- " + rel + " shows the commit that broke it)"
+    if reg.repo.operation_in_progress() in ("a merge", "a rebase"):  # a pull stopped on another clone's number
+        return f"{why}; this model is checked no further; a pull stopped on it: run: mvtools resolve"
     return f"{why}; this model is checked no further; to restore HEAD's ledger run: {restore_command(reg.repo, rel)}"
 
 
@@ -350,6 +352,10 @@ def verify(reg: Registry, *, fetch: bool = False, policy: bool = False, allow_sh
         committed = reg.repo.show_blob(f"HEAD:{rel}")
         if (reg.root / rel).read_bytes() != committed or reg.repo.show_blob(":" + rel) != committed:
             uncommitted.add(name)  # its tags follow once it is restored: no follow-on advice
+            if reg.repo.operation_in_progress() in ("a merge", "a rebase"):  # a pull stopped on this ledger
+                rep.add("uncommitted", rel, f"{reg.repo.operation_in_progress()} stopped on this ledger (another "
+                        "clone registered the same number?); run: mvtools resolve")
+                continue
             rep.add("uncommitted", rel, "the work-tree or staged ledger differs from HEAD's (an interrupted "
                     f"registration?); run: {restore_command(reg.repo, rel)}")
     dropping = _history(reg, rep, broken)

@@ -237,3 +237,4 @@ def gto_show(r: Path) -> dict[str, dict[str, object]]:
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--fuzz-sequences", type=int, default=0, metavar="N",
                      help="tests/test_state_machine.py: a long random search of N sequences (nightly)")
+from servers import add_dvc_s3_remote, git_daemon, s3_endpoint, s3_remote  # noqa: E402,F401 (tests/servers.py)

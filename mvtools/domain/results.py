@@ -98,12 +98,17 @@ class Retrieved(_Record):
 
 @dataclass(frozen=True)
 class Pushed(_Record):
-    """``mvtools push``: the branch and ``tags`` registry tags pushed to ``remote``."""
+    """``mvtools push``: the branch and ``tags`` registry tags pushed to ``remote``; the
+    provisional versions and stage tags renumbered (``OLD -> NEW``), pushes retried after
+    losing a race, and whether the branch's upstream was set."""
 
     remote: str
     branch: str
     tags: int
     dvc_files_pushed: int
+    renumbered: tuple[str, ...] = ()
+    retries: int = 0
+    upstream_set: bool = False
 
 
 @dataclass(frozen=True)
