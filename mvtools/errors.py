@@ -47,6 +47,7 @@ class InternalError(MvtoolsError):
 
 class RemoteError(MvtoolsError):
     """A git or DVC remote failed or refused for a reason other than a check (unreachable,
-    permission, a push that kept losing the race); nothing was lost (exit 4)."""
+    permission, a push that kept losing the race); nothing was lost. An I/O error in DESIGN.md's
+    terms (exit 3), never a user's mistake; its cause is on the line."""
 
-    exit_code = 4
+    exit_code = 3

@@ -129,14 +129,14 @@ def test_push_sets_the_upstream_so_a_plain_git_pull_knows_where_from(git_team: t
     assert res["upstream_set"] is False and res["renumbered"] == [] and res["retries"] == 0
 
 
-# -- errors: one line with the cause, exit 4 -------------------------------------------------
+# -- errors: one line with the cause, exit 3 -------------------------------------------------
 def test_an_unreachable_git_remote_is_one_line_with_its_cause(git_team: tuple[Path, str], tmp_path: Path) -> None:
     r, _url = git_team
     _register_git(r, "clf 1\n", "clf v0.1.1")
     from servers import free_port
 
     git(r, "remote", "set-url", "origin", f"git://127.0.0.1:{free_port()}/nowhere.git")
-    line = assert_refused(r, "push", code=4)
+    line = assert_refused(r, "push", code=3)
     assert "git fetch origin failed" in line and "unable to connect" in line, line
 
 
@@ -148,7 +148,7 @@ def test_a_git_remote_that_refuses_is_one_line_with_its_cause(git_team: tuple[Pa
     hook.write_text("#!/bin/sh\necho 'quota exceeded for this repository' >&2\nexit 1\n")
     hook.chmod(0o755)
     _register_git(r, "clf 1\n", "clf v0.1.1")
-    line = assert_refused(r, "push", code=4)
+    line = assert_refused(r, "push", code=3)
     assert "quota exceeded" in line and "pre-receive hook declined" in line, line
 
 
@@ -157,7 +157,7 @@ def test_an_unusable_dvc_remote_is_one_line_with_its_cause(dvc_team: tuple[Path,
     _dvc(r, "remote", "modify", "storage", "url", "s3://no-such-bucket-here")
     git(r, "commit", "-q", "-am", "a bucket that does not exist")
     _register_dvc(r, "net weights 1\n", "net v0.1.1")
-    line = assert_refused(r, "push", code=4)
+    line = assert_refused(r, "push", code=3)
     assert "DVC push failed" in line and "NoSuchBucket" in line.replace(" ", ""), line
 
 
