@@ -28,7 +28,7 @@ from mvtools.versioning import (archive_message, assign_message, deprecate_messa
 if TYPE_CHECKING:
     from mvtools.registry import Registry
 
-ATTEMPTS = 25  # a push that lost the race this often gives up (exit 4); each try fetches first
+ATTEMPTS = 25  # a push that lost the race this often gives up (exit 3); each try fetches first
 TAG_NS = "refs/mvtools/remote-tags/"
 # what git says when another push got there first: fetch, replay and try again
 RACE = ("(fetch first)", "(non-fast-forward)", "(already exists)", "(stale info)", "cannot lock ref",
