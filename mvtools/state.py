@@ -80,7 +80,7 @@ def fold_order(events: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     i = j = 0
     while i < len(native) and j < len(imported):
-        if str(imported[j]["timestamp"]) < str(native[i]["timestamp"]):
+        if str(imported[j].get("timestamp", "")) < str(native[i].get("timestamp", "")):
             out.append(imported[j])
             j += 1
         else:
