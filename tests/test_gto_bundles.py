@@ -104,12 +104,13 @@ def test_mvtools_adopts_the_bundle_as_gto_shows_it(clone: Path) -> None:
     from mvtools.versioning import Version, next_semver
 
     reg = RegistryReader(r)
+    numbered = {name: gto_versions(r, name) for name in want}
     for name in want:  # the number the next registration takes, for every model
         nxt = next_semver(reg.taken_versions(name), "patch")
-        assert all(nxt > Version(v) for v in gto_versions(r, name)), (name, nxt)
+        assert all(nxt > Version(v) for v in numbered[name]), (name, nxt, numbered[name])
     made = _register_next(r, sorted(want))
     if made is not None:
         name, version = made
-        assert all(Version(version) > Version(v) for v in gto_versions(r, name)), (name, version)
+        assert all(Version(version) > Version(v) for v in numbered[name]), (name, version, numbered[name])
         assert gto_registered(r)[name]["latest"] == mv_show(r)[name]["latest"] == version
         mvtools(r, "verify")
