@@ -9,13 +9,15 @@ deregistration or unassignment in the same second wins) and then by tag name (GT
 tags sorted by name). The two sequences merge by timestamp, mvtools' own event first on a tie.
 An imported event means what the tag means to GTO (gto/base.py):
 
-* a registration makes the version active again, even after a deregistration;
+* a registration makes the version active again after a deregistration imported from GTO
+  (mvtools' own archive is final);
 * a deregistration makes it inactive: it is not latest and holds no stage, but its stage
   assignments stay, as GTO keeps them;
 * an unassignment (an imported ``rollback``, ``previous`` = the version the unassign tag's
   commit holds) takes that version out of the stage, wherever it stood: the stage's holder
   is the version assigned most recently among those still assigned;
-* a deprecation lasts until the next imported event of the model;
+* a deprecation imported from GTO lasts until the next imported event of the model (mvtools'
+  own deprecation is final);
 * with ``stages`` given (``.gto``'s list), stage tags of other stages are ignored, as GTO
   leaves them out of ``gto show``.
 """
@@ -91,24 +93,32 @@ def fold_order(events: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def fold(name: str, events: list[dict[str, Any]], stages: tuple[str, ...] | None = None) -> ModelState:
     st = ModelState(name=name, events=events)
+    gto_deprecated = False
+    gto_archived: set[str] = set()  # versions archived by GTO only: a GTO registration revives them
     for ev in fold_order(events):
         kind = ev["event"]
         ver = ev.get("version")
         gto = is_imported(ev)
-        if gto and kind != "deprecate":
-            st.deprecated = False  # GTO: an artifact is deprecated while its last event is the deprecation
+        if gto and kind != "deprecate" and gto_deprecated:
+            st.deprecated = gto_deprecated = False  # GTO: deprecated while its last event is the deprecation
         if gto and kind in ("promote", "rollback") and stages is not None and ev.get("stage") not in stages:
             continue
         if kind == "register" and isinstance(ver, str):
             st.versions.setdefault(ver, ev)
-            if gto:
+            if gto and ver in gto_archived:  # re-registered in GTO (mvtools' own archive is final)
                 st.archived.discard(ver)
+                gto_archived.discard(ver)
         elif kind == "archive" and isinstance(ver, str):
+            if gto and ver not in st.archived:
+                gto_archived.add(ver)
+            elif not gto:
+                gto_archived.discard(ver)
             st.archived.add(ver)
             if not gto:  # mvtools' archive is final: the version leaves every stage
                 for stack in st.stages.values():
                     stack[:] = [v for v in stack if v != ver]
         elif kind == "deprecate":
+            gto_deprecated = gto and (gto_deprecated or not st.deprecated)  # mvtools' own is final
             st.deprecated = True
         elif kind == "promote" and isinstance(ver, str) and isinstance(ev.get("stage"), str):
             st.stages.setdefault(ev["stage"], []).append(ver)

@@ -197,3 +197,13 @@ def test_a_gto_history_with_both_forms_and_a_stage_tag_older_than_its_version_im
     git(r, "commit", "-qam", "c")  # the hooks register above GTO's highest number, in its counter form
     assert any(re.fullmatch(r"clf@v1\.1\.1#5", t) for t in tags(r)), tags(r)
     assert mv_show(r)["clf"]["latest"] == gto_show(r)["clf"]["latest"] == "v1.1.1"
+
+
+def test_mvtools_own_archive_and_deprecation_stay_final_beside_imported_events() -> None:
+    native = [{"event": "register", "model": "clf", "version": "v1.0.0", "timestamp": T % 1, "tag": "clf@v1.0.0"},
+              {"event": "archive", "model": "clf", "version": "v1.0.0", "timestamp": T % 2, "tag": "clf@v1.0.0!"},
+              {"event": "deprecate", "model": "clf", "timestamp": T % 3, "tag": "clf@deprecated"}]
+    s = fold("clf", native + [imp("register", 4, "clf@v1.0.0#1", version="v1.0.0"),
+                              imp("deprecate", 5, "clf@deprecated#2"), imp("register", 6, "clf@v2.0.0#3",
+                                                                           version="v2.0.0")])
+    assert s.archived == {"v1.0.0"} and s.deprecated and s.latest == "v2.0.0"
