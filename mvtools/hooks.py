@@ -15,7 +15,7 @@ from mvtools.errors import CheckFailed, UsageError
 from mvtools.gitops import Repo, git_ancestor_pids
 from mvtools.hookkit import (amending, ledger_of, lock_changed, model_change, relevant, same_as_a_parent, say,
                              watch_regex)
-from mvtools.versioning import parse_tag, register_message, version_tag
+from mvtools.versioning import is_tag_of, parse_tag, register_message, version_tag
 
 if TYPE_CHECKING:  # the hooks import registry only when they register or tag
     from mvtools.registry import Registry
@@ -249,15 +249,20 @@ def _refuse_rebinding(repo: Repo, remote: str, refs: list[str]) -> None:
         pt = parse_tag(tag)
         if pt is None or pt.kind != "archive" or pt.version is None:
             continue
-        vtag = version_tag(pt.model, pt.version)
-        mine = repo.tags(vtag).get(vtag)
+        vtag = version_tag(pt.model, pt.version)  # either form: NAME@V or GTO's NAME@V#N
+        mine = next((c for t, (c, _w) in repo.tags(vtag + "*").items()
+                     if is_tag_of(t, pt.model, "version", pt.version)), None)
         out = repo.out("ls-remote", "--tags", "--", remote, f"refs/tags/{vtag}", f"refs/tags/{vtag}^{{}}",
-                       check=False)
-        theirs = {ref: obj for obj, ref in (line.split("\t", 1) for line in out.splitlines() if "\t" in line)}
-        published = theirs.get(f"refs/tags/{vtag}^{{}}") or theirs.get(f"refs/tags/{vtag}")
-        if published and mine is not None and published != mine[0]:
+                       f"refs/tags/{vtag}#*", check=False)
+        theirs: dict[str, str] = {}
+        for obj, ref in (line.split("\t", 1) for line in out.splitlines() if "\t" in line):
+            name = ref[len("refs/tags/"):].removesuffix("^{}")
+            if is_tag_of(name, pt.model, "version", pt.version) and (ref.endswith("^{}") or name not in theirs):
+                theirs[name] = obj  # the peeled commit of an annotated tag wins
+        published = next((c for c in theirs.values() if c != mine), None) if mine is not None else None
+        if published and mine is not None:
             raise CheckFailed(f"refusing to push {tag}: {remote} publishes {vtag} on commit {published[:12]}, "
-                              f"not on this clone's {mine[0][:12]}: another clone took {pt.version} first, so "
+                              f"not on this clone's {mine[:12]}: another clone took {pt.version} first, so "
                               "this clone's number is provisional and is not archived there; nothing was pushed")
 
 

@@ -14,13 +14,13 @@ import json
 import os
 import re
 import shlex
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
 from mvtools.errors import ConfigError, InternalError
 from mvtools.gitops import lock_path
-from mvtools.versioning import (deprecated_tag, is_version, model_of_tag, parse_tag, stage_tag, tag_name_of,
+from mvtools.versioning import (deprecated_tag, is_tag_of, is_version, model_of_tag, stage_tag, tag_name_of,
                                 version_tag)
 from mvtools.yamlio import dump_yaml, load_yaml
 
@@ -204,16 +204,15 @@ def _check_semantics(ev: dict[str, Any], where: str) -> None:
             raise ConfigError(f"{where}: stage must be a string")
         # mvtools' rollback records the re-assignment; one imported from GTO its unassign tag
         unassign = kind == "rollback" and imported
-        pt = parse_tag(tag) if isinstance(tag, str) else None
-        if pt is None or pt.model != model or pt.stage != stage or pt.kind != ("unassign" if unassign else "stage"):
+        if not is_tag_of(tag, model, "unassign" if unassign else "stage", stage=stage):
             raise ConfigError(f"{where}: tag {tag!r} is not a {stage} tag of {model} "
                               f"({stage_tag(model, stage, 'N', unassign)})")
         return
-    want = (version_tag(model, ev["version"]) if kind == "register" else
-            version_tag(model, ev["version"], archived=True) if kind == "archive" else deprecated_tag(model))
-    pt = parse_tag(tag) if imported and isinstance(tag, str) else None  # GTO's counter form NAME@v1#4
-    if tag != want and not (pt is not None and pt.counter is not None and parse_tag(want) == replace(pt, counter=None)):
-        raise ConfigError(f"{where}: tag {tag!r} is not {want!r}, the tag its model and version give")
+    want = {"register": "version", "archive": "archive"}.get(kind, "deprecated")
+    if not is_tag_of(tag, model, want, version=ev.get("version") if kind != "deprecate" else None):
+        spelt = deprecated_tag(model) if kind == "deprecate" else version_tag(model, ev["version"], kind == "archive")
+        raise ConfigError(f"{where}: tag {tag!r} is not {spelt!r} (or {spelt + '#N'!r}), "
+                          "the tag its model and version give")
 
 
 def parse(data: bytes, source: str, model: str | None = None) -> Ledger:

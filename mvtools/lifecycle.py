@@ -11,9 +11,8 @@ from typing import Any, TYPE_CHECKING
 from mvtools import ledger as L
 from mvtools.errors import CheckFailed, NotFound, UsageError
 from mvtools.reading import RegistryReader
-from mvtools.versioning import (archive_message, assign_message, deprecate_message, deprecated_tag,
-                                is_model_tag, next_counter, stage_tag, unassign_message, utc_now,
-                                version_tag)
+from mvtools.versioning import (archive_message, assign_message, deprecate_message, is_model_tag, new_tag,
+                                next_counter, stage_tag, unassign_message, utc_now)
 
 if TYPE_CHECKING:
     from mvtools.domain import ArchiveEvent, DeprecateEvent, PromoteEvent, Restored, RollbackEvent
@@ -96,7 +95,7 @@ class Lifecycle(RegistryReader):
             if v in st.archived:
                 raise UsageError(f"{name}@{v} is archived already")
             tags = self.repo.tags()
-            tag = version_tag(name, v, archived=True)
+            tag = new_tag(tags, name, "archive", v)
             ev = L.make_event("archive", name, self.repo.identity(), utc_now(), version=v, tag=tag,
                               **({"message": message} if message else {}))
             commit = _version_commit(self, st.versions[v], tags)
@@ -112,7 +111,7 @@ class Lifecycle(RegistryReader):
             if st.deprecated:
                 raise UsageError(f"{name} is deprecated already")
             tags = self.repo.tags()
-            tag = deprecated_tag(name)
+            tag = new_tag(tags, name, "deprecated")
             ev = L.make_event("deprecate", name, self.repo.identity(), utc_now(), tag=tag,
                               **({"message": message} if message else {}))
             head = txn.commit({name: [ev]}, message or f"Deprecate {name}")

@@ -15,7 +15,8 @@ from mvtools import ledger as L
 from mvtools.config import Config, load_config
 from mvtools.errors import ConfigError, InternalError, MvtoolsError, NotFound
 from mvtools.gitops import Repo
-from mvtools.state import ModelState, fold
+from mvtools.gtoconfig import read_gto_config
+from mvtools.state import ModelState, fold, is_imported
 from mvtools.versioning import Version, model_tag_pattern, parse_tag
 
 if TYPE_CHECKING:
@@ -91,7 +92,7 @@ class RegistryReader:
             states, self._broken = {}, {}
             for n in sorted(names):
                 try:
-                    states[n] = fold(n, self.load_ledger(n).events)
+                    states[n] = self.fold(n, self.load_ledger(n).events)
                 except (ConfigError, InternalError) as exc:
                     self._broken[n] = exc
             self._states = states
@@ -106,7 +107,12 @@ class RegistryReader:
             if new_ok:
                 return ModelState(name)
             self.config.model(name)  # raises NotFound with the known names
-        return fold(name, self.load_ledger(name).events)
+        return self.fold(name, self.load_ledger(name).events)
+
+    def fold(self, name: str, events: list[dict[str, Any]]) -> ModelState:
+        """``state.fold``; events imported from GTO see ``.gto``'s stage list, as GTO does."""
+        stages = read_gto_config(self.root).stages if any(is_imported(e) for e in events) else None
+        return fold(name, events, stages)
 
     def show(self, name: str | None = None, *, include_deprecated: bool = False) -> Show:
         """The models' summaries. All of them: a model whose ledger cannot be read is left

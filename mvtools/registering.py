@@ -17,7 +17,7 @@ from mvtools.config import Config, Model, dvc_yaml_files, load_config
 from mvtools.errors import CheckFailed, UsageError
 from mvtools.hashing import Digest, StatCache, digest_path
 from mvtools.tagsync import TagSync
-from mvtools.versioning import Version, next_semver, timestamp_version, utc_now, version_tag
+from mvtools.versioning import Version, new_tag, next_semver, timestamp_version, utc_now
 
 if TYPE_CHECKING:
     from mvtools.domain import RegisterEvent
@@ -111,7 +111,7 @@ class Registering(TagSync):
             v = next_semver(taken, b)
         info = self.describe(model, src, rec)
         fields: dict[str, Any] = {
-            "version": str(v), "tag": version_tag(model.name, v), "path": model.path,
+            "version": str(v), "tag": new_tag(self.repo.tags(), model.name, "version", v), "path": model.path,
             "sha256": d.sha256, "size": d.size,
             "md5": rec.md5 if rec is not None and rec.kind != "git" else None,
             "metrics": info["metrics"], "params": info["params"], "lineage": info["lineage"],

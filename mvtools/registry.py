@@ -13,7 +13,7 @@ import os
 from pathlib import Path
 from typing import Any, TYPE_CHECKING
 
-from mvtools.errors import NotFound, UsageError
+from mvtools.errors import CheckFailed, NotFound, UsageError
 from mvtools.lifecycle import Lifecycle
 from mvtools.registering import Registering
 from mvtools.state import ModelState, fold

@@ -11,7 +11,6 @@ from typing import Any, TYPE_CHECKING
 from mvtools import ledger as L
 from mvtools.errors import ConfigError, UsageError
 from mvtools.reading import RegistryReader
-from mvtools.state import fold
 from mvtools.transaction import committing_here
 from mvtools.versioning import (archive_message, assign_message, deprecate_message, parse_tag,
                                 register_message, stage_tag, unassign_message)
@@ -128,7 +127,7 @@ class TagSync(RegistryReader):
                       events: list[dict[str, Any]] | None = None) -> list[tuple[str, str | None, str, str]]:
         """Every tag the ledger of ``name`` (or ``events``) implies: (tag, commit it belongs
         on, message, event timestamp). The commit is None when no commit holds the event."""
-        st = self.state(name) if events is None else fold(name, events)
+        st = self.state(name) if events is None else self.fold(name, events)
 
         def version_commit(version: str | None) -> str | None:
             ev = st.versions.get(version or "")
@@ -154,11 +153,11 @@ class TagSync(RegistryReader):
             elif kind == "rollback":
                 stage, prev = ev.get("stage"), ev.get("previous")
                 pt = parse_tag(tag)
-                if pt is None or pt.counter is None:
-                    continue  # not a stage tag: nothing to recreate
-                if pt.kind == "unassign":  # imported from GTO: the unassign itself
+                if pt is not None and pt.kind == "unassign":  # imported from GTO: the unassign itself
                     out.append((tag, version_commit(prev), unassign_message(name, prev, stage), ts))
                     continue
+                if pt is None or pt.counter is None:
+                    continue  # not a counted stage tag: nothing to recreate
                 out.append((stage_tag(name, str(stage), pt.counter - 1, unassign=True), version_commit(prev),
                             unassign_message(name, prev, stage), ts))
                 out.append((tag, version_commit(ver), assign_message(name, ver, stage), ts))

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from mvtools import ledger as L
 from mvtools.artifacts import Source, find_record
 from mvtools.config import dvc_yaml_files
+from mvtools.errors import MvtoolsError
 from mvtools.hashing import committed_sha256, tree_sha256
 from mvtools.versioning import ParsedTag, parse_tag, register_message
 
@@ -153,8 +154,23 @@ def _unrecorded(reg: Registry, rep: Report, tag: str, pt: ParsedTag, commit: str
     if any(e.get("tag") == tag for led in reg.ledgers_on_refs(pt.model) for e in led.events):
         rep.note("tag-elsewhere", tag, "recorded by the ledger of another branch or tag, not this branch's")
         return
-    rep.add("tag-orphan", tag, f"no ledger records this {pt.kind} tag (made outside mvtools?): gto show reads it, "
-            f"mvtools show does not; to record it use mvtools promote, archive or deprecate; {_delete_hint(reg, tag)}")
+    rep.add("tag-orphan", tag, f"no ledger records this {pt.kind} tag (made by gto beside mvtools?): gto show reads "
+            f"it, mvtools show does not{_what_gto_sees(reg, pt)}; to record it run: mvtools import-gto; "
+            f"to drop it instead, {_delete_hint(reg, tag)}")
+
+
+def _what_gto_sees(reg: Registry, pt: ParsedTag) -> str:
+    """What the unrecorded tag changes in ``gto show``, when mvtools' state says otherwise."""
+    try:
+        st = reg.state(pt.model)
+    except MvtoolsError:
+        return ""
+    if pt.kind == "archive" and pt.version in st.versions and pt.version not in st.archived:
+        also = " and as latest" if st.latest == pt.version else ""
+        return f" (gto deregistered {pt.version}; mvtools still shows it live{also})"
+    if pt.kind == "deprecated" and not st.deprecated:
+        return " (gto deprecated the model; mvtools still shows it)"
+    return ""
 
 
 def _delete_hint(reg: Registry, tag: str) -> str:

@@ -16,7 +16,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from functools import lru_cache, total_ordering
-from typing import Tuple, Union
+from typing import Iterable, Tuple, Union
 
 import semver
 
@@ -135,6 +135,34 @@ def stage_tag(model: str, stage: str, counter: int | str, unassign: bool = False
 
 def deprecated_tag(model: str) -> str:
     return f"{tag_name_of(model)}@deprecated"
+
+
+def counter_form(tags: Iterable[str]) -> bool:
+    """Does the repository spell its version, archive and deprecation tags in GTO's counter
+    form (``NAME@vX.Y.Z#N``, ``NAME@vX.Y.Z!#N``, ``NAME@deprecated#N``, what ``gto register``
+    writes without ``--simple``)? Stage tags carry a counter in both forms, so they do not tell."""
+    for t in tags:
+        p = parse_tag(t)
+        if p is not None and p.counter is not None and p.kind in ("version", "archive", "deprecated"):
+            return True
+    return False
+
+
+def new_tag(tags: dict[str, tuple[str, int]] | list[str], model: str, kind: str,
+            version: Version | str | None = None) -> str:
+    """The name of the tag mvtools writes next for ``model``: the one place the form is decided.
+    ``kind`` is ``version``, ``archive`` or ``deprecated``; the simple form unless the
+    repository's tags (``tags``: every tag name) already use GTO's counter form, then
+    ``#N`` with N = :func:`next_counter`. (Stage tags always carry a counter: ``stage_tag``.)"""
+    base = deprecated_tag(model) if kind == "deprecated" else version_tag(model, str(version), kind == "archive")
+    return f"{base}#{next_counter(tags, model)}" if counter_form(tags) else base
+
+
+def is_tag_of(tag: object, model: str, kind: str, version: str | None = None, stage: str | None = None) -> bool:
+    """Is ``tag`` a ``kind`` tag of ``model`` (and of ``version`` / ``stage``), in either form?"""
+    p = parse_tag(tag) if isinstance(tag, str) else None
+    return (p is not None and p.model == model and p.kind == kind
+            and (version is None or p.version == version) and (stage is None or p.stage == stage))
 
 
 def model_tag_pattern(model: str, *, versions_only: bool = False) -> str:
