@@ -69,9 +69,11 @@ def cmd_init(args: argparse.Namespace) -> int:
     from mvtools.config import load_config
     from mvtools.gitops import Repo
     from mvtools.install import init
+    from mvtools.remotes import warn_uncommitted_remote
 
     done = init(args.repo, scheme=args.scheme, hooks=args.hooks)
     print(ui.render_init(done or [], bool(load_config(Repo.discover(args.repo).root).models)))
+    warn_uncommitted_remote(Repo.discover(args.repo))
     return 0
 
 
@@ -147,7 +149,10 @@ def cmd_sync_tags(args: argparse.Namespace) -> int:
 
 
 def cmd_push(args: argparse.Namespace) -> int:
-    res = _registry(args).push(args.remote)
+    from mvtools.remotes import warn_uncommitted_remote
+
+    warn_uncommitted_remote((reg := _registry(args)).repo)
+    res = reg.push(args.remote)
     _emit(args, res, ui.render_push(res))
     return 0
 
