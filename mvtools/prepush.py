@@ -12,9 +12,9 @@ and the DVC remote, and, as ``push: {on_git_push: ...}`` in ``mvtools.yaml`` say
   this hook does not run again for them) and lets the push through;
 * ``refuse``: refuses the push, naming ``mvtools push REMOTE``, which sends all of it.
 
-A tag pushed on its own (``git push --tags``, ``git push origin clf@v0.1.1``) is checked
-the same way: the commit that records its event must be on a branch of the remote (or
-pushed with it), and a version tag's artifact must be in the DVC remote (sent or refused
+A tag pushed on its own (``git push --tags``, ``git push origin clf@v0.1.1``: a push that
+updates no branch) is checked the same way: the commit that records its event must be on a
+branch of the remote, and a version tag's artifact must be in the DVC remote (sent or refused
 as above). Either way a version number that the remote's tag binds to another commit
 (another clone published it first) is refused: ``mvtools push`` renumbers this clone's
 unpushed registrations. ``push: {dvc: off}`` leaves the DVC remote out of it; ``dvc:
@@ -201,7 +201,9 @@ def pre_push(repo: Repo, stdin: str, remote: str | None = None) -> int:
 
     push = _Push(Registry(repo=repo, config=cfg), remote, updates)
     new = push.new_events() if push.branches else {}
-    unrecorded = push.unrecorded_tags()
+    # tags pushed alone (no branch with them); a push with a branch (mvtools push sends every
+    # registry tag with it) is judged by the events the branch adds
+    unrecorded = push.unrecorded_tags() if not push.branches else []
     if not new and not unrecorded and not any(parse_tag(t) for t in pushed_tags):
         return 0
     send = cfg.push.on_git_push == "send"
