@@ -151,8 +151,8 @@ def cmd_sync_tags(args: argparse.Namespace) -> int:
 def cmd_push(args: argparse.Namespace) -> int:
     from mvtools.remotes import warn_uncommitted_remote
 
-    warn_uncommitted_remote((reg := _registry(args)).repo)
-    res = reg.push(args.remote)
+    res = (reg := _registry(args)).push(args.remote)
+    warn_uncommitted_remote(reg.repo)  # after: a refused push says one thing
     _emit(args, res, ui.render_push(res))
     return 0
 

@@ -112,8 +112,11 @@ class _Push:
         tips = {rsha for _l, _s, rref, rsha in updates if not rref.startswith("refs/tags/") and set(rsha) != {"0"}}
         tips.update(known.split())
         # a remote sha this clone has not fetched cannot be read: not counted as held
-        self.tips = [t for t in sorted(tips)
-                     if self.repo.git("cat-file", "-e", t + "^{commit}", check=False).returncode == 0]
+        order = sorted(tips)
+        proc = self.repo.git("cat-file", "--batch-check=%(objecttype)", check=False,
+                             input="".join(f"{t}^{{commit}}\n" for t in order).encode())
+        kinds = proc.stdout.decode().splitlines()
+        self.tips = [t for t, kind in zip(order, kinds) if kind == "commit"]
         self.local_tags = self.repo.tags()
 
     def _ledgers(self, revs: list[str], name: str) -> list[L.Ledger]:
