@@ -155,10 +155,13 @@ class _Push:
         (nor of a branch pushed with them) records."""
         revs = [*self.tips, *(lsha for _l, lsha in self.branches)]
         out, cache = [], {}
+        _states, broken = self.reg.readable_states()
         for tag in sorted(self.tags_pushed):
             pt = parse_tag(tag)
             if pt is None:
                 continue
+            if pt.model in broken:  # a broken ledger holds back its own tags, with its cause
+                raise broken[pt.model]
             if pt.model not in cache:
                 cache[pt.model] = {t for led in self._ledgers(revs, pt.model) for t in self.implied(pt.model, led.events)}
             if tag not in cache[pt.model]:
