@@ -69,11 +69,13 @@ def cmd_init(args: argparse.Namespace) -> int:
     from mvtools.config import load_config
     from mvtools.gitops import Repo
     from mvtools.install import import_hint, init
+    from mvtools.remotes import warn_uncommitted_remote
 
     done = init(args.repo, scheme=args.scheme, hooks=args.hooks, dvc_root=args.dvc_root)
     hint = import_hint(args.repo)  # a GTO repository: its history is the next step
     print(ui.render_init(done or [], bool(load_config(Repo.discover(args.repo).root).models)) if hint is None
           else ui.render_done(done, "already set up: nothing to do") + "\n" + hint)
+    warn_uncommitted_remote(Repo.discover(args.repo))
     return 0
 
 
@@ -149,7 +151,10 @@ def cmd_sync_tags(args: argparse.Namespace) -> int:
 
 
 def cmd_push(args: argparse.Namespace) -> int:
-    res = _registry(args).push(args.remote)
+    from mvtools.remotes import warn_uncommitted_remote
+
+    res = (reg := _registry(args)).push(args.remote)
+    warn_uncommitted_remote(reg.repo)  # after: a refused push says one thing
     _emit(args, res, ui.render_push(res))
     return 0
 

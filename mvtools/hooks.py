@@ -15,7 +15,7 @@ from mvtools.errors import CheckFailed, UsageError
 from mvtools.gitops import Repo, git_ancestor_pids
 from mvtools.hookkit import (amending, ledger_of, lock_changed, model_change, relevant, same_as_a_parent, say,
                              watch_regex)
-from mvtools.versioning import is_tag_of, parse_tag, register_message, version_tag
+from mvtools.versioning import register_message
 
 if TYPE_CHECKING:  # the hooks import registry only when they register or tag
     from mvtools.registry import Registry
@@ -241,75 +241,11 @@ def post_rewrite(repo: Repo, command: str | None, mapping: str | None) -> int:
     return after_rewrite(repo, command, mapping)
 
 
-def _refuse_rebinding(repo: Repo, remote: str, refs: list[str]) -> None:
-    """I1 across clones: an archive tag ``NAME@V!`` whose version the remote already publishes
-    on another commit would bind V to other bytes there (git itself refuses only the version
-    tag, which exists on the remote by name): this clone's V is provisional and lost the race."""
-    for tag in refs:
-        pt = parse_tag(tag)
-        if pt is None or pt.kind != "archive" or pt.version is None:
-            continue
-        vtag = version_tag(pt.model, pt.version)  # either form: NAME@V or GTO's NAME@V#N
-        mine = next((c for t, (c, _w) in repo.tags(vtag + "*").items()
-                     if is_tag_of(t, pt.model, "version", pt.version)), None)
-        out = repo.out("ls-remote", "--tags", "--", remote, f"refs/tags/{vtag}", f"refs/tags/{vtag}^{{}}",
-                       f"refs/tags/{vtag}#*", check=False)
-        theirs: dict[str, str] = {}
-        for obj, ref in (line.split("\t", 1) for line in out.splitlines() if "\t" in line):
-            name = ref[len("refs/tags/"):].removesuffix("^{}")
-            if is_tag_of(name, pt.model, "version", pt.version) and (ref.endswith("^{}") or name not in theirs):
-                theirs[name] = obj  # the peeled commit of an annotated tag wins
-        published = next((c for c in theirs.values() if c != mine), None) if mine is not None else None
-        if published and mine is not None:
-            raise CheckFailed(f"refusing to push {tag}: {remote} publishes {vtag} on commit {published[:12]}, "
-                              f"not on this clone's {mine[:12]}: another clone took {pt.version} first, so "
-                              "this clone's number is provisional and is not archived there; nothing was pushed")
-
-
 def pre_push(repo: Repo, stdin: str, remote: str | None = None) -> int:
-    """Refuse to push version tags whose artifacts the DVC remote lacks (or push them first)."""
-    if os.environ.get("MVTOOLS_SKIP") == "1":
-        return 0
-    refs = []
-    for line in stdin.splitlines():
-        parts = line.split()
-        if len(parts) == 4 and parts[0].startswith("refs/tags/") and set(parts[1]) != {"0"}:
-            refs.append(parts[0][len("refs/tags/"):])
-    if not refs and os.environ.get("PRE_COMMIT_LOCAL_BRANCH", "").startswith("refs/tags/"):
-        refs.append(os.environ["PRE_COMMIT_LOCAL_BRANCH"][len("refs/tags/"):])
-    _refuse_rebinding(repo, remote or os.environ.get("PRE_COMMIT_REMOTE_NAME") or "origin", refs)
-    cfg = load_config(repo.root)
-    mode = cfg.push.dvc
-    if mode == "off":
-        return 0
-    from mvtools.registry import Registry
+    """What a push publishes carries its registry tags and DVC bytes (mvtools.prepush)."""
+    from mvtools.prepush import pre_push as check_push
 
-    reg = Registry(repo=repo, config=cfg)
-    states, broken = reg.readable_states()  # a broken ledger holds back its own tags only
-    wanted = []
-    for tag in refs:
-        pt = parse_tag(tag)
-        if pt is None or pt.kind != "version":
-            continue
-        if pt.model in broken:
-            raise broken[pt.model]
-        st = states.get(pt.model)
-        ev = st.versions.get(pt.version or "") if st else None
-        if ev is not None and ev.get("md5"):
-            wanted.append(ev)
-    if not wanted:
-        return 0
-    from mvtools import dvcio
-
-    missing = dvcio.missing_in_remote(reg, wanted)
-    if missing and mode == "auto":
-        dvcio.push_events(reg, missing)
-        missing = dvcio.missing_in_remote(reg, missing)
-    if missing:
-        names = ", ".join(ev["tag"] for ev in missing)
-        raise CheckFailed(f"refusing to push {names}: the artifact is not in the DVC remote; run: mvtools push "
-                          "(or set push: {dvc: auto} in mvtools.yaml)")
-    return 0
+    return check_push(repo, stdin, remote)
 
 
 def run(hook: str, args: list[str]) -> int:

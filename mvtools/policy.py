@@ -11,6 +11,10 @@ An entry matches an actor's email (or the whole ``Name <email>``) with shell-sty
 wildcards. A stage or environment absent from the policy is open to everyone. Enforced by
 the commands as they run; ``mvtools verify --policy`` re-checks the history in CI, where
 it cannot be bypassed (signatures checked with ``git verify-commit``).
+
+A policy applies from the commit that introduced or changed it: ``verify --policy`` checks
+each event against the policy in the ``mvtools.yaml`` of the commit that holds the event,
+so adding a policy never fails the events made before it existed.
 """
 
 from __future__ import annotations
@@ -18,19 +22,20 @@ from __future__ import annotations
 import fnmatch
 from typing import TYPE_CHECKING
 
-from mvtools.config import Config
-from mvtools.errors import CheckFailed
+from mvtools.config import CONFIG_FILE, Config
+from mvtools.errors import CheckFailed, ConfigError
+from mvtools.settings import PolicySettings
 
 if TYPE_CHECKING:
     from mvtools.registry import Registry
 
 
-def _rules(config: Config, action: str) -> dict[str, list[str]]:
-    return config.policy.promote if action == "promote" else config.policy.deploy
+def _rules(policy: PolicySettings, action: str) -> dict[str, list[str]]:
+    return policy.promote if action == "promote" else policy.deploy
 
 
-def allowed(config: Config, actor: str, action: str, target: str) -> bool:
-    rules = _rules(config, action)
+def allowed(config: Config | PolicySettings, actor: str, action: str, target: str) -> bool:
+    rules = _rules(config.policy if isinstance(config, Config) else config, action)
     if target not in rules:
         return True
     email = actor[actor.find("<") + 1: actor.rfind(">")] if "<" in actor else actor
@@ -46,11 +51,32 @@ def signed_required(config: Config) -> bool:
     return config.policy.signed
 
 
+def policy_at(reg: Registry, commit: str | None, cache: dict[str | None, PolicySettings]) -> PolicySettings:
+    """The policy as the ``mvtools.yaml`` of ``commit`` states it (none there: an open one);
+    the work tree's for an event no commit holds, or when that file cannot be read."""
+    from mvtools.settings import parse_settings
+    from mvtools.yamlio import load_yaml
+
+    blob = reg.repo.blobs_at([commit], CONFIG_FILE).get(commit) if commit else None
+    key = blob or ("" if commit else None)  # "": a commit without mvtools.yaml
+    if key not in cache:
+        if key is None:
+            cache[key] = reg.config.policy
+        elif not key:
+            cache[key] = PolicySettings()
+        else:
+            try:
+                cache[key] = parse_settings(load_yaml(reg.repo.show_blob(key) or b"", CONFIG_FILE)).policy
+            except ConfigError:
+                cache[key] = reg.config.policy
+    return cache[key]
+
+
 def check_history(reg: Registry) -> list[dict[str, str]]:
-    """Every promote/rollback/deploy event of the history against the policy."""
+    """Every promote/rollback/deploy event of the history against the policy of the commit
+    that holds it (a policy applies from the commit that introduced or changed it)."""
     problems: list[dict[str, str]] = []
-    cfg = reg.config
-    need_sig = signed_required(cfg)
+    cache: dict[str | None, PolicySettings] = {}
     for name, st in reg.states().items():
         for ev in st.events:
             kind = ev["event"]
@@ -60,12 +86,13 @@ def check_history(reg: Registry) -> list[dict[str, str]]:
                 action, target = "deploy", ev.get("env", "")
             else:
                 continue
+            commit = reg.commit_holding(name, ev["id"])
+            pol = policy_at(reg, commit, cache)
             where = f"{name} {kind} {ev.get('version') or ''} {target}".strip()
-            if not allowed(cfg, ev["actor"], action, target):
+            if not allowed(pol, ev["actor"], action, target):
                 problems.append({"kind": "policy", "where": where,
                                  "message": f"{ev['actor']} may not {action} into {target!r}"})
-            if need_sig:
-                commit = reg.commit_holding(name, ev["id"])
+            if pol.signed:
                 ok = commit is not None and reg.repo.git("verify-commit", commit, check=False).returncode == 0
                 if not ok:
                     problems.append({"kind": "policy-signature", "where": where,

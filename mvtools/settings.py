@@ -91,9 +91,12 @@ class Environment:
 
 @dataclass(frozen=True)
 class PushSettings:
-    """``push:``: what ``git push`` and ``mvtools push`` do with the DVC bytes."""
+    """``push:``: what ``git push`` and ``mvtools push`` do with registry tags and DVC bytes
+    (:mod:`mvtools.prepush`)."""
 
     dvc: Literal["check", "auto", "off"] = "check"
+    # a plain `git push` of registering commits: send their tags and bytes too, or refuse
+    on_git_push: Literal["send", "refuse"] = "send"
 
 
 @dataclass(frozen=True)

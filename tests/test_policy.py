@@ -94,22 +94,45 @@ def test_deploy_policy(r: Path) -> None:
 
 
 @pytest.mark.slow
-def test_verify_policy_reports_events_made_before_tightening(r: Path) -> None:
+def test_a_policy_applies_from_the_commit_that_introduced_it(r: Path) -> None:
+    """Events made before the policy existed stay valid (CI does not go red for ever);
+    an event made after it, against it, fails `verify --policy`."""
     mvtools(r, "promote", "clf", "v0.1.0", "production", env=BOB)
     mvtools(r, "deploy", "start", "clf", "v0.1.0", "--env", "prod", env=BOB)
     mvtools(r, "promote", "clf", "v0.1.1", "production", env=ALICE)
     mvtools(r, "promote", "clf", "v0.1.1", "staging", env=BOB)
     assert mvtools(r, "verify", "--policy").returncode == 0
     set_policy(r)
-    assert mvtools(r, "verify").returncode == 0  # without --policy the history is fine
+    p = mvtools(r, "verify", "--policy", check=False)
+    assert p.returncode == 0, p.stdout + p.stderr
+    # Bob bypasses the command's check by dropping the policy from his work tree only: the
+    # commit that holds his event has the policy, so verify reports it
+    committed = (r / "mvtools.yaml").read_text()
+    (r / "mvtools.yaml").write_text(committed.split("policy:")[0])
+    mvtools(r, "promote", "clf", "v0.1.2", "production", env=BOB)
+    mvtools(r, "deploy", "start", "clf", "v0.1.2", "--env", "prod", env=BOB)
+    git(r, "checkout", "--", "mvtools.yaml")
+    assert git(r, "status", "--porcelain").stdout == ""
     p = mvtools(r, "verify", "--policy", check=False)
     assert p.returncode == 1
     assert "bob@example.com" in p.stdout and "Traceback" not in p.stderr
     doc = json.loads(mvtools(r, "verify", "--policy", "--json", check=False).stdout)
     assert doc["ok"] is False
     pol = [pr for pr in doc["problems"] if pr["kind"].startswith("policy")]
-    assert len(pol) == 2 and all("Bob" in pr["message"] for pr in pol)
+    assert len(pol) == 2 and all("Bob" in pr["message"] and "v0.1.2" in pr["where"] for pr in pol)
     assert {("promote" in pr["where"], "deploy" in pr["where"]) for pr in pol} == {(True, False), (False, True)}
+
+
+def test_a_policy_change_applies_from_its_commit(r: Path) -> None:
+    """Each event is judged by the policy of its own commit: Alice's promote by the first
+    policy, Bob's (after the change) by the changed one, though neither policy allows both."""
+    set_policy(r, "policy:\n  promote:\n    production: [alice@example.com]\n")
+    mvtools(r, "promote", "clf", "v0.1.0", "production", env=ALICE)
+    text = (r / "mvtools.yaml").read_text()
+    (r / "mvtools.yaml").write_text(text.replace("[alice@example.com]", "[bob@example.com]"))
+    git(r, "commit", "-q", "-m", "Bob takes over production", "--", "mvtools.yaml")
+    mvtools(r, "promote", "clf", "v0.1.1", "production", env=BOB)
+    assert mvtools(r, "verify", "--policy").returncode == 0  # each event under its own commit's policy
 
 
 def test_verify_policy_signed_reports_unsigned_commits(r: Path) -> None:

@@ -8,8 +8,8 @@
 * Disk full (a 64 KiB tmpfs in a private mount namespace) and read-only files (`chattr +i`,
   and chmod with CAP_DAC_OVERRIDE dropped: the tests run as root, which ignores permission
   bits) give one line, exit 3, and leave the old ledger.
-* The pre-push hook refuses a version tag whose artifact is not in the DVC remote, or pushes
-  it first with `push: {dvc: auto}`.
+* The pre-push hook (with `push: {on_git_push: refuse}`) refuses a version tag whose artifact
+  is not in the DVC remote, or pushes it first with `push: {dvc: auto}`.
 """
 
 from __future__ import annotations
@@ -440,7 +440,9 @@ def test_pre_push_refuses_a_tag_whose_artifact_is_not_in_the_dvc_remote(dvc_mode
     r = dvc_model_repo
     remote = tmp_path / "dvc-remote"
     dvc(r, "remote", "add", "-d", "store", str(remote))
-    git(r, "add", ".dvc/config")
+    # (by default a push sends the bytes itself: tests/test_pre_push_send.py)
+    (r / "mvtools.yaml").write_text((r / "mvtools.yaml").read_text() + "push:\n  on_git_push: refuse\n")
+    git(r, "add", ".dvc/config", "mvtools.yaml")
     git(r, "commit", "-q", "-m", "dvc remote")
     write_model(r, "models/net.bin", b"net weights 1")
     dvc(r, "add", "-q", "models/net.bin")
@@ -450,14 +452,15 @@ def test_pre_push_refuses_a_tag_whose_artifact_is_not_in_the_dvc_remote(dvc_mode
     bare = tmp_path / "server.git"
     git(tmp_path, "init", "-q", "--bare", str(bare))
     git(r, "remote", "add", "origin", str(bare))
-    git(r, "push", "-q", "origin", "main")  # a branch alone: the hook lets it through
+    git(r, "push", "-q", "origin", "main", env={"MVTOOLS_SKIP": "1"})  # the branch alone, hook skipped
     proc = git(r, "push", "origin", "net@v0.1.0", check=False)
     assert proc.returncode != 0
-    assert "refusing to push net@v0.1.0: the artifact is not in the DVC remote" in proc.stderr
+    assert "refusing to push: it would publish registry events without the artifacts of net@v0.1.0 " \
+        "(the DVC remote lacks them)" in proc.stderr
     assert "Traceback" not in proc.stderr
     assert "net@v0.1.0" not in git(r, "ls-remote", "--tags", str(bare)).stdout
     # push: {dvc: auto}: the hook pushes the artifact first, then lets the tag through
-    cfg = (r / "mvtools.yaml").read_text() + "push:\n  dvc: auto\n"
+    cfg = (r / "mvtools.yaml").read_text().replace("push:\n", "push:\n  dvc: auto\n")
     (r / "mvtools.yaml").write_text(cfg)
     git(r, "add", "mvtools.yaml")
     git(r, "commit", "-q", "-m", "auto push")
