@@ -46,13 +46,15 @@ def _num(v: Any) -> float | None:
 
 
 def unknown(ev: dict[str, Any]) -> list[str]:
-    """What a version does not record: a version imported from GTO records no metrics,
-    params, lineage or environment; one registered before mvtools recorded them has no
-    environment and no upstream stages. (Recorded as none, null, is known: nothing.)"""
-    if ev.get("imported_from") == "gto":
-        return ["metrics", "params", "lineage", "environment"]
+    """What a version does not record: a version imported from GTO has the metrics, params
+    and lineage its tagged commit records (null where it records none: unknown) and no
+    environment; one registered before mvtools recorded them has no environment and no
+    upstream stages. (A native event's null metrics is known: it had none.)"""
+    gaps = []
+    if ev.get("imported_from") == "gto":  # read at the tagged commit where it records them, else null
+        gaps = [k for k in ("metrics", "params", "lineage") if ev.get(k) is None]
     lin = ev.get("lineage")
-    gaps = ["upstream"] if isinstance(lin, dict) and "upstream" not in lin else []
+    gaps += ["upstream"] if isinstance(lin, dict) and "upstream" not in lin else []
     return gaps + ([] if isinstance(ev.get("environment"), dict) else ["environment"])
 
 

@@ -155,7 +155,8 @@ def test_result_documents_keep_their_key_order() -> None:
     assert list(Retrieved("clf", "v1.0.0", "m.bin", "a" * 64, "c" * 40).to_json()) == [
         "model", "version", "path", "sha256", "commit"]
     assert Pushed("origin", "main", 3, 0).to_json() == {"remote": "origin", "branch": "main", "tags": 3,
-                                                         "dvc_files_pushed": 0}
+                                                         "dvc_files_pushed": 0, "renumbered": [], "retries": 0,
+                                                         "upstream_set": False}
     assert Restored("clf", ("x", "y"), "c").to_json() == {"model": "clf", "restored": ["x", "y"], "commit": "c"}
 
 
