@@ -29,3 +29,16 @@ def test_register_commits_the_gitignore_dvc_add_wrote(repo: Path, declared: bool
     assert git(r, "status", "--porcelain").stdout == ""
     committed = git(r, "show", "HEAD:models/.gitignore").stdout
     assert committed == "# mine\n*.tmp\n/x.pkl\n"
+
+
+def test_a_root_dvc_yaml_artifact_name_with_a_colon_is_refused(repo: Path) -> None:
+    """A root dvc.yaml artifact named `sub:clf` would take the name of sub/dvc.yaml's `clf`
+    (DVC itself says it "can't use" such a name): refused in one line naming file and key."""
+    r = set_up_mvtools(repo, "models: []")
+    (r / "sub").mkdir()
+    (r / "sub" / "dvc.yaml").write_text("artifacts:\n  clf:\n    path: clf.pkl\n    type: model\n")
+    (r / "dvc.yaml").write_text("artifacts:\n  sub:clf:\n    path: other.pkl\n    type: model\n")
+    proc = mvtools(r, "show", check=False)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("mvtools: error: dvc.yaml: artifacts.sub:clf:"), lines
