@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import dvc, git, mvtools, set_up_mvtools, tags, write_model
+from conftest import (commit_model, dvc, git, ledger_events, mvtools, set_up_mvtools, tags,
+                      write_model)
 
 
 @pytest.mark.slow
@@ -42,3 +43,23 @@ def test_a_root_dvc_yaml_artifact_name_with_a_colon_is_refused(repo: Path) -> No
     assert proc.returncode == 2, proc.stdout + proc.stderr
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("mvtools: error: dvc.yaml: artifacts.sub:clf:"), lines
+
+
+def test_an_environment_file_symlinked_outside_the_repo_is_recorded_as_git_stores_it(
+        git_model_repo: Path, tmp_path: Path) -> None:
+    """A requirements.txt that is a symlink to a file outside the repository: `register`
+    records the link as git stores it (its target's name), as the hook does, never the
+    outside file's text in the committed ledger."""
+    r = git_model_repo
+    secret = tmp_path / "secret.txt"
+    secret.write_text("TOPSECRET\n")
+    (r / "requirements.txt").symlink_to(secret)
+    commit_model(r, "one", "v1")  # the hook reads the index
+    write_model(r, "models/clf.bin", "two")
+    mvtools(r, "register", "clf")  # register reads the work tree
+    events = [e for e in ledger_events(r) if e["event"] == "register"]
+    assert len(events) == 2
+    for ev in events:
+        entry = ev["environment"]["files"]["requirements.txt"]
+        assert entry["content"] == str(secret)
+    assert "TOPSECRET" not in (r / "registry" / "clf.yaml").read_text()
