@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import (commit_model, dvc, git, ledger_events, mvtools, set_up_mvtools, tags,
-                      write_model)
+from conftest import (assert_refused, commit_model, dvc, git, ledger_events, mvtools,
+                      set_up_mvtools, tags, write_model)
 
 
 @pytest.mark.slow
@@ -63,3 +63,22 @@ def test_an_environment_file_symlinked_outside_the_repo_is_recorded_as_git_store
         entry = ev["environment"]["files"]["requirements.txt"]
         assert entry["content"] == str(secret)
     assert "TOPSECRET" not in (r / "registry" / "clf.yaml").read_text()
+
+
+def test_register_path_with_an_interpolation_marker_is_refused_before_anything_is_written(
+        repo: Path) -> None:
+    """DVC reads `${...}` in dvc.yaml as interpolation: declaring `models/${q}.bin` there
+    committed an entry no reader could resolve (every later command exited 2, the tag was
+    never written). Refused up front, nothing written; the model still works from mvtools.yaml."""
+    r = set_up_mvtools(repo, "models: []")
+    write_model(r, "models/${q}.bin", "q")
+    git(r, "add", "-A")
+    git(r, "commit", "-q", "-m", "a model file with ${ in its name")
+    line = assert_refused(r, "register", "q", "--path", "models/${q}.bin", want="${")
+    assert "mvtools.yaml" in line
+    assert mvtools(r, "show").returncode == 0
+    # the repair as printed: declare it in mvtools.yaml
+    cfg = (r / "mvtools.yaml").read_text().replace("models: []", "models:\n  - name: q\n    path: models/${q}.bin")
+    (r / "mvtools.yaml").write_text(cfg)
+    mvtools(r, "register", "q")
+    assert "q@v0.1.0" in tags(r)
