@@ -82,3 +82,20 @@ def test_register_path_with_an_interpolation_marker_is_refused_before_anything_i
     (r / "mvtools.yaml").write_text(cfg)
     mvtools(r, "register", "q")
     assert "q@v0.1.0" in tags(r)
+
+
+def test_a_dvc_yaml_whose_aliases_expand_a_billion_fold_is_refused_quickly(repo: Path) -> None:
+    """YAML aliases nesting ten-fold nine times (a "billion laughs" in vars) hung every
+    command, the commit hook too; refused in one line naming the file."""
+    import time
+
+    r = set_up_mvtools(repo, "models: []")
+    lines = ["vars:", "  - a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
+    lines += [f"  - a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 10) + "]" for i in range(1, 9)]
+    lines += ["stages:", "  s:", "    cmd: echo hi", "artifacts:", "  m:", "    path: m.pkl", "    type: model"]
+    (r / "dvc.yaml").write_text("\n".join(lines) + "\n")
+    start = time.monotonic()
+    for args in (["show"], ["lineage"]):
+        line = assert_refused(r, *args, timeout=30)
+        assert line.startswith("mvtools: error: dvc.yaml: "), line
+    assert time.monotonic() - start < 20
