@@ -181,7 +181,8 @@ def _recommend(rel: float, threshold: float, nan_a: list[str], nan_b: list[str])
 
 def compare(model: str, a: dict[str, Any], b: dict[str, Any], cs: CompareSettings) -> dict[str, Any]:
     weights, threshold = cs.weights, cs.threshold
-    ma, mb = a.get("metrics") or {}, b.get("metrics") or {}
+    # a side whose metrics are unknown (imported from GTO) scores nothing, whatever it holds
+    ma, mb = ({} if "metrics" in unknown(ev) else ev.get("metrics") or {} for ev in (a, b))
     metrics: dict[str, dict[str, Any]] = {}
     nan: dict[str, list[str]] = {"a": [], "b": []}
     both: dict[str, tuple[float, float]] = {}  # metrics both versions give as numbers, NaN aside

@@ -319,6 +319,10 @@ def _add_dvc_artifacts(cfg: Config, rel: str) -> None:
         entry = art.spec
         if entry.get("type", "model") not in ("model", None):
             continue  # DVC artifacts of other types (datasets) are not versioned as models
+        own = full if rel == "dvc.yaml" else full.partition(":")[2]
+        if ":" in own:  # a root "sub:clf" would take the name of sub/dvc.yaml's clf
+            raise ConfigError(f"{rel}: artifacts.{own}: invalid model name {own!r}: ':' separates a "
+                              "dvc.yaml's folder from its artifact names")
         # the path is resolved and repo-relative already: no base to join
         m = _model_from(cfg.root, {**entry, "path": art.path}, f"{rel}: artifacts.{full.rpartition(':')[2]}",
                         name=full, base=posixpath.dirname(rel), source=rel, resolved=True)

@@ -42,6 +42,9 @@ def declare_artifact(root: Path, name: str, path: str) -> tuple[str, bytes]:
     art_path = posixpath.relpath(path, folder) if folder else path
     if art_path == ".." or art_path.startswith("../"):
         raise UsageError(f"{name}: {path} is outside {folder}/, the folder of {rel} that declares it")
+    if "${" in art_path:  # DVC would read it as interpolation, not as this file's name
+        raise UsageError(f"{path}: '${{' in a dvc.yaml path is DVC interpolation; declare {name} "
+                         f"in mvtools.yaml instead (models: - name: {name}, path: {path})")
     file = root / rel
     try:
         raw = file.read_bytes() if file.exists() else b""

@@ -6,7 +6,8 @@ Files looked for: ``requirements*.txt``, ``environment.y(a)ml``, ``conda.y(a)ml`
 ``uv.lock``, ``poetry.lock``, ``Pipfile.lock`` and ``Dockerfile``, at the repository's top
 and beside the dvc.yaml that produces the model; plus ``environment_files:`` in mvtools.yaml
 (paths or globs). A declared file that is absent is recorded as ``null``. Files are read from
-the same source as the model (the index, in the pre-commit hook), and listed with one
+the same source as the model (the index, in the pre-commit hook), a symlink as git stores it
+(its target's name, never the file it points to), and listed with one
 ``git ls-files`` (no DVC import: this runs on the commit path).
 
 ``diff`` says what changed between two snapshots; a version recorded without one (imported
@@ -47,6 +48,14 @@ def _listed(src: Source, patterns: list[str]) -> list[str]:
     return sorted({p for p in proc.stdout.decode("utf-8", "surrogateescape").split("\0") if p})
 
 
+def _read(src: Source, rel: str) -> bytes | None:
+    """``rel`` as git stores it: a symlink is its target's name (what the hook reads from the
+    index), never the bytes it points to, which may lie outside the repository."""
+    if src.rev == WORKTREE and os.path.islink(src.repo.root / rel):
+        return os.fsencode(os.readlink(src.repo.root / rel))
+    return src.read(rel)
+
+
 def _entry(data: bytes) -> dict[str, Any]:
     entry: dict[str, Any] = {"sha256": hashlib.sha256(data).hexdigest(), "size": len(data)}
     if len(data) <= MAX_CONTENT:
@@ -65,7 +74,7 @@ def snapshot(src: Source, declared: list[str], dirs: list[str]) -> dict[str, Any
     found = _listed(src, patterns + declared)
     files: dict[str, Any] = {}
     for rel in found:
-        data = src.read(rel)
+        data = _read(src, rel)
         if data is not None:
             files[rel] = _entry(data)
     for pat in declared:

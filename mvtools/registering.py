@@ -8,6 +8,7 @@ import os
 import posixpath
 import shlex
 import sys
+from pathlib import Path
 from typing import Any, TYPE_CHECKING
 
 from mvtools import ledger as L
@@ -21,6 +22,17 @@ from mvtools.versioning import Version, new_tag, next_semver, timestamp_version,
 
 if TYPE_CHECKING:
     from mvtools.domain import RegisterEvent
+
+
+def dvc_gitignore(root: Path, rel: str) -> list[str]:
+    """The .gitignore DVC writes beside an output it tracks (``dvc add``, ``dvc repro``),
+    when it lists the output: committed with the version, as DVC's own hint says to."""
+    gi = posixpath.join(posixpath.dirname(rel), ".gitignore")
+    try:
+        lines = (root / gi).read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError):
+        return []
+    return [gi] if "/" + posixpath.basename(rel) in (ln.strip() for ln in lines) else []
 
 
 def large_git_model(cfg: Config, model: Model, rec: Record | None, d: Digest) -> str | None:
@@ -151,6 +163,8 @@ class Registering(TagSync):
                 paths.append(rec.file)
             elif rec is None:
                 paths.append(model.path)
+            if rec is not None and rec.kind != "git":
+                paths += dvc_gitignore(self.root, model.path)
             writes: dict[str, bytes | None] = {}
             if name not in self.config.models:  # declared where DVC and Studio read it too
                 from mvtools.declare import declare_artifact

@@ -44,8 +44,7 @@ def _locked_stages(src: Source, dvc_yamls: list[str]) -> dict[str, tuple[list[st
         for name, st in lock["stages"].items():
             if not isinstance(st, dict):
                 continue
-            wd = wdirs.get(str(name), wdirs.get(str(name).split("@")[0]))  # repo-relative, as DVC resolves it
-            wd = base if wd is None else wd
+            wd = wdirs.get(str(name), base)  # resolved, repo-relative (a foreach member's own)
             outs = [_norm(wd, o["path"]) for o in _list(st.get("outs"))
                     if isinstance(o, dict) and isinstance(o.get("path"), str)]
             deps = {_norm(wd, d["path"]): (str(d["md5"]) if d.get("md5") is not None else None)

@@ -247,7 +247,7 @@ def _bytes(reg: Registry, rep: Report, ledgers: dict[str, L.Ledger], fetch: bool
             if ev["event"] != "register":
                 continue
             where = ev["tag"]
-            if ev.get("sha256") is None and ev["version"] not in recorded:
+            if not ev.get("sha256") and ev["version"] not in recorded:
                 project = project_at(reg.root, str(ev.get("path") or "")) if ev.get("path") else ""
                 _unhashed(reg, rep, _cache_dir(reg, project) if project else cache, ev, fetch)  # imported from GTO without its bytes: I1 binds md5, size
                 continue

@@ -32,6 +32,7 @@ except ImportError:  # pragma: no cover - depends on the PyYAML build
 MAX_BYTES = 64 * 1024 * 1024
 MAX_DEPTH = 64
 MAX_ALIASES = 512
+MAX_ALIASED_NODES = 1_000_000  # nodes aliases may repeat in all: no "billion laughs"
 
 
 class SafeLoader11(_Loader):
@@ -136,14 +137,33 @@ def _check_structure(text: str, source: str, max_depth: int, max_aliases: int, s
         return
     depth = 0
     aliases = 0
+    # each open collection's node count (its anchor's, once closed): what an alias repeats
+    sizes: list[list[Any]] = [[0, None]]
+    anchored: dict[str, int] = {}
+    repeated = 0
     try:
         for event in yaml.parse(text, Loader=_Loader):
             if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
                 depth += 1
                 if depth > max_depth:
                     raise ConfigError(f"{source}: YAML nested deeper than {max_depth} levels")
+                sizes.append([1, event.anchor])
             elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
                 depth -= 1
+                size, anchor = sizes.pop()
+                if anchor is not None:
+                    anchored[anchor] = size
+                sizes[-1][0] += size
+            elif isinstance(event, yaml.ScalarEvent):
+                if event.anchor is not None:
+                    anchored[event.anchor] = 1
+                sizes[-1][0] += 1
+            elif isinstance(event, yaml.AliasEvent):
+                n = anchored.get(event.anchor or "", 1)
+                sizes[-1][0] += n
+                repeated += n
+                if repeated > MAX_ALIASED_NODES:
+                    raise ConfigError(f"{source}: YAML aliases repeat more than {MAX_ALIASED_NODES} nodes")
             if strict and (isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None)):
                 raise ConfigError(f"{source}: anchors and aliases are not allowed here")
             if isinstance(event, yaml.AliasEvent):

@@ -51,8 +51,8 @@ def test_register_path_declares_in_dvc_yaml_and_dvc_artifacts_get_fetches_it(
     # one entry added at the end, every line of the file as it was
     assert (r / "dvc.yaml").read_text() == PIPELINE + ENTRY.format(name="clf", path="models/clf.pkl")
     assert (r / "mvtools.yaml").read_text() == config_before  # mvtools-only settings stay there
-    # the declaration, the .dvc file and the ledger committed (dvc add's .gitignore is the user's)
-    assert git(r, "status", "--porcelain").stdout == "?? models/.gitignore\n"
+    # the declaration, the .dvc file, dvc add's .gitignore and the ledger committed
+    assert git(r, "status", "--porcelain").stdout == ""
     assert "dvc.yaml" in git(r, "show", "--name-only", "--format=", "HEAD").stdout.split()
 
     write_model(r, "models/clf.pkl", b"clf version two")
