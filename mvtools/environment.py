@@ -105,8 +105,8 @@ def diff(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
         return {"known": False, "unknown": [side for side, ev in (("a", a), ("b", b)) if not known(ev)]}
     ea, eb = a["environment"], b["environment"]
     res: dict[str, Any] = {"known": True}
-    for key in ("platform", "python"):
-        if ea.get(key) != eb.get(key):
+    for key in ("platform", "python"):  # null: not recorded (a version imported from GTO)
+        if None not in (ea.get(key), eb.get(key)) and ea.get(key) != eb.get(key):
             res[key] = {"a": ea.get(key), "b": eb.get(key)}
     fa, fb = ea.get("files") or {}, eb.get("files") or {}
     files: dict[str, Any] = {}

@@ -146,8 +146,13 @@ def _git_size(reg: "Registry", commit: str, path: str) -> int:
 
 def _describe(reg: "Registry", model: Model, src: Source, rec: Record | None) -> dict[str, Any]:
     """metrics, params and lineage as mvtools' registering reads them at the commit; a
-    malformed file leaves them unknown (null), it does not stop the import."""
+    malformed file leaves them unknown (null), it does not stop the import. The environment
+    files are the commit's; the platform and Python GTO's user trained with are unknown
+    (null), never the importer's."""
     try:
-        return reg.describe(model, src, rec)
+        info = reg.describe(model, src, rec, warn=False)
+        if isinstance(info.get("environment"), dict):
+            info["environment"] = {**info["environment"], "platform": None, "python": None}
+        return info
     except ConfigError:
         return {"metrics": None, "params": None, "lineage": None}

@@ -50,13 +50,13 @@ def large_git_model(cfg: Config, model: Model, rec: Record | None, d: Digest) ->
 class Registering(TagSync):
     """Registration."""
 
-    def describe(self, model: Model, src: Source, rec: Record | None) -> dict[str, Any]:
+    def describe(self, model: Model, src: Source, rec: Record | None, warn: bool = True) -> dict[str, Any]:
         """metrics, params, lineage (with every upstream stage) and environment of ``model``
-        as ``src`` holds them."""
+        as ``src`` holds them (``warn``: say so on stderr when it has no metrics)."""
         read = src.read
         metric_files = model.metrics or stage_metrics_files(src, rec, model)
         metrics = read_metrics(read, metric_files)
-        if not metrics:
+        if not metrics and warn:
             print(f"mvtools: warning: model {model.name}: no metrics found ("
                   + (f"no number in {', '.join(metric_files)}" if metric_files else
                      "no metrics file declared by its pipeline or in mvtools.yaml") + ")", file=sys.stderr)
