@@ -273,3 +273,24 @@ def test_record_sha256_fetches_through_the_subrepos_own_remote(tmp_path: Path) -
     p = mvtools(r, "record-sha256", "net", check=False)
     assert p.returncode == 0, p.stdout + p.stderr
     assert ledger(r, "net")[-1]["sha256"] == hashlib.sha256(b"subrepo weights\n").hexdigest()
+
+
+@pytest.mark.parametrize("text", ["stages: prod\n", "stages: [\n"])
+def test_a_hand_broken_gto_is_the_repositorys_error_not_a_ledgers(tmp_path: Path, text: str) -> None:
+    """A `.gto` edited by hand into something GTO refuses too: `show --all` is refused in one
+    line (exit 2, no half-printed table), as `show NAME` and `verify` are; it does not list
+    every imported model as a broken ledger."""
+    from conftest import assert_refused
+
+    r = new_repo(tmp_path)
+    (r / ".gto").write_text("stages: [dev, prod]\n")
+    write_model(r, "models/clf.bin", "clf one\n")
+    git(r, "add", "-A")
+    git(r, "commit", "-q", "-m", "one")
+    gto(r, "register", "clf", "--version", "v1.0.0")
+    gto(r, "assign", "clf", "--version", "v1.0.0", "--stage", "dev")
+    mvtools(r, "init", "--hooks", "none")
+    mvtools(r, "import-gto")
+    (r / ".gto").write_text(text)
+    for args in (("show", "--all"), ("show", "--json", "--all"), ("show", "clf"), ("verify",)):
+        assert ".gto" in assert_refused(r, *args, code=2)
