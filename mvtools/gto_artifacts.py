@@ -71,14 +71,11 @@ def _annotated_path(src: Source, name: str) -> tuple[bool, str | None]:
 
 
 def dvc_project_of(reg: "Registry", commit: str, path: str) -> str:
-    """The DVC project ``path`` belongs to at ``commit``: the nearest directory above it
-    holding ``.dvc/config`` (a subrepo made by ``dvc init --subdir``), else the root."""
-    d = posixpath.dirname(path)
-    while d:
-        if reg.repo.show_blob(f"{commit}:{d}/.dvc/config") is not None:
-            return d
-        d = posixpath.dirname(d)
-    return ""
+    """The DVC project ``path`` belongs to at ``commit``: the deepest directory holding
+    ``.dvc/config`` there (a subrepo made by ``dvc init --subdir``), else the root."""
+    from mvtools.dvcroots import deepest_project
+
+    return deepest_project(path, lambda d: reg.repo.show_blob(f"{commit}:{d}/.dvc/config") is not None)
 
 
 def cache_dir(root: Path) -> Path:
