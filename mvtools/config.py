@@ -234,6 +234,7 @@ def load_config(root: Path, *, with_dvc: bool = True) -> Config:
     if with_dvc:
         for rel in dvc_yaml_files(root):
             _add_dvc_artifacts(cfg, rel)
+        _add_gto_artifacts_yaml(cfg)
         _apply_overrides(cfg)
     return cfg
 
@@ -283,7 +284,7 @@ def _apply_overrides(cfg: Config) -> None:
         where = f"{CONFIG_FILE}: models[{i}]"
         base = cfg.models.get(name)
         if base is None or base.source == CONFIG_FILE:
-            raise ConfigError(f"{where}: model {name!r} needs a 'path' (no dvc.yaml artifacts: declares it)")
+            raise ConfigError(f"{where}: model {name!r} needs a 'path' (no dvc.yaml artifacts: or artifacts.yaml declares it)")
         merged: dict[str, Any] = {"path": base.path, "type": base.type, "description": base.description,
                                   "labels": base.labels, "bump": base.bump}
         if "desc" in fields:  # DVC's spelling overrides the declaration's description too
@@ -295,6 +296,31 @@ def _apply_overrides(cfg: Config) -> None:
         if "params" not in fields:
             m.params = base.params
         cfg.models[name] = m
+
+
+GTO_ARTIFACTS_YAML = "artifacts.yaml"
+
+
+def _add_gto_artifacts_yaml(cfg: Config) -> None:
+    """The models GTO < 1.0's root ``artifacts.yaml`` annotates (name -> {path, type}), as GTO
+    still reads them; one declared in mvtools.yaml or a dvc.yaml keeps that declaration."""
+    path = cfg.root / GTO_ARTIFACTS_YAML
+    if not path.is_file():
+        return
+    data = load_yaml(path.read_bytes(), GTO_ARTIFACTS_YAML)
+    if data is None:
+        return
+    if not isinstance(data, dict):
+        raise ConfigError(f"{GTO_ARTIFACTS_YAML}: must be a mapping of name -> {{path, type}}")
+    for name, entry in data.items():
+        where = f"{GTO_ARTIFACTS_YAML}: {name}"
+        if name in cfg.models:
+            continue
+        if isinstance(entry, dict) and entry.get("type", "model") in ("model", None) and "path" in entry:
+            cfg.models[name] = _model_from(cfg.root, {k: v for k, v in entry.items() if k in ("path", "type",
+                                           "description", "labels")}, where, name=name, source=GTO_ARTIFACTS_YAML)
+        elif not isinstance(entry, dict):
+            raise ConfigError(f"{where}: each annotation must be a mapping (path, type)")
 
 
 def _add_dvc_artifacts(cfg: Config, rel: str) -> None:

@@ -294,3 +294,33 @@ def test_a_hand_broken_gto_is_the_repositorys_error_not_a_ledgers(tmp_path: Path
     (r / ".gto").write_text(text)
     for args in (("show", "--all"), ("show", "--json", "--all"), ("show", "clf"), ("verify",)):
         assert ".gto" in assert_refused(r, *args, code=2)
+
+
+def test_a_model_annotated_in_artifacts_yaml_is_versioned_on_commit(tmp_path: Path) -> None:
+    """GTO < 1.0's root `artifacts.yaml` declares a model to mvtools as it does to GTO: after
+    adoption, a commit changing its bytes registers the next version above GTO's, by the
+    hook, and `mvtools register NAME` knows it (a remote path there is declared, not hashed)."""
+    r = new_repo(tmp_path)
+    write_model(r, "models/clf.bin", "clf one\n")
+    (r / "artifacts.yaml").write_text("clf:\n  path: models/clf.bin\n  type: model\n"
+                                      "seg:\n  path: s3://bucket/seg.pt\n  type: model\n"
+                                      "data:\n  path: data/raw\n  type: dataset\n")
+    git(r, "add", "-A")
+    git(r, "commit", "-q", "-m", "models")
+    gto(r, "register", "clf", "--version", "v1.2.0")
+    mvtools(r, "init")
+    git(r, "add", "-A")
+    git(r, "commit", "-q", "-m", "Adopt mvtools")
+    mvtools(r, "import-gto")
+    write_model(r, "models/clf.bin", "clf two\n")
+    git(r, "commit", "-q", "-am", "retrain")
+    assert "clf@v1.2.1" in tags(r)
+    assert gto_show(r)["clf"]["latest"] == mv_show(r)["clf"]["latest"] == "v1.2.1"
+    write_model(r, "models/clf.bin", "clf three\n")
+    git(r, "commit", "-q", "--no-verify", "-am", "retrain again")
+    assert "v1.2.2" in mvtools(r, "register", "clf").stdout
+    mvtools(r, "verify")
+    from mvtools.config import load_config
+
+    models = load_config(r).models
+    assert sorted(models) == ["clf", "seg"] and models["seg"].path == "s3://bucket/seg.pt"
