@@ -91,6 +91,14 @@ def cache_dir(root: Path) -> Path:
     return (root / ".dvc" / d).resolve() if d else root / ".dvc" / "cache"
 
 
+def cache_object(cache: Path, md5: str) -> Path | None:
+    """The object ``md5`` names in a DVC cache (DVC 3's ``files/md5/`` layout, else DVC 2's)."""
+    for p in (cache / "files" / "md5" / md5[:2] / md5[2:], cache / md5[:2] / md5[2:]):
+        if p.is_file():
+            return p
+    return None
+
+
 def read_artifact(reg: "Registry", name: str, commit: str, dvc_yamls: list[str]) -> Artifact:
     """What ``commit`` records about ``name``'s artifact (module docstring)."""
     from mvtools.verify import _cached_sha256

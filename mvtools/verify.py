@@ -206,10 +206,9 @@ def _cache_dir(reg: Registry, project: str = "") -> Path:
 
 
 def _cache_file(cache: Path, md5: str) -> Path | None:
-    for p in (cache / "files" / "md5" / md5[:2] / md5[2:], cache / md5[:2] / md5[2:]):
-        if p.exists():
-            return p
-    return None
+    from mvtools.gto_artifacts import cache_object
+
+    return cache_object(cache, md5)
 
 
 def _sha256_file(p: Path) -> str:
