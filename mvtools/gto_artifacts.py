@@ -101,7 +101,7 @@ def cache_object(cache: Path, md5: str) -> Path | None:
 
 def read_artifact(reg: "Registry", name: str, commit: str, dvc_yamls: list[str]) -> Artifact:
     """What ``commit`` records about ``name``'s artifact (module docstring)."""
-    from mvtools.verify import _cached_sha256
+    from mvtools.verify import BadManifest, _cached_sha256
 
     src = Source(reg.repo, commit)
     declared = reg.config.models.get(name)
@@ -138,7 +138,11 @@ def read_artifact(reg: "Registry", name: str, commit: str, dvc_yamls: list[str])
     if rec.md5 is None:
         art.why = f"{rec.file} records no md5"
         return art
-    art.sha256 = _cached_sha256(cache_dir(reg.root / art.project), rec.md5)
+    try:
+        art.sha256 = _cached_sha256(cache_dir(reg.root / art.project), rec.md5)
+    except BadManifest as exc:  # imported with the md5 alone; record-sha256 checks what it fetches
+        art.why = str(exc)
+        return art
     if art.sha256 is None:
         art.why = "not in the local DVC cache"
     return art
