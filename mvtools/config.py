@@ -303,24 +303,23 @@ GTO_ARTIFACTS_YAML = "artifacts.yaml"
 
 def _add_gto_artifacts_yaml(cfg: Config) -> None:
     """The models GTO < 1.0's root ``artifacts.yaml`` annotates (name -> {path, type}), as GTO
-    still reads them; one declared in mvtools.yaml or a dvc.yaml keeps that declaration."""
+    still reads them; one declared in mvtools.yaml or a dvc.yaml keeps that declaration. A
+    file of that name in another format is not GTO's: it declares nothing (GTO refuses it)."""
     path = cfg.root / GTO_ARTIFACTS_YAML
     if not path.is_file():
         return
-    data = load_yaml(path.read_bytes(), GTO_ARTIFACTS_YAML)
-    if data is None:
+    try:
+        data = load_yaml(path.read_bytes(), GTO_ARTIFACTS_YAML)
+    except ConfigError:
         return
-    if not isinstance(data, dict):
-        raise ConfigError(f"{GTO_ARTIFACTS_YAML}: must be a mapping of name -> {{path, type}}")
+    if not isinstance(data, dict) or not all(isinstance(e, dict) for e in data.values()):
+        return
     for name, entry in data.items():
-        where = f"{GTO_ARTIFACTS_YAML}: {name}"
-        if name in cfg.models:
+        if name in cfg.models or entry.get("type", "model") not in ("model", None) or "path" not in entry:
             continue
-        if isinstance(entry, dict) and entry.get("type", "model") in ("model", None) and "path" in entry:
-            cfg.models[name] = _model_from(cfg.root, {k: v for k, v in entry.items() if k in ("path", "type",
-                                           "description", "labels")}, where, name=name, source=GTO_ARTIFACTS_YAML)
-        elif not isinstance(entry, dict):
-            raise ConfigError(f"{where}: each annotation must be a mapping (path, type)")
+        cfg.models[name] = _model_from(cfg.root, {k: v for k, v in entry.items() if k in ("path", "type",
+                                       "description", "labels")}, f"{GTO_ARTIFACTS_YAML}: {name}", name=name,
+                                       source=GTO_ARTIFACTS_YAML)
 
 
 def _add_dvc_artifacts(cfg: Config, rel: str) -> None:

@@ -324,3 +324,15 @@ def test_a_model_annotated_in_artifacts_yaml_is_versioned_on_commit(tmp_path: Pa
 
     models = load_config(r).models
     assert sorted(models) == ["clf", "seg"] and models["seg"].path == "s3://bucket/seg.pt"
+
+
+@pytest.mark.parametrize("text", ["- a list, not GTO's\n", "key: [\n", "name: just a string\n"])
+def test_an_artifacts_yaml_in_another_format_declares_nothing(repo: Path, text: str) -> None:
+    """A root `artifacts.yaml` that is not GTO's format (another tool's file) declares no model
+    and blocks no command or hook."""
+    (repo / "artifacts.yaml").write_text(text)
+    mvtools(repo, "init")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "adopt")
+    assert json.loads(mvtools(repo, "show", "--json", "--all").stdout)["models"] == []
+    mvtools(repo, "verify")
