@@ -234,6 +234,7 @@ def load_config(root: Path, *, with_dvc: bool = True) -> Config:
     if with_dvc:
         for rel in dvc_yaml_files(root):
             _add_dvc_artifacts(cfg, rel)
+        _add_gto_artifacts_yaml(cfg)
         _apply_overrides(cfg)
     return cfg
 
@@ -283,7 +284,7 @@ def _apply_overrides(cfg: Config) -> None:
         where = f"{CONFIG_FILE}: models[{i}]"
         base = cfg.models.get(name)
         if base is None or base.source == CONFIG_FILE:
-            raise ConfigError(f"{where}: model {name!r} needs a 'path' (no dvc.yaml artifacts: declares it)")
+            raise ConfigError(f"{where}: model {name!r} needs a 'path' (no dvc.yaml artifacts: or artifacts.yaml declares it)")
         merged: dict[str, Any] = {"path": base.path, "type": base.type, "description": base.description,
                                   "labels": base.labels, "bump": base.bump}
         if "desc" in fields:  # DVC's spelling overrides the declaration's description too
@@ -295,6 +296,30 @@ def _apply_overrides(cfg: Config) -> None:
         if "params" not in fields:
             m.params = base.params
         cfg.models[name] = m
+
+
+GTO_ARTIFACTS_YAML = "artifacts.yaml"
+
+
+def _add_gto_artifacts_yaml(cfg: Config) -> None:
+    """The models GTO < 1.0's root ``artifacts.yaml`` annotates (name -> {path, type}), as GTO
+    still reads them; one declared in mvtools.yaml or a dvc.yaml keeps that declaration. A
+    file of that name in another format is not GTO's: it declares nothing (GTO refuses it)."""
+    path = cfg.root / GTO_ARTIFACTS_YAML
+    if not path.is_file():
+        return
+    try:
+        data = load_yaml(path.read_bytes(), GTO_ARTIFACTS_YAML)
+    except ConfigError:
+        return
+    if not isinstance(data, dict) or not all(isinstance(e, dict) for e in data.values()):
+        return
+    for name, entry in data.items():
+        if name in cfg.models or entry.get("type", "model") not in ("model", None) or "path" not in entry:
+            continue
+        cfg.models[name] = _model_from(cfg.root, {k: v for k, v in entry.items() if k in ("path", "type",
+                                       "description", "labels")}, f"{GTO_ARTIFACTS_YAML}: {name}", name=name,
+                                       source=GTO_ARTIFACTS_YAML)
 
 
 def _add_dvc_artifacts(cfg: Config, rel: str) -> None:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 import posixpath
 from pathlib import Path
+from typing import Callable
 
 DVC_DIR = ".dvc"
 
@@ -58,16 +59,21 @@ def project_of(path: str, roots: list[str]) -> str:
     return best
 
 
-def project_at(root: Path, path: str) -> str:
-    """The DVC project the repository path ``path`` belongs to, from the file system alone:
-    the deepest directory between ``root`` (excluded) and ``path`` holding ``.dvc/``, "" for
-    the top project. A few stat calls: cheap enough for the hook path."""
+def deepest_project(path: str, is_project: Callable[[str], bool]) -> str:
+    """The DVC project the repository path ``path`` belongs to: the deepest directory between
+    the root (excluded) and ``path`` for which ``is_project`` holds, "" for the top project."""
     parts = path.split("/")
     for i in range(len(parts), 0, -1):
         d = "/".join(parts[:i])
-        if d and (root / d / DVC_DIR).is_dir():
+        if d and is_project(d):
             return d
     return ""
+
+
+def project_at(root: Path, path: str) -> str:
+    """:func:`deepest_project` in the working tree (a directory holding ``.dvc/``). A few
+    stat calls: cheap enough for the hook path."""
+    return deepest_project(path, lambda d: (root / d / DVC_DIR).is_dir())
 
 
 def outside_subrepos(paths: list[str], roots: list[str]) -> list[str]:

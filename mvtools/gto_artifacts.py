@@ -71,14 +71,11 @@ def _annotated_path(src: Source, name: str) -> tuple[bool, str | None]:
 
 
 def dvc_project_of(reg: "Registry", commit: str, path: str) -> str:
-    """The DVC project ``path`` belongs to at ``commit``: the nearest directory above it
-    holding ``.dvc/config`` (a subrepo made by ``dvc init --subdir``), else the root."""
-    d = posixpath.dirname(path)
-    while d:
-        if reg.repo.show_blob(f"{commit}:{d}/.dvc/config") is not None:
-            return d
-        d = posixpath.dirname(d)
-    return ""
+    """The DVC project ``path`` belongs to at ``commit``: the deepest directory holding
+    ``.dvc/config`` there (a subrepo made by ``dvc init --subdir``), else the root."""
+    from mvtools.dvcroots import deepest_project
+
+    return deepest_project(path, lambda d: reg.repo.show_blob(f"{commit}:{d}/.dvc/config") is not None)
 
 
 def cache_dir(root: Path) -> Path:
@@ -94,9 +91,17 @@ def cache_dir(root: Path) -> Path:
     return (root / ".dvc" / d).resolve() if d else root / ".dvc" / "cache"
 
 
+def cache_object(cache: Path, md5: str) -> Path | None:
+    """The object ``md5`` names in a DVC cache (DVC 3's ``files/md5/`` layout, else DVC 2's)."""
+    for p in (cache / "files" / "md5" / md5[:2] / md5[2:], cache / md5[:2] / md5[2:]):
+        if p.is_file():
+            return p
+    return None
+
+
 def read_artifact(reg: "Registry", name: str, commit: str, dvc_yamls: list[str]) -> Artifact:
     """What ``commit`` records about ``name``'s artifact (module docstring)."""
-    from mvtools.verify import _cached_sha256
+    from mvtools.verify import BadManifest, _cached_sha256
 
     src = Source(reg.repo, commit)
     declared = reg.config.models.get(name)
@@ -133,7 +138,11 @@ def read_artifact(reg: "Registry", name: str, commit: str, dvc_yamls: list[str])
     if rec.md5 is None:
         art.why = f"{rec.file} records no md5"
         return art
-    art.sha256 = _cached_sha256(cache_dir(reg.root / art.project), rec.md5)
+    try:
+        art.sha256 = _cached_sha256(cache_dir(reg.root / art.project), rec.md5)
+    except BadManifest as exc:  # imported with the md5 alone; record-sha256 checks what it fetches
+        art.why = str(exc)
+        return art
     if art.sha256 is None:
         art.why = "not in the local DVC cache"
     return art

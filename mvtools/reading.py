@@ -15,7 +15,7 @@ from mvtools import ledger as L
 from mvtools.config import Config, load_config
 from mvtools.errors import ConfigError, InternalError, MvtoolsError, NotFound
 from mvtools.gitops import Repo
-from mvtools.gtoconfig import read_gto_config
+from mvtools.gtoconfig import GtoConfig, read_gto_config
 from mvtools.state import ModelState, fold, is_imported
 from mvtools.versioning import Version, model_tag_pattern, parse_tag
 
@@ -45,6 +45,7 @@ class RegistryReader:
         self.cache = L.LedgerCache(self.repo.ledger_cache_dir)
         self._states: dict[str, ModelState] | None = None
         self._broken: dict[str, MvtoolsError] = {}
+        self._gto: GtoConfig | None = None
         self.committed_only = False  # set by a write transaction: build only on committed ledgers
 
     def transaction(self) -> "Transaction":
@@ -92,7 +93,13 @@ class RegistryReader:
             states, self._broken = {}, {}
             for n in sorted(names):
                 try:
-                    states[n] = self.fold(n, self.load_ledger(n).events)
+                    events = self.load_ledger(n).events
+                except (ConfigError, InternalError) as exc:
+                    self._broken[n] = exc
+                    continue
+                stages = self._gto_stages(events)  # a broken .gto is the repository's error, not n's
+                try:
+                    states[n] = fold(n, events, stages)
                 except (ConfigError, InternalError) as exc:
                     self._broken[n] = exc
             self._states = states
@@ -111,8 +118,16 @@ class RegistryReader:
 
     def fold(self, name: str, events: list[dict[str, Any]]) -> ModelState:
         """``state.fold``; events imported from GTO see ``.gto``'s stage list, as GTO does."""
-        stages = read_gto_config(self.root).stages if any(is_imported(e) for e in events) else None
-        return fold(name, events, stages)
+        return fold(name, events, self._gto_stages(events))
+
+    def _gto_stages(self, events: list[dict[str, Any]]) -> tuple[str, ...] | None:
+        """``.gto``'s stage list where ``events`` hold imported ones (else None: mvtools'
+        own events keep mvtools.yaml's stages); read once per reader."""
+        if not any(is_imported(e) for e in events):
+            return None
+        if self._gto is None:
+            self._gto = read_gto_config(self.root)
+        return self._gto.stages
 
     def show(self, name: str | None = None, *, include_deprecated: bool = False) -> Show:
         """The models' summaries. All of them: a model whose ledger cannot be read is left

@@ -27,10 +27,9 @@ if TYPE_CHECKING:
 
 
 def _cache_object(cache: Path, md5: str) -> Path | None:
-    for p in (cache / "files" / "md5" / md5[:2] / md5[2:], cache / md5[:2] / md5[2:]):
-        if p.is_file():
-            return p
-    return None
+    from mvtools.gto_artifacts import cache_object
+
+    return cache_object(cache, md5)
 
 
 def _file_md5s(p: Path) -> tuple[set[str], int]:

@@ -206,10 +206,9 @@ def _cache_dir(reg: Registry, project: str = "") -> Path:
 
 
 def _cache_file(cache: Path, md5: str) -> Path | None:
-    for p in (cache / "files" / "md5" / md5[:2] / md5[2:], cache / md5[:2] / md5[2:]):
-        if p.exists():
-            return p
-    return None
+    from mvtools.gto_artifacts import cache_object
+
+    return cache_object(cache, md5)
 
 
 def _sha256_file(p: Path) -> str:
@@ -217,17 +216,28 @@ def _sha256_file(p: Path) -> str:
         return sha256_of(fh.read)[0]
 
 
+class BadManifest(ValueError):
+    """A cached ``.dir`` manifest that is not DVC's (the message says which)."""
+
+
 def _cached_sha256(cache: Path, md5: str) -> str | None:
+    """The sha256 of the cached object ``md5`` (None: not cached); BadManifest when a
+    directory's manifest is damaged."""
     if md5.endswith(".dir"):
         manifest = _cache_file(cache, md5)
         if manifest is None:
             return None
+        try:
+            pairs = [(str(e["relpath"]), str(e["md5"])) for e in json.loads(manifest.read_bytes())]
+        except (ValueError, TypeError, KeyError):
+            raise BadManifest(f"the cached DVC manifest {md5} is damaged (not DVC's list of "
+                              "{md5, relpath})") from None
         files = []
-        for entry in json.loads(manifest.read_bytes()):
-            f = _cache_file(cache, entry["md5"])
+        for relpath, entry_md5 in pairs:
+            f = _cache_file(cache, entry_md5)
             if f is None:
                 return None
-            files.append((entry["relpath"], _sha256_file(f)))
+            files.append((relpath, _sha256_file(f)))
         return tree_sha256(files)
     f = _cache_file(cache, md5)
     return _sha256_file(f) if f else None
@@ -264,7 +274,11 @@ def _bytes(reg: Registry, rep: Report, ledgers: dict[str, L.Ledger], fetch: bool
                 got = git_sha256(reg.repo, commit, ev["path"])
             else:
                 project = project_at(reg.root, str(ev.get("path") or ""))  # a DVC subrepo has its own cache
-                got = _cached_sha256(_cache_dir(reg, project) if project else cache, str(ev["md5"]))
+                try:
+                    got = _cached_sha256(_cache_dir(reg, project) if project else cache, str(ev["md5"]))
+                except BadManifest as exc:
+                    rep.add("bytes", where, str(exc))
+                    continue
                 if got is None and fetch:
                     got, why = _fetched_sha256(reg, ev, commit)
                     if got is None:

@@ -7,6 +7,9 @@ reach, as for a user without credentials): ``gto show --json`` is what GTO says;
 ``mvtools show --json --all`` names the same latest version and the same stage holders for
 every model GTO registers; ``mvtools verify`` exits 0; and the next registration of a
 model continues above every version GTO numbered (GTO reads that version as the latest).
+The import reports each tag (imported, and how its bytes are known, or skipped and why), and
+a second run imports nothing. Two bundles get closer checks (the per-tag report of GTO's own
+test fixture; params, lineage and md5 comparison at each tag of the get-started pipeline).
 """
 
 from __future__ import annotations
@@ -16,8 +19,9 @@ import subprocess
 from pathlib import Path
 
 import pytest
+import yaml
 
-from conftest import BIN, ROOT, git, mvtools, run, write_model
+from conftest import BIN, ROOT, git, head, mvtools, run, write_model
 
 # beside the project's checkout (shared/ sits next to the main checkout and its worktrees' parent)
 CORPUS = next((p / "shared" / "corpus" / "gto-repos" for p in ROOT.parents
@@ -59,12 +63,14 @@ def clone(request: pytest.FixtureRequest, tmp_path: Path) -> Path:
     return r
 
 
-def _adopt(r: Path) -> None:
+def _adopt(r: Path) -> dict:  # type: ignore[type-arg]
+    """`mvtools init` (its files committed), `mvtools import-gto --json`: the import's report."""
     mvtools(r, "init")
     if git(r, "status", "--porcelain").stdout.strip():
         git(r, "add", "-A")
         git(r, "commit", "-q", "-m", "Adopt mvtools")
-    mvtools(r, "import-gto")
+    doc: dict = json.loads(mvtools(r, "import-gto", "--json").stdout)  # type: ignore[type-arg]
+    return doc
 
 
 def _register_next(r: Path, names: list[str]) -> tuple[str, str] | None:
@@ -94,10 +100,18 @@ def _register_next(r: Path, names: list[str]) -> tuple[str, str] | None:
 def test_mvtools_adopts_the_bundle_as_gto_shows_it(clone: Path) -> None:
     r = clone
     want = gto_registered(r)
-    _adopt(r)
+    doc = _adopt(r)
+    for t in doc["tags"]:  # each tag: imported (what, and how its bytes are known) or skipped (why)
+        assert ("imported" in t) != ("skipped" in t), t
+        if t.get("imported") == "register":
+            assert t["bytes"] in ("sha256", "md5", "none")
     got = mv_show(r)
     for name, w in want.items():
         assert got.get(name) == w, f"{name}: gto show says {w}, mvtools show {got.get(name)}"
+    h = head(r)
+    again = json.loads(mvtools(r, "import-gto", "--json").stdout)  # a second run: nothing
+    assert again["imported"] == {} and head(r) == h
+    assert [t for t in again["tags"] if "imported" in t] == []
     mvtools(r, "verify")
 
     from mvtools.reading import RegistryReader
@@ -114,3 +128,44 @@ def test_mvtools_adopts_the_bundle_as_gto_shows_it(clone: Path) -> None:
         assert all(Version(version) > Version(v) for v in numbered[name]), (name, version, numbered[name])
         assert gto_registered(r)[name]["latest"] == mv_show(r)[name]["latest"] == version
         mvtools(r, "verify")
+
+
+def _clone(tmp_path: Path, name: str) -> Path:
+    bundle = CORPUS / f"{name}.bundle"
+    if not bundle.exists():
+        pytest.skip(f"{bundle} is not here")
+    r = tmp_path / name
+    git(tmp_path, "clone", "-q", str(bundle), str(r))
+    return r
+
+
+def test_fixture_registry_reports_each_tag(tmp_path: Path) -> None:
+    r = _clone(tmp_path, "amritghimire__fixture-model-registry")
+    mvtools(r, "init")
+    doc = json.loads(mvtools(r, "import-gto", "--json").stdout)
+    t = {x["tag"]: x for x in doc["tags"]}
+    assert ".gto" in t["gto-mlem-not-in-mlem-dir#test#1"]["skipped"]  # `test` is not in .gto's stages
+    assert t["gto-no-path@v0.0.1"]["path"] is None and t["gto-no-path@v0.0.1"]["bytes"] == "none"
+    assert t["gto-external-s3@v0.0.1"]["path"].startswith("s3://mycorp/")  # not mangled to s3:/
+    assert t["gto-mlem-dvc@v3.0.0"]["bytes"] == "md5"  # DVC records it, the remote is out of reach
+    assert doc["follow_up"] == "mvtools record-sha256"
+    text = mvtools(r, "import-gto").stdout
+    assert "skipped gto-mlem-not-in-mlem-dir#test#1" in text and "nothing to import" in text
+
+
+def test_get_started_reads_params_and_lineage_at_each_tag(tmp_path: Path) -> None:
+    r = _clone(tmp_path, "iterative__example-get-started")
+    mvtools(r, "init")
+    mvtools(r, "import-gto")
+    text = (r / "registry" / "text-classification.yaml").read_text()
+    regs = [e for e in yaml.safe_load(text)["events"] if e["event"] == "register"]
+    assert [e["version"] for e in regs] == ["v1.0.0", "v1.1.0", "v1.2.0"]
+    for ev in regs:
+        assert ev["sha256"] is None and ev["md5"] and ev["size"]
+        assert ev["lineage"]["stage"] == "train" and ev["params"]
+    assert regs[0]["lineage"]["deps"] != regs[1]["lineage"]["deps"]  # read at each tagged commit
+    # no sha256 known: the bytes compare by the md5 and size their commits record
+    art = json.loads(mvtools(r, "compare", "text-classification", "v1.0.0", "v1.2.0", "--json").stdout)["artifact"]
+    assert art["changed"] is True and art["size"]["delta"] == regs[2]["size"] - regs[0]["size"]
+    art = json.loads(mvtools(r, "compare", "text-classification", "v1.1.0", "v1.2.0", "--json").stdout)["artifact"]
+    assert art["changed"] is False  # one md5 (the same model.pkl)

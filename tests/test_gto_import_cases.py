@@ -273,3 +273,66 @@ def test_record_sha256_fetches_through_the_subrepos_own_remote(tmp_path: Path) -
     p = mvtools(r, "record-sha256", "net", check=False)
     assert p.returncode == 0, p.stdout + p.stderr
     assert ledger(r, "net")[-1]["sha256"] == hashlib.sha256(b"subrepo weights\n").hexdigest()
+
+
+@pytest.mark.parametrize("text", ["stages: prod\n", "stages: [\n"])
+def test_a_hand_broken_gto_is_the_repositorys_error_not_a_ledgers(tmp_path: Path, text: str) -> None:
+    """A `.gto` edited by hand into something GTO refuses too: `show --all` is refused in one
+    line (exit 2, no half-printed table), as `show NAME` and `verify` are; it does not list
+    every imported model as a broken ledger."""
+    from conftest import assert_refused
+
+    r = new_repo(tmp_path)
+    (r / ".gto").write_text("stages: [dev, prod]\n")
+    write_model(r, "models/clf.bin", "clf one\n")
+    git(r, "add", "-A")
+    git(r, "commit", "-q", "-m", "one")
+    gto(r, "register", "clf", "--version", "v1.0.0")
+    gto(r, "assign", "clf", "--version", "v1.0.0", "--stage", "dev")
+    mvtools(r, "init", "--hooks", "none")
+    mvtools(r, "import-gto")
+    (r / ".gto").write_text(text)
+    for args in (("show", "--all"), ("show", "--json", "--all"), ("show", "clf"), ("verify",)):
+        assert ".gto" in assert_refused(r, *args, code=2)
+
+
+def test_a_model_annotated_in_artifacts_yaml_is_versioned_on_commit(tmp_path: Path) -> None:
+    """GTO < 1.0's root `artifacts.yaml` declares a model to mvtools as it does to GTO: after
+    adoption, a commit changing its bytes registers the next version above GTO's, by the
+    hook, and `mvtools register NAME` knows it (a remote path there is declared, not hashed)."""
+    r = new_repo(tmp_path)
+    write_model(r, "models/clf.bin", "clf one\n")
+    (r / "artifacts.yaml").write_text("clf:\n  path: models/clf.bin\n  type: model\n"
+                                      "seg:\n  path: s3://bucket/seg.pt\n  type: model\n"
+                                      "data:\n  path: data/raw\n  type: dataset\n")
+    git(r, "add", "-A")
+    git(r, "commit", "-q", "-m", "models")
+    gto(r, "register", "clf", "--version", "v1.2.0")
+    mvtools(r, "init")
+    git(r, "add", "-A")
+    git(r, "commit", "-q", "-m", "Adopt mvtools")
+    mvtools(r, "import-gto")
+    write_model(r, "models/clf.bin", "clf two\n")
+    git(r, "commit", "-q", "-am", "retrain")
+    assert "clf@v1.2.1" in tags(r)
+    assert gto_show(r)["clf"]["latest"] == mv_show(r)["clf"]["latest"] == "v1.2.1"
+    write_model(r, "models/clf.bin", "clf three\n")
+    git(r, "commit", "-q", "--no-verify", "-am", "retrain again")
+    assert "v1.2.2" in mvtools(r, "register", "clf").stdout
+    mvtools(r, "verify")
+    from mvtools.config import load_config
+
+    models = load_config(r).models
+    assert sorted(models) == ["clf", "seg"] and models["seg"].path == "s3://bucket/seg.pt"
+
+
+@pytest.mark.parametrize("text", ["- a list, not GTO's\n", "key: [\n", "name: just a string\n"])
+def test_an_artifacts_yaml_in_another_format_declares_nothing(repo: Path, text: str) -> None:
+    """A root `artifacts.yaml` that is not GTO's format (another tool's file) declares no model
+    and blocks no command or hook."""
+    (repo / "artifacts.yaml").write_text(text)
+    mvtools(repo, "init")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "adopt")
+    assert json.loads(mvtools(repo, "show", "--json", "--all").stdout)["models"] == []
+    mvtools(repo, "verify")

@@ -42,3 +42,25 @@ def test_verify_fetch_checks_the_remote(tmp_path: Path) -> None:
     git(tmp_path, "clone", "-q", "-b", "main", str(bare), str(clone2))
     rc, rep = verify(clone2, "--fetch")
     assert rc == 1 and [p["kind"] for p in rep["problems"]] == ["bytes"]
+
+
+@pytest.mark.parametrize("manifest", ["not json\n", '[{"relpath": "a"}]\n', '{"md5": 1}\n'])
+def test_a_corrupt_cached_directory_manifest_is_a_problem_not_a_crash(repo: Path, manifest: str) -> None:
+    """A DVC-tracked directory whose cached `.dir` manifest is damaged: verify names the
+    version's bytes as a problem (exit 1), never an internal error."""
+    dvc(repo, "init", "-q")
+    (repo / "m").mkdir()
+    (repo / "m" / "a").write_text("a\n")
+    (repo / "m" / "b").write_text("b\n")
+    dvc(repo, "add", "-q", "m")
+    (repo / "mvtools.yaml").write_text("mvtools: 1\nmodels:\n  - name: dm\n    path: m\n")
+    mvtools(repo, "init")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "one")
+    assert verify(repo)[0] == 0
+    (obj,) = (repo / ".dvc" / "cache").rglob("*.dir")
+    obj.chmod(0o644)
+    obj.write_text(manifest)
+    code, doc = verify(repo)
+    assert code == 1 and [p["kind"] for p in doc["problems"]] == ["bytes"], doc
+    assert "manifest" in doc["problems"][0]["message"]
