@@ -50,6 +50,7 @@ class Unpushed:
     commit: str
     parent: str | None
     new_events: dict[str, list[dict[str, Any]]]  # ledger path -> events this commit appended
+    by_tag: bool = False  # a remote tag holds it (published, not on the branch): its numbers stay
 
 
 @dataclass
@@ -76,13 +77,16 @@ def _parents(repo: Repo, rev: str) -> list[str]:
 
 
 def unpushed(reg: "Registry", remote: Remote) -> list[Unpushed]:
-    """HEAD's commits no remote ref or remote tag holds, oldest first, with the events each
-    appended to each ledger."""
+    """HEAD's commits no remote branch holds, oldest first, with the events each appended to
+    each ledger; those a remote tag holds (a tag pushed without its branch) are marked: they
+    are replayed onto the branch, but their numbers are published (I1) and stay."""
     repo = reg.repo
     if repo.head is None:
         return []
     out = repo.out("rev-list", "--reverse", "--topo-order", "--parents", "HEAD", "--not",
-                   f"--remotes={remote.name}", f"--glob={remote.tag_refs}*")
+                   f"--remotes={remote.name}")
+    untagged = set(repo.out("rev-list", "HEAD", "--not", f"--remotes={remote.name}",
+                            f"--glob={remote.tag_refs}*").split()) if out else set()
     regdir = reg.config.registry_dir
     res = []
     for line in out.splitlines():
@@ -100,7 +104,7 @@ def unpushed(reg: "Registry", remote: Remote) -> list[Unpushed]:
             cur = _ledger(reg, commit, rel, model)
             have = {e["id"] for e in old}
             new[rel] = [e for e in cur if e["id"] not in have]
-        res.append(Unpushed(commit, parent, new))
+        res.append(Unpushed(commit, parent, new, by_tag=commit not in untagged))
     return res
 
 
@@ -160,7 +164,9 @@ def plan(reg: "Registry", remote: Remote) -> Plan:
                 pt = parse_tag(ev["tag"]) if isinstance(ev.get("tag"), str) else None
                 if pt is not None and pt.counter is not None:
                     counters[model] = max(counters.get(model, 0), pt.counter)
-    mine = [ev for c in commits for evs in c.new_events.values() for ev in evs if ev["id"] not in p.published_ids]
+    # a commit a remote tag holds is published: its events are replayed but never renumbered
+    mine = [ev for c in commits if not c.by_tag for evs in c.new_events.values() for ev in evs
+            if ev["id"] not in p.published_ids]
     _renumber_versions(reg, p, mine, published)
     _renumber_counters(p, mine, counters)
     return p

@@ -310,3 +310,60 @@ def test_resolve_leaves_a_merge_stopped_on_other_files_to_the_user(git_team: tup
     assert git(b, "pull", "--no-rebase", "--no-edit", check=False).returncode != 0
     line = assert_refused(b, "resolve", code=2)
     assert "a merge is in progress with conflicts in README.md" in line, line
+
+
+# -- mvtools push and a plain git push agree (the pre-push hook) ----------------------------
+def _refusal_hint(stderr: str) -> str:
+    """The command a pre-push refusal names, as printed (after 'run: ', before ' (')."""
+    line = next(ln for ln in stderr.splitlines() if "mvtools: error:" in ln)
+    return line.split("run: ", 1)[1].split(" (")[0].strip()
+
+
+def test_a_plain_push_refused_on_a_clash_names_mvtools_push_which_renumbers_and_lands_it(
+        git_team: tuple[Path, str], tmp_path: Path, git_daemon: GitDaemon) -> None:
+    _r, url = git_team
+    a, b = _clone(url, tmp_path / "a"), _clone(url, tmp_path / "b")
+    _register_git(a, "a 1\n", "a1")
+    mvtools(a, "push")
+    assert git(a, "push", "origin", "main").returncode == 0  # a plain push after mvtools push: nothing to do
+    before = _remote_tags(git_daemon.path())
+    _register_git(b, "b 1\n", "b1")  # clf@v0.1.1 here too, other bytes
+    proc = git(b, "push", "origin", "main", check=False)
+    assert proc.returncode != 0, proc.stderr
+    assert "another clone took v0.1.1 first" in proc.stderr, proc.stderr
+    assert _remote_tags(git_daemon.path()) == before  # nothing of b's was published
+    hint = _refusal_hint(proc.stderr)
+    assert hint == "mvtools push origin", proc.stderr
+    out = subprocess.run([sys.executable, "-m", *hint.split()], cwd=b, capture_output=True, text=True,
+                         env=os.environ.copy())
+    assert out.returncode == 0, out.stderr
+    assert "clf@v0.1.1 -> clf@v0.1.2" in out.stdout, out.stdout
+    remote = _remote_tags(git_daemon.path())
+    assert remote["clf@v0.1.1"] == before["clf@v0.1.1"]
+    assert git(b, "show", f"{remote['clf@v0.1.2']}:models/clf.bin").stdout == "b 1\n"
+    push_again = git(b, "push", "origin", "main")  # and a plain push after it is a no-op
+    assert "Everything up-to-date" in push_again.stderr and _remote_tags(git_daemon.path()) == remote
+    git(a, "pull", "-q", "--tags")
+    assert [e["version"] for e in _events(a, "clf")] == ["v0.1.0", "v0.1.1", "v0.1.2"]
+    assert json.loads(mvtools(a, "verify", "--json").stdout)["ok"]
+
+
+def test_a_registration_published_by_its_tag_alone_lands_on_the_branch(git_team: tuple[Path, str], tmp_path: Path,
+                                                                      git_daemon: GitDaemon) -> None:
+    """b's clf@v0.1.1 reached the remote by its tag only (a plain push whose branch was then
+    rejected, or git push origin TAG); mvtools push keeps the number and puts its event on
+    the remote branch, beside a's renumbered one."""
+    _r, url = git_team
+    a, b = _clone(url, tmp_path / "a"), _clone(url, tmp_path / "b")
+    _register_git(b, "b 1\n", "b1")
+    git(b, "push", "-q", "origin", "clf@v0.1.1", env={"MVTOOLS_SKIP": "1"})
+    _register_git(a, "a 1\n", "a1")
+    mvtools(a, "push")
+    mvtools(b, "push")
+    fresh = tmp_path / "fresh"
+    git(tmp_path, "clone", "-q", url, str(fresh))
+    regs = {e["version"]: e for e in _events(fresh, "clf") if e["event"] == "register"}
+    assert sorted(regs) == ["v0.1.0", "v0.1.1", "v0.1.2"], regs
+    remote = _remote_tags(git_daemon.path())
+    assert git(fresh, "show", f"{remote['clf@v0.1.1']}:models/clf.bin").stdout == "b 1\n"
+    assert json.loads(mvtools(fresh, "verify", "--json").stdout)["ok"]
