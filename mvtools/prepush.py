@@ -263,13 +263,17 @@ def _missing_bytes(reg: Registry, events: list[dict[str, Any]]) -> list[dict[str
 
 def _refuse_clash(push: _Push, remote_tags: dict[str, str], added: list[dict[str, Any]]) -> None:
     """A version the remote's tag binds to another commit: another clone published the
-    number first, so this clone's registration is provisional (I1)."""
+    number first, so this clone's registration is provisional (I1). The version is compared,
+    not the tag's name: GTO's counter form spells one version many ways (NAME@V#4, NAME@V#5)."""
     for ev in added:
         tag = ev.get("tag")
-        if ev["event"] != "register" or not isinstance(tag, str) or tag not in remote_tags:
+        if ev["event"] != "register" or not isinstance(tag, str):
             continue
         mine = push.local_tags.get(tag)
-        if mine is None or mine[0] != remote_tags[tag]:
+        theirs = next((t for t, c in sorted(remote_tags.items()) if is_tag_of(t, ev["model"], "version", ev["version"])
+                       and (mine is None or c != mine[0])), None)
+        if theirs is not None:
+            tag = theirs
             raise CheckFailed(f"refusing to push: {push.remote} publishes {tag} on commit {remote_tags[tag][:12]}, "
                               f"not on this clone's {(mine[0][:12] if mine else 'registration')}: another clone "
                               f"took {ev['version']} first; run: mvtools push {push.remote} (it renumbers "
