@@ -348,6 +348,60 @@ def test_a_plain_push_refused_on_a_clash_names_mvtools_push_which_renumbers_and_
     assert json.loads(mvtools(a, "verify", "--json").stdout)["ok"]
 
 
+@pytest.fixture
+def counter_team(tmp_path: Path, git_daemon: GitDaemon) -> tuple[Path, str]:
+    """`clf` whose v0.1.0 GTO registered in its counter form (clf@v0.1.0#1, imported), so
+    mvtools writes that form too (clf@v0.1.1#2, ...); pushed to the daemon: (repo, URL)."""
+    r = init_repo(tmp_path / "seed", "  - name: clf\n    path: models/clf.bin\n")
+    git(r, "add", "-A")
+    git(r, "commit", "-q", "-m", "mvtools", env={"MVTOOLS_SKIP": "1"})
+    write_model(r, "models/clf.bin", "clf 0\n")
+    git(r, "add", "-A")
+    git(r, "commit", "-q", "-m", "clf 0 for gto", env={"MVTOOLS_SKIP": "1"})
+    subprocess.run([str(BIN / "gto"), "register", "clf", "HEAD", "--version", "v0.1.0", "--simple", "false"],
+                   cwd=r, check=True, capture_output=True)
+    mvtools(r, "install-hooks")
+    mvtools(r, "import-gto")
+    assert "clf@v0.1.0#1" in tags(r)
+    url = git_daemon.bare("origin")
+    git(r, "remote", "add", "origin", url)
+    mvtools(r, "push")
+    return r, url
+
+
+def test_counter_form_clash_is_refused_by_a_plain_push_and_renumbered_in_that_form(
+        counter_team: tuple[Path, str], tmp_path: Path, git_daemon: GitDaemon) -> None:
+    """GTO's counter form: a's clf@v0.1.1#2 and b's clf@v0.1.1#3 (b promoted first) are the
+    same version under two names; the hook compares versions, not tag names, and mvtools
+    push gives b's the next version and counter, in the counter form."""
+    _r, url = counter_team
+    a, b = _clone(url, tmp_path / "a"), _clone(url, tmp_path / "b")
+    _register_git(a, "a 1\n", "a1")
+    assert "clf@v0.1.1#2" in tags(a), tags(a)
+    mvtools(a, "push")
+    before = _remote_tags(git_daemon.path())
+    mvtools(b, "promote", "clf", "v0.1.0", "staging")  # clf#staging#2 (a's v0.1.1 took #2 too)
+    _register_git(b, "b 1\n", "b1")
+    assert "clf@v0.1.1#3" in tags(b), tags(b)
+    proc = git(b, "push", "origin", "main", check=False)
+    assert proc.returncode != 0 and "another clone took v0.1.1 first" in proc.stderr, proc.stderr
+    assert _remote_tags(git_daemon.path()) == before
+    hint = _refusal_hint(proc.stderr)
+    out = subprocess.run([sys.executable, "-m", *hint.split()], cwd=b, capture_output=True, text=True,
+                         env=os.environ.copy())
+    assert out.returncode == 0, out.stderr
+    remote = _remote_tags(git_daemon.path())
+    for t, c in before.items():
+        assert remote[t] == c
+    new = sorted(set(remote) - set(before))
+    assert new == ["clf#staging#3", "clf@v0.1.2#4"], (new, out.stdout)
+    assert git(b, "show", f"{remote['clf@v0.1.2#4']}:models/clf.bin").stdout == "b 1\n"
+    for c in (a, b):
+        git(c, "pull", "-q", "--tags")
+        assert json.loads(mvtools(c, "verify", "--json").stdout)["ok"]
+        assert gto_show(c)["clf"] == {"latest": "v0.1.2", "stages": {"staging": "v0.1.0"}}
+
+
 def test_a_registration_published_by_its_tag_alone_lands_on_the_branch(git_team: tuple[Path, str], tmp_path: Path,
                                                                       git_daemon: GitDaemon) -> None:
     """b's clf@v0.1.1 reached the remote by its tag only (a plain push whose branch was then
