@@ -216,6 +216,8 @@ def pre_push(repo: Repo, stdin: str, remote: str | None = None) -> int:
     if not new and not unrecorded and not any(parse_tag(t) for t in pushed_tags):
         return 0
     send = cfg.push.on_git_push == "send"
+    if new:
+        _refuse_behind(push, updates)
     if unrecorded:
         _refuse_unrecorded(push, unrecorded, send)
     owed: list[str] = []
@@ -278,6 +280,23 @@ def _refuse_clash(push: _Push, remote_tags: dict[str, str], added: list[dict[str
                               f"not on this clone's {(mine[0][:12] if mine else 'registration')}: another clone "
                               f"took {ev['version']} first; run: mvtools push {push.remote} (it renumbers "
                               "unpushed registrations)")
+
+
+def _refuse_behind(push: _Push, updates: list[tuple[str, str, str, str]]) -> None:
+    """A pushed branch that does not contain the remote's tip (the remote value git read at
+    this push): git will refuse it as not a fast-forward after this hook has run, so its tags
+    and bytes are not sent first (they would publish versions on commits no remote branch
+    holds); ``mvtools push`` puts this clone's commits on the remote's and pushes them."""
+    for lref, lsha, rref, rsha in updates:
+        if rref.startswith("refs/tags/") or set(rsha) == {"0"} or push.repo.is_ancestor(rsha, lsha):
+            continue
+        branch = lref[len("refs/heads/"):] if lref.startswith("refs/heads/") else lref
+        cur = push.repo.out("symbolic-ref", "-q", "--short", "HEAD", check=False)
+        run = f"mvtools push {push.remote}" if branch == cur else f"git switch {branch} && mvtools push {push.remote}"
+        raise CheckFailed(f"refusing to push: {push.remote}'s {rref.removeprefix('refs/heads/')} has commits this "
+                          f"clone lacks, so git would refuse {branch} after its registry tags were sent; nothing "
+                          f"was pushed; run: {run} (it puts this clone's commits on {push.remote}'s, renumbering "
+                          "what clashes)")
 
 
 def _refuse_unrecorded(push: _Push, tags: list[str], send: bool) -> None:
