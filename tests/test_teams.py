@@ -421,3 +421,42 @@ def test_a_registration_published_by_its_tag_alone_lands_on_the_branch(git_team:
     remote = _remote_tags(git_daemon.path())
     assert git(fresh, "show", f"{remote['clf@v0.1.1']}:models/clf.bin").stdout == "b 1\n"
     assert json.loads(mvtools(fresh, "verify", "--json").stdout)["ok"]
+
+
+@pytest.mark.slow
+def test_three_clones_promoting_to_one_stage_at_once_all_land_and_gto_agrees(
+        git_team: tuple[Path, str], tmp_path: Path, git_daemon: GitDaemon) -> None:
+    _r, url = git_team
+    clones = [_clone(url, tmp_path / f"c{i}") for i in range(3)]
+    for i, c in enumerate(clones):
+        _register_git(c, f"clone {i}\n", f"c{i}")  # clf@v0.1.1 in each
+        mvtools(c, "promote", "clf", "v0.1.1", "staging")  # clf#staging#1 in each
+    start = threading.Barrier(len(clones))
+    results: list[subprocess.CompletedProcess[str] | None] = [None] * len(clones)
+
+    def push(i: int) -> None:
+        start.wait()
+        results[i] = subprocess.run([sys.executable, "-m", "mvtools", "push", "--json"], cwd=clones[i],
+                                    capture_output=True, text=True, env=os.environ.copy(), timeout=600)
+
+    threads = [threading.Thread(target=push, args=(i,)) for i in range(len(clones))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for i, proc in enumerate(results):
+        assert proc is not None and proc.returncode == 0, (i, proc and proc.stderr)
+    fresh = tmp_path / "fresh"
+    git(tmp_path, "clone", "-q", url, str(fresh))
+    evs = _events(fresh, "clf")
+    assert sorted(e["version"] for e in evs if e["event"] == "register") == ["v0.1.0", "v0.1.1", "v0.1.2", "v0.1.3"]
+    stage_tags = sorted(e["tag"] for e in evs if e["event"] == "promote")
+    assert stage_tags == ["clf#staging#1", "clf#staging#2", "clf#staging#3"], stage_tags
+    last = [e for e in evs if e["event"] == "promote"][-1]
+    assert json.loads(mvtools(fresh, "verify", "--policy", "--json").stdout)["ok"]
+    show = json.loads(mvtools(fresh, "show", "--json").stdout)["models"][0]
+    assert show["stages"] == {"staging": last["version"]} and show["latest"] == "v0.1.3"
+    assert gto_show(fresh)["clf"] == {"latest": "v0.1.3", "stages": {"staging": last["version"]}}
+    for c in clones:  # a plain pull brings every clone to the same registry
+        git(c, "pull", "-q", "--tags")
+        assert json.loads(mvtools(c, "show", "--json").stdout)["models"][0] == show
