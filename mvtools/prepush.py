@@ -216,8 +216,6 @@ def pre_push(repo: Repo, stdin: str, remote: str | None = None) -> int:
     if not new and not unrecorded and not any(parse_tag(t) for t in pushed_tags):
         return 0
     send = cfg.push.on_git_push == "send"
-    if new:
-        _refuse_behind(push, updates)
     if unrecorded:
         _refuse_unrecorded(push, unrecorded, send)
     owed: list[str] = []
@@ -230,6 +228,8 @@ def pre_push(repo: Repo, stdin: str, remote: str | None = None) -> int:
         wanted += [e for e in added if e["event"] == "register" and e.get("md5")]
     remote_tags = _remote_tags(repo, remote) if owed or racing else {}
     _refuse_clash(push, remote_tags, racing)
+    if new:
+        _refuse_behind(push, updates)
     owed = [t for t in owed if t not in remote_tags]
     owed = sorted(set(owed))
     lost = [t for t in owed if t not in push.local_tags]
