@@ -460,3 +460,22 @@ def test_three_clones_promoting_to_one_stage_at_once_all_land_and_gto_agrees(
     for c in clones:  # a plain pull brings every clone to the same registry
         git(c, "pull", "-q", "--tags")
         assert json.loads(mvtools(c, "show", "--json").stdout)["models"][0] == show
+
+
+def test_mvtools_push_publishes_only_the_tags_of_the_branch_it_pushes(git_team: tuple[Path, str], tmp_path: Path,
+                                                                     git_daemon: GitDaemon) -> None:
+    """A registration on another local branch stays unpublished (the pre-push hook refuses
+    such a tag for a plain push: no branch of the remote records its event), so its number
+    stays provisional; it is published with its branch."""
+    r, _url = git_team
+    git(r, "switch", "-q", "-c", "experiment")
+    _register_git(r, "exp 1\n", "experiment")  # clf@v0.1.1 on experiment only
+    git(r, "switch", "-q", "main")
+    (r / "README.md").write_text("docs\n")
+    git(r, "commit", "-qam", "docs")
+    mvtools(r, "push")
+    assert "clf@v0.1.1" not in _remote_tags(git_daemon.path())
+    git(r, "switch", "-q", "experiment")
+    mvtools(r, "push")  # experiment's registration, with its branch
+    remote = _remote_tags(git_daemon.path())
+    assert remote["clf@v0.1.1"] == git(r, "rev-parse", "HEAD").stdout.strip()
