@@ -14,7 +14,8 @@ it cannot be bypassed (signatures checked with ``git verify-commit``).
 
 A policy applies from the commit that introduced or changed it: ``verify --policy`` checks
 each event against the policy in the ``mvtools.yaml`` of the commit that holds the event,
-so adding a policy never fails the events made before it existed.
+so adding a policy never fails the events made before it existed; and against the policy
+of that commit's parent, so a commit cannot widen the policy for its own events.
 """
 
 from __future__ import annotations
@@ -87,12 +88,13 @@ def check_history(reg: Registry) -> list[dict[str, str]]:
             else:
                 continue
             commit = reg.commit_holding(name, ev["id"])
-            pol = policy_at(reg, commit, cache)
+            # and the policy before that commit: a commit cannot widen the policy for its own events
+            pols = [policy_at(reg, commit, cache)] + ([policy_at(reg, f"{commit}^", cache)] if commit else [])
             where = f"{name} {kind} {ev.get('version') or ''} {target}".strip()
-            if not allowed(pol, ev["actor"], action, target):
+            if not all(allowed(pol, ev["actor"], action, target) for pol in pols):
                 problems.append({"kind": "policy", "where": where,
                                  "message": f"{ev['actor']} may not {action} into {target!r}"})
-            if pol.signed:
+            if any(pol.signed for pol in pols):
                 ok = commit is not None and reg.repo.git("verify-commit", commit, check=False).returncode == 0
                 if not ok:
                     problems.append({"kind": "policy-signature", "where": where,

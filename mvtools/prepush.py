@@ -228,6 +228,8 @@ def pre_push(repo: Repo, stdin: str, remote: str | None = None) -> int:
         wanted += [e for e in added if e["event"] == "register" and e.get("md5")]
     remote_tags = _remote_tags(repo, remote) if owed or racing else {}
     _refuse_clash(push, remote_tags, racing)
+    if new:
+        _refuse_behind(push, updates)
     owed = [t for t in owed if t not in remote_tags]
     owed = sorted(set(owed))
     lost = [t for t in owed if t not in push.local_tags]
@@ -263,17 +265,38 @@ def _missing_bytes(reg: Registry, events: list[dict[str, Any]]) -> list[dict[str
 
 def _refuse_clash(push: _Push, remote_tags: dict[str, str], added: list[dict[str, Any]]) -> None:
     """A version the remote's tag binds to another commit: another clone published the
-    number first, so this clone's registration is provisional (I1)."""
+    number first, so this clone's registration is provisional (I1). The version is compared,
+    not the tag's name: GTO's counter form spells one version many ways (NAME@V#4, NAME@V#5)."""
     for ev in added:
         tag = ev.get("tag")
-        if ev["event"] != "register" or not isinstance(tag, str) or tag not in remote_tags:
+        if ev["event"] != "register" or not isinstance(tag, str):
             continue
         mine = push.local_tags.get(tag)
-        if mine is None or mine[0] != remote_tags[tag]:
+        theirs = next((t for t, c in sorted(remote_tags.items()) if is_tag_of(t, ev["model"], "version", ev["version"])
+                       and (mine is None or c != mine[0])), None)
+        if theirs is not None:
+            tag = theirs
             raise CheckFailed(f"refusing to push: {push.remote} publishes {tag} on commit {remote_tags[tag][:12]}, "
                               f"not on this clone's {(mine[0][:12] if mine else 'registration')}: another clone "
                               f"took {ev['version']} first; run: mvtools push {push.remote} (it renumbers "
                               "unpushed registrations)")
+
+
+def _refuse_behind(push: _Push, updates: list[tuple[str, str, str, str]]) -> None:
+    """A pushed branch that does not contain the remote's tip (the remote value git read at
+    this push): git will refuse it as not a fast-forward after this hook has run, so its tags
+    and bytes are not sent first (they would publish versions on commits no remote branch
+    holds); ``mvtools push`` puts this clone's commits on the remote's and pushes them."""
+    for lref, lsha, rref, rsha in updates:
+        if rref.startswith("refs/tags/") or set(rsha) == {"0"} or push.repo.is_ancestor(rsha, lsha):
+            continue
+        branch = lref[len("refs/heads/"):] if lref.startswith("refs/heads/") else lref
+        cur = push.repo.out("symbolic-ref", "-q", "--short", "HEAD", check=False)
+        run = f"mvtools push {push.remote}" if branch == cur else f"git switch {branch} && mvtools push {push.remote}"
+        raise CheckFailed(f"refusing to push: {push.remote}'s {rref.removeprefix('refs/heads/')} has commits this "
+                          f"clone lacks, so git would refuse {branch} after its registry tags were sent; nothing "
+                          f"was pushed; run: {run} (it puts this clone's commits on {push.remote}'s, renumbering "
+                          "what clashes)")
 
 
 def _refuse_unrecorded(push: _Push, tags: list[str], send: bool) -> None:

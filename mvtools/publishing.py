@@ -241,9 +241,12 @@ def push(reg: "Registry", remote: str | None = None) -> Outcome:
             for attempt in range(ATTEMPTS):
                 rem = fetch(repo, remote, branch)
                 _integrate(reg, rem, out)
-                # every registry tag but those the remote holds elsewhere (published first: its own)
+                # the registry tags of this branch (and of the remote's branches), but those the
+                # remote holds elsewhere (published first: its own); another local branch's tags
+                # wait for their branch, as the pre-push hook has a plain push's wait
+                here = _reachable_tags(repo, remote)
                 mine = [t for t, (c, _w) in repo.tags().items() if parse_tag(t) is not None
-                        and rem.tags.get(t, c) == c]
+                        and rem.tags.get(t, c) == c and t in here]
                 args = ["push", "--atomic", "--porcelain", *([] if has_upstream else ["--set-upstream"]), "--",
                         remote, f"HEAD:refs/heads/{branch}", *[f"refs/tags/{t}" for t in mine]]
                 proc = repo.git(*args, check=False, env=dict(os.environ, MVTOOLS_SKIP="1", GIT_TERMINAL_PROMPT="0"))
@@ -260,6 +263,13 @@ def push(reg: "Registry", remote: str | None = None) -> Outcome:
         finally:
             if rem is not None:
                 _drop_namespace(repo, rem.tag_refs, adopt=True)
+
+
+def _reachable_tags(repo: Repo, remote: str) -> set[str]:
+    """The tags on commits HEAD or a branch of ``remote`` (as fetched) holds."""
+    tips = ["HEAD", *repo.out("for-each-ref", "--format=%(refname)", f"refs/remotes/{remote}/").split()]
+    return set(repo.out("for-each-ref", "--format=%(refname:strip=2)", *[f"--merged={t}" for t in tips],
+                        "refs/tags").splitlines())
 
 
 def _push_bytes(reg: "Registry") -> int:

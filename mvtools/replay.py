@@ -22,12 +22,13 @@ from typing import TYPE_CHECKING, Any
 from mvtools import ledger as L
 from mvtools.errors import ConfigError, UsageError
 from mvtools.gitops import EMPTY_TREE, Repo
-from mvtools.versioning import FIRST, Version, next_semver, parse_tag, stage_tag, version_tag
+from mvtools.versioning import FIRST, ParsedTag, Version, deprecated_tag, next_semver, parse_tag, stage_tag, version_tag
 
 if TYPE_CHECKING:
     from mvtools.registry import Registry
 
 ZERO = "0" * 40
+_NO_COUNTER = ParsedTag("", "version")
 
 
 class ReplayConflict(UsageError):
@@ -50,6 +51,7 @@ class Unpushed:
     commit: str
     parent: str | None
     new_events: dict[str, list[dict[str, Any]]]  # ledger path -> events this commit appended
+    by_tag: bool = False  # a remote tag holds it (published, not on the branch): its numbers stay
 
 
 @dataclass
@@ -76,13 +78,16 @@ def _parents(repo: Repo, rev: str) -> list[str]:
 
 
 def unpushed(reg: "Registry", remote: Remote) -> list[Unpushed]:
-    """HEAD's commits no remote ref or remote tag holds, oldest first, with the events each
-    appended to each ledger."""
+    """HEAD's commits no remote branch holds, oldest first, with the events each appended to
+    each ledger; those a remote tag holds (a tag pushed without its branch) are marked: they
+    are replayed onto the branch, but their numbers are published (I1) and stay."""
     repo = reg.repo
     if repo.head is None:
         return []
     out = repo.out("rev-list", "--reverse", "--topo-order", "--parents", "HEAD", "--not",
-                   f"--remotes={remote.name}", f"--glob={remote.tag_refs}*")
+                   f"--remotes={remote.name}")
+    untagged = set(repo.out("rev-list", "HEAD", "--not", f"--remotes={remote.name}",
+                            f"--glob={remote.tag_refs}*").split()) if out else set()
     regdir = reg.config.registry_dir
     res = []
     for line in out.splitlines():
@@ -100,7 +105,7 @@ def unpushed(reg: "Registry", remote: Remote) -> list[Unpushed]:
             cur = _ledger(reg, commit, rel, model)
             have = {e["id"] for e in old}
             new[rel] = [e for e in cur if e["id"] not in have]
-        res.append(Unpushed(commit, parent, new))
+        res.append(Unpushed(commit, parent, new, by_tag=commit not in untagged))
     return res
 
 
@@ -160,7 +165,9 @@ def plan(reg: "Registry", remote: Remote) -> Plan:
                 pt = parse_tag(ev["tag"]) if isinstance(ev.get("tag"), str) else None
                 if pt is not None and pt.counter is not None:
                     counters[model] = max(counters.get(model, 0), pt.counter)
-    mine = [ev for c in commits for evs in c.new_events.values() for ev in evs if ev["id"] not in p.published_ids]
+    # a commit a remote tag holds is published: its events are replayed but never renumbered
+    mine = [ev for c in commits if not c.by_tag for evs in c.new_events.values() for ev in evs
+            if ev["id"] not in p.published_ids]
     _renumber_versions(reg, p, mine, published)
     _renumber_counters(p, mine, counters)
     return p
@@ -189,9 +196,14 @@ def _renumber_versions(reg: "Registry", p: Plan, mine: list[dict[str, Any]],
 
 
 def _renumber_counters(p: Plan, mine: list[dict[str, Any]], counters: dict[str, int]) -> None:
-    staged = [ev for ev in mine if ev["event"] in ("promote", "rollback") and isinstance(ev.get("tag"), str)]
-    for model in dict.fromkeys(ev["model"] for ev in staged):
-        evs = [ev for ev in staged if ev["model"] == model]
+    """GTO's counter (``#N``): stage tags always carry it, and a repository in the counter
+    form spells version, archive and deprecation tags with it too (``NAME@V#N``); one
+    sequence per model. When this clone's counters are not above the remote's, they take
+    the next ones, in order."""
+    counted = [ev for ev in mine if isinstance(ev.get("tag"), str)
+               and (parse_tag(ev["tag"]) or _NO_COUNTER).counter is not None]
+    for model in dict.fromkeys(ev["model"] for ev in counted):
+        evs = [ev for ev in counted if ev["model"] == model]
         top = counters.get(model, 0)
         lowest = min((parse_tag(ev["tag"]).counter or 0) - (1 if ev["event"] == "rollback" else 0)  # type: ignore[union-attr]
                      for ev in evs)
@@ -200,24 +212,27 @@ def _renumber_counters(p: Plan, mine: list[dict[str, Any]], counters: dict[str, 
         for ev in evs:
             top += 2 if ev["event"] == "rollback" else 1
             p.counters[ev["id"]] = top
-            pt = parse_tag(ev["tag"])
-            assert pt is not None and pt.stage is not None
-            p.renamed_tags.append(f"{ev['tag']} -> {stage_tag(model, pt.stage, top, unassign=pt.kind == 'unassign')}")
+            p.renamed_tags.append(f"{ev['tag']} -> {rewrite_event(p, ev)['tag']}")
 
 
 def rewrite_event(p: Plan, ev: dict[str, Any]) -> dict[str, Any]:
-    """``ev`` with its versions and stage counter renumbered (and its id recomputed)."""
+    """``ev`` with its versions and GTO counter renumbered (and its id recomputed); a tag
+    keeps its form (simple, or GTO's counter form)."""
     model = ev["model"]
     out = dict(ev)
     for key in ("version", "previous"):
         if isinstance(ev.get(key), str) and (model, ev[key]) in p.versions:
             out[key] = p.versions[(model, ev[key])]
-    if ev["event"] in ("register", "archive") and out.get("version") != ev.get("version"):
-        out["tag"] = version_tag(model, out["version"], archived=ev["event"] == "archive")
-    if ev["id"] in p.counters:
-        pt = parse_tag(ev["tag"])
-        assert pt is not None and pt.stage is not None
-        out["tag"] = stage_tag(model, pt.stage, p.counters[ev["id"]], unassign=pt.kind == "unassign")
+    pt = parse_tag(ev["tag"]) if isinstance(ev.get("tag"), str) else None
+    if pt is not None and (out.get("version") != ev.get("version") or ev["id"] in p.counters):
+        counter = p.counters.get(ev["id"], pt.counter)
+        suffix = f"#{counter}" if counter is not None else ""
+        if pt.kind in ("version", "archive") and ev["event"] in ("register", "archive"):
+            out["tag"] = version_tag(model, out["version"], archived=pt.kind == "archive") + suffix
+        elif pt.kind == "deprecated":
+            out["tag"] = deprecated_tag(model) + suffix
+        elif pt.stage is not None and counter is not None:
+            out["tag"] = stage_tag(model, pt.stage, counter, unassign=pt.kind == "unassign")
     if out == ev:
         return ev
     out.pop("id")

@@ -68,12 +68,38 @@ def test_the_install_step_installs_the_pinned_source_or_mvtools_itself(tmp_path:
     proc = _run_step(install, plain, {**env, "MVTOOLS_SOURCE": PINNED})
     assert proc.returncode == 0, proc.stderr
     assert log.read_text().splitlines() == [f"install {PINNED}"]
+    # mvtools' own repository names the checked-out code as its source
     own = tmp_path / "mvtools-checkout"
     own.mkdir()
     shutil.copy(ROOT / "pyproject.toml", own / "pyproject.toml")
     log.unlink()
-    assert _run_step(install, own, {**env, "MVTOOLS_SOURCE": PINNED}).returncode == 0
+    assert _run_step(install, own, {**env, "MVTOOLS_SOURCE": "."}).returncode == 0
     assert log.read_text().splitlines() == ["install ."]
+
+
+def test_a_checkout_that_calls_itself_mvtools_does_not_replace_the_pinned_verifier(tmp_path: Path) -> None:
+    """A pull request that adds a pyproject.toml named mvtools (with a verify that always
+    passes) must not get its own code installed as the verifier: the source is the
+    workflow's pinned MVTOOLS_SOURCE, whatever the checkout holds."""
+    install = next(s for s in _steps() if "install" in s.get("name", ""))
+    env, log = _fake_pip(tmp_path)
+    pr = tmp_path / "pull-request-checkout"
+    pr.mkdir()
+    (pr / "pyproject.toml").write_text('[project]\nname = "mvtools"\n')
+    assert _run_step(install, pr, {**env, "MVTOOLS_SOURCE": PINNED}).returncode == 0
+    assert log.read_text().splitlines() == [f"install {PINNED}"]
+
+
+def test_the_install_step_brings_the_dvc_remote_plugin(tmp_path: Path) -> None:
+    """A fresh runner has no dvc-s3: verify --fetch of an S3 remote needs it installed."""
+    wf = _workflow()
+    assert "DVC_REMOTE_PLUGINS" in wf["env"]
+    install = next(s for s in _steps() if "install" in s.get("name", ""))
+    env, log = _fake_pip(tmp_path)
+    d = tmp_path / "repo"
+    d.mkdir()
+    assert _run_step(install, d, {**env, "MVTOOLS_SOURCE": PINNED, "DVC_REMOTE_PLUGINS": "dvc-s3"}).returncode == 0
+    assert log.read_text().splitlines() == [f"install {PINNED} dvc-s3"]
 
 
 @pytest.mark.slow

@@ -169,3 +169,17 @@ def test_verify_policy_signed_passes_with_ssh_signatures(r: Path, tmp_path: Path
     mvtools(r, "promote", "clf", "v0.1.1", "production", env=ALICE)
     doc = json.loads(mvtools(r, "verify", "--policy", "--json", check=False).stdout)
     assert [pr["kind"] for pr in doc["problems"]] == ["policy-signature"]
+
+
+def test_a_commit_cannot_widen_the_policy_for_its_own_event(r: Path) -> None:
+    """Bob adds himself to the policy in the very commit that holds his promote: the event is
+    judged by the policy before that commit too (a commit cannot authorise itself)."""
+    set_policy(r, "policy:\n  promote:\n    production: [alice@example.com]\n")
+    text = (r / "mvtools.yaml").read_text()
+    (r / "mvtools.yaml").write_text(text.replace("[alice@example.com]", "[alice@example.com, bob@example.com]"))
+    mvtools(r, "promote", "clf", "v0.1.0", "production", env=BOB)  # the work tree's policy lets him
+    if git(r, "status", "--porcelain", "mvtools.yaml").stdout:  # promote left it out: fold it in
+        git(r, "commit", "-q", "--amend", "--no-edit", "--", "mvtools.yaml", env={**BOB, "MVTOOLS_SKIP": "1"})
+    assert "mvtools.yaml" in git(r, "show", "--name-only", "--format=", "HEAD").stdout
+    p = mvtools(r, "verify", "--policy", check=False)
+    assert p.returncode == 1 and "<bob@example.com> may not promote" in p.stdout, p.stdout + p.stderr

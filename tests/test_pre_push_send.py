@@ -165,3 +165,29 @@ def test_the_hook_starts_python_only_for_registering_pushes(repo: Path, tmp_path
     commit_model(r, "two\n", "m2")
     proc = git(r, "push", "origin", "main", check=False)
     assert proc.returncode != 0 and "/nonexistent/bin/mvtools is not there any more" in proc.stderr
+
+
+def test_a_push_git_will_reject_as_behind_sends_no_tags_and_names_mvtools_push(repo: Path, tmp_path: Path) -> None:
+    """The remote branch moved on (another clone pushed): git will reject this push as not a
+    fast-forward, so the hook must not publish its tags first (they would bind versions to
+    commits no remote branch holds); it refuses, naming mvtools push, which integrates."""
+    a, bare = _git_repo(repo, tmp_path)
+    commit_model(a, "one\n", "m1")
+    git(a, "push", "-q", "origin", "main")
+    b = tmp_path / "b"
+    git(tmp_path, "clone", "-q", str(bare), str(b))
+    mvtools(b, "install-hooks")
+    (b / "README.md").write_text("from b\n")
+    git(b, "commit", "-qam", "b's docs")
+    git(b, "push", "-q", "origin", "main")
+    before = _remote_tags(bare)
+    commit_model(a, "two\n", "m2")  # clf@v0.1.1, on a branch behind the remote's
+    proc = git(a, "push", "origin", "main", check=False)
+    assert proc.returncode != 0
+    assert _remote_tags(bare) == before, proc.stderr
+    hint = _hint(proc.stderr)
+    assert hint == "mvtools push origin", proc.stderr
+    subprocess.run(shlex.split(hint), cwd=a, check=True, capture_output=True)
+    assert git(bare, "rev-parse", "clf@v0.1.1^{commit}").stdout == git(a, "rev-parse", "HEAD").stdout
+    assert git(bare, "show", "main:README.md").stdout == "from b\n"
+    assert git(bare, "merge-base", "--is-ancestor", "clf@v0.1.1", "main", check=False).returncode == 0

@@ -310,3 +310,172 @@ def test_resolve_leaves_a_merge_stopped_on_other_files_to_the_user(git_team: tup
     assert git(b, "pull", "--no-rebase", "--no-edit", check=False).returncode != 0
     line = assert_refused(b, "resolve", code=2)
     assert "a merge is in progress with conflicts in README.md" in line, line
+
+
+# -- mvtools push and a plain git push agree (the pre-push hook) ----------------------------
+def _refusal_hint(stderr: str) -> str:
+    """The command a pre-push refusal names, as printed (after 'run: ', before ' (')."""
+    line = next(ln for ln in stderr.splitlines() if "mvtools: error:" in ln)
+    return line.split("run: ", 1)[1].split(" (")[0].strip()
+
+
+def test_a_plain_push_refused_on_a_clash_names_mvtools_push_which_renumbers_and_lands_it(
+        git_team: tuple[Path, str], tmp_path: Path, git_daemon: GitDaemon) -> None:
+    _r, url = git_team
+    a, b = _clone(url, tmp_path / "a"), _clone(url, tmp_path / "b")
+    _register_git(a, "a 1\n", "a1")
+    mvtools(a, "push")
+    assert git(a, "push", "origin", "main").returncode == 0  # a plain push after mvtools push: nothing to do
+    before = _remote_tags(git_daemon.path())
+    _register_git(b, "b 1\n", "b1")  # clf@v0.1.1 here too, other bytes
+    proc = git(b, "push", "origin", "main", check=False)
+    assert proc.returncode != 0, proc.stderr
+    assert "another clone took v0.1.1 first" in proc.stderr, proc.stderr
+    assert _remote_tags(git_daemon.path()) == before  # nothing of b's was published
+    hint = _refusal_hint(proc.stderr)
+    assert hint == "mvtools push origin", proc.stderr
+    out = subprocess.run([sys.executable, "-m", *hint.split()], cwd=b, capture_output=True, text=True,
+                         env=os.environ.copy())
+    assert out.returncode == 0, out.stderr
+    assert "clf@v0.1.1 -> clf@v0.1.2" in out.stdout, out.stdout
+    remote = _remote_tags(git_daemon.path())
+    assert remote["clf@v0.1.1"] == before["clf@v0.1.1"]
+    assert git(b, "show", f"{remote['clf@v0.1.2']}:models/clf.bin").stdout == "b 1\n"
+    push_again = git(b, "push", "origin", "main")  # and a plain push after it is a no-op
+    assert "Everything up-to-date" in push_again.stderr and _remote_tags(git_daemon.path()) == remote
+    git(a, "pull", "-q", "--tags")
+    assert [e["version"] for e in _events(a, "clf")] == ["v0.1.0", "v0.1.1", "v0.1.2"]
+    assert json.loads(mvtools(a, "verify", "--json").stdout)["ok"]
+
+
+@pytest.fixture
+def counter_team(tmp_path: Path, git_daemon: GitDaemon) -> tuple[Path, str]:
+    """`clf` whose v0.1.0 GTO registered in its counter form (clf@v0.1.0#1, imported), so
+    mvtools writes that form too (clf@v0.1.1#2, ...); pushed to the daemon: (repo, URL)."""
+    r = init_repo(tmp_path / "seed", "  - name: clf\n    path: models/clf.bin\n")
+    git(r, "add", "-A")
+    git(r, "commit", "-q", "-m", "mvtools", env={"MVTOOLS_SKIP": "1"})
+    write_model(r, "models/clf.bin", "clf 0\n")
+    git(r, "add", "-A")
+    git(r, "commit", "-q", "-m", "clf 0 for gto", env={"MVTOOLS_SKIP": "1"})
+    subprocess.run([str(BIN / "gto"), "register", "clf", "HEAD", "--version", "v0.1.0", "--simple", "false"],
+                   cwd=r, check=True, capture_output=True)
+    mvtools(r, "install-hooks")
+    mvtools(r, "import-gto")
+    assert "clf@v0.1.0#1" in tags(r)
+    url = git_daemon.bare("origin")
+    git(r, "remote", "add", "origin", url)
+    mvtools(r, "push")
+    return r, url
+
+
+def test_counter_form_clash_is_refused_by_a_plain_push_and_renumbered_in_that_form(
+        counter_team: tuple[Path, str], tmp_path: Path, git_daemon: GitDaemon) -> None:
+    """GTO's counter form: a's clf@v0.1.1#2 and b's clf@v0.1.1#3 (b promoted first) are the
+    same version under two names; the hook compares versions, not tag names, and mvtools
+    push gives b's the next version and counter, in the counter form."""
+    _r, url = counter_team
+    a, b = _clone(url, tmp_path / "a"), _clone(url, tmp_path / "b")
+    _register_git(a, "a 1\n", "a1")
+    assert "clf@v0.1.1#2" in tags(a), tags(a)
+    mvtools(a, "push")
+    before = _remote_tags(git_daemon.path())
+    mvtools(b, "promote", "clf", "v0.1.0", "staging")  # clf#staging#2 (a's v0.1.1 took #2 too)
+    _register_git(b, "b 1\n", "b1")
+    assert "clf@v0.1.1#3" in tags(b), tags(b)
+    proc = git(b, "push", "origin", "main", check=False)
+    assert proc.returncode != 0 and "another clone took v0.1.1 first" in proc.stderr, proc.stderr
+    assert _remote_tags(git_daemon.path()) == before
+    hint = _refusal_hint(proc.stderr)
+    out = subprocess.run([sys.executable, "-m", *hint.split()], cwd=b, capture_output=True, text=True,
+                         env=os.environ.copy())
+    assert out.returncode == 0, out.stderr
+    remote = _remote_tags(git_daemon.path())
+    for t, c in before.items():
+        assert remote[t] == c
+    new = sorted(set(remote) - set(before))
+    assert new == ["clf#staging#3", "clf@v0.1.2#4"], (new, out.stdout)
+    assert git(b, "show", f"{remote['clf@v0.1.2#4']}:models/clf.bin").stdout == "b 1\n"
+    for c in (a, b):
+        git(c, "pull", "-q", "--tags")
+        assert json.loads(mvtools(c, "verify", "--json").stdout)["ok"]
+        assert gto_show(c)["clf"] == {"latest": "v0.1.2", "stages": {"staging": "v0.1.0"}}
+
+
+def test_a_registration_published_by_its_tag_alone_lands_on_the_branch(git_team: tuple[Path, str], tmp_path: Path,
+                                                                      git_daemon: GitDaemon) -> None:
+    """b's clf@v0.1.1 reached the remote by its tag only (a plain push whose branch was then
+    rejected, or git push origin TAG); mvtools push keeps the number and puts its event on
+    the remote branch, beside a's renumbered one."""
+    _r, url = git_team
+    a, b = _clone(url, tmp_path / "a"), _clone(url, tmp_path / "b")
+    _register_git(b, "b 1\n", "b1")
+    git(b, "push", "-q", "origin", "clf@v0.1.1", env={"MVTOOLS_SKIP": "1"})
+    _register_git(a, "a 1\n", "a1")
+    mvtools(a, "push")
+    mvtools(b, "push")
+    fresh = tmp_path / "fresh"
+    git(tmp_path, "clone", "-q", url, str(fresh))
+    regs = {e["version"]: e for e in _events(fresh, "clf") if e["event"] == "register"}
+    assert sorted(regs) == ["v0.1.0", "v0.1.1", "v0.1.2"], regs
+    remote = _remote_tags(git_daemon.path())
+    assert git(fresh, "show", f"{remote['clf@v0.1.1']}:models/clf.bin").stdout == "b 1\n"
+    assert json.loads(mvtools(fresh, "verify", "--json").stdout)["ok"]
+
+
+@pytest.mark.slow
+def test_three_clones_promoting_to_one_stage_at_once_all_land_and_gto_agrees(
+        git_team: tuple[Path, str], tmp_path: Path, git_daemon: GitDaemon) -> None:
+    _r, url = git_team
+    clones = [_clone(url, tmp_path / f"c{i}") for i in range(3)]
+    for i, c in enumerate(clones):
+        _register_git(c, f"clone {i}\n", f"c{i}")  # clf@v0.1.1 in each
+        mvtools(c, "promote", "clf", "v0.1.1", "staging")  # clf#staging#1 in each
+    start = threading.Barrier(len(clones))
+    results: list[subprocess.CompletedProcess[str] | None] = [None] * len(clones)
+
+    def push(i: int) -> None:
+        start.wait()
+        results[i] = subprocess.run([sys.executable, "-m", "mvtools", "push", "--json"], cwd=clones[i],
+                                    capture_output=True, text=True, env=os.environ.copy(), timeout=600)
+
+    threads = [threading.Thread(target=push, args=(i,)) for i in range(len(clones))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for i, proc in enumerate(results):
+        assert proc is not None and proc.returncode == 0, (i, proc and proc.stderr)
+    fresh = tmp_path / "fresh"
+    git(tmp_path, "clone", "-q", url, str(fresh))
+    evs = _events(fresh, "clf")
+    assert sorted(e["version"] for e in evs if e["event"] == "register") == ["v0.1.0", "v0.1.1", "v0.1.2", "v0.1.3"]
+    stage_tags = sorted(e["tag"] for e in evs if e["event"] == "promote")
+    assert stage_tags == ["clf#staging#1", "clf#staging#2", "clf#staging#3"], stage_tags
+    last = [e for e in evs if e["event"] == "promote"][-1]
+    assert json.loads(mvtools(fresh, "verify", "--policy", "--json").stdout)["ok"]
+    show = json.loads(mvtools(fresh, "show", "--json").stdout)["models"][0]
+    assert show["stages"] == {"staging": last["version"]} and show["latest"] == "v0.1.3"
+    assert gto_show(fresh)["clf"] == {"latest": "v0.1.3", "stages": {"staging": last["version"]}}
+    for c in clones:  # a plain pull brings every clone to the same registry
+        git(c, "pull", "-q", "--tags")
+        assert json.loads(mvtools(c, "show", "--json").stdout)["models"][0] == show
+
+
+def test_mvtools_push_publishes_only_the_tags_of_the_branch_it_pushes(git_team: tuple[Path, str], tmp_path: Path,
+                                                                     git_daemon: GitDaemon) -> None:
+    """A registration on another local branch stays unpublished (the pre-push hook refuses
+    such a tag for a plain push: no branch of the remote records its event), so its number
+    stays provisional; it is published with its branch."""
+    r, _url = git_team
+    git(r, "switch", "-q", "-c", "experiment")
+    _register_git(r, "exp 1\n", "experiment")  # clf@v0.1.1 on experiment only
+    git(r, "switch", "-q", "main")
+    (r / "README.md").write_text("docs\n")
+    git(r, "commit", "-qam", "docs")
+    mvtools(r, "push")
+    assert "clf@v0.1.1" not in _remote_tags(git_daemon.path())
+    git(r, "switch", "-q", "experiment")
+    mvtools(r, "push")  # experiment's registration, with its branch
+    remote = _remote_tags(git_daemon.path())
+    assert remote["clf@v0.1.1"] == git(r, "rev-parse", "HEAD").stdout.strip()
