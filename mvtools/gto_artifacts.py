@@ -159,7 +159,7 @@ def _describe(reg: "Registry", model: Model, src: Source, rec: Record | None) ->
     files are the commit's; the platform and Python GTO's user trained with are unknown
     (null), never the importer's."""
     try:
-        info = reg.describe(model, src, rec, warn=False)
+        info = reg.describe(model, src, rec)  # no warnings: an imported tag's metrics may be unknown
         if isinstance(info.get("environment"), dict):
             info["environment"] = {**info["environment"], "platform": None, "python": None}
         return info

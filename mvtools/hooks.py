@@ -202,9 +202,12 @@ def _register_staged(repo: Repo, reg: Registry, cfg: Config, model: Model, rec: 
             say(f"{model.name} {mine['version']} was taken by another commit since it was staged; "
                  "renumbering")
         keep = [e for e in pending if not (e["event"] == "register")]
-        ev = reg.new_event(model, d, rec, idx, pending=pending)
+        warnings: list[str] = []
+        ev = reg.new_event(model, d, rec, idx, pending=pending, warnings=warnings)
         L.atomic_write(path, _with_own_events(model.name, parent_blobs, staged_led, parent_ids, [*keep, ev]))
         repo.git("add", "--", ledger_rel)
+        for warning in warnings:  # once the event is written: a refused commit prints its error alone
+            say(f"warning: {warning}")
     if ev["tag"] in repo.tags(ev["tag"]):
         return  # an amend of the commit that holds it: its tag stays (post-rewrite moves it)
     reservation = T.reserve(repo, ev, owner)

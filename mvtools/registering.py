@@ -50,16 +50,18 @@ def large_git_model(cfg: Config, model: Model, rec: Record | None, d: Digest) ->
 class Registering(TagSync):
     """Registration."""
 
-    def describe(self, model: Model, src: Source, rec: Record | None, warn: bool = True) -> dict[str, Any]:
+    def describe(self, model: Model, src: Source, rec: Record | None,
+                 warnings: list[str] | None = None) -> dict[str, Any]:
         """metrics, params, lineage (with every upstream stage) and environment of ``model``
-        as ``src`` holds them (``warn``: say so on stderr when it has no metrics)."""
+        as ``src`` holds them; a model without metrics adds a line to ``warnings``, which the
+        caller prints once the registration is written (a refused one prints its error alone)."""
         read = src.read
         metric_files = model.metrics or stage_metrics_files(src, rec, model)
         metrics = read_metrics(read, metric_files)
-        if not metrics and warn:
-            print(f"mvtools: warning: model {model.name}: no metrics found ("
-                  + (f"no number in {', '.join(metric_files)}" if metric_files else
-                     "no metrics file declared by its pipeline or in mvtools.yaml") + ")", file=sys.stderr)
+        if not metrics and warnings is not None:
+            warnings.append(f"model {model.name}: no metrics found ("
+                            + (f"no number in {', '.join(metric_files)}" if metric_files else
+                               "no metrics file declared by its pipeline or in mvtools.yaml") + ")")
         if model.params:
             params = read_params(read, model.params)
         elif rec is not None and rec.params:
@@ -108,7 +110,7 @@ class Registering(TagSync):
 
     def new_event(self, model: Model, d: Digest, rec: Record | None, src: Source, *,
                   version: str | None = None, bump: str | None = None, message: str | None = None,
-                  pending: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+                  pending: list[dict[str, Any]] | None = None, warnings: list[str] | None = None) -> dict[str, Any]:
         taken = self.taken_versions(model.name, pending)
         if version is not None:
             v = Version.parse(version)
@@ -121,7 +123,7 @@ class Registering(TagSync):
             if b not in ("major", "minor", "patch"):
                 raise UsageError(f"invalid bump {b!r}: expected major, minor or patch")
             v = next_semver(taken, b)
-        info = self.describe(model, src, rec)
+        info = self.describe(model, src, rec, warnings)
         fields: dict[str, Any] = {
             "version": str(v), "tag": new_tag(self.repo.tags(), model.name, "version", v), "path": model.path,
             "sha256": d.sha256, "size": d.size,
@@ -147,17 +149,18 @@ class Registering(TagSync):
         rec = find_record(self.config, wt, model, dvcy)
         if rec is None and not (self.root / model.path).exists():
             raise UsageError(f"model {name}: {model.path} does not exist")
+        warnings: list[str] = []
         with self.transaction() as txn:
             d = self.digest(model, rec)
             warning = large_git_model(self.config, model, rec, d)
             if warning:
-                print(f"mvtools: warning: {warning}", file=sys.stderr)
+                warnings.append(warning)
             st = self.state(name, new_ok=True)
             if st.versions:
                 last = st.versions[st.latest or str(max(Version(v) for v in st.versions))]
                 if last["sha256"] == d.sha256:
                     raise UsageError(f"{name}: these bytes are already registered as {last['version']}")
-            ev = self.new_event(model, d, rec, wt, version=version, bump=bump, message=message)
+            ev = self.new_event(model, d, rec, wt, version=version, bump=bump, message=message, warnings=warnings)
             paths = []
             if rec is not None and rec.file:
                 paths.append(rec.file)
@@ -177,6 +180,8 @@ class Registering(TagSync):
             if writes:
                 self.config = load_config(self.root)
             self.tag_event(ev, head)
+        for warning in warnings:  # after the write: a refused registration prints its error alone
+            print(f"mvtools: warning: {warning}", file=sys.stderr)
         return api_result(ev, head, RegisterEvent)
 
     def _model_for_register(self, name: str, path: str | None) -> Model:
