@@ -123,9 +123,11 @@ def ensure_local(dvc: DvcRepo, md5: str, remote: str | None = None) -> None:
     _transfer(remotes, local, [md5])
     oids = list(_oids(dvc, md5, local))
     _, missing = _transfer(remotes, local, oids)
-    if missing:
-        raise CheckFailed(f"object {missing[0]} is in neither the DVC cache nor the DVC remote; "
-                          "run 'mvtools push' (or 'dvc push') where it was registered")
+    if missing:  # a remote out of reach reads as one without the object (fsspec's exists())
+        where = ", ".join(str(getattr(r, "path", "?")) for r in remotes) or "no remote"
+        raise CheckFailed(f"object {missing[0]} is neither in the DVC cache nor found in the DVC remote "
+                          f"({where}): if the remote is reachable from here it was never pushed, so run "
+                          "'mvtools push' (or 'dvc push') where it was registered")
 
 
 def in_cache(root: Path, md5s: list[str], path: str = "") -> list[bool]:
