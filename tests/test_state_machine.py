@@ -339,6 +339,13 @@ class GitWorld(RuleBasedStateMachine):
                     on_branch = self._git(p, "merge-base", "--is-ancestor", f"{tag}^{{commit}}", "HEAD").returncode == 0
                     if theirs != sha and (theirs is not None or on_branch):
                         self._fail("I1_push", f"I1: after mvtools push, {p}'s {tag} binds {sha}, the remote {remote.get(key)}")
+            # a number this clone held provisionally (never pushed) and push renumbered now names
+            # the published bytes here too: the published binding is the one I1 keeps from now on
+            group = "clone" if p == "clone" else "main"
+            for key, byname in remote.items():
+                for sha in byname.values():
+                    if sha is not None:
+                        self.local[(group, *key)] = sha
 
     @rule(p=places, model=models, n=contents)
     def register(self, p: str, model: str, n: int) -> None:
