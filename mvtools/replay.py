@@ -166,8 +166,16 @@ def plan(reg: "Registry", remote: Remote) -> Plan:
                 if pt is not None and pt.counter is not None:
                     counters[model] = max(counters.get(model, 0), pt.counter)
     # a commit a remote tag holds is published: its events are replayed but never renumbered
-    mine = [ev for c in commits if not c.by_tag for evs in c.new_events.values() for ev in evs
-            if ev["id"] not in p.published_ids]
+    ours = [ev for c in commits if not c.by_tag for evs in c.new_events.values() for ev in evs]
+    # an event naming a version this clone registered and never published is this clone's,
+    # even when its text (and so its id) equals one the remote has: two clones promoting
+    # "their" v0.1.1 in the same second as the same user write identical events
+    own = {(ev["model"], ev["version"]) for ev in ours
+           if ev["event"] == "register" and ev["id"] not in p.published_ids}
+    for ev in ours:
+        if ev["event"] != "register" and (ev["model"], ev.get("version")) in own:
+            p.published_ids.discard(ev["id"])
+    mine = [ev for ev in ours if ev["id"] not in p.published_ids]
     _renumber_versions(reg, p, mine, published)
     _renumber_counters(p, mine, counters)
     return p
