@@ -11,7 +11,7 @@ import shlex
 
 import posixpath
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 from mvtools.config import Config, Model
 from mvtools.dvcyaml import DvcYaml, read_dvcyaml
@@ -96,6 +96,21 @@ def _norm(base: str, p: str) -> str:
     return "" if n == "." else n
 
 
+def locked_stages(src: Source, dvc_yamls: list[str]) -> Iterator[tuple[str, str, str, dict[str, Any], str]]:
+    """Every stage each ``dvc.lock`` beside ``dvc_yamls`` records: (dvc.yaml, dvc.lock,
+    stage name, its lock entry, its working directory as DVC resolves it, repo-relative)."""
+    for dy in dvc_yamls:
+        base = posixpath.dirname(dy)
+        lock = posixpath.join(base, "dvc.lock") if base else "dvc.lock"
+        ldata = src.yaml(lock)
+        if not isinstance(ldata, dict) or not isinstance(ldata.get("stages"), dict):
+            continue
+        wdirs = stage_wdirs(src, dy)
+        for name, st in ldata["stages"].items():
+            if isinstance(st, dict):
+                yield dy, lock, str(name), st, wdirs.get(str(name), base)
+
+
 def stage_wdirs(src: Source, dvc_yaml: str) -> dict[str, str]:
     """Each stage's working directory (repo-relative, "" for the root) as DVC resolves it."""
     doc = src.dvcyaml(dvc_yaml)
@@ -127,36 +142,26 @@ def find_record(cfg: Config, src: Source, model: Model, dvc_yamls: list[str]) ->
                 deps[str(d["path"])] = d.get("md5") or d.get("etag") or d.get("checksum")
         return Record("dvcfile", file=dvcfile, md5=md5, hash_name=name, size=size, deps=deps,
                       project=_project(cfg, model.path))
-    for dy in dvc_yamls:
-        base = posixpath.dirname(dy)
-        lock = posixpath.join(base, "dvc.lock") if base else "dvc.lock"
-        ldata = src.yaml(lock)
-        if not isinstance(ldata, dict) or not isinstance(ldata.get("stages"), dict):
-            continue
-        wdirs = stage_wdirs(src, dy)
-        for sname, st in ldata["stages"].items():
-            if not isinstance(st, dict):
-                continue
-            wd = wdirs.get(str(sname), base)
-            where = f"{lock}: stages.{sname}"
-            for out in _list_of(st.get("outs"), f"{where}.outs"):
-                if isinstance(out, dict) and isinstance(out.get("path"), str) and _norm(wd, out["path"]) == model.path:
-                    md5, name, size = _out_hash(out)
-                    deps = {
-                        _norm(wd, d["path"]): (str(d.get("md5")) if d.get("md5") is not None else None)
-                        for d in _list_of(st.get("deps"), f"{where}.deps")
-                        if isinstance(d, dict) and isinstance(d.get("path"), str)
-                    }
-                    params: dict[str, Any] = {}
-                    lock_params = st.get("params") or {}
-                    if not isinstance(lock_params, dict):
-                        raise ConfigError(f"{where}.params: expected a mapping, got {type(lock_params).__name__}")
-                    for pfile, values in lock_params.items():
-                        if isinstance(values, dict):
-                            params[_norm(wd, pfile)] = values
-                    return Record("dvclock", file=lock, stage=str(sname), dvc_yaml=dy, md5=md5,
-                                  hash_name=name, size=size, deps=deps, params=params,
-                                  project=_project(cfg, model.path))
+    for dy, lock, sname, st, wd in locked_stages(src, dvc_yamls):
+        where = f"{lock}: stages.{sname}"
+        for out in _list_of(st.get("outs"), f"{where}.outs"):
+            if isinstance(out, dict) and isinstance(out.get("path"), str) and _norm(wd, out["path"]) == model.path:
+                md5, name, size = _out_hash(out)
+                deps = {
+                    _norm(wd, d["path"]): (str(d.get("md5")) if d.get("md5") is not None else None)
+                    for d in _list_of(st.get("deps"), f"{where}.deps")
+                    if isinstance(d, dict) and isinstance(d.get("path"), str)
+                }
+                params: dict[str, Any] = {}
+                lock_params = st.get("params") or {}
+                if not isinstance(lock_params, dict):
+                    raise ConfigError(f"{where}.params: expected a mapping, got {type(lock_params).__name__}")
+                for pfile, values in lock_params.items():
+                    if isinstance(values, dict):
+                        params[_norm(wd, pfile)] = values
+                return Record("dvclock", file=lock, stage=str(sname), dvc_yaml=dy, md5=md5,
+                              hash_name=name, size=size, deps=deps, params=params,
+                              project=_project(cfg, model.path))
     return None
 
 

@@ -16,7 +16,7 @@ import posixpath
 from collections import deque
 from typing import Any
 
-from mvtools.artifacts import Record, Source, stage_wdirs
+from mvtools.artifacts import Record, Source, locked_stages
 
 
 def _norm(base: str, p: str) -> str:
@@ -35,24 +35,15 @@ def _list(v: Any) -> list[Any]:
 def _locked_stages(src: Source, dvc_yamls: list[str]) -> dict[str, tuple[list[str], dict[str, Any]]]:
     """Every stage dvc.lock records: id -> (its outputs, its snapshot {deps, params})."""
     res: dict[str, tuple[list[str], dict[str, Any]]] = {}
-    for dy in dvc_yamls:
-        base = posixpath.dirname(dy)
-        lock = src.yaml(posixpath.join(base, "dvc.lock"))
-        if not isinstance(lock, dict) or not isinstance(lock.get("stages"), dict):
-            continue
-        wdirs = stage_wdirs(src, dy)
-        for name, st in lock["stages"].items():
-            if not isinstance(st, dict):
-                continue
-            wd = wdirs.get(str(name), base)  # resolved, repo-relative (a foreach member's own)
-            outs = [_norm(wd, o["path"]) for o in _list(st.get("outs"))
-                    if isinstance(o, dict) and isinstance(o.get("path"), str)]
-            deps = {_norm(wd, d["path"]): (str(d["md5"]) if d.get("md5") is not None else None)
-                    for d in _list(st.get("deps")) if isinstance(d, dict) and isinstance(d.get("path"), str)}
-            lp = st.get("params")
-            params = {_norm(wd, f): v for f, v in lp.items()
-                      if isinstance(f, str) and isinstance(v, dict)} if isinstance(lp, dict) else {}
-            res[stage_id(dy, str(name))] = (outs, {"deps": dict(sorted(deps.items())), "params": params})
+    for dy, _lock, name, st, wd in locked_stages(src, dvc_yamls):
+        outs = [_norm(wd, o["path"]) for o in _list(st.get("outs"))
+                if isinstance(o, dict) and isinstance(o.get("path"), str)]
+        deps = {_norm(wd, d["path"]): (str(d["md5"]) if d.get("md5") is not None else None)
+                for d in _list(st.get("deps")) if isinstance(d, dict) and isinstance(d.get("path"), str)}
+        lp = st.get("params")
+        params = {_norm(wd, f): v for f, v in lp.items()
+                  if isinstance(f, str) and isinstance(v, dict)} if isinstance(lp, dict) else {}
+        res[stage_id(dy, str(name))] = (outs, {"deps": dict(sorted(deps.items())), "params": params})
     return res
 
 

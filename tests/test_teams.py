@@ -87,6 +87,26 @@ def git_team(tmp_path: Path, git_daemon: GitDaemon) -> tuple[Path, str]:
 
 # -- one clone: push, get, verify --fetch, publish, dvc artifacts get ----------------------
 @pytest.mark.slow
+
+def _push_all_at_once(clones: list[Path], timeout: float) -> list[subprocess.CompletedProcess[str]]:
+    """`mvtools push --json` in every clone, released together by a barrier; each must exit 0."""
+    start = threading.Barrier(len(clones))
+    results: list[subprocess.CompletedProcess[str] | None] = [None] * len(clones)
+
+    def push(i: int) -> None:
+        start.wait()
+        results[i] = subprocess.run([sys.executable, "-m", "mvtools", "push", "--json"], cwd=clones[i],
+                                    capture_output=True, text=True, env=os.environ.copy(), timeout=timeout)
+
+    threads = [threading.Thread(target=push, args=(i,)) for i in range(len(clones))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for i, proc in enumerate(results):
+        assert proc is not None and proc.returncode == 0, (i, proc and proc.stderr)
+    return [p for p in results if p is not None]
+
 def test_push_then_a_fresh_clone_gets_verifies_and_publishes(dvc_team: tuple[Path, str], tmp_path: Path,
                                                               git_daemon: GitDaemon, s3_remote: str,
                                                               s3_endpoint: str) -> None:
@@ -260,22 +280,8 @@ def test_eight_clones_pushing_at_once_land_every_registration_once(dvc_team: tup
             content = f"clone {i} weights {k}\n"
             _register_dvc(c, content, f"c{i} v{k}")
             want[hashlib.sha256(content.encode()).hexdigest()] = content
-    start = threading.Barrier(n)
-    results: list[subprocess.CompletedProcess[str] | None] = [None] * n
-
-    def push(i: int) -> None:
-        start.wait()
-        results[i] = subprocess.run([sys.executable, "-m", "mvtools", "push", "--json"], cwd=clones[i],
-                                    capture_output=True, text=True, env=os.environ.copy(), timeout=900)
-
-    threads = [threading.Thread(target=push, args=(i,)) for i in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    for i, proc in enumerate(results):
-        assert proc is not None and proc.returncode == 0, (i, proc and proc.stderr)
-    retries = sum(json.loads(p.stdout)["retries"] for p in results if p is not None)
+    results = _push_all_at_once(clones, timeout=900)
+    retries = sum(json.loads(p.stdout)["retries"] for p in results)
     assert retries >= 1  # they did race
 
     fresh = tmp_path / "fresh"
@@ -431,21 +437,7 @@ def test_three_clones_promoting_to_one_stage_at_once_all_land_and_gto_agrees(
     for i, c in enumerate(clones):
         _register_git(c, f"clone {i}\n", f"c{i}")  # clf@v0.1.1 in each
         mvtools(c, "promote", "clf", "v0.1.1", "staging")  # clf#staging#1 in each
-    start = threading.Barrier(len(clones))
-    results: list[subprocess.CompletedProcess[str] | None] = [None] * len(clones)
-
-    def push(i: int) -> None:
-        start.wait()
-        results[i] = subprocess.run([sys.executable, "-m", "mvtools", "push", "--json"], cwd=clones[i],
-                                    capture_output=True, text=True, env=os.environ.copy(), timeout=600)
-
-    threads = [threading.Thread(target=push, args=(i,)) for i in range(len(clones))]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    for i, proc in enumerate(results):
-        assert proc is not None and proc.returncode == 0, (i, proc and proc.stderr)
+    _push_all_at_once(clones, timeout=600)
     fresh = tmp_path / "fresh"
     git(tmp_path, "clone", "-q", url, str(fresh))
     evs = _events(fresh, "clf")
