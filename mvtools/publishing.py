@@ -81,12 +81,13 @@ def fetch(repo: Repo, remote: str, branch: str) -> Remote:
     if proc.returncode != 0:
         raise RemoteError(f"git fetch {remote} failed: {_cause(proc.stderr)}")
     tip = repo.rev_parse(f"refs/remotes/{remote}/{branch}")
-    text = repo.out("for-each-ref", "--format=%(refname)%00%(objectname)%00%(*objectname)", ns)
-    tags = {}
+    text = repo.out("for-each-ref", "--format=%(refname)%00%(objectname)%00%(*objectname)%00%(creatordate:unix)", ns)
+    tags, times = {}, {}
     for line in text.splitlines():
-        ref, obj, peeled = line.split("\0")
+        ref, obj, peeled, when = line.split("\0")
         tags[ref[len(ns):]] = peeled or obj
-    return Remote(remote, branch, tip, tags, ns)
+        times[ref[len(ns):]] = int(when or 0)
+    return Remote(remote, branch, tip, tags, ns, times)
 
 
 def _drop_namespace(repo: Repo, ns: str, adopt: bool) -> None:
@@ -149,7 +150,10 @@ def _integrate(reg: "Registry", rem: Remote, out: Outcome) -> None:
 
 def _retag(reg: "Registry", rem: Remote, p: Plan, events: list[tuple[str, dict[str, Any]]]) -> None:
     """Drop the tags of the replayed events (provisional: the remote has none of them) and
-    tag the replayed events where their commits now are, timed after the model's tags."""
+    tag the replayed events where their commits now are, timed strictly after every tag of
+    the model here and on the remote: GTO orders a model's tags by time, so the replayed
+    events (appended after the remote's in the ledger) must also come after them in time,
+    never share a second with another clone's tags (GTO breaks such ties its own way)."""
     repo = reg.repo
     tags = repo.tags()
     for c in p.commits:
@@ -190,7 +194,8 @@ def _retag(reg: "Registry", rem: Remote, p: Plan, events: list[tuple[str, dict[s
             if on is None or tag in tags or tag in rem.tags:
                 continue
             if model not in last:
-                last[model] = max((w for t, (_c, w) in tags.items() if is_model_tag(t, model)), default=0)
+                times = [w for t, (_c, w) in tags.items() if is_model_tag(t, model)]
+                last[model] = max(times + [w for t, w in rem.tag_times.items() if is_model_tag(t, model)], default=0)
             when = max(int(time.time()), last[model] + 1)
             last[model] = when
             repo.create_tag(tag, on, message, env=dict(os.environ, GIT_COMMITTER_DATE=f"@{when} +0000"))

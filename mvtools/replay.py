@@ -44,6 +44,7 @@ class Remote:
     tip: str | None
     tags: dict[str, str]
     tag_refs: str  # the refs/ namespace the remote's tags were fetched into
+    tag_times: dict[str, int] = field(default_factory=dict)  # tag name -> its tagger (creator) time
 
 
 @dataclass

@@ -107,6 +107,7 @@ def _push_all_at_once(clones: list[Path], timeout: float) -> list[subprocess.Com
         assert proc is not None and proc.returncode == 0, (i, proc and proc.stderr)
     return [p for p in results if p is not None]
 
+
 def test_push_then_a_fresh_clone_gets_verifies_and_publishes(dvc_team: tuple[Path, str], tmp_path: Path,
                                                               git_daemon: GitDaemon, s3_remote: str,
                                                               s3_endpoint: str) -> None:
@@ -429,10 +430,32 @@ def test_a_registration_published_by_its_tag_alone_lands_on_the_branch(git_team:
     assert json.loads(mvtools(fresh, "verify", "--json").stdout)["ok"]
 
 
+def test_a_renumbered_promote_is_tagged_after_the_remotes_tags_even_from_a_clock_ahead(
+        git_team: tuple[Path, str], tmp_path: Path, git_daemon: GitDaemon) -> None:
+    """GTO orders a model's tags by time; a promote replayed after another clone's must be
+    tagged after it, even when that clone's clock ran ahead (its tags dated in the future):
+    else `gto show` names the earlier promote's version as the stage holder."""
+    _r, url = git_team
+    a, b = _clone(url, tmp_path / "a"), _clone(url, tmp_path / "b")
+    ahead = {"GIT_COMMITTER_DATE": "@4102444800 +0000"}  # 2100-01-01: a's clock is far ahead
+    for c, env in ((a, ahead), (b, {})):
+        write_model(c, "models/clf.bin", f"{c.name}\n")
+        git(c, "add", "-A")
+        git(c, "commit", "-q", "-m", c.name, env=env)
+        mvtools(c, "promote", "clf", "v0.1.1", "staging", env=env)
+    mvtools(a, "push")
+    mvtools(b, "push")
+    when = dict(line.split() for line in git(b, "for-each-ref", "--format=%(refname:strip=2) %(creatordate:unix)",
+                                             "refs/tags/clf*").stdout.splitlines())
+    assert int(when["clf#staging#2"]) > int(when["clf#staging#1"]) >= 4102444800, when
+    fresh = tmp_path / "fresh"
+    git(tmp_path, "clone", "-q", url, str(fresh))
+    show = json.loads(mvtools(fresh, "show", "--json").stdout)["models"][0]
+    assert show["stages"] == {"staging": "v0.1.2"}
+    assert gto_show(fresh)["clf"] == {"latest": "v0.1.2", "stages": {"staging": "v0.1.2"}}
+
+
 @pytest.mark.slow
-@pytest.mark.xfail(strict=False, reason="known bug, issue 12 stays open: when the renumbered stage tags "
-                   "of clones pushing in the same second share a second, gto show may name another staging "
-                   "holder than the ledger (about half the runs here)")
 def test_three_clones_promoting_to_one_stage_at_once_all_land_and_gto_agrees(
         git_team: tuple[Path, str], tmp_path: Path, git_daemon: GitDaemon) -> None:
     _r, url = git_team
