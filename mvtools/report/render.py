@@ -75,6 +75,7 @@ def _charts(m: ModelPage) -> list[tuple[str, Any]]:
     marks: dict[str, str] = {}
     for stage, v in m.stages.items():
         marks[v] = f"{marks[v]}, {stage}" if v in marks else stage
+    marks.update({r.version: "archived" for r in m.versions if r.archived})
     out = []
     for name in m.metric_names:
         pts = [(r.version, r.metrics.get(name)) for r in m.versions]

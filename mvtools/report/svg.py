@@ -31,7 +31,7 @@ def metric_chart(metric: str, points: Sequence[tuple[str, Any]], marks: dict[str
     """A line over the versions (registration order) of ``metric``; a version without the
     metric is left out, a non-finite value is a cross on the axis. ``marks`` labels versions
     (a stage holder) under the axis."""
-    w, h, left, right, top, bottom = 380.0, 190.0, 52.0, 12.0, 14.0, 46.0
+    w, h, left, right, top, bottom = 380.0, 178.0, 52.0, 24.0, 14.0, 36.0
     vals = [number(v) for _, v in points]
     finite = [v for v in vals if v is not None]
     body: list[str] = []
@@ -53,7 +53,8 @@ def metric_chart(metric: str, points: Sequence[tuple[str, Any]], marks: dict[str
     base = h - bottom
     body.append(f'<line class="axis" x1="{left}" y1="{top}" x2="{left}" y2="{base}"/>'
                 f'<line class="axis" x1="{left}" y1="{base}" x2="{w - right}" y2="{base}"/>')
-    for t in (lo + pad, (lo + hi) / 2, hi - pad) if finite else ():
+    ticks = () if not finite else (lo + pad,) if min(finite) == max(finite) else (lo + pad, (lo + hi) / 2, hi - pad)
+    for t in ticks:
         body.append(f'<line class="grid" x1="{left}" y1="{y(t):.1f}" x2="{w - right}" y2="{y(t):.1f}"/>'
                     f'<text class="tick" x="{left - 4}" y="{y(t) + 3:.1f}" text-anchor="end">{_fmt(t)}</text>')
     every = max(1, (n + 7) // 8)
