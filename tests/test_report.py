@@ -16,6 +16,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,7 @@ import yaml
 from conftest import ROOT, assert_refused, dvc, git, mvtools, template_copy
 
 # -- the demo registry ------------------------------------------------------------------------
+HOSTILE = '<img id="injected" src="x" onerror="document.title=1"> & <b>'  # a message is text, never markup
 CLF = "  - name: team/clf\n    path: clf/clf.bin\n    metrics: [clf-metrics.json]\n"
 
 
@@ -36,7 +38,7 @@ def build_demo(r: Path) -> None:
     dvc(r, "repro", "-q")
     git(r, "add", "-A")
     git(r, "commit", "-q", "-m", "Retrain with lr 0.05, 8 epochs")  # v0.1.2
-    for args in (("promote", "churn", "v0.1.0", "staging"), ("promote", "churn", "v0.1.1", "staging"),
+    for args in (("promote", "churn", "v0.1.0", "staging", "-m", HOSTILE), ("promote", "churn", "v0.1.1", "staging"),
                  ("promote", "churn", "v0.1.1", "production"), ("archive", "churn", "v0.1.2")):
         mvtools(r, *args)
     cfg = (r / "mvtools.yaml").read_text().replace("models: []", "models:\n" + CLF)
@@ -208,6 +210,8 @@ def test_the_browser_renders_index_model_compare_and_timeline(demo: Path, tmp_pa
     assert len(clf.all("text", **{"class": "nonfinite"})) == 1  # f1 NaN: a cross, not a point
 
     timeline = dom(tmp_path, site / "timeline.html")
+    assert not [e for e in timeline.elements if e["attrs"].get("id") == "injected"]
+    assert HOSTILE in timeline.by_id("timeline")["text"]  # shown as the text it is
     kinds = [e["attrs"]["data-kind"] for e in timeline.all("tr") if "data-kind" in e["attrs"]]
     assert sorted(set(kinds)) == ["archive", "deploy", "deprecate", "promote", "register"]
     assert timeline.by_id("timeline-count")["text"] == f"{len(kinds)} events shown"
@@ -258,6 +262,19 @@ def test_a_folder_that_is_no_report_is_refused_and_an_old_report_is_replaced(git
     report(r, "-o", "site", "--no-verify")
     assert not (r / "site" / "stale.html").exists() and (r / "site" / "index.html").is_file()
     assert not [p for p in r.iterdir() if p.name.startswith((".site.", "site."))]  # no temporary folder left
+
+
+def test_open_shows_the_index_in_the_web_browser(git_model_repo: Path, tmp_path: Path) -> None:
+    seen = tmp_path / "browser.log"
+    browser = tmp_path / "browser"
+    browser.write_text(f'#!/bin/sh\nprintf "%s\\n" "$1" > "{seen}.tmp" && mv "{seen}.tmp" "{seen}"\n')
+    browser.chmod(0o755)
+    mvtools(git_model_repo, "report", "--no-verify", "--open", env={"BROWSER": str(browser)})
+    for _ in range(100):  # the browser is started, not waited for
+        if seen.exists():
+            break
+        time.sleep(0.1)
+    assert seen.read_text().strip() == (git_model_repo / "mvtools-report" / "index.html").as_uri()
 
 
 # -- the workflow template --------------------------------------------------------------------
