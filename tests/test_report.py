@@ -308,3 +308,14 @@ def test_the_report_runs_the_steps_of_the_workflow_on_a_real_registry(git_model_
                           env={**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"})
     assert proc.returncode == 0, proc.stderr
     assert "wrote" in proc.stdout and (r / "site" / "models" / "clf.html").is_file()
+
+
+@pytest.mark.slow
+def test_a_ledger_that_cannot_be_read_is_listed_and_the_other_models_reported(demo: Path) -> None:
+    (demo / "registry" / "team" / "clf.yaml").write_text("events: [oops\n")
+    out = report(demo)
+    assert out["models"] == 1 and out["verify_ok"] is False
+    index = (demo / "mvtools-report" / "index.html").read_text()
+    assert 'id="broken"' in index and "registry/team/clf.yaml: malformed YAML" in index
+    assert (demo / "mvtools-report" / "models" / "churn.html").is_file()
+    assert "registry/team/clf.yaml" in (demo / "mvtools-report" / "verify.html").read_text()
