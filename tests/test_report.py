@@ -208,6 +208,9 @@ def test_the_browser_renders_index_model_compare_and_timeline(demo: Path, tmp_pa
 
     clf = dom(tmp_path, next(p for p in (site / "models").glob("team_clf-*.html") if "-compare" not in p.name))
     assert len(clf.all("text", **{"class": "nonfinite"})) == 1  # f1 NaN: a cross, not a point
+    clf_cmp = dom(tmp_path, next((site / "models").glob("team_clf-*-compare.html")))
+    section = clf_cmp.all("section")[0]["text"]
+    assert "recommend v0.1.0" in section and "v0.1.1 has NaN for f1" in section
 
     timeline = dom(tmp_path, site / "timeline.html")
     assert not [e for e in timeline.elements if e["attrs"].get("id") == "injected"]
