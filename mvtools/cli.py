@@ -284,6 +284,9 @@ def build_parser() -> argparse.ArgumentParser:
     from mvtools.lineage.cli import add_parser as add_lineage_parser
 
     add_lineage_parser(sub)
+    from mvtools.report.cli import add_parser as add_report_parser
+
+    add_report_parser(sub)
     return p
 
 
