@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import sys
 from typing import TYPE_CHECKING, Any, Sequence
 
@@ -262,6 +263,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in argv
     try:
+        if "_ARGCOMPLETE" in os.environ:  # a shell's completion request (mvtools.completion)
+            from mvtools.completion import complete
+
+            complete(build_parser())
         if argv[:1] == ["merge-driver"]:
             from mvtools.merge import main as merge_main
 
