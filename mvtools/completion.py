@@ -33,7 +33,7 @@ def complete(parser: argparse.ArgumentParser) -> None:
         return
     import argcomplete
 
-    argcomplete.autocomplete(parser, always_complete_options="long")
+    argcomplete.autocomplete(parser, always_complete_options=False)
 
 
 def _safe(fn: Callable[[str, argparse.Namespace], list[str]]) -> Callable[..., list[str]]:
@@ -112,7 +112,8 @@ def environments(prefix: str, ns: argparse.Namespace) -> list[str]:
 
 @_safe
 def specs(prefix: str, ns: argparse.Namespace) -> list[str]:
-    """NAME, then NAME@VERSION or NAME#STAGE once the prefix holds ``@`` or ``#``."""
+    """NAME, then NAME@VERSION once the prefix holds ``@`` (``NAME#STAGE`` never reaches a
+    completer: argcomplete's lexer reads ``#`` as the start of a comment)."""
     for sep in ("@", "#"):
         if sep in prefix:
             name = prefix.split(sep, 1)[0]
