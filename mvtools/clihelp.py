@@ -139,7 +139,7 @@ class Parser(argparse.ArgumentParser):
             return
         names = [str(c) for c in action.choices]
         if isinstance(action, argparse._SubParsersAction):
-            raise UsageError(f"{_command(self)}unknown {(action.metavar or 'command').lower()} {value!r}"
+            raise UsageError(f"{_command(self)}unknown {str(action.metavar or 'command').lower()} {value!r}"
                              f"{suggest(str(value), names)}; {self.prog} --help lists them")
         raise argparse.ArgumentError(action, f"invalid choice: {value!r}{suggest(str(value), names)} "
                                              f"(choose from {', '.join(names)})")
@@ -157,7 +157,7 @@ class Parser(argparse.ArgumentParser):
                         + ("" if hints else f" ({synopsis(inner)})"))
         if getattr(ns, "func", None) is None and getattr(ns, "run", None) is None:
             subs = [a for a in inner._actions if isinstance(a, argparse._SubParsersAction)]
-            metavar = subs[0].metavar if subs else "COMMAND"
+            metavar = str(subs[0].metavar or "COMMAND") if subs else "COMMAND"
             print(inner.format_help())
             raise UsageError(f"{_command(inner)}no {metavar.lower()} given: pick one of those above "
                              f"({inner.prog} {metavar} --help explains it)")
