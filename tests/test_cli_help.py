@@ -112,3 +112,11 @@ def test_lineage_standalone_has_the_same_help(repo: Path) -> None:
     out = subprocess.run([sys.executable, "-m", "mvtools.lineage", "--help"], cwd=repo, capture_output=True,
                          text=True).stdout
     assert out.startswith("usage: mvtools lineage") and "mvtools lineage --impact data/raw.csv" in out
+
+
+def test_reference_is_generated_from_the_parser() -> None:
+    """docs/reference.md is what the parser renders: help and docs cannot drift."""
+    from mvtools.clidocs import render
+
+    page = Path(__file__).resolve().parents[1] / "docs" / "reference.md"
+    assert page.read_text() == render(), "docs/reference.md is stale: run python -m mvtools.clidocs > docs/reference.md"
