@@ -53,9 +53,11 @@ def _root(ns: argparse.Namespace) -> Path:
 
 
 def _config(ns: argparse.Namespace) -> Any:
+    """mvtools.yaml only: the dvc.yaml files are not parsed on Tab (their registered models
+    have ledgers, which name them)."""
     from mvtools.config import load_config
 
-    return load_config(_root(ns))
+    return load_config(_root(ns), with_dvc=False)
 
 
 def _model_names(ns: argparse.Namespace) -> list[str]:
