@@ -305,7 +305,7 @@ def test_bad_bump_env_refuses_commit(r: Path) -> None:
 
 # -- argparse errors -------------------------------------------------------------------
 @pytest.mark.parametrize("args", [
-    [], ["bogus"], ["--bogus"], ["show", "--bogus"], ["register"], ["get"], ["history"],
+    ["bogus"], ["--bogus"], ["show", "--bogus"], ["register"], ["get"], ["history"],
     ["register", "clf", "--bump"], ["register", "clf", "--bump", "huge"], ["init", "--scheme", "calver"],
     ["init", "--hooks", "husky"], ["hook", "pre-rebase"],
     ["show", "a", "b"], ["get", "clf", "-o"],

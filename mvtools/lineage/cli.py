@@ -42,15 +42,20 @@ def _configure(sp: argparse.ArgumentParser) -> None:
                     help="fold each foreach/matrix expansion into one node")
     sp.add_argument("--format", choices=FORMATS, default=None, help="output format (default: text)")
     sp.add_argument("--json", action="store_true", help="same as --format json")
-    sp.add_argument("--model", metavar="NAME[@VERSION]",
-                    help="lineage recorded for a registered model version")
+    model = sp.add_argument("--model", metavar="NAME[@VERSION]",
+                            help="lineage recorded for a registered model version")
+    from mvtools.completion import specs
+
+    setattr(model, "completer", specs)  # shell completion of model names and versions
     sp.add_argument("--diff", nargs=2, metavar=("A", "B"),
                     help="compare the lineage of two model versions")
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     """Register ``lineage`` on an argparse subparsers object."""
-    sp = subparsers.add_parser("lineage", help=HELP, description=HELP)
+    from mvtools.clihelp import epilog
+
+    sp = subparsers.add_parser("lineage", help=HELP, description=HELP, epilog=epilog("lineage"))
     _configure(sp)
     sp.set_defaults(func=run, run=run)
     return sp

@@ -16,13 +16,13 @@ HELP = "write the registry as a static HTML site (models, versions, charts, time
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
+    from mvtools.clihelp import epilog
+
     sp = subparsers.add_parser("report", help=HELP, description=HELP + "; it works offline, from file://, "
-                               "as a CI artifact or on GitHub Pages",
-                               epilog="examples:\n  mvtools report --open\n  mvtools -C repo report -o site/",
-                               formatter_class=argparse.RawDescriptionHelpFormatter)
+                               "as a CI artifact or on GitHub Pages", epilog=epilog("report"))
     sp.add_argument("-o", "--output", metavar="DIR", default=DEFAULT_DIR,
-                    help=f"the folder to write (default: {DEFAULT_DIR}/, relative to the repository "
-                         "folder -C names, as git -C); a report written there before is replaced")
+                    help="the folder to write, relative to the repository folder -C names (as git -C); "
+                         "a report written there before is replaced")
     sp.add_argument("--open", action="store_true", help="open DIR/index.html in the web browser afterwards")
     sp.add_argument("--no-verify", action="store_true", help="do not run mvtools verify for the report's status")
     sp.add_argument("--json", action="store_true", help="print one JSON document")
