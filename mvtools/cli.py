@@ -7,10 +7,12 @@ Errors are one line on stderr (``mvtools: error: ...``) with DESIGN.md's exit co
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
+import os
 import sys
-from typing import TYPE_CHECKING, Any, Callable, NoReturn, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterator, NoReturn, Sequence
 
 from mvtools import __version__, ui
 from mvtools.errors import MvtoolsError, UsageError
@@ -122,18 +124,32 @@ def cmd_register(args: argparse.Namespace) -> int:
 def cmd_show(args: argparse.Namespace) -> int:
     """Every model, or one. A model whose ledger cannot be read does not hide the others:
     they are shown, its cause is one `mvtools: error:` line each, and the exit code is 1."""
+    if args.environments:
+        return _show_environments(args)
     res = _registry(args).show(args.name, include_deprecated=args.all)
     doc: dict[str, Any] = {"models": [{k: m[k] for k in ("name", "latest", "versions", "stages")}
                                       for m in res.to_json()["models"]]}
     if res.broken:
         doc["broken"] = [b.to_json() for b in res.broken]
-    _emit(args, doc, ui.render_show(res))
+    _emit(args, doc, ui.render_show(res, ui.width()))
     return _errors([b.error for b in res.broken])
+
+
+def _show_environments(args: argparse.Namespace) -> int:
+    """``show --environments``: what runs where (mvtools.deploy.environments)."""
+    from mvtools import deploy
+
+    envs, broken = deploy.environments(_registry(args), args.name)
+    doc: dict[str, Any] = {"environments": {e: [st.to_json() for st in sts] for e, sts in envs.items()}}
+    if broken:
+        doc["broken"] = [{"name": n, "error": str(e)} for n, e in broken.items()]
+    _emit(args, doc, ui.render_environments(envs, ui.width()))
+    return _errors([str(e) for e in broken.values()])
 
 
 def cmd_history(args: argparse.Namespace) -> int:
     res = _registry(args).history(args.name)
-    _emit(args, res, ui.render_history(res))
+    _emit(args, res, ui.render_history(res, ui.width()))
     return 0
 
 
@@ -319,6 +335,7 @@ def _registry_commands(add: _Add) -> None:
     sp = add("show", cmd_show, "models, their latest versions and stages", True)
     sp.add_argument("name", nargs="?")
     sp.add_argument("--all", action="store_true", help="include deprecated models")
+    sp.add_argument("--environments", action="store_true", help="what runs where: each environment's deployments")
     sp = add("history", cmd_history, "every event of a model, oldest first", True)
     sp.add_argument("name")
     sp = add("get", cmd_get, "fetch the bytes of NAME, NAME@VERSION or NAME#STAGE (sha256-checked)", True)
@@ -389,6 +406,28 @@ def _deploy_commands(sub: Any) -> None:
         a.add_argument("--json", action="store_true")
 
 
+@contextlib.contextmanager
+def _entered(args: argparse.Namespace) -> Iterator[None]:
+    """``-C PATH`` runs as if started in PATH, as ``git -C`` does: relative paths (``get -o``,
+    ``get``'s default output, ``publish --to``) resolve against PATH. ``--json``: no progress bar."""
+    from mvtools import progress
+
+    progress.quiet(getattr(args, "json", False))
+    if args.repo == ".":
+        yield
+        return
+    cwd = os.getcwd()
+    try:
+        os.chdir(args.repo)
+    except OSError as exc:
+        raise UsageError(f"-C {args.repo}: {(exc.strerror or str(exc)).lower()}") from None
+    args.repo = "."
+    try:
+        yield
+    finally:
+        os.chdir(cwd)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in argv
@@ -403,9 +442,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             return run(argv[1], argv[2:])
         args = build_parser().parse_args(argv)
-        if getattr(args, "func", None) is None and hasattr(args, "run"):
-            return int(args.run(args))
-        return int(args.func(args))
+        with _entered(args):
+            if getattr(args, "func", None) is None and hasattr(args, "run"):
+                return int(args.run(args))
+            return int(args.func(args))
     except MvtoolsError as exc:
         if debug:
             import traceback
