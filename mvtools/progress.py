@@ -13,6 +13,7 @@ already, for ``compare``) is imported only when a bar is drawn.
 
 from __future__ import annotations
 
+import os
 import sys
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, Callable, Iterator
@@ -67,9 +68,9 @@ def fsspec_callback(advance: Advance) -> Callback:
     from fsspec.callbacks import Callback
 
     class _Bytes(Callback):
-        def __init__(self) -> None:
+        def __init__(self, src: str) -> None:
             super().__init__()
-            self.seen = 0
+            self.src, self.seen = src, 0
 
         def call(self, *args: Any, **kwargs: Any) -> None:
             delta = int(self.value or 0) - self.seen
@@ -77,9 +78,18 @@ def fsspec_callback(advance: Advance) -> Callback:
                 self.seen += delta
                 advance(delta)
 
+        def close(self) -> None:
+            # DVC copies a local file under 1 GB whole (dvc_objects' COPY_PBAR_MIN_SIZE),
+            # reporting no bytes: count the file when its copy ends
+            if self.seen == 0:
+                try:
+                    advance(os.path.getsize(self.src))
+                except (OSError, TypeError):
+                    pass
+
     class _Files(Callback):
         def branched(self, path_1: str, path_2: str, **kwargs: Any) -> Callback:
-            return _Bytes()
+            return _Bytes(path_1)
 
         def call(self, *args: Any, **kwargs: Any) -> None:
             return None
