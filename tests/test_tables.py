@@ -78,6 +78,7 @@ def lifecycle(r: Path, name: str = "clf") -> None:
 
 
 # -- history --------------------------------------------------------------------------------
+@pytest.mark.slow
 def test_history_has_stage_env_and_action_columns(r: Path) -> None:
     lifecycle(r)
     out = cols(r, "history", "clf", width=200)
@@ -107,6 +108,7 @@ def test_history_has_stage_env_and_action_columns(r: Path) -> None:
     assert [e["event"] for e in hist].count("promote") == 4 and all("commit" in e for e in hist)
 
 
+@pytest.mark.slow
 def test_history_fits_80_columns(r: Path) -> None:
     lifecycle(r, LONG)
     out = cols(r, "history", LONG)
@@ -116,6 +118,7 @@ def test_history_fits_80_columns(r: Path) -> None:
     assert "pre-production-validation" in out and "europe-west-production-cluster" in out
 
 
+@pytest.mark.slow
 def test_piped_tables_keep_one_line_per_row(r: Path) -> None:
     """Without $COLUMNS or a terminal, a row is one line (grep finds it whole)."""
     lifecycle(r, LONG)
@@ -125,6 +128,7 @@ def test_piped_tables_keep_one_line_per_row(r: Path) -> None:
 
 
 # -- show, show --environments ----------------------------------------------------------------
+@pytest.mark.slow
 def test_show_fits_80_columns(r: Path) -> None:
     lifecycle(r, LONG)
     out = cols(r, "show")
@@ -134,6 +138,7 @@ def test_show_fits_80_columns(r: Path) -> None:
     assert len(wide.splitlines()) == 3  # header, two models: one line each when it fits
 
 
+@pytest.mark.slow
 def test_show_environments_what_runs_where(r: Path) -> None:
     lifecycle(r)
     doc = json.loads(mvtools(r, "show", "--environments", "--json").stdout)
@@ -156,6 +161,7 @@ def test_show_environments_what_runs_where(r: Path) -> None:
     assert cols(r, "show", LONG, "--environments").splitlines()[1].split() == ["prod", "-", "-", "-", "-", "-"]
 
 
+@pytest.mark.slow
 def test_show_environments_long_names_fit(r: Path) -> None:
     lifecycle(r, LONG)
     lifecycle(r, "clf")
@@ -171,6 +177,7 @@ def test_show_environments_without_environments(tmp_path: Path) -> None:
 
 
 # -- compare ----------------------------------------------------------------------------------
+@pytest.mark.slow
 def test_compare_title_one_line_and_table_fits(r: Path) -> None:
     out = cols(r, "compare", "clf", "v0.1.0", "v0.1.1")
     lines = out.splitlines()
@@ -185,6 +192,7 @@ def test_compare_title_one_line_and_table_fits(r: Path) -> None:
     assert "validation_area_under_the_precision_recall_curve" in cells.replace(" ", "")
 
 
+@pytest.mark.slow
 def test_compare_long_model_name_title_wraps_at_spaces(r: Path) -> None:
     out = cols(r, "compare", LONG, "v0.1.0", "v0.1.1")
     assert_fits(out.split("artifact")[0])
@@ -192,6 +200,7 @@ def test_compare_long_model_name_title_wraps_at_spaces(r: Path) -> None:
 
 
 # -- deploy status, archive -----------------------------------------------------------------
+@pytest.mark.slow
 def test_deploy_status_shows_slots(r: Path) -> None:
     assert mvtools(r, "deploy", "status", "clf", "--env", "prod").stdout.strip() == \
         "clf in prod: stable - (no deployment)"
@@ -213,6 +222,7 @@ def test_deploy_status_shows_slots(r: Path) -> None:
         "model", "env", "strategy", "stable", "candidate", "percent"}
 
 
+@pytest.mark.slow
 def test_archive_of_a_stage_holder_says_what_is_left(r: Path) -> None:
     mvtools(r, "promote", "clf", "v0.1.0", "production")
     mvtools(r, "promote", "clf", "v0.1.1", "production")
@@ -228,6 +238,7 @@ def test_archive_of_a_stage_holder_says_what_is_left(r: Path) -> None:
 
 
 # -- -C REPO get ----------------------------------------------------------------------------
+@pytest.mark.slow
 def test_dash_c_get_writes_into_repo_like_git_dash_c(r: Path, tmp_path: Path) -> None:
     out = tmp_path / "elsewhere"
     out.mkdir()
@@ -253,6 +264,7 @@ def test_dash_c_not_a_directory(tmp_path: Path) -> None:
         assert proc.stderr == f"mvtools: error: -C {tmp_path / bad}: {why}\n"
 
 
+@pytest.mark.slow
 def test_in_process_main_restores_the_cwd(r: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                           capsys: pytest.CaptureFixture[str]) -> None:
     from mvtools.cli import main
