@@ -110,6 +110,7 @@ def test_no_bar_with_json_or_off_a_terminal(r: Path) -> None:
     assert (r / "b.bin").stat().st_size == SIZE
 
 
+@pytest.mark.slow
 def test_small_artifact_draws_no_bar(tmp_path: Path) -> None:
     r = init_repo(tmp_path / "r", "  - name: net\n    path: models/net.bin")
     write_model(r, "models/net.bin", b"small")

@@ -170,6 +170,7 @@ def test_show_environments_long_names_fit(r: Path) -> None:
     assert out.count(LONG) == 2
 
 
+@pytest.mark.slow
 def test_show_environments_without_environments(tmp_path: Path) -> None:
     r = init_repo(tmp_path / "r", "  - name: clf\n    path: models/clf.bin")
     assert mvtools(r, "show", "--environments").stdout.strip() == "no environments in mvtools.yaml and no deployments"
