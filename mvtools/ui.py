@@ -65,8 +65,8 @@ def table(rows: Sequence[tuple[str, ...]], width: int | None = None, shrink: Seq
 
 
 def blocks(rows: Sequence[tuple[str, ...]], width: int) -> str:
-    """Each row as ``HEADER  value`` lines (values wrapped at spaces), a blank line apart: a
-    table too wide for ``width`` even with its cells wrapped."""
+    """Each row as ``HEADER  value`` lines (values wrapped at spaces; an empty ``-`` cell is
+    left out), a blank line apart: a table too wide for ``width`` even with its cells wrapped."""
     head = rows[0]
     lw = max(len(h) for h in head)
     vw = max(width - lw - 2, 16)
@@ -74,7 +74,9 @@ def blocks(rows: Sequence[tuple[str, ...]], width: int) -> str:
     for r in rows[1:]:
         if out:
             out.append("")
-        for h, c in zip(head, r):
+        for i, (h, c) in enumerate(zip(head, r)):
+            if i and c in ("-", ""):
+                continue
             lines = _wrap(c, vw)
             out.append(f"{h.ljust(lw)}  {lines[0]}".rstrip())
             out += [" " * (lw + 2) + line for line in lines[1:]]

@@ -290,3 +290,5 @@ def test_table_wraps_widest_columns_then_falls_back_to_blocks() -> None:
     assert blocks.splitlines()[0] == "A  " + "x" * 10
     assert all(len(line) <= 20 for line in blocks.splitlines())
     assert table([("H",), ("z" * 50,)], 20) == "H  " + "z" * 50  # one long word: over, alone
+    # a block leaves out its empty cells (history: a register has no stage, env or action)
+    assert table([("A", "B", "C"), ("a" * 15, "-", "c" * 15)], 20) == f"A  {'a' * 15}\nC  {'c' * 15}"
