@@ -7,15 +7,16 @@ Errors are one line on stderr (``mvtools: error: ...``) with DESIGN.md's exit co
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 import os
 import sys
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any, Iterator, Sequence
 
-from mvtools import __version__, ui
+from mvtools import ui
 from mvtools.cliparser import build_parser
-from mvtools.errors import MvtoolsError
+from mvtools.errors import MvtoolsError, UsageError
 
 if TYPE_CHECKING:  # the commands import the registry when they run, not at startup
     from mvtools.registry import Registry
@@ -119,18 +120,32 @@ def cmd_register(args: argparse.Namespace) -> int:
 def cmd_show(args: argparse.Namespace) -> int:
     """Every model, or one. A model whose ledger cannot be read does not hide the others:
     they are shown, its cause is one `mvtools: error:` line each, and the exit code is 1."""
+    if args.environments:
+        return _show_environments(args)
     res = _registry(args).show(args.name, include_deprecated=args.all)
     doc: dict[str, Any] = {"models": [{k: m[k] for k in ("name", "latest", "versions", "stages")}
                                       for m in res.to_json()["models"]]}
     if res.broken:
         doc["broken"] = [b.to_json() for b in res.broken]
-    _emit(args, doc, ui.render_show(res))
+    _emit(args, doc, ui.render_show(res, ui.width()))
     return _errors([b.error for b in res.broken])
+
+
+def _show_environments(args: argparse.Namespace) -> int:
+    """``show --environments``: what runs where (mvtools.deploy.environments)."""
+    from mvtools import deploy
+
+    envs, broken = deploy.environments(_registry(args), args.name)
+    doc: dict[str, Any] = {"environments": {e: [st.to_json() for st in sts] for e, sts in envs.items()}}
+    if broken:
+        doc["broken"] = [{"name": n, "error": str(e)} for n, e in broken.items()]
+    _emit(args, doc, ui.render_environments(envs, ui.width()))
+    return _errors([str(e) for e in broken.values()])
 
 
 def cmd_history(args: argparse.Namespace) -> int:
     res = _registry(args).history(args.name)
-    _emit(args, res, ui.render_history(res))
+    _emit(args, res, ui.render_history(res, ui.width()))
     return 0
 
 
@@ -259,6 +274,28 @@ def cmd_quickstart(args: argparse.Namespace) -> int:
     return quickstart(args.dir)
 
 
+@contextlib.contextmanager
+def _entered(args: argparse.Namespace) -> Iterator[None]:
+    """``-C PATH`` runs as if started in PATH, as ``git -C`` does: relative paths (``get -o``,
+    ``get``'s default output, ``publish --to``) resolve against PATH. ``--json``: no progress bar."""
+    from mvtools import progress
+
+    progress.quiet(getattr(args, "json", False))
+    if args.repo == ".":
+        yield
+        return
+    cwd = os.getcwd()
+    try:
+        os.chdir(args.repo)
+    except OSError as exc:
+        raise UsageError(f"-C {args.repo}: {(exc.strerror or str(exc)).lower()}") from None
+    args.repo = "."
+    try:
+        yield
+    finally:
+        os.chdir(cwd)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in argv
@@ -277,9 +314,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             return run(argv[1], argv[2:])
         args = build_parser().parse_args(argv)
-        if getattr(args, "func", None) is None and hasattr(args, "run"):
-            return int(args.run(args))
-        return int(args.func(args))
+        with _entered(args):
+            if getattr(args, "func", None) is None and hasattr(args, "run"):
+                return int(args.run(args))
+            return int(args.func(args))
     except MvtoolsError as exc:
         if debug:
             import traceback

@@ -116,6 +116,8 @@ def _registry_commands(add: _Add, cli: Any) -> None:
     sp = add("show", cli.cmd_show, "models, their latest versions and stages", True)
     _name(sp, "only this model", nargs="?")
     sp.add_argument("--all", action="store_true", help="include deprecated models")
+    sp.add_argument("--environments", action="store_true",
+                    help="what runs where: each environment's deployments, slots and canary")
     sp = add("history", cli.cmd_history, "every event of a model, oldest first", True)
     _name(sp)
     sp = add("get", cli.cmd_get, "fetch the bytes of NAME, NAME@VERSION or NAME#STAGE (sha256-checked)", True)

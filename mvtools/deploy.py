@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from mvtools import ledger as L
 from mvtools.compare import lower_is_better
 from mvtools.domain import DeployEvent, DeployStatus, api_result
-from mvtools.errors import CheckFailed, UsageError
+from mvtools.errors import CheckFailed, MvtoolsError, UsageError
 from mvtools.settings import Environment
 from mvtools.versioning import tag_name_of, utc_now
 
@@ -82,6 +82,31 @@ def status(reg: "Registry", name: str, env: str) -> DeployStatus:
     state, _ = fold(st.events, env)
     return DeployStatus(name, env, state["strategy"], state["stable"], state["candidate"],
                         state["percent"] if state["candidate"] else 0, state["slots"], state["live_slot"])
+
+
+def environments(reg: "Registry", name: str | None = None) -> tuple[dict[str, tuple[DeployStatus, ...]],
+                                                                   dict[str, MvtoolsError]]:
+    """What runs where (``show --environments``): per environment (mvtools.yaml's, then any
+    other a deploy event names), the status of each model (or ``name``) deployed there; and
+    the error of each model whose ledger cannot be read (it hides that model only)."""
+    broken: dict[str, MvtoolsError] = {}
+    if name is not None:
+        states = {name: reg.state(name)}
+    else:
+        states, broken = reg.readable_states()
+    seen = [e["env"] for st in states.values() for e in st.events
+            if e["event"] == "deploy" and isinstance(e.get("env"), str)]
+    out: dict[str, tuple[DeployStatus, ...]] = {}
+    for env in dict.fromkeys([*reg.config.environments, *sorted(set(seen))]):
+        rows = []
+        for st in states.values():
+            state, _ = fold(st.events, env)
+            if state["stable"] or state["candidate"]:
+                rows.append(DeployStatus(st.name, env, state["strategy"], state["stable"], state["candidate"],
+                                         state["percent"] if state["candidate"] else 0, state["slots"],
+                                         state["live_slot"]))
+        out[env] = tuple(rows)
+    return out, broken
 
 
 def _gate(reg: "Registry", name: str, settings_: Environment, cand: dict[str, Any],
@@ -228,8 +253,9 @@ def _end_canary(reg: "Registry", name: str, env: str, action: str) -> DeployEven
         if not cand:
             raise UsageError(f"no canary of {name} is running in {env}")
         new = {**state, "candidate": None, "percent": 0}
-        if action == "promote":
-            new["stable"] = cand
+        if action == "promote":  # the candidate goes live in the idle slot, as a blue-green switch
+            idle = "green" if state["live_slot"] == "blue" else "blue"
+            new.update(stable=cand, slots={**state["slots"], idle: cand}, live_slot=idle)
             msg = f"Promote canary {name} {cand} in {env} to 100%"
         else:
             msg = f"Abort canary of {name} {cand} in {env}"

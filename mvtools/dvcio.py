@@ -13,8 +13,10 @@ import json
 import os
 import shutil
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator
+from contextlib import nullcontext
+from typing import TYPE_CHECKING, Any, ContextManager, Iterator
 
+from mvtools import progress
 from mvtools.errors import CheckFailed, InternalError, UsageError
 from mvtools.gitops import Repo
 from mvtools.hashing import digest_path
@@ -98,8 +100,10 @@ def _find(odbs: list[HashFileDB], oid: str) -> HashFileDB | None:
     return None
 
 
-def _transfer(src: list[HashFileDB], dst: list[HashFileDB], oids: list[str]) -> tuple[int, list[str]]:
-    """Copy ``oids`` from whichever of ``src`` has them into the matching ``dst`` odb."""
+def _transfer(src: list[HashFileDB], dst: list[HashFileDB], oids: list[str],
+              advance: progress.Advance = progress.NOOP) -> tuple[int, list[str]]:
+    """Copy ``oids`` from whichever of ``src`` has them into the matching ``dst`` odb,
+    reporting the bytes copied to ``advance`` (a progress bar)."""
     moved, missing = 0, []
     for oid in oids:
         have = [i for i, odb in enumerate(dst) if odb.exists(oid)]
@@ -109,20 +113,26 @@ def _transfer(src: list[HashFileDB], dst: list[HashFileDB], oids: list[str]) -> 
         if i is None:
             missing.append(oid)
             continue
-        moved += dst[i].add(src[i].oid_to_path(oid), src[i].fs, oid)
+        kw = {} if advance is progress.NOOP else {"callback": progress.fsspec_callback(advance)}
+        moved += dst[i].add(src[i].oid_to_path(oid), src[i].fs, oid, **kw)
     return moved, missing
 
 
-def ensure_local(dvc: DvcRepo, md5: str, remote: str | None = None) -> None:
-    """Make the object (and a directory's entries) present in the local cache."""
+def cached(dvc: DvcRepo, md5: str) -> bool:
+    """Whether the local cache holds the object (and a directory's entries) whole."""
     local = _caches(dvc)
-    oids = list(_oids(dvc, md5, local))
-    if all(_find(local, o) for o in oids):
+    return all(_find(local, o) for o in _oids(dvc, md5, local))
+
+
+def ensure_local(dvc: DvcRepo, md5: str, remote: str | None = None, advance: progress.Advance = progress.NOOP) -> None:
+    """Make the object (and a directory's entries) present in the local cache."""
+    if cached(dvc, md5):
         return
+    local = _caches(dvc)
     remotes = _remotes(dvc, remote, "pull")
-    _transfer(remotes, local, [md5])
+    _transfer(remotes, local, [md5], advance)
     oids = list(_oids(dvc, md5, local))
-    _, missing = _transfer(remotes, local, oids)
+    _, missing = _transfer(remotes, local, oids, advance)
     if missing:  # a remote out of reach reads as one without the object (fsspec's exists())
         where = ", ".join(str(getattr(r, "path", "?")) for r in remotes) or "no remote"
         raise CheckFailed(f"object {missing[0]} is neither in the DVC cache nor found in the DVC remote "
@@ -142,7 +152,14 @@ def in_cache(root: Path, md5s: list[str], path: str = "") -> list[bool]:
         return [all(_find(local, o) for o in _oids(dvc, m, local)) for m in md5s]
 
 
-def _materialize(dvc: DvcRepo, md5: str, dest: Path) -> None:
+def _copy(src: str, dest: Path, advance: progress.Advance) -> None:
+    if advance is progress.NOOP:
+        shutil.copyfile(src, dest)
+    else:
+        progress.copy_file(src, str(dest), advance)
+
+
+def _materialize(dvc: DvcRepo, md5: str, dest: Path, advance: progress.Advance = progress.NOOP) -> None:
     local = _caches(dvc)
     if md5.endswith(".dir"):
         odb = _find(local, md5)
@@ -158,12 +175,12 @@ def _materialize(dvc: DvcRepo, md5: str, dest: Path) -> None:
             if src is None:  # ensure_local fetched them all; a cache pruned meanwhile
                 raise CheckFailed(f"object {e['md5']} is missing from the DVC cache")
             (dest / rel).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(src.oid_to_path(e["md5"]), dest / rel)
+            _copy(src.oid_to_path(e["md5"]), dest / rel, advance)
     else:
         odb = _find(local, md5)
         if odb is None:
             raise CheckFailed(f"object {md5} is missing from the DVC cache")
-        shutil.copyfile(odb.oid_to_path(md5), dest)
+        _copy(odb.oid_to_path(md5), dest, advance)
 
 
 def _git_materialize(repo: Repo, commit: str, path: str, dest: Path) -> None:
@@ -190,8 +207,12 @@ def fetch_version(repo: Repo, ev: dict[str, Any], commit: str, dest: Path, check
     try:
         if ev.get("md5"):
             with open_dvc(project_root(repo.root, str(ev.get("path") or ""))) as dvc:
-                ensure_local(dvc, str(ev["md5"]))
-                _materialize(dvc, str(ev["md5"]), tmp)
+                md5, size = str(ev["md5"]), int(ev.get("size") or 0)
+                # one bar: the bytes fetched from the DVC remote (if the cache lacks them), then copied out
+                total = size if not progress.wanted(2 * size) or cached(dvc, md5) else 2 * size
+                with progress.bar(f"{ev['model']} {ev['version']}", total) as adv:
+                    ensure_local(dvc, md5, advance=adv)
+                    _materialize(dvc, md5, tmp, adv)
         else:
             _git_materialize(repo, commit, ev["path"], tmp)
         d = digest_path(tmp.parent, tmp.name)
@@ -237,14 +258,25 @@ def push_events(reg: "Registry", events: list[dict[str, Any]], remote: str | Non
         with open_dvc(root) as dvc:
             remotes = _remotes(dvc, remote, "push")
             local = _caches(dvc)
-            for ev in evs:
-                md5 = str(ev["md5"])
-                n, missing = _transfer(local, remotes, [md5])
-                moved += n
-                n, more = _transfer(local, remotes, list(_oids(dvc, md5, local)))
-                moved += n
-                missing += more
-                if missing and not all(_find(remotes, o) for o in missing):
-                    raise CheckFailed(f"cannot push {ev['tag']}: object {missing[0]} is not in the local DVC cache "
-                                      "(dvc fetch it, or push from the clone that registered it)")
+            with _push_bar(remotes, evs) as advance:
+                for ev in evs:
+                    md5 = str(ev["md5"])
+                    n, missing = _transfer(local, remotes, [md5], advance)
+                    moved += n
+                    n, more = _transfer(local, remotes, list(_oids(dvc, md5, local)), advance)
+                    moved += n
+                    missing += more
+                    if missing and not all(_find(remotes, o) for o in missing):
+                        raise CheckFailed(f"cannot push {ev['tag']}: object {missing[0]} is not in the local DVC "
+                                          "cache (dvc fetch it, or push from the clone that registered it)")
     return moved
+
+
+def _push_bar(remotes: list[HashFileDB], evs: list[dict[str, Any]]) -> ContextManager[progress.Advance]:
+    """The bar of a push: the bytes of the versions whose object the remote lacks (asked
+    of the remote only when a bar could be drawn at all)."""
+    total = sum(int(ev.get("size") or 0) for ev in evs)
+    if not progress.wanted(total):
+        return nullcontext(progress.NOOP)
+    todo = [ev for ev in evs if _find(remotes, str(ev["md5"])) is None]
+    return progress.bar(f"push {len(todo)} version(s)", sum(int(ev.get("size") or 0) for ev in todo))

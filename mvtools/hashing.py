@@ -19,7 +19,6 @@ import json
 import os
 import queue
 import stat
-import sys
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -111,7 +110,9 @@ class _Worker:
 
 
 def _progress(total: int, label: str) -> tuple[Callable[[int], None], Callable[[], None]]:
-    if total < PROGRESS_MIN or not sys.stderr.isatty():
+    from mvtools import progress  # no bar with --json (progress.quiet), nor off a terminal
+
+    if not progress.wanted(total, PROGRESS_MIN):
         return (lambda n: None), (lambda: None)
     from rich.console import Console
     from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn

@@ -102,7 +102,11 @@ class Lifecycle(RegistryReader):
             txn.commit({name: [ev]}, message or f"Archive {name} {v}")
             env, _ = tag_env(tags, name)
             txn.tag(tag, commit, archive_message(name, v), env=env)
-        return api_result(ev, commit, ArchiveEvent)
+        # the stages it held: each one's holder now (None: left empty), as state.fold decides
+        order = {s: i for i, s in enumerate(self.config.stages)}
+        held = sorted((s for s, h in st.stage_holders().items() if h == v), key=lambda s: (order.get(s, len(order)), s))
+        vacated = {s: next((x for x in reversed(st.stages[s]) if x != v and x not in st.archived), None) for s in held}
+        return api_result(ev, commit, ArchiveEvent, **({"vacated": vacated} if vacated else {}))
 
     def deprecate(self, name: str, message: str | None = None) -> DeprecateEvent:
         from mvtools.domain import DeprecateEvent, api_result  # off the hooks' import path

@@ -1,21 +1,86 @@
 """Terminal rendering: every human-readable line the commands print, one renderer per
 result type (``render_x(result) -> str``, no trailing newline). The CLI (mvtools.cli) calls
 the API, then prints a renderer's text or, with ``--json``, the result's ``to_json()``.
-rich is imported only here, by ``print_compare``."""
+rich is imported only here, by ``print_compare``.
+
+Tables fit ``width`` columns (:func:`width`: ``$COLUMNS``, else the terminal's; None when
+stdout is not a terminal, so a piped row stays one line for grep): the widest columns wrap
+their cells at spaces, and a table whose words cannot fit prints each row as a block of
+``HEADER  value`` lines instead. A line is wider only when one word alone is."""
 
 from __future__ import annotations
 
+import os
+import shutil
+import sys
+import textwrap
 from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 
 if TYPE_CHECKING:
-    from mvtools.domain import (Comparison, DeployEvent, DeployStatus, Event, History, Pushed, RegisterEvent,
-                                Restored, Retrieved, RollbackEvent, Show, SyncResult, VerifyReport)
+    from mvtools.domain import (Comparison, DeployEvent, DeployStatus, Event, History, Pushed,
+                                RegisterEvent, Restored, Retrieved, RollbackEvent, Show, SyncResult, VerifyReport)
 
 
-def table(rows: Sequence[tuple[str, ...]]) -> str:
-    """Columns padded to their widest cell, two spaces apart, trailing blanks stripped."""
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows)
+def width() -> int | None:
+    """The width tables fit: ``$COLUMNS``, else the terminal's when stdout is one, else None."""
+    cols = os.environ.get("COLUMNS", "")
+    if cols.isdigit() and int(cols) > 0:
+        return int(cols)
+    if sys.stdout.isatty():
+        return shutil.get_terminal_size().columns
+    return None
+
+
+def _wrap(cell: str, w: int) -> list[str]:
+    return textwrap.wrap(cell, w, break_long_words=False, break_on_hyphens=False) or [""]
+
+
+def table(rows: Sequence[tuple[str, ...]], width: int | None = None, shrink: Sequence[int] = ()) -> str:
+    """Columns padded to their widest cell, two spaces apart, trailing blanks stripped; the
+    first row is the header. Wider than ``width``: the columns in ``shrink`` (indexes, first
+    given first), then the widest, wrap at spaces down to their longest word; if the words
+    still do not fit, :func:`blocks`."""
+    n = len(rows[0])
+    widths = [max(len(r[i]) for r in rows) for i in range(n)]
+    excess = sum(widths) + 2 * (n - 1) - (width or 0)
+    if width is not None and excess > 0:
+        floor = [max(len(w) for r in rows for w in (r[i].split() or [""])) for i in range(n)]
+        for i in shrink:
+            cut = min(excess, widths[i] - floor[i])
+            widths[i] -= cut
+            excess -= cut
+        while excess > 0:
+            can = [i for i in range(n) if widths[i] > floor[i]]
+            if not can:
+                return blocks(rows, width)
+            i = max(can, key=lambda i: widths[i])
+            widths[i] -= 1
+            excess -= 1
+    out = []
+    for r in rows:
+        cells = [_wrap(c, w) if len(c) > w else [c] for c, w in zip(r, widths)]
+        for k in range(max(len(c) for c in cells)):
+            out.append("  ".join((c[k] if k < len(c) else "").ljust(w) for c, w in zip(cells, widths)).rstrip())
+    return "\n".join(out)
+
+
+def blocks(rows: Sequence[tuple[str, ...]], width: int) -> str:
+    """Each row as ``HEADER  value`` lines (values wrapped at spaces; an empty ``-`` cell is
+    left out), a blank line apart: a table too wide for ``width`` even with its cells wrapped."""
+    head = rows[0]
+    lw = max(len(h) for h in head)
+    vw = max(width - lw - 2, 16)
+    out: list[str] = []
+    for r in rows[1:]:
+        if out:
+            out.append("")
+        for i, (h, c) in enumerate(zip(head, r)):
+            if i and c in ("-", ""):
+                continue
+            lines = _wrap(c, vw)
+            out.append(f"{h.ljust(lw)}  {lines[0]}".rstrip())
+            out += [" " * (lw + 2) + line for line in lines[1:]]
+    return "\n".join(out)
 
 
 def render_done(lines: Iterable[str], nothing: str) -> str:
@@ -35,21 +100,52 @@ def render_register(ev: RegisterEvent) -> str:
             f"sha256 {(ev.sha256 or '-')[:12]})")
 
 
-def render_show(res: Show) -> str:
+def render_show(res: Show, width: int | None = None) -> str:
     rows = [("MODEL", "LATEST", "VERSIONS", "STAGES", "PATH")]
     for m in res.models:
         stages = ", ".join(f"{s}={v}" for s, v in m.stages.items()) or "-"
         rows.append((m.name + (" (deprecated)" if m.deprecated else ""), m.latest or "-",
                      str(m.versions), stages, m.path or "-"))
-    return table(rows)
+    return table(rows, width, shrink=(3,))
 
 
-def render_history(res: History) -> str:
-    rows = [("TIMESTAMP", "EVENT", "VERSION", "COMMIT", "SHA256", "ACTOR")]
+def _deploy_cells(ev: Event) -> tuple[str, str]:
+    """A deploy event's VERSION and ACTION cells: the version the step sends traffic to
+    (a start's own, else the canary's or the stable one after it), the action and a
+    canary's share."""
+    s = ev.get("state") or {}
+    version = ev.get("version") or s.get("candidate") or s.get("stable") or "-"
+    pct = f" {s['percent']}%" if s.get("candidate") and ev.get("action") in ("start", "step", "rollback") else ""
+    return version, f"{ev.get('action') or '-'}{pct}"
+
+
+def render_history(res: History, width: int | None = None) -> str:
+    """One row per event: when, the kind, its version, the stage (promote, rollback), the
+    environment and action (deploy), who. Commits, sha256 and metrics: ``--json``."""
+    rows = [("WHEN", "EVENT", "VERSION", "STAGE", "ENV", "ACTION", "ACTOR")]
     for ev in res.events:
-        rows.append((ev.timestamp, ev.kind, ev.get("version") or "-", (ev.commit or "-")[:12],
-                     (ev.get("sha256") or "-")[:12], ev.actor))
-    return table(rows)
+        version, action = _deploy_cells(ev) if ev.kind == "deploy" else (ev.get("version") or "-", "-")
+        when = ev.timestamp.replace("T", " ").removesuffix("Z")
+        actor = ev.actor.split(" <")[0] if " <" in ev.actor else ev.actor
+        rows.append((when, ev.kind, version, ev.get("stage") or "-", ev.get("env") or "-", action, actor))
+    return table(rows, width, shrink=(6, 0))
+
+
+def _slot(st: DeployStatus, slot: str) -> str:
+    v = st.slots.get(slot)
+    return "-" if v is None else v + (" (live)" if st.live_slot == slot else "")
+
+
+def render_environments(envs: Mapping[str, Sequence[DeployStatus]], width: int | None = None) -> str:
+    """``show --environments``: what runs where, a row per environment and model deployed
+    there (an environment with nothing deployed: one row of dashes)."""
+    rows = [("ENV", "MODEL", "STABLE", "CANARY", "BLUE", "GREEN")]
+    for env, sts in envs.items():
+        rows += [(env, st.model, st.stable or "-", f"{st.candidate} at {st.percent}%" if st.candidate else "-",
+                  _slot(st, "blue"), _slot(st, "green")) for st in sts] or [(env, "-", "-", "-", "-", "-")]
+    if len(rows) == 1:
+        return "no environments in mvtools.yaml and no deployments"
+    return table(rows, width, shrink=(1,))
 
 
 def render_get(res: Retrieved) -> str:
@@ -91,10 +187,13 @@ def render_verify(rep: VerifyReport) -> str:
 
 
 def render_event(ev: Event) -> str:
-    """promote, archive, deprecate: the kind, model, version and stage, then the tag."""
+    """promote, archive, deprecate: the kind, model, version and stage, then the tag; an
+    archive of a stage holder says what each of its stages holds now."""
     bits = [ev.kind, ev.model, ev.get("version") or "", ev.get("stage") or ""]
     tail = f" (tag {ev.tag})" if ev.tag else ""
-    return " ".join(b for b in bits if b) + tail
+    left = [f"{s} is left empty" if v is None else f"{s} falls back to {v}"
+            for s, v in (ev.get("vacated") or {}).items()]
+    return " ".join(b for b in bits if b) + tail + "".join(f"; {x}" for x in left)
 
 
 def render_restored(res: Restored) -> str:
@@ -107,7 +206,9 @@ def render_rollback(ev: RollbackEvent) -> str:
 
 def render_deploy_status(doc: DeployStatus) -> str:
     cand = f", canary {doc.candidate} at {doc.percent}%" if doc.candidate else ""
-    return f"{doc.model} in {doc.env}: stable {doc.stable or '-'} ({doc.strategy or 'no deployment'}){cand}"
+    slots = "" if not any(doc.slots.values()) else "; slots: " + ", ".join(
+        f"{s} {_slot(doc, s)}" for s in ("blue", "green"))
+    return f"{doc.model} in {doc.env}: stable {doc.stable or '-'} ({doc.strategy or 'no deployment'}){cand}{slots}"
 
 
 def render_deploy(action: str, ev: DeployEvent) -> str:
@@ -202,10 +303,15 @@ def print_compare(doc: Comparison) -> None:
 
     from mvtools.domain import thaw  # values as JSON shows them: a list metric prints as [..]
 
-    con = Console(soft_wrap=True)  # a long path or diff line stays one line (grep, CI logs)
-    t = Table(title=f"{doc.model}: {doc.a} (A, baseline) vs {doc.b} (B, candidate)")
+    w = width()
+    # a long path or diff line stays one line (grep, CI logs); piped, the table is not cut to 80
+    con = Console(soft_wrap=True, width=w or 100_000)
+    title = f"{doc.model}: {doc.a} (A, baseline) vs {doc.b} (B, candidate)"
+    # a line of its own (rich would wrap a table's title to the table's width); a long model
+    # name wraps it at spaces
+    t = Table()
     for col in ("metric", "A", "B", "B - A", ""):
-        t.add_column(col)
+        t.add_column(col, overflow="fold")
     gaps = {side: set(doc.unknown[side]) for side in ("a", "b")}
     for name, m in doc.metrics.items():
         delta = "-" if m["delta"] is None else f"{m['delta']:+.6g}"
@@ -215,6 +321,7 @@ def print_compare(doc: Comparison) -> None:
         t.add_row(escape(name), va, vb, f"[{style}]{delta}[/]" if style else delta,
                   f"[{style}]{mark}[/]" if style else mark)
     if doc.metrics:
+        con.print(escape(textwrap.fill(title, w, break_long_words=False) if w else title))
         con.print(t)
     else:
         con.print(f"{doc.model}: {doc.a} (A, baseline) vs {doc.b} (B, candidate): no metrics recorded")
