@@ -32,6 +32,7 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPat
     for key in list(os.environ):
         if key.startswith("GIT_") or key.startswith("MVTOOLS_") or key.startswith("PRE_COMMIT"):
             monkeypatch.delenv(key, raising=False)
+    monkeypatch.delenv("COLUMNS", raising=False)  # pytest-xdist's workers export COLUMNS=80: tables fit $COLUMNS
     for k, v in IDENT.items():
         monkeypatch.setenv(k, v)
     home = tmp_path_factory.mktemp("home")
