@@ -96,7 +96,7 @@ def test_bare_mvtools_prints_the_overview(repo: Path) -> None:
      "deploy start: unrecognized arguments: --stratgy canary (did you mean --strategy?)"),
     (["init", "--scheme", "semvr"], "argument --scheme: invalid choice: 'semvr' (did you mean semver?)"),
     (["--debugg", "show"], "unrecognized arguments: --debugg (did you mean --debug?)"),
-    (["show", "a", "b"], "show: unrecognized arguments: b (mvtools show [--json] [--all] [NAME])"),
+    (["show", "a", "b"], "show: unrecognized arguments: b (mvtools show [--json] [--all] [--environments] [NAME])"),
     (["promote", "clf"], "mvtools: error: promote: the following arguments are required: VERSION, STAGE "
                          "(mvtools promote [--json] [--force] [-m MESSAGE] NAME VERSION STAGE; "
                          "mvtools promote --help explains each)"),
