@@ -90,7 +90,11 @@ def number(v: Any) -> float | None:
     """A finite metric value as a float; None for NaN, infinities and anything else."""
     if isinstance(v, bool) or not isinstance(v, (int, float)):
         return None
-    return float(v) if math.isfinite(v) else None
+    try:
+        f = float(v)
+    except OverflowError:  # an integer too large for a float: as good as infinite
+        return None
+    return f if math.isfinite(f) else None
 
 
 def describe(ev: Event) -> str:

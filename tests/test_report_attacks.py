@@ -1,0 +1,98 @@
+"""`mvtools report` attacked: hostile text in every field, numbers at the edge of a float,
+names at the edge of a file name, folders that are not what `-o` expects, imported GTO
+registries. (The demo registry and the browser helpers are test_report.py's.)"""
+
+from __future__ import annotations
+
+import json
+import re
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+
+from conftest import assert_refused, commit_model, git, mvtools, set_up_mvtools
+from test_report import dom
+
+# each a piece of markup that would run or show as an element if it were not escaped
+EVIL = '</script><script>document.title="pwned"</script><img id="evil" src=x onerror=alert(1)>'
+METRIC = '</title><svg id="evil-svg" onload=alert(2)>"\'&'  # a metric name: a chart's title and card
+PARAM = '<b id="evil-param">p</b>'
+MESSAGE = '</textarea></script><img id="evil-msg" src=x> “quotes” \'single\' Ünïcödé 😀'
+ACTOR = "Ève \"O'Brien\" & co"  # git keeps no < or > in a name
+HUGE = 10 ** 400  # a JSON integer no float can hold
+
+
+def _metrics(r: Path, **extra: object) -> None:
+    doc = {"acc": 0.5, METRIC: 1.5, "big": 1e308, "ünï😀": 0.1, "huge": HUGE, **extra}
+    (r / "metrics.json").write_text(json.dumps(doc).replace('"NaN"', "NaN"))
+
+
+@pytest.fixture
+def hostile(repo: Path) -> Path:
+    """Two versions of `clf` whose metrics, params, messages and promotion hold markup, quotes,
+    unicode, an integer too large for a float and ±1e308 (whose span overflows a float)."""
+    r = repo
+    _metrics(r)
+    (r / "params.yaml").write_text(json.dumps({PARAM: EVIL, "lr": 0.1, "nested": {'a"b': "'x'"}}))
+    set_up_mvtools(r, "models:\n  - name: clf\n    path: models/clf.bin\n"
+                      "    metrics: [metrics.json]\n    params: [params.yaml]")
+    who = {"GIT_AUTHOR_NAME": ACTOR, "GIT_COMMITTER_NAME": ACTOR}
+    commit_model(r, "v1\n", MESSAGE, env=who)
+    _metrics(r, big=-1e308, acc=0.7)
+    (r / "params.yaml").write_text(json.dumps({PARAM: "<i>2</i>", "lr": "<i>0.2</i>", "nested": {'a"b': "y"}}))
+    commit_model(r, "v2\n", EVIL, env=who)
+    mvtools(r, "promote", "clf", "v0.1.1", "staging", "-m", MESSAGE, env=who)
+    return r
+
+
+class Elements(HTMLParser):
+    """Every element's tag and id in an HTML page as written (before any script ran)."""
+
+    def __init__(self, html: str) -> None:
+        super().__init__()
+        self.tags: list[tuple[str, str | None]] = []
+        self.feed(html)
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append((tag, dict(attrs).get("id")))
+
+
+def test_hostile_text_and_edge_numbers_are_reported_as_text(hostile: Path) -> None:
+    """The report is written (a huge integer metric no longer stops it, nor compare), every
+    page has exactly its own one script and no element the registry's text smuggled in, and
+    the charts of ±1e308 and of the huge integer have no NaN coordinate."""
+    r = hostile
+    assert json.loads(mvtools(r, "compare", "clf", "v0.1.0", "v0.1.1", "--json").stdout)["metrics"]["huge"]
+    mvtools(r, "report", "-o", "site")
+    for page in sorted((r / "site").rglob("*.html")):
+        html = page.read_text()
+        tags = Elements(html).tags
+        assert [t for t, _ in tags].count("script") == 1, page
+        assert not [t for t in tags if t[0] in ("img", "b", "i") or (t[1] or "").startswith("evil")], page
+        coords = re.findall(r'\s(?:x|y|x1|x2|y1|y2|cx|cy|points)="([^"]*)"', html)
+        assert not [c for c in coords if "nan" in c.lower() or "inf" in c.lower()], page
+    model = (r / "site" / "models" / "clf.html").read_text()
+    assert "&lt;/title&gt;&lt;svg id=&#34;evil-svg&#34;" in model  # the metric name, in its card and chart
+    assert str(HUGE) in model and "ünï😀" in model and "“quotes”" in model
+    charts = re.findall(r'data-metric="([^"]*)"', model)
+    assert "big" in charts and "acc" in charts  # ±1e308: a chart with two points on it
+    big = model.split('data-metric="big"', 1)[1].split("</svg>", 1)[0]
+    assert len(re.findall(r'<circle class="point"', big)) == 2
+
+
+@pytest.mark.slow
+def test_hostile_text_stays_text_in_the_browser(hostile: Path, tmp_path: Path) -> None:
+    r = hostile
+    mvtools(r, "report", "-o", "site")
+    for page in ("index.html", "models/clf.html", "models/clf-compare.html", "timeline.html", "verify.html"):
+        d = dom(tmp_path, r / "site" / page)
+        assert d.all("html")[0]["attrs"].get("data-js") == "ready", page  # the page's own script ran
+        assert len(d.all("script")) == 1, page
+        assert not [e for e in d.elements if e["attrs"].get("id", "").startswith("evil")], page
+        assert d.all("title")[0]["text"] != "pwned", page
+    text = " ".join(e["text"] for e in dom(tmp_path, r / "site" / "timeline.html").all("td"))
+    assert MESSAGE in text and ACTOR in text
+    cards = [e["attrs"]["data-metric"] for e in dom(tmp_path, r / "site" / "models" / "clf.html").all("div")
+             if "data-metric" in e["attrs"]]
+    assert METRIC in cards
