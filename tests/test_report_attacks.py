@@ -96,3 +96,48 @@ def test_hostile_text_stays_text_in_the_browser(hostile: Path, tmp_path: Path) -
     cards = [e["attrs"]["data-metric"] for e in dom(tmp_path, r / "site" / "models" / "clf.html").all("div")
              if "data-metric" in e["attrs"]]
     assert METRIC in cards
+
+
+# -- names and folders ------------------------------------------------------------------------
+LONG = "/".join(["abcdefghijklmnopqrstuvwxyz"] * 12) + "/m"  # a valid name; its slug alone is over 255 bytes
+
+
+def test_a_model_name_too_long_for_a_file_name_gets_a_page(git_model_repo: Path) -> None:
+    r = git_model_repo
+    cfg = (r / "mvtools.yaml").read_text().replace("models:\n", f"models:\n  - name: {LONG}\n    path: models/long.bin\n")
+    (r / "mvtools.yaml").write_text(cfg)
+    git(r, "commit", "-qam", "declare a model with a long name")
+    out = json.loads(mvtools(r, "report", "--json", "--no-verify", "-o", "site").stdout)
+    assert out["models"] == 2
+    names = [p.name for p in (r / "site" / "models").iterdir()]
+    assert len(names) == 4 and max(len(n.encode()) for n in names) <= 120
+    index = (r / "site" / "index.html").read_text()
+    link = re.search(r'<a href="(models/abcdef[^"]*)">' + re.escape(LONG) + "</a>", index)
+    assert link and (r / "site" / link.group(1)).is_file()
+
+
+def test_o_through_a_symlink_writes_where_it_points(git_model_repo: Path, tmp_path: Path) -> None:
+    r, real = git_model_repo, tmp_path / "public" / "registry"
+    real.parent.mkdir()
+    mvtools(r, "report", "--no-verify", "-o", str(real))
+    (real / "stale.html").write_text("old")
+    (r / "site").symlink_to(real)
+    out = json.loads(mvtools(r, "report", "--json", "--no-verify", "-o", "site").stdout)
+    assert (r / "site").is_symlink() and (r / "site").resolve() == real  # the link is kept
+    assert out["index"] == str(real / "index.html")
+    assert (real / "index.html").is_file() and not (real / "stale.html").exists()  # the old report replaced
+    assert sorted(p.name for p in r.iterdir() if "site" in p.name) == ["site"]  # nothing left beside it
+    assert sorted(p.name for p in real.parent.iterdir()) == ["registry"]
+
+
+def test_o_paths_that_cannot_be_written_are_one_error_line(git_model_repo: Path) -> None:
+    r = git_model_repo
+    (r / "notes.txt").write_text("mine\n")
+    git(r, "add", "notes.txt")
+    assert_refused(r, "report", "--no-verify", "-o", "notes.txt", want="notes.txt: exists and is a file")
+    assert_refused(r, "report", "--no-verify", "-o", "notes.txt/site", want="notes.txt: not a directory")
+    assert_refused(r, "report", "--no-verify", "-o", "missing/site", want="missing: no such directory")
+    assert_refused(r, "report", "--no-verify", "-o", ".", want="exists and is not an mvtools report")
+    if Path("/proc/self").is_dir():  # a folder no one can write in, even root
+        assert_refused(r, "report", "--no-verify", "-o", "/proc/mvtools-report", want="/proc: cannot write the report there")
+    assert (r / "notes.txt").read_text() == "mine\n"

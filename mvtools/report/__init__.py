@@ -40,7 +40,7 @@ def write_report(reg: Registry, out: str | Path = DEFAULT_DIR, *, verify: bool =
     from mvtools.report.feed import collect
     from mvtools.report.render import write_site
 
-    out = Path(out).absolute()
+    out = Path(out).resolve()  # a symlink is followed: the report replaces what it points to
     feed = collect(reg, verify=verify)
     files = write_site(feed, out)
     return Written(out, out / "index.html", tuple(files), len(feed.models),

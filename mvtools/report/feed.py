@@ -68,11 +68,17 @@ class Feed:
     stages: tuple[str, ...]
 
 
+SLUG_MAX = 80  # characters of the name kept in a page's file name (a name may be far longer than 255 bytes)
+
+
 def slug(name: str) -> str:
-    """A file name for a model name (``sub/dir:name``): safe characters kept, others '_',
-    and a short hash when anything was replaced, so two names never share a page."""
+    """A file name for a model name (``sub/dir:name``): safe characters kept, others '_', the
+    first SLUG_MAX of them, and a short hash when anything was replaced or cut, so two names
+    never share a page and no file name is too long."""
     safe = re.sub(r"[^A-Za-z0-9._-]", "_", name)
-    return safe if safe == name else f"{safe}-{sha1(name.encode()).hexdigest()[:8]}"
+    if safe == name and len(safe) <= SLUG_MAX:
+        return safe
+    return f"{safe[:SLUG_MAX]}-{sha1(name.encode()).hexdigest()[:8]}"
 
 
 def flat(doc: Mapping[str, Any] | None, prefix: str = "") -> dict[str, Any]:

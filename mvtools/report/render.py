@@ -108,14 +108,20 @@ def _replaceable(out: Path) -> bool:
 
 def write_site(feed: Feed, out: Path) -> list[Path]:
     """Write the site to ``out`` (see the module docstring); the files written."""
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"{out}: exists and is a file; choose a folder with -o")
     if not _replaceable(out):
         raise UsageError(f"{out}: exists and is not an mvtools report (no {MARKER} in it); "
                          f"choose another folder with -o")
     if not out.parent.is_dir():
-        raise UsageError(f"{out.parent}: no such directory")
+        missing = next(p for p in reversed(out.parents) if not p.is_dir())
+        raise UsageError(f"{missing}: {'not a directory' if missing.exists() else 'no such directory'}")
     generated = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     site = pages(feed, generated)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    except OSError as exc:
+        raise UsageError(f"{out.parent}: cannot write the report there ({exc.strerror})") from None
     try:
         for rel, html in site.items():
             (tmp / rel).parent.mkdir(parents=True, exist_ok=True)
@@ -123,14 +129,27 @@ def write_site(feed: Feed, out: Path) -> list[Path]:
         (tmp / ".nojekyll").write_text("")  # GitHub Pages: serve the files as they are
         (tmp / MARKER).write_text(f"written by mvtools {__version__} report; replaced by the next one\n")
         os.chmod(tmp, 0o755)  # mkdtemp's 0700 would hide it from a web server
-        if out.exists():
-            old = out.with_name(f".{out.name}.old-{os.getpid()}")
-            out.rename(old)
-            tmp.rename(out)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            tmp.rename(out)
+        _swap(tmp, out)
+    except OSError as exc:  # a full disk, a folder made read-only meanwhile: the old report stays
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise UsageError(f"{out}: cannot write the report ({exc.strerror}); the previous one, if any, "
+                         "is left as it was") from None
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return [out / rel for rel in site]
+
+
+def _swap(new: Path, out: Path) -> None:
+    """Put the folder ``new`` in ``out``'s place; if that fails, the previous ``out`` is put back."""
+    if not out.exists():
+        new.rename(out)
+        return
+    old = out.with_name(f".{out.name}.old-{os.getpid()}")
+    out.rename(old)
+    try:
+        new.rename(out)
+    except BaseException:
+        old.rename(out)
+        raise
+    shutil.rmtree(old, ignore_errors=True)
