@@ -141,3 +141,50 @@ def test_o_paths_that_cannot_be_written_are_one_error_line(git_model_repo: Path)
     if Path("/proc/self").is_dir():  # a folder no one can write in, even root
         assert_refused(r, "report", "--no-verify", "-o", "/proc/mvtools-report", want="/proc: cannot write the report there")
     assert (r / "notes.txt").read_text() == "mine\n"
+
+
+# -- an adopted GTO registry ------------------------------------------------------------------
+@pytest.mark.slow
+def test_an_imported_gto_registry_is_reported_with_what_it_does_not_record(tmp_path: Path) -> None:
+    """GTO's test fixture, adopted: versions without metrics, params, lineage or environment,
+    an s3:// path, a version bound to its DVC md5 only, nine models."""
+    from test_gto_bundles import _adopt, _clone
+
+    r = _clone(tmp_path, "amritghimire__fixture-model-registry")
+    _adopt(r)
+    out = json.loads(mvtools(r, "report", "--json", "-o", "site").stdout)
+    assert out["models"] == 9 and out["verify_ok"] is True
+    site = r / "site"
+    assert "s3://mycorp/proj-ml/segm-model-2022-04-15.pt" in (site / "index.html").read_text()
+    # a version bound to its DVC md5 says so, with the md5, where the sha256 would be
+    mlem = (site / "models" / "gto-mlem-dvc.html").read_text()
+    assert "md5 c260024d5469c601d1559d9cdaa12ddb" in mlem and "models/constant-model" in mlem
+    # what a side does not record is named by its version, never by the side's letter
+    cmp = (site / "models" / "gto-mlem-not-in-mlem-dir-compare.html").read_text()
+    section = cmp.split('data-pair="v0.0.3|v0.0.1"', 1)[1].split("</section>", 1)[0]
+    assert "not recorded for v0.0.3, v0.0.1" in section
+    assert "for a, b" not in cmp and "for a<" not in cmp and "for b<" not in cmp
+
+
+@pytest.mark.slow
+def test_the_not_run_badge_is_readable(git_model_repo: Path, tmp_path: Path) -> None:
+    """With --no-verify the header's badge says "not run" in white on grey (it was grey on grey)."""
+    from PIL import Image
+
+    from test_report import _unavailable, chromium
+
+    r = git_model_repo
+    mvtools(r, "report", "--no-verify", "-o", "site")
+    assert ">not run</span>" in (r / "site" / "index.html").read_text()
+    png = tmp_path / "header.png"
+    chromium(tmp_path, f"--screenshot={png}", "--window-size=900,200", (r / "site" / "index.html").as_uri())
+    if not png.is_file():
+        _unavailable("chromium wrote no screenshot")
+    img = Image.open(png).convert("RGB")
+    grey = [(x, y) for y in range(50) for x in range(img.width)
+            if all(abs(a - b) <= 4 for a, b in zip(img.getpixel((x, y)), (0x65, 0x6D, 0x76)))]
+    assert grey, "no grey badge in the header"
+    x0, x1 = min(x for x, _ in grey), max(x for x, _ in grey)
+    y0, y1 = min(y for _, y in grey), max(y for _, y in grey)
+    light = [(x, y) for x in range(x0, x1 + 1) for y in range(y0, y1 + 1) if min(img.getpixel((x, y))) > 200]
+    assert len(light) > 20, f"the badge's text cannot be seen ({len(light)} light pixels in {x0},{y0}-{x1},{y1})"

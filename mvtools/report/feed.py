@@ -27,6 +27,7 @@ class VersionRow:
     actor: str
     commit: str | None
     sha256: str | None
+    md5: str | None  # a version imported without its bytes is bound to the md5 DVC records
     size: int | None
     path: str | None
     message: str | None
@@ -141,7 +142,7 @@ def _versions(view: ModelView, events: tuple[Event, ...]) -> list[VersionRow]:
     commits = {ev.get("version"): ev.commit for ev in events if ev.kind == "register"}
     for v, mv in view.versions.items():
         r = mv.register
-        rows[v] = VersionRow(v, r.timestamp, r.actor, commits.get(v), r.sha256, r.size, r.path, r.message,
+        rows[v] = VersionRow(v, r.timestamp, r.actor, commits.get(v), r.sha256, r.md5, r.size, r.path, r.message,
                              flat(r.metrics), flat(r.params), thaw(r.environment) if r.environment else None,
                              thaw(r.lineage) if r.lineage else None, mv.archived, mv.stages)
     for ev in events:

@@ -38,6 +38,7 @@ def _env() -> Any:
     env.filters["signed"] = lambda v: "" if v is None else _num(v) if v < 0 else "+" + _num(v)
     env.filters["size"] = _size
     env.filters["recommendation"] = _recommendation
+    env.filters["sides"] = lambda sides, c: ", ".join(c.a if s == "a" else c.b for s in sides)  # "a" -> A's version
     return env
 
 
