@@ -164,6 +164,9 @@ def test_an_imported_gto_registry_is_reported_with_what_it_does_not_record(tmp_p
     section = cmp.split('data-pair="v0.0.3|v0.0.1"', 1)[1].split("</section>", 1)[0]
     assert "not recorded for v0.0.3, v0.0.1" in section
     assert "for a, b" not in cmp and "for a<" not in cmp and "for b<" not in cmp
+    # newest first, also within one second: GTO registered and promoted v3.0.0 in the same one
+    rows = re.findall(r"<td>gto-mlem-dvc</td><td><span[^>]*></span>(.*?)</td>", (site / "index.html").read_text())
+    assert rows[-1] == "registered v3.0.0" and len(rows) == 3, rows
 
 
 @pytest.mark.slow
@@ -188,3 +191,17 @@ def test_the_not_run_badge_is_readable(git_model_repo: Path, tmp_path: Path) -> 
     y0, y1 = min(y for _, y in grey), max(y for _, y in grey)
     light = [(x, y) for x in range(x0, x1 + 1) for y in range(y0, y1 + 1) if min(img.getpixel((x, y))) > 200]
     assert len(light) > 20, f"the badge's text cannot be seen ({len(light)} light pixels in {x0},{y0}-{x1},{y1})"
+
+
+@pytest.mark.slow
+def test_an_address_naming_no_version_opens_the_default_pair(git_model_repo: Path, tmp_path: Path) -> None:
+    """`#constructor..toString` names no version (it did match the lookup's inherited names,
+    leaving the picker empty and every pair hidden)."""
+    r = git_model_repo
+    for i in range(3):
+        commit_model(r, f"v{i}\n", f"clf {i}")
+    mvtools(r, "report", "--no-verify", "-o", "site")
+    page = r / "site" / "models" / "clf-compare.html"
+    for fragment, pair in (("#constructor..toString", "v0.1.1|v0.1.2"), ("#v0.1.0..v0.1.2", "v0.1.0|v0.1.2")):
+        d = dom(tmp_path, page, fragment)
+        assert [s["attrs"]["data-pair"] for s in d.all("section") if "hidden" not in s["attrs"]] == [pair], fragment

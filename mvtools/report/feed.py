@@ -205,7 +205,8 @@ def collect(reg: Registry, *, verify: bool = True, lineage: bool = True) -> Feed
     show = reg.show(include_deprecated=True)
     models = [model_page(reg, m.name, m.path) for m in show.models]
     timeline = [ev for m in models for ev in m.events]
-    timeline.sort(key=lambda e: e["timestamp"], reverse=True)
+    timeline.sort(key=lambda e: e["timestamp"])
+    timeline.reverse()  # newest first, and within one second the later event of a ledger first
     rep = err = None
     if verify:
         from mvtools.verify import verify as run_verify
