@@ -205,3 +205,20 @@ def test_an_address_naming_no_version_opens_the_default_pair(git_model_repo: Pat
     for fragment, pair in (("#constructor..toString", "v0.1.1|v0.1.2"), ("#v0.1.0..v0.1.2", "v0.1.0|v0.1.2")):
         d = dom(tmp_path, page, fragment)
         assert [s["attrs"]["data-pair"] for s in d.all("section") if "hidden" not in s["attrs"]] == [pair], fragment
+
+
+@pytest.mark.slow
+def test_the_lineage_page_draws_the_graph_mvtools_lineage_reads(tmp_path: Path) -> None:
+    """DVC's get-started pipeline (imported from GTO): every node of `mvtools lineage --json`,
+    with its type, and every edge are drawn, the model node named."""
+    from test_gto_bundles import _adopt, _clone
+
+    r = _clone(tmp_path, "iterative__example-get-started")
+    _adopt(r)
+    graph = json.loads(mvtools(r, "lineage", "--json").stdout)
+    mvtools(r, "report", "--no-verify", "-o", "site")
+    html = (r / "site" / "lineage.html").read_text()
+    drawn = sorted(re.findall(r"<title>([a-z]+): ([^<]*)</title></g>", html))
+    assert drawn == sorted((n["type"], n["id"]) for n in graph["nodes"]) and len(drawn) > 20
+    assert html.count('class="edge"') == len(graph["edges"])
+    assert "model.pkl (text-classification)" in html
