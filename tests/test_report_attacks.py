@@ -18,6 +18,7 @@ from test_report import dom
 EVIL = '</script><script>document.title="pwned"</script><img id="evil" src=x onerror=alert(1)>'
 METRIC = '</title><svg id="evil-svg" onload=alert(2)>"\'&'  # a metric name: a chart's title and card
 PARAM = '<b id="evil-param">p</b>'
+FETCH = "url(https://evil.example/a.png) @import 'https://evil.example/x.css'"  # text, never a fetch
 MESSAGE = '</textarea></script><img id="evil-msg" src=x> “quotes” \'single\' Ünïcödé 😀'
 ACTOR = "Ève \"O'Brien\" & co"  # git keeps no < or > in a name
 HUGE = 10 ** 400  # a JSON integer no float can hold
@@ -34,7 +35,7 @@ def hostile(repo: Path) -> Path:
     unicode, an integer too large for a float and ±1e308 (whose span overflows a float)."""
     r = repo
     _metrics(r)
-    (r / "params.yaml").write_text(json.dumps({PARAM: EVIL, "lr": 0.1, "nested": {'a"b': "'x'"}}))
+    (r / "params.yaml").write_text(json.dumps({PARAM: EVIL, "lr": 0.1, "nested": {'a"b': "'x'"}, "fetch": FETCH}))
     set_up_mvtools(r, "models:\n  - name: clf\n    path: models/clf.bin\n"
                       "    metrics: [metrics.json]\n    params: [params.yaml]")
     who = {"GIT_AUTHOR_NAME": ACTOR, "GIT_COMMITTER_NAME": ACTOR}
@@ -52,10 +53,12 @@ class Elements(HTMLParser):
     def __init__(self, html: str) -> None:
         super().__init__()
         self.tags: list[tuple[str, str | None]] = []
+        self.values: list[str] = []  # every attribute's value
         self.feed(html)
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         self.tags.append((tag, dict(attrs).get("id")))
+        self.values += [v or "" for _, v in attrs]
 
 
 def test_hostile_text_and_edge_numbers_are_reported_as_text(hostile: Path) -> None:
@@ -67,7 +70,10 @@ def test_hostile_text_and_edge_numbers_are_reported_as_text(hostile: Path) -> No
     mvtools(r, "report", "-o", "site")
     for page in sorted((r / "site").rglob("*.html")):
         html = page.read_text()
-        tags = Elements(html).tags
+        tags, values = Elements(html).tags, Elements(html).values
+        # no attribute names anything off the page: no address, no url() but a fragment
+        assert not [v for v in values if "//" in v or re.search(r"url\((?!#)", v)], page
+        assert "@import" not in html.split("<main>", 1)[0], page  # the stylesheet imports nothing
         assert [t for t, _ in tags].count("script") == 1, page
         assert not [t for t in tags if t[0] in ("img", "b", "i") or (t[1] or "").startswith("evil")], page
         coords = re.findall(r'\s(?:x|y|x1|x2|y1|y2|cx|cy|points)="([^"]*)"', html)
@@ -75,6 +81,7 @@ def test_hostile_text_and_edge_numbers_are_reported_as_text(hostile: Path) -> No
     model = (r / "site" / "models" / "clf.html").read_text()
     assert "&lt;/title&gt;&lt;svg id=&#34;evil-svg&#34;" in model  # the metric name, in its card and chart
     assert str(HUGE) in model and "ünï😀" in model and "“quotes”" in model
+    assert "url(https://evil.example/a.png) @import &#39;https://evil.example/x.css&#39;" in model
     charts = re.findall(r'data-metric="([^"]*)"', model)
     assert "big" in charts and "acc" in charts  # ±1e308: a chart with two points on it
     big = model.split('data-metric="big"', 1)[1].split("</svg>", 1)[0]
