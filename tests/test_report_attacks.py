@@ -229,3 +229,14 @@ def test_the_lineage_page_draws_the_graph_mvtools_lineage_reads(tmp_path: Path) 
     assert drawn == sorted((n["type"], n["id"]) for n in graph["nodes"]) and len(drawn) > 20
     assert html.count('class="edge"') == len(graph["edges"])
     assert "model.pkl (text-classification)" in html
+
+
+def test_a_ledger_that_cannot_be_read_is_named_in_the_summary(git_model_repo: Path) -> None:
+    """The summary line (what CI logs show) says a model is missing from the report, not only
+    "0 models"."""
+    r = git_model_repo
+    (r / "registry" / "clf.yaml").write_text("events: [oops\n")
+    out = json.loads(mvtools(r, "report", "--json", "--no-verify", "-o", "site").stdout)
+    assert out["models"] == 0 and out["unreadable"] == ["clf"]
+    line = mvtools(r, "report", "--no-verify", "-o", "site").stdout
+    assert "0 models, 4 pages, 1 ledger that cannot be read (see index.html)" in line, line
