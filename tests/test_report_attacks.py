@@ -166,6 +166,8 @@ def test_an_imported_gto_registry_is_reported_with_what_it_does_not_record(tmp_p
     # a version bound to its DVC md5 says so, with the md5, where the sha256 would be
     mlem = (site / "models" / "gto-mlem-dvc.html").read_text()
     assert "md5 c260024d5469c601d1559d9cdaa12ddb" in mlem and "models/constant-model" in mlem
+    # its metrics and params are unknown (its commit records none), not "none recorded"
+    assert mlem.count("unknown: imported from GTO") == 2 and "none recorded" not in mlem
     # what a side does not record is named by its version, never by the side's letter
     cmp = (site / "models" / "gto-mlem-not-in-mlem-dir-compare.html").read_text()
     section = cmp.split('data-pair="v0.0.3|v0.0.1"', 1)[1].split("</section>", 1)[0]

@@ -38,6 +38,7 @@ class VersionRow:
     archived: bool
     stages: tuple[str, ...]
     history: list[dict[str, Any]] = field(default_factory=list)  # this version's later events
+    unknown: tuple[str, ...] = ()  # metrics, params, lineage a GTO import could not read (not: none)
 
 
 @dataclass
@@ -144,7 +145,9 @@ def _versions(view: ModelView, events: tuple[Event, ...]) -> list[VersionRow]:
         r = mv.register
         rows[v] = VersionRow(v, r.timestamp, r.actor, commits.get(v), r.sha256, r.md5, r.size, r.path, r.message,
                              flat(r.metrics), flat(r.params), thaw(r.environment) if r.environment else None,
-                             thaw(r.lineage) if r.lineage else None, mv.archived, mv.stages)
+                             thaw(r.lineage) if r.lineage else None, mv.archived, mv.stages,
+                             unknown=tuple(k for k in ("metrics", "params", "lineage") if getattr(r, k) is None)
+                             if r.extra.get("imported_from") == "gto" else ())
     for ev in events:
         if ev.kind == "register":
             continue
