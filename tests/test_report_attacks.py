@@ -242,3 +242,19 @@ def test_a_ledger_that_cannot_be_read_is_named_in_the_summary(git_model_repo: Pa
     assert out["models"] == 0 and out["unreadable"] == ["clf"]
     line = mvtools(r, "report", "--no-verify", "-o", "site").stdout
     assert "0 models, 4 pages, 1 ledger that cannot be read (see index.html)" in line, line
+
+
+def test_a_file_added_to_an_old_report_is_never_deleted(git_model_repo: Path) -> None:
+    """Replacing a report deletes only what a report writes: a CNAME or a checkout's .git
+    someone put in the folder stops it (one error line, the folder as it was)."""
+    r = git_model_repo
+    mvtools(r, "report", "--no-verify", "-o", "site")
+    (r / "site" / "CNAME").write_text("registry.example.org\n")
+    assert_refused(r, "report", "--no-verify", "-o", "site", want="site/CNAME: not written by mvtools report")
+    (r / "site" / "CNAME").unlink()
+    (r / "site" / "models" / ".git").mkdir()
+    assert_refused(r, "report", "--no-verify", "-o", "site", want="site/models/.git: not written by mvtools report")
+    (r / "site" / "models" / ".git").rmdir()
+    (r / "site" / "models" / "gone.html").write_text("a page of a model since removed")
+    mvtools(r, "report", "--no-verify", "-o", "site")  # pages it wrote before are replaced
+    assert not (r / "site" / "models" / "gone.html").exists()

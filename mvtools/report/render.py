@@ -107,6 +107,18 @@ def _replaceable(out: Path) -> bool:
     return not out.exists() or (out.is_dir() and (not any(out.iterdir()) or (out / MARKER).is_file()))
 
 
+def _foreign(out: Path) -> Path | None:
+    """A file or folder in a report folder that no report writes (a CNAME, a checkout's .git):
+    replacing the folder would delete it."""
+    for p in sorted(out.rglob("*")):
+        rel = p.relative_to(out)
+        ours = (rel.name in (MARKER, ".nojekyll") and len(rel.parts) == 1) or rel.parts == ("models",) or (
+            p.suffix == ".html" and p.is_file() and len(rel.parts) <= 2 and rel.parts[0] in (rel.name, "models"))
+        if not ours or p.is_symlink():
+            return p
+    return None
+
+
 def write_site(feed: Feed, out: Path) -> list[Path]:
     """Write the site to ``out`` (see the module docstring); the files written."""
     if out.exists() and not out.is_dir():
@@ -114,6 +126,10 @@ def write_site(feed: Feed, out: Path) -> list[Path]:
     if not _replaceable(out):
         raise UsageError(f"{out}: exists and is not an mvtools report (no {MARKER} in it); "
                          f"choose another folder with -o")
+    foreign = _foreign(out) if out.is_dir() else None
+    if foreign is not None:
+        raise UsageError(f"{foreign}: not written by mvtools report, and replacing {out.name}/ would delete it; "
+                         f"move it, or choose another folder with -o")
     if not out.parent.is_dir():
         missing = next(p for p in reversed(out.parents) if not p.is_dir())
         raise UsageError(f"{missing}: {'not a directory' if missing.exists() else 'no such directory'}")
