@@ -42,7 +42,14 @@ def lower_is_better(name: str, cs: CompareSettings) -> bool:
 
 
 def _num(v: Any) -> float | None:
-    return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else None
+    """A metric value as a float (an integer too large for one is the infinity of its sign);
+    None for anything that is not a number."""
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        return None
+    try:
+        return float(v)
+    except OverflowError:
+        return math.inf if v > 0 else -math.inf
 
 
 def unknown(ev: dict[str, Any]) -> list[str]:

@@ -295,7 +295,9 @@ def test_the_pages_workflow_installs_as_ci_verify_does_and_publishes_the_report(
     uploads = {s["uses"].split("@")[0]: s["with"]["path"] for s in steps if "upload" in s.get("uses", "")}
     assert uploads == {"actions/upload-pages-artifact": "site", "actions/upload-artifact": "site"}
     assert wf["jobs"]["deploy"]["steps"][0]["uses"].startswith("actions/deploy-pages@")
-    assert wf["permissions"] == {"contents": "read", "pages": "write", "id-token": "write"}
+    assert wf["permissions"] == {"contents": "read"}  # a pull request's build can publish nothing
+    assert wf["jobs"]["deploy"]["permissions"] == {"pages": "write", "id-token": "write"}
+    assert "permissions" not in wf["jobs"]["build"]
 
 
 def test_the_report_runs_the_steps_of_the_workflow_on_a_real_registry(git_model_repo: Path) -> None:

@@ -28,10 +28,11 @@ class Written:
     files: tuple[Path, ...]
     models: int
     verify_ok: bool | None  # None: verify did not run
+    unreadable: tuple[str, ...] = ()  # models whose ledger cannot be read (listed on the index)
 
     def to_json(self) -> dict[str, object]:
         return {"directory": str(self.directory), "index": str(self.index), "files": [str(f) for f in self.files],
-                "models": self.models, "verify_ok": self.verify_ok}
+                "models": self.models, "verify_ok": self.verify_ok, "unreadable": list(self.unreadable)}
 
 
 def write_report(reg: Registry, out: str | Path = DEFAULT_DIR, *, verify: bool = True) -> Written:
@@ -40,11 +41,11 @@ def write_report(reg: Registry, out: str | Path = DEFAULT_DIR, *, verify: bool =
     from mvtools.report.feed import collect
     from mvtools.report.render import write_site
 
-    out = Path(out).absolute()
+    out = Path(out).resolve()  # a symlink is followed: the report replaces what it points to
     feed = collect(reg, verify=verify)
     files = write_site(feed, out)
     return Written(out, out / "index.html", tuple(files), len(feed.models),
-                   None if feed.verify is None else feed.verify.ok)
+                   None if feed.verify is None else feed.verify.ok, tuple(name for name, _ in feed.broken))
 
 
 __all__ = ["DEFAULT_DIR", "Written", "write_report"]

@@ -41,8 +41,10 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(res.to_json(), indent=2))
     else:
         status = {None: "not run", True: "ok", False: "problems (see verify.html)"}[res.verify_ok]
+        n = len(res.unreadable)
+        bad = f", {n} ledger{'' if n == 1 else 's'} that cannot be read (see index.html)" if n else ""
         print(f"mvtools: wrote {res.index} ({res.models} model{'' if res.models == 1 else 's'}, "
-              f"{len(res.files)} pages; verify: {status})")
+              f"{len(res.files)} pages{bad}; verify: {status})")
     if args.open:
         import webbrowser
 

@@ -27,6 +27,7 @@ class VersionRow:
     actor: str
     commit: str | None
     sha256: str | None
+    md5: str | None  # a version imported without its bytes is bound to the md5 DVC records
     size: int | None
     path: str | None
     message: str | None
@@ -37,6 +38,7 @@ class VersionRow:
     archived: bool
     stages: tuple[str, ...]
     history: list[dict[str, Any]] = field(default_factory=list)  # this version's later events
+    unknown: tuple[str, ...] = ()  # metrics, params, lineage a GTO import could not read (not: none)
 
 
 @dataclass
@@ -68,11 +70,17 @@ class Feed:
     stages: tuple[str, ...]
 
 
+SLUG_MAX = 80  # characters of the name kept in a page's file name (a name may be far longer than 255 bytes)
+
+
 def slug(name: str) -> str:
-    """A file name for a model name (``sub/dir:name``): safe characters kept, others '_',
-    and a short hash when anything was replaced, so two names never share a page."""
+    """A file name for a model name (``sub/dir:name``): safe characters kept, others '_', the
+    first SLUG_MAX of them, and a short hash when anything was replaced or cut, so two names
+    never share a page and no file name is too long."""
     safe = re.sub(r"[^A-Za-z0-9._-]", "_", name)
-    return safe if safe == name else f"{safe}-{sha1(name.encode()).hexdigest()[:8]}"
+    if safe == name and len(safe) <= SLUG_MAX:
+        return safe
+    return f"{safe[:SLUG_MAX]}-{sha1(name.encode()).hexdigest()[:8]}"
 
 
 def flat(doc: Mapping[str, Any] | None, prefix: str = "") -> dict[str, Any]:
@@ -90,7 +98,11 @@ def number(v: Any) -> float | None:
     """A finite metric value as a float; None for NaN, infinities and anything else."""
     if isinstance(v, bool) or not isinstance(v, (int, float)):
         return None
-    return float(v) if math.isfinite(v) else None
+    try:
+        f = float(v)
+    except OverflowError:  # an integer too large for a float: as good as infinite
+        return None
+    return f if math.isfinite(f) else None
 
 
 def describe(ev: Event) -> str:
@@ -131,9 +143,11 @@ def _versions(view: ModelView, events: tuple[Event, ...]) -> list[VersionRow]:
     commits = {ev.get("version"): ev.commit for ev in events if ev.kind == "register"}
     for v, mv in view.versions.items():
         r = mv.register
-        rows[v] = VersionRow(v, r.timestamp, r.actor, commits.get(v), r.sha256, r.size, r.path, r.message,
+        rows[v] = VersionRow(v, r.timestamp, r.actor, commits.get(v), r.sha256, r.md5, r.size, r.path, r.message,
                              flat(r.metrics), flat(r.params), thaw(r.environment) if r.environment else None,
-                             thaw(r.lineage) if r.lineage else None, mv.archived, mv.stages)
+                             thaw(r.lineage) if r.lineage else None, mv.archived, mv.stages,
+                             unknown=tuple(k for k in ("metrics", "params", "lineage") if getattr(r, k) is None)
+                             if r.extra.get("imported_from") == "gto" else ())
     for ev in events:
         if ev.kind == "register":
             continue
@@ -194,7 +208,8 @@ def collect(reg: Registry, *, verify: bool = True, lineage: bool = True) -> Feed
     show = reg.show(include_deprecated=True)
     models = [model_page(reg, m.name, m.path) for m in show.models]
     timeline = [ev for m in models for ev in m.events]
-    timeline.sort(key=lambda e: e["timestamp"], reverse=True)
+    timeline.sort(key=lambda e: e["timestamp"])
+    timeline.reverse()  # newest first, and within one second the later event of a ledger first
     rep = err = None
     if verify:
         from mvtools.verify import verify as run_verify

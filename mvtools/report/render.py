@@ -38,6 +38,7 @@ def _env() -> Any:
     env.filters["signed"] = lambda v: "" if v is None else _num(v) if v < 0 else "+" + _num(v)
     env.filters["size"] = _size
     env.filters["recommendation"] = _recommendation
+    env.filters["sides"] = lambda sides, c: ", ".join(c.a if s == "a" else c.b for s in sides)  # "a" -> A's version
     return env
 
 
@@ -106,16 +107,38 @@ def _replaceable(out: Path) -> bool:
     return not out.exists() or (out.is_dir() and (not any(out.iterdir()) or (out / MARKER).is_file()))
 
 
+def _foreign(out: Path) -> Path | None:
+    """A file or folder in a report folder that no report writes (a CNAME, a checkout's .git):
+    replacing the folder would delete it."""
+    for p in sorted(out.rglob("*")):
+        rel = p.relative_to(out)
+        ours = (rel.name in (MARKER, ".nojekyll") and len(rel.parts) == 1) or rel.parts == ("models",) or (
+            p.suffix == ".html" and p.is_file() and len(rel.parts) <= 2 and rel.parts[0] in (rel.name, "models"))
+        if not ours or p.is_symlink():
+            return p
+    return None
+
+
 def write_site(feed: Feed, out: Path) -> list[Path]:
     """Write the site to ``out`` (see the module docstring); the files written."""
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"{out}: exists and is a file; choose a folder with -o")
     if not _replaceable(out):
         raise UsageError(f"{out}: exists and is not an mvtools report (no {MARKER} in it); "
                          f"choose another folder with -o")
+    foreign = _foreign(out) if out.is_dir() else None
+    if foreign is not None:
+        raise UsageError(f"{foreign}: not written by mvtools report, and replacing {out.name}/ would delete it; "
+                         f"move it, or choose another folder with -o")
     if not out.parent.is_dir():
-        raise UsageError(f"{out.parent}: no such directory")
+        missing = next(p for p in reversed(out.parents) if not p.is_dir())
+        raise UsageError(f"{missing}: {'not a directory' if missing.exists() else 'no such directory'}")
     generated = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     site = pages(feed, generated)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    except OSError as exc:
+        raise UsageError(f"{out.parent}: cannot write the report there ({exc.strerror})") from None
     try:
         for rel, html in site.items():
             (tmp / rel).parent.mkdir(parents=True, exist_ok=True)
@@ -123,14 +146,27 @@ def write_site(feed: Feed, out: Path) -> list[Path]:
         (tmp / ".nojekyll").write_text("")  # GitHub Pages: serve the files as they are
         (tmp / MARKER).write_text(f"written by mvtools {__version__} report; replaced by the next one\n")
         os.chmod(tmp, 0o755)  # mkdtemp's 0700 would hide it from a web server
-        if out.exists():
-            old = out.with_name(f".{out.name}.old-{os.getpid()}")
-            out.rename(old)
-            tmp.rename(out)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            tmp.rename(out)
+        _swap(tmp, out)
+    except OSError as exc:  # a full disk, a folder made read-only meanwhile: the old report stays
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise UsageError(f"{out}: cannot write the report ({exc.strerror}); the previous one, if any, "
+                         "is left as it was") from None
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return [out / rel for rel in site]
+
+
+def _swap(new: Path, out: Path) -> None:
+    """Put the folder ``new`` in ``out``'s place; if that fails, the previous ``out`` is put back."""
+    if not out.exists():
+        new.rename(out)
+        return
+    old = out.with_name(f".{out.name}.old-{os.getpid()}")
+    out.rename(old)
+    try:
+        new.rename(out)
+    except BaseException:
+        old.rename(out)
+        raise
+    shutil.rmtree(old, ignore_errors=True)

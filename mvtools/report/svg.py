@@ -32,7 +32,10 @@ def metric_chart(metric: str, points: Sequence[tuple[str, Any]], marks: dict[str
     metric is left out, a non-finite value is a cross on the axis. ``marks`` labels versions
     (a stage holder) under the axis."""
     w, h, left, right, top, bottom = 380.0, 178.0, 52.0, 24.0, 14.0, 36.0
-    vals = [number(v) for _, v in points]
+    raw_vals = [number(v) for _, v in points]
+    # drawn divided by the largest magnitude, so the span of ±1e308 does not overflow a float
+    scale = max((abs(v) for v in raw_vals if v is not None), default=0.0) or 1.0
+    vals = [None if v is None else v / scale for v in raw_vals]
     finite = [v for v in vals if v is not None]
     body: list[str] = []
     if finite:
@@ -56,11 +59,11 @@ def metric_chart(metric: str, points: Sequence[tuple[str, Any]], marks: dict[str
     ticks = () if not finite else (lo + pad,) if min(finite) == max(finite) else (lo + pad, (lo + hi) / 2, hi - pad)
     for t in ticks:
         body.append(f'<line class="grid" x1="{left}" y1="{y(t):.1f}" x2="{w - right}" y2="{y(t):.1f}"/>'
-                    f'<text class="tick" x="{left - 4}" y="{y(t) + 3:.1f}" text-anchor="end">{_fmt(t)}</text>')
+                    f'<text class="tick" x="{left - 4}" y="{y(t) + 3:.1f}" text-anchor="end">{_fmt(t * scale)}</text>')
     every = max(1, (n + 7) // 8)
     segs: list[list[str]] = [[]]
     for i, ((version, raw), v) in enumerate(zip(points, vals)):
-        if i % every == 0 or i == n - 1:
+        if i == n - 1 or (i % every == 0 and n - 1 - i >= every):  # the last label never overlaps one
             body.append(f'<text class="tick" x="{x(i):.1f}" y="{base + 13}" text-anchor="middle">'
                         f"{escape(version)}</text>")
         if marks and version in marks:
@@ -74,7 +77,7 @@ def metric_chart(metric: str, points: Sequence[tuple[str, Any]], marks: dict[str
             continue
         segs[-1].append(f"{x(i):.1f},{y(v):.1f}")
         body.append(f'<circle class="point" cx="{x(i):.1f}" cy="{y(v):.1f}" r="3.5">'
-                    f"<title>{escape(version)}: {escape(_fmt(v))}</title></circle>")
+                    f"<title>{escape(version)}: {escape(_fmt(v * scale))}</title></circle>")
     lines = [f'<polyline class="series" points="{" ".join(s)}"/>' for s in segs if len(s) > 1]
     return _svg(w, h, lines + body, f"{metric} across versions", "chart")
 

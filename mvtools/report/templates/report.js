@@ -6,7 +6,7 @@
   if (picker) {
     var selA = document.getElementById("pick-a"), selB = document.getElementById("pick-b");
     var sections = document.querySelectorAll("section[data-pair]");
-    var order = {};
+    var order = Object.create(null);  // a version's position; no inherited name is a version
     Array.prototype.forEach.call(selA.options, function (o, i) { order[o.value] = i; });
     var show = function () {
       var a = selA.value, b = selB.value, note = document.getElementById("compare-note"), found = null;
