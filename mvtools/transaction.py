@@ -24,6 +24,7 @@ Only light modules are imported: pre-commit uses the reservation functions.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shlex
@@ -39,7 +40,12 @@ if TYPE_CHECKING:
 
 # -- reservations (the hooks' half of a transaction) ---------------------------------------
 def _reservation_file(repo: Repo, tag: str) -> Path:
-    return repo.reservations_dir / (tag.replace("%", "%25").replace("/", "%2F") + ".json")
+    """The tag, escaped, as one file name; a tag too long for one (file systems allow 255
+    bytes) keeps a readable prefix and the sha256 of the whole tag (the file holds the tag)."""
+    name = tag.replace("%", "%25").replace("/", "%2F")
+    if len(name.encode()) > 200:
+        name = name.encode()[:120].decode("utf-8", "ignore") + "~" + hashlib.sha256(tag.encode()).hexdigest()[:32]
+    return repo.reservations_dir / (name + ".json")
 
 
 def _start_time(pid: int) -> str | None:

@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import git, mvtools, repo_snapshot, tags, write_model
+from conftest import git, mvtools, repo_snapshot, set_up_mvtools, tags, write_model
 
 from mvtools.transaction import _alive
 
@@ -217,3 +217,16 @@ def test_release_drops_only_the_confirmed_events_reservation(repo: Path) -> None
 
 def _self_start() -> str:
     return Path(f"/proc/{os.getpid()}/stat").read_text().rsplit(")", 1)[1].split()[19]
+
+
+def test_a_model_name_too_long_for_one_file_name_registers(repo: Path) -> None:
+    """A valid name whose tag, as one file name, passes the file system's 255 bytes (the
+    reservation file is named after the tag): the commit registers and tags it, no exit 3."""
+    name = "abcdefghijklmnopqrstuvwxyz/" * 10 + "m"
+    set_up_mvtools(repo, f"models:\n  - name: {name}\n    path: models/m.bin\n")
+    write_model(repo, "models/m.bin", "long\n")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "long name")
+    assert f"{name}@v0.1.0" in tags(repo)
+    assert git(repo, "status", "--porcelain").stdout == ""
+    assert json.loads(mvtools(repo, "verify", "--json").stdout)["ok"]
