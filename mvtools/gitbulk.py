@@ -80,11 +80,8 @@ class CatFile:
 
     def blob(self, name: str) -> bytes | None:
         """The blob ``name`` (None: absent, or not a blob) as ``git cat-file blob`` gives it."""
-        obj = self.check(name)
-        if obj is None or obj[1] != "blob":
-            return None
-        got = self.read(obj[0])
-        return got[1] if got is not None else None
+        got = self.read(name)
+        return got[1] if got is not None and got[0][1] == "blob" else None
 
     def blob_ids(self, rev: str, paths: list[str]) -> dict[str, str]:
         """As ``git ls-tree -r REV -- PATHS``: every blob (and gitlink) at or under each path."""

@@ -22,7 +22,7 @@ import os
 import tempfile
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 from mvtools import ledger as L
 from mvtools.baseline import Baseline, baseline
@@ -75,7 +75,7 @@ def _ledgers(reg: Registry, rep: Report) -> tuple[dict[str, L.Ledger], set[str]]
     for rel in L.ledger_files(reg.root, regdir):
         expected = L.model_of_ledger(regdir, rel)
         try:
-            led = L.parse((reg.root / rel).read_bytes(), rel)
+            led = reg.cache.load((reg.root / rel).read_bytes(), rel)
         except (ConfigError, OSError) as exc:
             why = str(exc) if isinstance(exc, ConfigError) else f"cannot read: {exc.strerror}"
             broken.add(expected)
@@ -87,6 +87,19 @@ def _ledgers(reg: Registry, rep: Report) -> tuple[dict[str, L.Ledger], set[str]]
             continue
         out[led.model] = led
     return out, broken
+
+
+def _staged(reg: Registry) -> Callable[[str], bytes | None]:
+    """The index's ledger blobs (``git show :PATH``), listed by one ``git ls-files``."""
+    proc = reg.repo.git("ls-files", "-s", "-z", "--", reg.config.registry_dir, check=False)
+    ids: dict[str, str] = {}
+    for rec in proc.stdout.decode("utf-8", "surrogateescape").split("\0"):
+        if rec:
+            meta, path = rec.split("\t", 1)
+            _mode, oid, stage = meta.split()
+            if stage == "0":
+                ids[path] = oid
+    return lambda rel: reg.repo.show_blob(ids[rel]) if rel in ids else None
 
 
 def _broken_hint(reg: Registry, rel: str, why: str) -> str:
@@ -272,10 +285,11 @@ def _verify(reg: Registry, cat: CatFile, fetch: bool, policy: bool, allow_shallo
             rep.add("history", "shallow clone", what + " (--allow-shallow accepts a partial check); "
                     "run: git fetch --unshallow --tags")
     uncommitted = set()
+    staged = _staged(reg)
     for name in ledgers:
         rel = reg.config.ledger_path(name)
         committed = reg.repo.show_blob(f"HEAD:{rel}")
-        if (reg.root / rel).read_bytes() != committed or reg.repo.show_blob(":" + rel) != committed:
+        if (reg.root / rel).read_bytes() != committed or staged(rel) != committed:
             uncommitted.add(name)  # its tags follow once it is restored: no follow-on advice
             if reg.repo.operation_in_progress() in ("a merge", "a rebase"):  # a pull stopped on this ledger
                 rep.add("uncommitted", rel, f"{reg.repo.operation_in_progress()} stopped on this ledger (another "
