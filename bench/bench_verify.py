@@ -151,7 +151,7 @@ def main() -> int:
                          str(procs), C.secs(g) if n <= args.gto_max else "not run",
                          f"{grss / 1024:.0f} MiB" if grss else "-", C.ratio(v, g),
                          f"{'<= 1.5 s, ' if n == 300 else ''}<= 5 ms/commit: {C.verdict(ok)}"])
-            print(f"  {n} commits: verify {C.secs(v)}, gto show {C.secs(g)}", flush=True)
+            print(f"  {n} commits: verify {C.secs(v)}, gto show {C.secs(g) if n <= args.gto_max else 'not run'}", flush=True)
     C.table(rows, "mvtools verify vs gto show, same repositories, same run")
     return 0
 

@@ -75,7 +75,7 @@ def _ledgers(reg: Registry, rep: Report) -> tuple[dict[str, L.Ledger], set[str]]
     for rel in L.ledger_files(reg.root, regdir):
         expected = L.model_of_ledger(regdir, rel)
         try:
-            led = reg.cache.load((reg.root / rel).read_bytes(), rel)
+            led = L.parse((reg.root / rel).read_bytes(), rel)
         except (ConfigError, OSError) as exc:
             why = str(exc) if isinstance(exc, ConfigError) else f"cannot read: {exc.strerror}"
             broken.add(expected)
