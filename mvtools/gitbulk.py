@@ -35,6 +35,7 @@ class CatFile:
         self.repo = repo
         self._procs: dict[str, subprocess.Popen[bytes]] = {}
         self._ancestors: set[str] | None = None
+        self._known: dict[str, Object | None] = {}  # answers prefetched (commits never change)
         self.memo: dict[str, Any] = {}  # what stays true while this reader is attached (one command)
 
     def _proc(self, mode: str) -> subprocess.Popen[bytes]:
@@ -68,7 +69,24 @@ class CatFile:
 
     def check(self, name: str) -> Object | None:
         """Id, type and size of ``name``; None when it names nothing."""
+        if name in self._known:
+            return self._known[name]
         return self._ask("--batch-check", name)[0]
+
+    def prefetch(self, names: list[str]) -> None:
+        """Ask for many names at once (pipelined, in chunks that fit the pipes) and remember
+        the answers: ``check`` and ``blob`` of them then cost no round trip."""
+        names = [n for n in dict.fromkeys(names) if n not in self._known and self.usable(n)]
+        proc = self._proc("--batch-check")
+        stdin, stdout = cast(IO[bytes], proc.stdin), cast(IO[bytes], proc.stdout)
+        for i in range(0, len(names), 256):
+            chunk = names[i:i + 256]
+            stdin.write(b"".join(n.encode("utf-8", "surrogateescape") + b"\n" for n in chunk))
+            stdin.flush()
+            for n in chunk:
+                bits = stdout.readline().decode("utf-8", "surrogateescape").rstrip("\n").split(" ")
+                ok = len(bits) == 3 and bits[2].isdigit() and bits[1] in ("blob", "tree", "commit", "tag")
+                self._known[n] = (bits[0], bits[1], int(bits[2])) if ok else None
 
     def read(self, name: str) -> tuple[Object, bytes] | None:
         obj, stdout = self._ask("--batch", name)
@@ -80,6 +98,11 @@ class CatFile:
 
     def blob(self, name: str) -> bytes | None:
         """The blob ``name`` (None: absent, or not a blob) as ``git cat-file blob`` gives it."""
+        if name in self._known:
+            obj = self._known[name]
+            if obj is None or obj[1] != "blob":
+                return None
+            name = obj[0]
         got = self.read(name)
         return got[1] if got is not None and got[0][1] == "blob" else None
 

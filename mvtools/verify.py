@@ -66,16 +66,18 @@ class Report:
                                        "unchecked": self.unchecked})
 
 
-def _ledgers(reg: Registry, rep: Report) -> tuple[dict[str, L.Ledger], set[str]]:
+def _ledgers(reg: Registry, rep: Report, walk: Walk | None) -> tuple[dict[str, L.Ledger], set[str]]:
     """The work tree's ledgers that load, and the models whose ledger does not: each of those
-    is reported once, as the root cause, and its model is checked no further."""
+    is reported once, as the root cause, and its model is checked no further. One that is
+    HEAD's is taken from the ``walk``, which parsed it already."""
     out: dict[str, L.Ledger] = {}
     broken: set[str] = set()
     regdir = reg.config.registry_dir
     for rel in L.ledger_files(reg.root, regdir):
         expected = L.model_of_ledger(regdir, rel)
         try:
-            led = L.parse((reg.root / rel).read_bytes(), rel)
+            data = (reg.root / rel).read_bytes()
+            led = (walk.head_ledger(rel, data) if walk else None) or L.parse(data, rel)
         except (ConfigError, OSError) as exc:
             why = str(exc) if isinstance(exc, ConfigError) else f"cannot read: {exc.strerror}"
             broken.add(expected)
@@ -266,7 +268,14 @@ def verify(reg: Registry, *, fetch: bool = False, policy: bool = False, allow_sh
 
 def _verify(reg: Registry, cat: CatFile, fetch: bool, policy: bool, allow_shallow: bool) -> VerifyReport:
     rep = Report()
-    ledgers, broken = _ledgers(reg, rep)
+    walk = None
+    if reg.repo.head is not None:  # HEAD's history, read once, each ledger blob parsed once
+        from mvtools.verify_tags import dvc_yamls
+
+        dvcy = dvc_yamls(reg)
+        walk = Walk(reg, cat, [w for m in reg.config.models.values() for w in watched(m, dvcy)])
+        walk.judge()
+    ledgers, broken = _ledgers(reg, rep, walk)
     now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 300))
     for name, led in ledgers.items():
         for ev in led.events:
@@ -297,10 +306,7 @@ def _verify(reg: Registry, cat: CatFile, fetch: bool, policy: bool, allow_shallo
                 continue
             rep.add("uncommitted", rel, "the work-tree or staged ledger differs from HEAD's (an interrupted "
                     f"registration?); run: {restore_command(reg.repo, rel)}")
-    from mvtools.verify_tags import dvc_yamls
-
-    dvcy = dvc_yamls(reg)
-    walk = Walk(reg, cat, [w for m in reg.config.models.values() for w in watched(m, dvcy)])
+    assert walk is not None
     dropping = history(reg, rep, broken, walk)
     base = baseline(reg.repo, reg.config.registry_dir, ledgers.values())
     unregistered(reg, rep, ledgers, broken | dropping, base, walk, dvcy)  # content a dropped event records: not unregistered

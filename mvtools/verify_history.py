@@ -30,13 +30,17 @@ if TYPE_CHECKING:
 
 
 class _Chain:
-    """The versions registered along one line of appends: version -> (index of its first
-    register event, its bytes key), and how many events the line holds."""
+    """One line of appends: its events, and the versions they register: version -> (index
+    of its first register event, its bytes key)."""
 
-    __slots__ = ("versions", "length")
+    __slots__ = ("versions", "events")
 
-    def __init__(self, versions: dict[str, tuple[int, Any]], length: int) -> None:
-        self.versions, self.length = versions, length
+    def __init__(self, versions: dict[str, tuple[int, Any]], events: list[dict[str, Any]]) -> None:
+        self.versions, self.events = versions, events
+
+    @property
+    def length(self) -> int:
+        return len(self.events)
 
 
 @dataclass
@@ -96,7 +100,7 @@ class LedgerBlobs:
                 for i, ev in enumerate(led.events):
                     if ev["event"] == "register":
                         versions.setdefault(ev["version"], (i, L.bytes_key(ev)))
-                self.states[oid] = _State(led.model, _Chain(versions, len(led.events)), len(led.events),
+                self.states[oid] = _State(led.model, _Chain(versions, led.events), len(led.events),
                                           bool(_appendable(data)))
         return self.states[oid]
 
@@ -145,7 +149,7 @@ class LedgerBlobs:
         except ConfigError:
             return False
         chain = st.chain if st.chain.length == st.n else _Chain(
-            {v: e for v, e in st.chain.versions.items() if e[0] < st.n}, st.n)
+            {v: e for v, e in st.chain.versions.items() if e[0] < st.n}, st.chain.events[:st.n])
         added: dict[str, tuple[int, Any]] = {}
         for i, ev in enumerate(items):
             if ev["event"] != "register":
@@ -156,7 +160,7 @@ class LedgerBlobs:
             added.setdefault(ev["version"], (st.n + i, key))
         for v, e in added.items():
             chain.versions.setdefault(v, e)
-        chain.length = st.n + len(items)
+        chain.events.extend(items)
         self.states[new] = _State(st.model, chain, chain.length, _appendable(nb, len(ob)) is not False)
         return True
 
@@ -173,6 +177,7 @@ class Walk:
         tops = sorted({s.split("/", 1)[0] if literal(s) and s not in ("", ".") else s for s in [regdir, *watched]})
         self.changes: list[Change] = log_changes(reg.repo, "HEAD", tops)
         self.blobs = LedgerBlobs(cat)
+        self.judged: dict[tuple[str, str], str | None] = {}  # (commit, ledger) -> what is wrong
         self._at: dict[tuple[str, str], str | None] = {}  # (commit, ledger) -> blob id
         self._under: dict[str, list[int]] = {}  # a path or folder -> the changes beneath it
         for i, ch in enumerate(self.changes):
@@ -184,6 +189,24 @@ class Walk:
                     seen = self._under.setdefault("/".join(parts[:k]), [])
                     if not seen or seen[-1] != i:
                         seen.append(i)
+
+    def judge(self) -> None:
+        """Judge every commit's change to every ledger, oldest first (a parent's ledger is
+        parsed before its child's): ``judged[(commit, path)]``, what is wrong or None."""
+        regdir = self.reg.config.registry_dir
+        for ch in reversed(self.changes):
+            for p in sorted(ch.paths):
+                if L.is_ledger_path(regdir, p):
+                    self.judged[(ch.commit, p)] = self.blobs.judge(p, ch.old_blobs(self.cat, p), ch.paths[p])
+
+    def head_ledger(self, rel: str, data: bytes) -> L.Ledger | None:
+        """The ledger ``rel`` whose bytes are ``data`` when HEAD holds the same bytes and the
+        walk parsed them (what ``ledger.parse(data)`` gives); None: parse it."""
+        obj = self.cat.check(f"HEAD:{rel}") if self.cat.usable(f"HEAD:{rel}") else None
+        if obj is None or obj[1] != "blob" or obj[0] != L.blob_id(data):
+            return None
+        st = self.blobs.states.get(obj[0])
+        return None if st is None else L.Ledger(st.model, st.chain.events[:st.n])
 
     def registered(self, commit: str, name: str, version: str) -> set[Any]:
         """The bytes keys ``commit``'s ledger of ``name`` registers ``version`` with
@@ -222,14 +245,9 @@ def history(reg: Registry, rep: Report, broken: set[str], walk: Walk) -> set[str
     cfg = reg.config
     skip = {cfg.ledger_path(name) for name in broken}
     dropping: set[str] = set()
-    judged: dict[tuple[str, str], str | None] = {}
-    for ch in reversed(walk.changes):  # oldest first: a parent's ledger is parsed before its child's
-        for p in sorted(ch.paths):
-            if L.is_ledger_path(cfg.registry_dir, p) and p not in skip:
-                judged[(ch.commit, p)] = walk.blobs.judge(p, ch.old_blobs(walk.cat, p), ch.paths[p])
     for ch in walk.changes:  # reported in git log's order, as ever
         for p in sorted(ch.paths):
-            why = judged.get((ch.commit, p))
+            why = walk.judged.get((ch.commit, p)) if p not in skip else None
             if not why:
                 continue
             commit, name = ch.commit, L.model_of_ledger(cfg.registry_dir, p)
@@ -282,6 +300,8 @@ def unregistered(reg: Registry, rep: Report, ledgers: dict[str, L.Ledger], broke
             rows = [(line.split()[0], line.split()[1:]) for line in log.splitlines()]
         else:
             rows = [(ch.commit, ch.parents) for ch in changes]
+            revs = {c for c, _ in rows} | {p for _, ps in rows for p in ps}
+            walk.cat.prefetch([f"{rev}:{w}" for rev in sorted(revs) for w in watch])
         before: list[str] = []
         for commit, parents in rows:
             new = find_record(cfg, Source(repo, commit), model, dvcy)
