@@ -196,8 +196,10 @@ def log_changes(repo: Repo, rev: str, paths: list[str]) -> list[Change]:
     paths (under ``paths``) it changes against any of its parents: one git process."""
     if not paths:
         return []
-    proc = repo.git("log", "--full-history", "-m", "--raw", "-z", "--no-renames", "--no-abbrev", "--root",
-                    "--no-ext-diff", "--format=%x01%H %P", rev, "--", *paths, check=False)
+    # -m as "separate" whatever log.diffMerges says (an older git ignores the unknown key)
+    proc = repo.git("-c", "log.diffMerges=separate", "log", "--full-history", "-m", "--raw", "-z", "--no-renames",
+                    "--no-abbrev", "--root", "--no-ext-diff", "--no-show-signature", "--format=%x01%H %P", rev,
+                    "--", *paths, check=False)
     out: dict[str, Change] = {}
     for chunk in proc.stdout.split(b"\x01")[1:]:
         head, _, rest = chunk.partition(b"\0")
