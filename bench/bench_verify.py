@@ -82,11 +82,12 @@ def build(ws: C.Workspace, n: int, models: int) -> Path:
     return repo
 
 
-def run(ws: C.Workspace, repo: Path, args: list[str], timeout: float | None = None) -> tuple[float | None, int, int]:
+def run(ws: C.Workspace, repo: Path, args: list[str], timeout: float | None = None,
+        env: dict[str, str] | None = None) -> tuple[float | None, int, int]:
     """Wall time, exit code and peak resident set (KiB) of one command run alone."""
     t0 = time.perf_counter()
     try:
-        p = ws.run([sys.executable, "-c", _RSS, *args], repo, timeout=timeout)
+        p = ws.run([sys.executable, "-c", _RSS, *args], repo, timeout=timeout, env=env)
     except subprocess.TimeoutExpired:
         return None, -1, 0
     took = time.perf_counter() - t0
@@ -112,6 +113,8 @@ def main() -> int:
     ap.add_argument("--models", type=int, default=100, help="models the commits cycle through (default 100)")
     ap.add_argument("--gto-max", type=int, default=3000, help="run gto show only up to this size")
     ap.add_argument("--gto-timeout", type=float, default=300.0)
+    ap.add_argument("--before", metavar="CHECKOUT", help="also time `mvtools verify` with this checkout's mvtools "
+                    "first on PYTHONPATH (e.g. a worktree of the commit before the change), up to --gto-max")
     args = ap.parse_args()
     sizes = [int(s) for s in (args.sizes or ("300,3000" if args.quick else "300,3000,10000")).split(",")]
     reps = 1 if args.quick else 3
@@ -119,7 +122,7 @@ def main() -> int:
     print(f"{args.models} git-tracked models; one registering commit and one annotated tag per version; "
           f"median of {reps}; gto show up to {args.gto_max} commits")
     rows = [["commits", "build", "mvtools verify", "ms/commit", "peak RSS", "git procs", "gto show",
-             "gto peak RSS", "verify/gto", "target"]]
+             "gto peak RSS", "verify/gto", "target"] + (["verify before"] if args.before else [])]
     mv, gto = C.tool("mvtools"), C.tool("gto")
     with C.Workspace("verify", keep=args.keep) as ws:
         for n in sizes:
@@ -145,12 +148,18 @@ def main() -> int:
                     gs.append(took)
                     grss = max(grss, r)
                 g = None if None in gs else C.median([x for x in gs if x is not None])
+            before = None
+            if args.before and n <= args.gto_max:
+                before, _code, _r = run(ws, repo, [mv, "verify"], timeout=args.gto_timeout,
+                                        env={"PYTHONPATH": args.before})
             per = v / n
             ok = per <= TARGET_PER_COMMIT and (n != 300 or v <= TARGET_300)
             rows.append([f"{n:,}", C.secs(built), C.secs(v), f"{per * 1000:.2f} ms", f"{rss / 1024:.0f} MiB",
                          str(procs), C.secs(g) if n <= args.gto_max else "not run",
                          f"{grss / 1024:.0f} MiB" if grss else "-", C.ratio(v, g),
-                         f"{'<= 1.5 s, ' if n == 300 else ''}<= 5 ms/commit: {C.verdict(ok)}"])
+                         f"{'<= 1.5 s, ' if n == 300 else ''}<= 5 ms/commit: {C.verdict(ok)}"]
+                        + ([f"{C.secs(before)} ({C.ratio(before, v)})" if n <= args.gto_max else "not run"]
+                           if args.before else []))
             print(f"  {n} commits: verify {C.secs(v)}, gto show {C.secs(g) if n <= args.gto_max else 'not run'}", flush=True)
     C.table(rows, "mvtools verify vs gto show, same repositories, same run")
     return 0
