@@ -26,6 +26,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Sequence
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -121,7 +122,7 @@ def main() -> int:
     C.header("bench_verify: mvtools verify on long histories, beside gto show", args.quick)
     print(f"{args.models} git-tracked models; one registering commit and one annotated tag per version; "
           f"median of {reps}; gto show up to {args.gto_max} commits")
-    rows = [["commits", "build", "mvtools verify", "ms/commit", "peak RSS", "git procs", "gto show",
+    rows: list[Sequence[str]] = [["commits", "build", "mvtools verify", "ms/commit", "peak RSS", "git procs", "gto show",
              "gto peak RSS", "verify/gto", "target"] + (["verify before"] if args.before else [])]
     mv, gto = C.tool("mvtools"), C.tool("gto")
     with C.Workspace("verify", keep=args.keep) as ws:
