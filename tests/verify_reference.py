@@ -129,6 +129,19 @@ def _patched(obj: Any, name: str, value: Any) -> Iterator[None]:
         setattr(obj, name, old)
 
 
+class _NoWalk:
+    """In place of verify_history.Walk: nothing read in bulk, every ledger parsed by verify."""
+
+    def __init__(self, *args: Any) -> None:
+        pass
+
+    def judge(self) -> None:
+        pass
+
+    def head_ledger(self, rel: str, data: bytes) -> None:
+        return None
+
+
 def reference_verify(reg: Registry, **kw: Any) -> VerifyReport:
     """``mvtools.verify.verify`` reading history as before (module docstring)."""
     import mvtools.verify as V
@@ -137,7 +150,7 @@ def reference_verify(reg: Registry, **kw: Any) -> VerifyReport:
     with ExitStack() as stack:
         for name, value in (
                 ("reading_in_bulk", lambda repo: nullcontext(None)),
-                ("Walk", lambda *a: None),
+                ("Walk", _NoWalk),
                 ("history", lambda reg, rep, broken, walk: _history(reg, rep, broken)),
                 ("unregistered", lambda reg, rep, ledgers, broken, base, walk, dvcy:
                  _unregistered(reg, rep, ledgers, broken, base)),
