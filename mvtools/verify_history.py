@@ -78,13 +78,17 @@ class LedgerBlobs:
         self.states: dict[str, _State | None] = {}  # blob id -> state (None: does not parse)
         self._last: dict[str, tuple[str, bytes]] = {}  # path -> the blob read last for it
         self._parsed: dict[str, L.Ledger | ConfigError] = {}  # full parses of the slow path
+        self.ready: tuple[str, bytes] | None = None  # the blob the walk streamed for the change judged now
 
     def data(self, oid: str, path: str) -> bytes:
         last = self._last.get(path)
         if last is not None and last[0] == oid:
             return last[1]
-        got = self.cat.read(oid)
-        data = got[1] if got is not None else b""
+        if self.ready is not None and self.ready[0] == oid:
+            data = self.ready[1]
+        else:
+            got = self.cat.read(oid)
+            data = got[1] if got is not None else b""
         self._last[path] = (oid, data)
         return data
 
@@ -194,10 +198,14 @@ class Walk:
         """Judge every commit's change to every ledger, oldest first (a parent's ledger is
         parsed before its child's): ``judged[(commit, path)]``, what is wrong or None."""
         regdir = self.reg.config.registry_dir
-        for ch in reversed(self.changes):
-            for p in sorted(ch.paths):
-                if L.is_ledger_path(regdir, p):
-                    self.judged[(ch.commit, p)] = self.blobs.judge(p, ch.old_blobs(self.cat, p), ch.paths[p])
+        order = [(ch, p) for ch in reversed(self.changes) for p in sorted(ch.paths) if L.is_ledger_path(regdir, p)]
+        news = self.cat.stream([oid for ch, p in order if (oid := ch.paths[p]) is not None])
+        for ch, p in order:
+            new = ch.paths[p]
+            self.blobs.ready = next(news) if new is not None else None  # each new blob streamed in turn
+            self.judged[(ch.commit, p)] = self.blobs.judge(p, ch.old_blobs(self.cat, p), new)
+        self.blobs.ready = None
+        news.close()
 
     def head_ledger(self, rel: str, data: bytes) -> L.Ledger | None:
         """The ledger ``rel`` whose bytes are ``data`` when HEAD holds the same bytes and the
