@@ -115,7 +115,8 @@ def main() -> int:
     ap.add_argument("--gto-max", type=int, default=3000, help="run gto show only up to this size")
     ap.add_argument("--gto-timeout", type=float, default=300.0)
     ap.add_argument("--before", metavar="CHECKOUT", help="also time `mvtools verify` with this checkout's mvtools "
-                    "first on PYTHONPATH (e.g. a worktree of the commit before the change), up to --gto-max")
+                    "first on PYTHONPATH (e.g. a worktree of the commit before the change), up to --before-max")
+    ap.add_argument("--before-max", type=int, default=300, help="run the --before verify only up to this size")
     args = ap.parse_args()
     sizes = [int(s) for s in (args.sizes or ("300,3000" if args.quick else "300,3000,10000")).split(",")]
     reps = 1 if args.quick else 3
@@ -150,7 +151,7 @@ def main() -> int:
                     grss = max(grss, r)
                 g = None if None in gs else C.median([x for x in gs if x is not None])
             before = None
-            if args.before and n <= args.gto_max:
+            if args.before and n <= args.before_max:
                 before, _code, _r = run(ws, repo, [mv, "verify"], timeout=args.gto_timeout,
                                         env={"PYTHONPATH": args.before})
             per = v / n
@@ -159,7 +160,7 @@ def main() -> int:
                          str(procs), C.secs(g) if n <= args.gto_max else "not run",
                          f"{grss / 1024:.0f} MiB" if grss else "-", C.ratio(v, g),
                          f"{'<= 1.5 s, ' if n == 300 else ''}<= 5 ms/commit: {C.verdict(ok)}"]
-                        + ([f"{C.secs(before)} ({C.ratio(before, v)})" if n <= args.gto_max else "not run"]
+                        + ([f"{C.secs(before)} ({C.ratio(before, v)})" if n <= args.before_max else "not run"]
                            if args.before else []))
             print(f"  {n} commits: verify {C.secs(v)}, gto show {C.secs(g) if n <= args.gto_max else 'not run'}", flush=True)
     C.table(rows, "mvtools verify vs gto show, same repositories, same run")
