@@ -123,8 +123,9 @@ def main() -> int:
     C.header("bench_verify: mvtools verify on long histories, beside gto show", args.quick)
     print(f"{args.models} git-tracked models; one registering commit and one annotated tag per version; "
           f"median of {reps}; gto show up to {args.gto_max} commits")
-    rows: list[Sequence[str]] = [["commits", "build", "mvtools verify", "ms/commit", "peak RSS", "git procs", "gto show",
-             "gto peak RSS", "verify/gto", "target"] + (["verify before"] if args.before else [])]
+    rows: list[Sequence[str]] = [["commits", "build", "mvtools verify", "ms/commit", "peak RSS", "git procs",
+                                  "gto show", "gto peak RSS", "verify/gto", "target"]
+                                 + (["verify before"] if args.before else [])]
     mv, gto = C.tool("mvtools"), C.tool("gto")
     with C.Workspace("verify", keep=args.keep) as ws:
         for n in sizes:
@@ -162,7 +163,8 @@ def main() -> int:
                          f"{'<= 1.5 s, ' if n == 300 else ''}<= 5 ms/commit: {C.verdict(ok)}"]
                         + ([f"{C.secs(before)} ({C.ratio(before, v)})" if n <= args.before_max else "not run"]
                            if args.before else []))
-            print(f"  {n} commits: verify {C.secs(v)}, gto show {C.secs(g) if n <= args.gto_max else 'not run'}", flush=True)
+            gto_said = C.secs(g) if n <= args.gto_max else "not run"
+            print(f"  {n} commits: verify {C.secs(v)}, gto show {gto_said}", flush=True)
     C.table(rows, "mvtools verify vs gto show, same repositories, same run")
     return 0
 

@@ -253,11 +253,6 @@ def log_changes(repo: Repo, rev: str, paths: list[str]) -> list[Change]:
     return list(out.values())
 
 
-def under(path: str, specs: list[str]) -> bool:
-    """Does ``path`` match one of ``specs`` as a literal git pathspec (itself or beneath)?"""
-    return any(path == s or path.startswith(s.rstrip("/") + "/") or s in ("", ".") for s in specs)
-
-
 def literal(spec: str) -> bool:
     """A pathspec git matches literally (no glob characters, no magic)."""
     return not any(c in spec for c in "*?[\\") and not spec.startswith(":")

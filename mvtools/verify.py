@@ -18,15 +18,13 @@ history beyond the boundary).
 from __future__ import annotations
 
 import json
-import os
 import tempfile
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
 from mvtools import ledger as L
-from mvtools.baseline import Baseline, baseline
-from mvtools.config import dvc_yaml_files
+from mvtools.baseline import baseline
 from mvtools.domain import VerifyReport
 from mvtools.errors import ConfigError, MvtoolsError
 from mvtools.gitbulk import CatFile, reading_in_bulk
