@@ -12,12 +12,15 @@ import re
 import shlex
 import subprocess
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING, Iterable, Iterator, Sequence
 
 from mvtools.errors import InternalError, UsageError
+
+if TYPE_CHECKING:
+    from mvtools.gitbulk import CatFile
 
 EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
 STATE_DIR = "mvtools"  # under the git common dir (shared) and under each worktree's git dir
@@ -138,6 +141,9 @@ class Repo:
     root: Path
     git_dir: Path
     common_dir: Path
+    # a persistent `git cat-file --batch` while attached (mvtools.gitbulk.reading_in_bulk):
+    # commits' blobs, trees and HEAD's ancestry are read through it, not a process per call
+    bulk: CatFile | None = field(default=None, repr=False, compare=False)
 
     @classmethod
     def discover(cls, path: str | Path = ".") -> "Repo":
@@ -222,6 +228,8 @@ class Repo:
 
     def show_blob(self, spec: str) -> bytes | None:
         """Content of ``REV:path`` or ``:path`` (the index), or None when absent."""
+        if self.bulk is not None and not spec.startswith(":") and self.bulk.usable(spec):
+            return self.bulk.blob(spec)
         proc = self.git("cat-file", "blob", spec, check=False)
         return proc.stdout if proc.returncode == 0 else None
 
@@ -230,6 +238,10 @@ class Repo:
         paths = list(paths)
         if not paths:
             return {}
+        if rev is not None and self.bulk is not None and all(
+                self.bulk.usable(f"{rev}:{p}") and p and not p.endswith("/") and p == os.path.normpath(p)
+                for p in paths):
+            return self.bulk.blob_ids(rev, paths)
         if rev is None:  # "<mode> <blob> <stage>\t<path>"
             proc, field = self.git("ls-files", "-s", "-z", "--", *paths), 1
         else:  # "<mode> blob <blob>\t<path>"
@@ -283,6 +295,8 @@ class Repo:
         self.git("tag", "-d", "--", name, check=False)
 
     def is_ancestor(self, a: str, b: str) -> bool:
+        if self.bulk is not None and b == self.head and re.fullmatch(r"[0-9a-f]{40}([0-9a-f]{24})?", a):
+            return self.bulk.is_ancestor_of_head(a)
         return self.git("merge-base", "--is-ancestor", a, b, check=False).returncode == 0
 
     def on_a_branch(self, commit: str) -> bool:

@@ -18,20 +18,19 @@ history beyond the boundary).
 from __future__ import annotations
 
 import json
-import os
 import tempfile
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 from mvtools import ledger as L
-from mvtools.artifacts import Source, find_record
-from mvtools.baseline import Baseline, baseline
-from mvtools.config import dvc_yaml_files
+from mvtools.baseline import baseline
 from mvtools.domain import VerifyReport
 from mvtools.errors import ConfigError, MvtoolsError
+from mvtools.gitbulk import CatFile, reading_in_bulk
 from mvtools.hashing import sha256_of, tree_sha256
 from mvtools.transaction import restore_command
+from mvtools.verify_history import Walk, history, unregistered, watched
 from mvtools.verify_tags import check_tags, git_sha256
 
 if TYPE_CHECKING:
@@ -65,16 +64,18 @@ class Report:
                                        "unchecked": self.unchecked})
 
 
-def _ledgers(reg: Registry, rep: Report) -> tuple[dict[str, L.Ledger], set[str]]:
+def _ledgers(reg: Registry, rep: Report, walk: Walk | None) -> tuple[dict[str, L.Ledger], set[str]]:
     """The work tree's ledgers that load, and the models whose ledger does not: each of those
-    is reported once, as the root cause, and its model is checked no further."""
+    is reported once, as the root cause, and its model is checked no further. One that is
+    HEAD's is taken from the ``walk``, which parsed it already."""
     out: dict[str, L.Ledger] = {}
     broken: set[str] = set()
     regdir = reg.config.registry_dir
     for rel in L.ledger_files(reg.root, regdir):
         expected = L.model_of_ledger(regdir, rel)
         try:
-            led = L.parse((reg.root / rel).read_bytes(), rel)
+            data = (reg.root / rel).read_bytes()
+            led = (walk.head_ledger(rel, data) if walk else None) or L.parse(data, rel)
         except (ConfigError, OSError) as exc:
             why = str(exc) if isinstance(exc, ConfigError) else f"cannot read: {exc.strerror}"
             broken.add(expected)
@@ -86,6 +87,19 @@ def _ledgers(reg: Registry, rep: Report) -> tuple[dict[str, L.Ledger], set[str]]
             continue
         out[led.model] = led
     return out, broken
+
+
+def _staged(reg: Registry) -> Callable[[str], bytes | None]:
+    """The index's ledger blobs (``git show :PATH``), listed by one ``git ls-files``."""
+    proc = reg.repo.git("ls-files", "-s", "-z", "--", reg.config.registry_dir, check=False)
+    ids: dict[str, str] = {}
+    for rec in proc.stdout.decode("utf-8", "surrogateescape").split("\0"):
+        if rec:
+            meta, path = rec.split("\t", 1)
+            _mode, oid, stage = meta.split()
+            if stage == "0":
+                ids[path] = oid
+    return lambda rel: reg.repo.show_blob(ids[rel]) if rel in ids else None
 
 
 def _broken_hint(reg: Registry, rel: str, why: str) -> str:
@@ -100,102 +114,6 @@ def _broken_hint(reg: Registry, rel: str, why: str) -> str:
     if reg.repo.operation_in_progress() in ("a merge", "a rebase"):  # a pull stopped on another clone's number
         return f"{why}; this model is checked no further; a pull stopped on it: run: mvtools resolve"
     return f"{why}; this model is checked no further; to restore HEAD's ledger run: {restore_command(reg.repo, rel)}"
-
-
-def _history(reg: Registry, rep: Report, broken: set[str]) -> set[str]:
-    """Every commit's ledger change against its parents' (I3). A commit that dropped events
-    is mended once HEAD's ledger holds them again (``mvtools restore-events``). Returns the
-    models whose dropped events are still missing (their other findings follow from it)."""
-    repo, cfg = reg.repo, reg.config
-    skip = {cfg.ledger_path(name) for name in broken}
-    dropping: set[str] = set()
-    # --full-history: a merge whose ledger equals its first parent's (`merge -s ours`) may
-    # still drop the other side's events; default simplification would hide it and that side
-    log = repo.out("log", "--full-history", "--format=%H %P", "--", cfg.registry_dir, check=False)
-    for line in log.splitlines():
-        commit, *parents = line.split()
-        names = repo.out("diff-tree", "-r", "-m", "--name-only", "--no-commit-id", "--root", commit).split()
-        for p in sorted(set(names)):
-            if not L.is_ledger_path(cfg.registry_dir, p) or p in skip:
-                continue
-            old = [repo.show_blob(f"{par}:{p}") for par in parents]
-            why = L.check_ledger_change(old, repo.show_blob(f"{commit}:{p}"), p)
-            if not why:
-                continue
-            name = L.model_of_ledger(cfg.registry_dir, p)
-            lost = _lost_ids(reg, name, old, commit)
-            if lost is not None and lost <= _ids_at(reg, name, "HEAD"):
-                continue  # restored since: HEAD's ledger holds every event this commit dropped
-            if lost:
-                dropping.add(name)
-                why += f"; to append them again run: mvtools restore-events {name}"
-            rep.add("rewrite", commit[:12], why)
-    return dropping
-
-
-def _ids_at(reg: Registry, name: str, rev: str) -> set[str]:
-    led = reg.ledger_at(rev, name)
-    return set(led.ids) if led is not None else set()
-
-
-def _lost_ids(reg: Registry, name: str, parents: list[bytes | None], commit: str) -> set[str] | None:
-    """The event ids the parents' ledgers hold and ``commit``'s lacks (None: unreadable)."""
-    rel = reg.config.ledger_path(name)
-    want: set[str] = set()
-    try:
-        for data in parents:
-            if data:
-                want.update(reg.cache.load(data, rel, name).ids)
-    except ConfigError:
-        return None
-    return want - _ids_at(reg, name, commit)
-
-
-def _unregistered(reg: Registry, rep: Report, ledgers: dict[str, L.Ledger], broken: set[str],
-                  base: Baseline) -> None:
-    """Content a commit introduced for a model that no register event records (before an
-    adopted repository's adoption commit: the baseline, one note per model)."""
-    repo, cfg = reg.repo, reg.config
-    dvcy = dvc_yaml_files(reg.root)
-    for model in cfg.models.values():
-        if model.name in broken:
-            continue
-        led = ledgers.get(model.name)
-        md5s = {e.get("md5") for e in (led.events if led else []) if e["event"] == "register"}
-        shas = {e.get("sha256") for e in (led.events if led else []) if e["event"] == "register"}
-        watch = [model.path, model.path + ".dvc", *[os.path.join(os.path.dirname(d), "dvc.lock") for d in dvcy]]
-        log = repo.out("log", "--full-history", "--format=%H %P", "--", *watch, check=False)
-        before: list[str] = []
-        for line in log.splitlines():
-            commit, *parents = line.split()
-            new = find_record(cfg, Source(repo, commit), model, dvcy)
-            olds = [find_record(cfg, Source(repo, p), model, dvcy) for p in parents]
-            if new is not None:
-                if any(o is not None and o.md5 == new.md5 for o in olds):
-                    continue  # as a parent holds it (a merge taking one side: judged on that side)
-                if new.md5 in md5s:
-                    continue
-                what = f"md5 {new.md5}"
-            else:
-                blob_ids = repo.blob_ids(commit, [model.path])
-                if not blob_ids:
-                    continue
-                if any(repo.blob_ids(p, [model.path]) == blob_ids for p in parents):
-                    continue
-                sha = git_sha256(repo, commit, model.path)
-                if sha in shas:
-                    continue
-                what = f"sha256 {sha[:12]}"
-            if base.before_adoption(commit):
-                before.append(commit)
-                continue
-            rep.add("unregistered", commit[:12],
-                    f"{model.name}: {model.path} changed ({what}) with no register event; "
-                    f"run: mvtools register {model.name}")
-        if before:
-            rep.note("before-adoption", model.name, f"{len(before)} commit(s) before the adoption commit "
-                     f"{str(base.adoption_commit)[:12]} changed {model.path} and GTO tagged no version of them "
-                     f"(the oldest: {before[-1][:12]}); the baseline, not registered (docs/invariants.md)")
 
 
 def _cache_dir(reg: Registry, project: str = "") -> Path:
@@ -340,9 +258,22 @@ def _fetched_sha256(reg: Registry, ev: dict[str, Any], commit: str | None) -> tu
 
 def verify(reg: Registry, *, fetch: bool = False, policy: bool = False, allow_shallow: bool = False) -> VerifyReport:
     """Check everything (module docstring). What cannot be seen fails closed: a shallow
-    clone is a problem unless ``allow_shallow`` accepts a partial check."""
+    clone is a problem unless ``allow_shallow`` accepts a partial check. History is read in
+    bulk: a constant number of git processes however long it is (mvtools.gitbulk)."""
+    with reading_in_bulk(reg.repo) as cat:
+        return _verify(reg, cat, fetch, policy, allow_shallow)
+
+
+def _verify(reg: Registry, cat: CatFile, fetch: bool, policy: bool, allow_shallow: bool) -> VerifyReport:
     rep = Report()
-    ledgers, broken = _ledgers(reg, rep)
+    walk = None
+    if reg.repo.head is not None:  # HEAD's history, read once, each ledger blob parsed once
+        from mvtools.verify_tags import dvc_yamls
+
+        dvcy = dvc_yamls(reg)
+        walk = Walk(reg, cat, [w for m in reg.config.models.values() for w in watched(m, dvcy)])
+        walk.judge()
+    ledgers, broken = _ledgers(reg, rep, walk)
     now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 300))
     for name, led in ledgers.items():
         for ev in led.events:
@@ -361,10 +292,11 @@ def verify(reg: Registry, *, fetch: bool = False, policy: bool = False, allow_sh
             rep.add("history", "shallow clone", what + " (--allow-shallow accepts a partial check); "
                     "run: git fetch --unshallow --tags")
     uncommitted = set()
+    staged = _staged(reg)
     for name in ledgers:
         rel = reg.config.ledger_path(name)
         committed = reg.repo.show_blob(f"HEAD:{rel}")
-        if (reg.root / rel).read_bytes() != committed or reg.repo.show_blob(":" + rel) != committed:
+        if (reg.root / rel).read_bytes() != committed or staged(rel) != committed:
             uncommitted.add(name)  # its tags follow once it is restored: no follow-on advice
             if reg.repo.operation_in_progress() in ("a merge", "a rebase"):  # a pull stopped on this ledger
                 rep.add("uncommitted", rel, f"{reg.repo.operation_in_progress()} stopped on this ledger (another "
@@ -372,13 +304,14 @@ def verify(reg: Registry, *, fetch: bool = False, policy: bool = False, allow_sh
                 continue
             rep.add("uncommitted", rel, "the work-tree or staged ledger differs from HEAD's (an interrupted "
                     f"registration?); run: {restore_command(reg.repo, rel)}")
-    dropping = _history(reg, rep, broken)
+    assert walk is not None
+    dropping = history(reg, rep, broken, walk)
     base = baseline(reg.repo, reg.config.registry_dir, ledgers.values())
-    _unregistered(reg, rep, ledgers, broken | dropping, base)  # content a dropped event records: not unregistered
+    unregistered(reg, rep, ledgers, broken | dropping, base, walk, dvcy)  # content a dropped event records: not unregistered
     # a model whose events a commit dropped: its tags are judged once they are restored (a
     # stage tag of a dropped promote is no orphan to delete: restore-events brings it back)
     skip = broken | dropping | uncommitted
-    check_tags(reg, rep, {n: led for n, led in ledgers.items() if n not in skip}, skip, shallow, base)
+    check_tags(reg, rep, {n: led for n, led in ledgers.items() if n not in skip}, skip, shallow, base, walk)
     _bytes(reg, rep, ledgers, fetch, shallow)
     if policy:
         from mvtools.policy import check_history

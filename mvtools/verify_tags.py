@@ -31,17 +31,20 @@ if TYPE_CHECKING:
     from mvtools.registry import Registry
     from mvtools.verify import Report
     from mvtools.baseline import Baseline
+    from mvtools.verify_history import Walk
 
 Tags = dict[str, tuple[str, int]]
 SHALLOW = "no tag in this shallow clone (git fetch --unshallow --tags)"
 
 
 def check_tags(reg: Registry, rep: Report, ledgers: dict[str, L.Ledger], broken: set[str], shallow: bool,
-               base: Baseline | None = None) -> None:
+               base: Baseline | None = None, walk: Walk | None = None) -> None:
+    """``walk``: HEAD's history read in bulk (mvtools.verify_history), to judge each version
+    tag by its commit's ledger without parsing that ledger again."""
     tags = reg.repo.tags()
     accounted: set[str] = set()  # tags an event of this branch's ledgers implies
     for name, led in ledgers.items():
-        _version_tags(reg, rep, name, led, tags, shallow, accounted)
+        _version_tags(reg, rep, name, led, tags, shallow, accounted, walk)
         for tag, commit, _msg, _ts in reg.expected_tags(name, tags):
             pt = parse_tag(tag)
             if pt is None or pt.kind == "version":
@@ -80,7 +83,7 @@ def _registered(led: L.Ledger | None, version: str) -> set[str]:
 
 
 def _version_tags(reg: Registry, rep: Report, name: str, led: L.Ledger, tags: Tags, shallow: bool,
-                  accounted: set[str]) -> None:
+                  accounted: set[str], walk: Walk | None) -> None:
     repo = reg.repo
     by_version: dict[str, list[dict[str, Any]]] = {}
     for ev in led.events:
@@ -94,7 +97,7 @@ def _version_tags(reg: Registry, rep: Report, name: str, led: L.Ledger, tags: Ta
             _missing(rep, tag, shallow, "the ledger registers it but the tag is missing")
             continue
         commit = have[0]
-        held = _registered(reg.ledger_at(commit, name), version)
+        held = walk.registered(commit, name, version) if walk else _registered(reg.ledger_at(commit, name), version)
         shas = {L.bytes_key(e) for e in evs}
         if any(e.get("imported_from") for e in evs) or held & shas and _holds_bytes(reg, evs[0], commit):
             if repo.head and not repo.is_ancestor(commit, repo.head):
@@ -122,8 +125,18 @@ def _holds_bytes(reg: Registry, ev: dict[str, Any], commit: str) -> bool:
     model = reg.config.models.get(ev["model"])
     if model is None:
         return True  # an undeclared model's record cannot be found: the bytes check decides
-    rec = find_record(reg.config, Source(reg.repo, commit), model, dvc_yaml_files(reg.root))
+    rec = find_record(reg.config, Source(reg.repo, commit), model, dvc_yamls(reg))
     return rec is not None and rec.md5 == ev["md5"]
+
+
+def dvc_yamls(reg: Registry) -> list[str]:
+    """``config.dvc_yaml_files``, once per bulk read (it walks the work tree)."""
+    bulk = reg.repo.bulk
+    if bulk is None:
+        return dvc_yaml_files(reg.root)
+    if "dvc_yamls" not in bulk.memo:
+        bulk.memo["dvc_yamls"] = dvc_yaml_files(reg.root)
+    return list(bulk.memo["dvc_yamls"])
 
 
 _GIT_SHA256: dict[tuple[str, str, str], str] = {}  # (repo, commit, path): commits never change
@@ -187,5 +200,5 @@ def _holds_model(reg: Registry, name: str, commit: str) -> bool:
     if model is None:
         return False
     src = Source(reg.repo, commit)
-    return bool(find_record(reg.config, src, model, dvc_yaml_files(reg.root)) is not None
+    return bool(find_record(reg.config, src, model, dvc_yamls(reg)) is not None
                 or reg.repo.blob_ids(commit, [model.path]))
