@@ -183,3 +183,36 @@ def test_a_commit_cannot_widen_the_policy_for_its_own_event(r: Path) -> None:
     assert "mvtools.yaml" in git(r, "show", "--name-only", "--format=", "HEAD").stdout
     p = mvtools(r, "verify", "--policy", check=False)
     assert p.returncode == 1 and "<bob@example.com> may not promote" in p.stdout, p.stdout + p.stderr
+
+
+def test_the_commit_gaining_each_event_is_found_in_bulk_as_one_by_one(git_model_repo: Path) -> None:
+    """verify --policy finds every event's commit from one git log per model; it must name
+    the commit Registry.commit_holding names for each event: merges (a side branch's events,
+    a merge that registers), a revert's restore, cherry-picked events included."""
+    from mvtools.policy import gaining_commits
+    from mvtools.registry import Registry
+
+    r = git_model_repo
+    for i in range(2):
+        write_model(r, "models/clf.bin", f"main {i}\n")
+        git(r, "add", "-A")
+        git(r, "commit", "-qm", f"main {i}")
+    mvtools(r, "promote", "clf", "v0.1.0", "staging")
+    git(r, "checkout", "-qb", "side")
+    mvtools(r, "promote", "clf", "v0.1.1", "production")
+    git(r, "checkout", "-q", "main")
+    write_model(r, "models/clf.bin", "main 2\n")
+    git(r, "commit", "-qam", "main 2")
+    git(r, "merge", "-q", "--no-edit", "side")
+    git(r, "checkout", "-qb", "other", "HEAD~1")
+    mvtools(r, "promote", "clf", "v0.1.2", "staging")
+    git(r, "checkout", "-q", "main")
+    git(r, "merge", "-q", "--no-edit", "other")
+    mvtools(r, "archive", "clf", "v0.1.0")
+    reg = Registry(r)
+    events = reg.state("clf").events
+    assert len(events) >= 7
+    gained = gaining_commits(reg, "clf")
+    assert {e["id"]: gained.get(e["id"]) for e in events} == {e["id"]: reg.commit_holding("clf", e["id"])
+                                                             for e in events}
+    assert json.loads(mvtools(r, "verify", "--policy", "--json").stdout)["ok"]
