@@ -4,17 +4,18 @@ commits that hold their versions. Only light modules are imported here."""
 from __future__ import annotations
 
 import os
+import re
 import sys
 from typing import TYPE_CHECKING, Any
 
 from mvtools import ledger as L
 from mvtools import transaction as T
 from mvtools.artifacts import INDEX, Record, Source, find_record
-from mvtools.config import CONFIG_FILE, Config, Model, dvc_yaml_files, load_config
+from mvtools.config import CONFIG_FILE, Config, Model, load_config
 from mvtools.errors import CheckFailed, UsageError
 from mvtools.gitops import Repo, git_ancestor_pids
-from mvtools.hookkit import (amending, ledger_of, lock_changed, model_change, relevant, same_as_a_parent, say,
-                             watch_regex)
+from mvtools.hookkit import (amending, commit_dvc_yamls, ledger_of, lock_changed, model_change, relevant,
+                             same_as_a_parent, say, watch_regex)
 from mvtools.versioning import register_message
 
 if TYPE_CHECKING:  # the hooks import registry only when they register or tag
@@ -56,11 +57,15 @@ def pre_commit(repo: Repo) -> int:
     parents = _amended_parents(repo, head) if amend and head else [head] if head else []
     base = parents[0] if parents else None
     staged = repo.changed_paths(base, cached=True)
-    cfg = load_config(repo.root)
+    # the dvc.yaml files this commit can declare models in, listed once and without a walk of
+    # the work tree (the hook's cost grows with the change, not the repository)
+    dvcy = commit_dvc_yamls(repo, staged)
+    cfg = load_config(repo.root, dvc_yamls=dvcy)
     write_watch_file(repo, cfg)
     if not staged or not relevant(staged, cfg):
         return 0
-    merge_head = None if amend else repo.rev_parse("MERGE_HEAD")  # concluding a merge
+    merging = not amend and (repo.git_dir / "MERGE_HEAD").exists()  # no git process for the usual case
+    merge_head = repo.rev_parse("MERGE_HEAD") if merging else None  # concluding a merge
     if merge_head:
         parents.append(merge_head)
     _check_ledgers(repo, cfg, parents, staged)
@@ -70,7 +75,6 @@ def pre_commit(repo: Repo) -> int:
 
     reg = Registry(repo=repo, config=cfg)
     _driver_hint(repo)  # said here: post-commit tags in shell, without Python
-    dvcy = dvc_yaml_files(repo.root)
     idx = Source(repo, INDEX)
     old = Source(repo, base)
     staged_set = set(staged)
@@ -93,7 +97,7 @@ def pre_commit(repo: Repo) -> int:
                         f"stage all of it (git add {model.path}) or none of it")
                 if not (repo.root / model.path).exists():
                     continue  # the model was deleted: nothing to register
-            _register_staged(repo, reg, cfg, model, rec, idx, parents, owner)
+            _register_staged(repo, reg, cfg, model, rec, idx, parents, owner, dvcy)
     return 0
 
 
@@ -174,7 +178,7 @@ def _check_ledgers(repo: Repo, cfg: Config, parents: list[str], staged: list[str
 
 
 def _register_staged(repo: Repo, reg: Registry, cfg: Config, model: Model, rec: Record | None, idx: Source,
-                     parents: list[str], owner: dict[str, Any]) -> None:
+                     parents: list[str], owner: dict[str, Any], dvcy: list[str]) -> None:
     """Append the model's register event to the staged ledger and reserve its version for
     this commit; post-commit confirms it with the tag (mvtools.transaction)."""
     from mvtools.reading import read_ledger_file  # loaded with the registry already
@@ -203,7 +207,7 @@ def _register_staged(repo: Repo, reg: Registry, cfg: Config, model: Model, rec: 
                  "renumbering")
         keep = [e for e in pending if not (e["event"] == "register")]
         warnings: list[str] = []
-        ev = reg.new_event(model, d, rec, idx, pending=pending, warnings=warnings)
+        ev = reg.new_event(model, d, rec, idx, pending=pending, warnings=warnings, dvcy=dvcy)
         L.atomic_write(path, _with_own_events(model.name, parent_blobs, staged_led, parent_ids, [*keep, ev]))
         repo.git("add", "--", ledger_rel)
         for warning in warnings:  # once the event is written: a refused commit prints its error alone
@@ -222,6 +226,12 @@ def _driver_hint(repo: Repo) -> None:
             return
     except OSError:
         return
+    try:  # what `mvtools init` writes to the repository's own config: no git process to read it
+        local = (repo.common_dir / "config").read_text(errors="replace")
+        if re.search(r'^\[merge "mvtools-ledger"\][ \t]*\n(?:[ \t]*[^\[\s].*\n)*?[ \t]*driver[ \t]*=', local, re.M):
+            return
+    except OSError:
+        pass
     if not repo.out("config", "--get", "merge.mvtools-ledger.driver", check=False):
         say("note: this clone has no ledger merge driver configured; run: mvtools init "
              "(or: mvtools install-merge-driver)")
