@@ -212,7 +212,7 @@ def _register_staged(repo: Repo, reg: Registry, cfg: Config, model: Model, rec: 
         repo.git("add", "--", ledger_rel)
         for warning in warnings:  # once the event is written: a refused commit prints its error alone
             say(f"warning: {warning}")
-    if ev["tag"] in repo.tags(ev["tag"]):
+    if ev is mine and ev["tag"] in repo.tags(ev["tag"]):  # (a new event's tag is free: new_event chose it)
         return  # an amend of the commit that holds it: its tag stays (post-rewrite moves it)
     reservation = T.reserve(repo, ev, owner)
     T.add_pending(repo, ev, owner, ledger_rel, reservation, register_message(ev["model"], ev["version"]))

@@ -195,3 +195,54 @@ def test_a_registering_hook_imports_neither_filelock_platform_nor_difflib(git_mo
     out = run([sys.executable, "-c", _PROBE], r).stdout.strip()
     assert out == "0"
     assert "A  registry/clf.yaml" in git(r, "status", "--porcelain").stdout
+
+
+def _hook_gits(argvs: list[list[str]]) -> list[list[str]]:
+    """The git processes the hooks ran (not `git commit` itself nor git's own maintenance)."""
+    return [a for a in argvs[1:] if "maintenance" not in a]
+
+
+def test_a_commit_touching_no_model_runs_two_git_processes_and_no_python(git_model_repo: Path) -> None:
+    """pre-commit's staged diff and post-commit's `rev-parse HEAD HEAD^1`: the configuration
+    diff is skipped while HEAD is the watch base, which post-commit moves along."""
+    r = git_model_repo
+    mark = _stub_python_of_post_commit(r)
+    _untracked_tree(r)
+    gitdir = r / ".git" / "mvtools"
+    for i in range(3):
+        write_model(r, "src/notes.txt", f"n{i}")
+        git(r, "add", "src/notes.txt")
+        proc, argvs = _traced_commit(r, "-m", f"notes {i}")
+        assert proc.stderr == ""
+        if i:  # the first commit after the set-up commit may diff the configuration once
+            assert [a[1] for a in _hook_gits(argvs)] == ["diff", "rev-parse"], argvs
+        assert (gitdir / "watch.base").read_text().split()[0] == head(r)
+    assert not mark.exists()
+
+
+def test_a_model_committed_with_no_verify_after_a_fast_commit_still_warns(git_model_repo: Path) -> None:
+    """The `unwatched` note of an earlier commit's pre-commit says nothing about a commit that
+    skipped pre-commit: post-commit checks it and warns."""
+    r = git_model_repo
+    write_model(r, "src/notes.txt", "n")
+    git(r, "add", "src/notes.txt")
+    git(r, "commit", "-q", "-m", "notes")
+    assert (r / ".git" / "mvtools" / "unwatched").exists()
+    write_model(r, "models/clf.bin", "v1")
+    git(r, "add", "models/clf.bin")
+    proc = git(r, "commit", "-q", "--no-verify", "-m", "m1")
+    assert "changed model clf without registering it; run: mvtools register clf" in proc.stderr
+
+
+def test_an_amend_that_stages_nothing_watched_keeps_the_tag_on_the_new_commit(git_model_repo: Path) -> None:
+    """An amend replaces HEAD: post-commit does not take pre-commit's `unwatched` note for it
+    (the new commit's parent is not the HEAD pre-commit compared with)."""
+    r = git_model_repo
+    write_model(r, "models/clf.bin", "v1")
+    git(r, "add", "models/clf.bin")
+    git(r, "commit", "-q", "-m", "m1")
+    write_model(r, "src/notes.txt", "n")
+    git(r, "add", "src/notes.txt")
+    git(r, "commit", "-q", "--amend", "--no-edit")
+    assert tags(r)["clf@v0.1.0"] == head(r)
+    _verified(r)
