@@ -314,17 +314,21 @@ class Repo:
         return res
 
     def read_blobs(self, ids: Iterable[str]) -> dict[str, bytes]:
-        """id -> bytes of each blob ``ids`` names, in one ``git cat-file --batch`` (not a
-        process per blob); ids that are not blobs are left out."""
+        """name -> bytes of each blob ``ids`` names (a blob id, ``REV:path``, ``:path``: the
+        index), in one ``git cat-file --batch`` (not a process per blob); names that are not
+        blobs, or not there, are left out."""
         ids = list(dict.fromkeys(ids))
         if not ids:
             return {}
-        data = self.git("cat-file", "--batch", input="".join(i + "\n" for i in ids).encode(), check=False).stdout
+        data = self.git("cat-file", "--batch", input="".join(i + "\n" for i in ids).encode("utf-8", "surrogateescape"),
+                        check=False).stdout
         res, pos = {}, 0
         for i in ids:
             nl = data.find(b"\n", pos)
-            head = data[pos:nl].split() if nl >= 0 else []
-            if len(head) != 3:  # "<id> missing"
+            if nl < 0:
+                break
+            head = data[pos:nl].split()
+            if len(head) != 3 or not head[2].isdigit():  # "<name> missing", "<name> ambiguous"
                 pos = nl + 1
                 continue
             size = int(head[2])

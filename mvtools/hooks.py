@@ -49,6 +49,22 @@ def _amended_parents(repo: Repo, head: str) -> list[str]:
     return repo.out("rev-list", "--parents", "-n", "1", head).split()[1:]
 
 
+def _staged_by_shell(repo: Repo, base: str | None) -> list[str] | None:
+    """The staged paths the shell hook (hooks/pre-commit) listed just before it started us,
+    when it listed them for this ``git commit`` process and against ``base`` (HEAD): one
+    read of the index fewer. None: list them again."""
+    d = repo.worktree_state_dir
+    try:
+        pid, start, head = (d / "staged.for").read_text().split()
+        data = (d / "staged").read_bytes()
+    except (OSError, ValueError):
+        return None
+    owner = T.commit_owner()
+    if base is None or head != base or pid != str(owner["pid"]) or start != owner["start"]:
+        return None
+    return [p for p in data.decode("utf-8", "surrogateescape").split("\0") if p]
+
+
 def pre_commit(repo: Repo) -> int:
     if os.environ.get("MVTOOLS_SKIP") == "1":
         return 0
@@ -56,7 +72,9 @@ def pre_commit(repo: Repo) -> int:
     amend = head is not None and amending(repo)
     parents = _amended_parents(repo, head) if amend and head else [head] if head else []
     base = parents[0] if parents else None
-    staged = repo.changed_paths(base, cached=True)
+    staged = _staged_by_shell(repo, base) if not amend else None
+    if staged is None:
+        staged = repo.changed_paths(base, cached=True)
     # the dvc.yaml files this commit can declare models in, listed once and without a walk of
     # the work tree (the hook's cost grows with the change, not the repository)
     dvcy = commit_dvc_yamls(repo, staged)
@@ -101,9 +119,11 @@ def pre_commit(repo: Repo) -> int:
     return 0
 
 
-def _parent_ledgers(repo: Repo, parents: list[str], ledger_rel: str) -> tuple[list[bytes | None], set[str]]:
-    """Each parent's ledger bytes, and the ids of every event they hold."""
-    blobs = [repo.show_blob(f"{p}:{ledger_rel}") for p in parents]
+def _parent_ledgers(repo: Repo, parents: list[str], ledger_rel: str,
+                    got: dict[str, bytes] | None = None) -> tuple[list[bytes | None], set[str]]:
+    """Each parent's ledger bytes (``got``: read already), and the ids of every event they hold."""
+    blobs = [got.get(f"{p}:{ledger_rel}") if got is not None else repo.show_blob(f"{p}:{ledger_rel}")
+             for p in parents]
     ids: set[str] = set()
     for b in blobs:
         if b:
@@ -185,8 +205,10 @@ def _register_staged(repo: Repo, reg: Registry, cfg: Config, model: Model, rec: 
 
     ledger_rel = cfg.ledger_path(model)
     path = repo.root / ledger_rel
-    staged_bytes = repo.show_blob(":" + ledger_rel)
-    parent_blobs, parent_ids = _parent_ledgers(repo, parents, ledger_rel)
+    # the staged ledger and the parents', in one git process
+    got = repo.read_blobs([":" + ledger_rel, *(f"{p}:{ledger_rel}" for p in parents)])
+    staged_bytes = got.get(":" + ledger_rel)
+    parent_blobs, parent_ids = _parent_ledgers(repo, parents, ledger_rel, got)
     wt_bytes = read_ledger_file(repo.root, ledger_rel)
     if wt_bytes != staged_bytes and wt_bytes is not None and staged_bytes is not None:
         raise CheckFailed(f"{ledger_rel} has unstaged changes; stage or drop them first")
