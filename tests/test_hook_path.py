@@ -246,3 +246,18 @@ def test_an_amend_that_stages_nothing_watched_keeps_the_tag_on_the_new_commit(gi
     git(r, "commit", "-q", "--amend", "--no-edit")
     assert tags(r)["clf@v0.1.0"] == head(r)
     _verified(r)
+
+
+def test_python_takes_the_shells_staged_list_only_for_its_own_commit(git_model_repo: Path) -> None:
+    """A staged list another commit's pre-commit left (here: one that stages nothing) is not
+    this commit's: Python lists the staged paths itself and registers."""
+    r = git_model_repo
+    d = r / ".git" / "mvtools"
+    (d / "watch.re").unlink()  # the shell hook hands over to Python without listing anything
+    (d / "staged").write_bytes(b"")
+    (d / "staged.for").write_text(f"1 1 {head(r)}\n")
+    write_model(r, "models/clf.bin", "v1")
+    git(r, "add", "models/clf.bin")
+    proc = git(r, "commit", "-q", "-m", "m1")
+    assert "registered clf v0.1.0" in proc.stderr
+    assert tags(r)["clf@v0.1.0"] == head(r)
