@@ -39,7 +39,8 @@ def write_watch_file(repo: Repo, cfg: Config) -> None:
             # and the git process under way: its post-commit hook moves the base to the new
             # commit, whose configuration was read here (hooks/post-commit)
             owner = next(iter(git_ancestor_pids()), None)
-            L.atomic_write(base, f"{repo.head} {owner or ''}".rstrip().encode() + b"\n")
+            # no fsync: the shell hooks check it (anything but a commit id hands over to Python)
+            L.atomic_write(base, f"{repo.head} {owner or ''}".rstrip().encode() + b"\n", durable=False)
     except Exception:  # noqa: BLE001 - an optimisation only
         pass
 

@@ -410,8 +410,10 @@ def clean_stale(path: Path) -> None:
             pass
 
 
-def atomic_write(path: Path, data: bytes) -> None:
-    """Write, fsync, rename: a crash leaves the old file or the new one, never a torn one."""
+def atomic_write(path: Path, data: bytes, *, durable: bool = True) -> None:
+    """Write, fsync, rename: a crash leaves the old file or the new one, never a torn one.
+    ``durable=False``: no fsync, for state that means nothing after a power loss (a
+    reservation, whose owner process is gone then) or that its readers check (watch.base)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     clean_stale(path)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
@@ -419,8 +421,11 @@ def atomic_write(path: Path, data: bytes) -> None:
         with open(tmp, "wb") as fh:
             fh.write(data)
             fh.flush()
-            os.fsync(fh.fileno())
+            if durable:
+                os.fsync(fh.fileno())
         os.replace(tmp, path)
+        if not durable:
+            return
         dfd = os.open(path.parent, os.O_RDONLY)
         try:
             os.fsync(dfd)

@@ -261,3 +261,29 @@ def test_python_takes_the_shells_staged_list_only_for_its_own_commit(git_model_r
     proc = git(r, "commit", "-q", "-m", "m1")
     assert "registered clf v0.1.0" in proc.stderr
     assert tags(r)["clf@v0.1.0"] == head(r)
+
+
+def test_version_order_and_bumps_match_python_semver() -> None:
+    """versioning orders and bumps semver versions itself (the semver import, with argparse's,
+    cost every hook's Python start): python-semver is the oracle."""
+    import random
+
+    import semver
+
+    from mvtools.versioning import Version, _sort_key
+
+    rng = random.Random(14)
+    words = ["0", "1", "2", "10", "alpha", "beta", "rc", "a1", "1a", "x-y"]
+
+    def some() -> str:
+        v = f"{rng.randint(0, 3)}.{rng.randint(0, 3)}.{rng.randint(0, 3)}"
+        if rng.random() < 0.6:
+            v += "-" + ".".join(rng.choice(words) for _ in range(rng.randint(1, 3)))
+        return v + (f"+b{rng.randint(0, 2)}" if rng.random() < 0.3 else "")
+
+    for _ in range(3000):
+        a, b = some(), some()
+        ka, kb = _sort_key("v" + a), _sort_key("v" + b)
+        assert (ka > kb) - (ka < kb) == semver.Version.parse(a).compare(b), (a, b)
+        for part in ("major", "minor", "patch"):
+            assert str(Version("v" + a).bump(part)) == "v" + str(getattr(semver.Version.parse(a), "bump_" + part)())
