@@ -15,13 +15,19 @@ figure can be read against what one Python start costs on the machine at that mo
 For information: the cost when the shell fast path cannot decide and Python starts (stale or
 missing watch file), and each hook script run by itself.
 
-    python bench/bench_hooks.py [--quick] [--commits N] [--files N]
+    python bench/bench_hooks.py [--quick] [--commits N] [--files N] [--baseline /path/to/other/checkout]
+
+Each row also gives the CPU time the hooks add (git's and the hooks' processes, from
+getrusage), which load on a shared machine inflates far less than wall time, and with
+--baseline the same commit made with another checkout's hooks and code (its hooks/ scripts,
+its package on PYTHONPATH), in the same loop.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+import resource
 import sys
 import time
 from pathlib import Path
@@ -66,17 +72,35 @@ class Committer:
     """Make a change, stage it (untimed), time `git commit` with hooks on or off; after each
     pair, one `python -c pass` (the reference a hook's Python start is read against)."""
 
-    def __init__(self, ws: C.Workspace, repo: Path, empty: Path, dvc_by_hand: bool = False) -> None:
+    def __init__(self, ws: C.Workspace, repo: Path, empty: Path, dvc_by_hand: bool = False,
+                 baseline: Path | None = None) -> None:
         self.ws, self.repo, self.n = ws, repo, 0
         self.dvc_by_hand = dvc_by_hand
         hooks = ws.out(repo, "rev-parse", "--git-path", "hooks")
-        self.hooks = {True: str((repo / hooks).resolve()), False: str(empty)}
+        self.hooks: dict[object, str] = {True: str((repo / hooks).resolve()), False: str(empty)}
+        self.env: dict[object, dict[str, str]] = {True: {}, False: {}}
+        self.baseline = baseline
+        if baseline is not None:  # the hooks of another mvtools checkout, its code on PYTHONPATH
+            d = ws.dir / "baseline-hooks"
+            d.mkdir(exist_ok=True)
+            for f in (baseline / "hooks").iterdir():
+                (d / f.name).write_text(f.read_text().replace("@MVTOOLS@", C.tool("mvtools")))
+                (d / f.name).chmod(0o755)
+            self.hooks["base"] = str(d)
+            self.env["base"] = {"PYTHONPATH": str(baseline)}
         self.python: list[float] = []
+        self.cpu: dict[object, list[float]] = {}
+        self.base_times: list[float] = []
 
-    def _commit(self, hooks: bool) -> float:
+    def _commit(self, hooks: object) -> float:
+        """Wall time of the commit; its CPU time (git, the hooks and all they ran) in self.cpu,
+        which load on the machine inflates far less than wall time."""
         self.n += 1
+        r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
         t = C.timed_run(self.ws, ["git", "-c", f"core.hooksPath={self.hooks[hooks]}", "commit", "-q",
-                                  "-m", f"change {self.n}"], self.repo)
+                                  "-m", f"change {self.n}"], self.repo, env=self.env[hooks])
+        r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        self.cpu.setdefault(hooks, []).append(r1.ru_utime + r1.ru_stime - r0.ru_utime - r0.ru_stime)
         assert t is not None
         return t
 
@@ -111,7 +135,7 @@ def pairs(c: Committer, fn, n: int) -> tuple[list[float], list[float], list[floa
     """n commits with hooks and n without, alternating which goes first, and a `python -c
     pass` after each pair: (hooks on, no hooks, python -c pass)."""
     on, off = [], []
-    c.python = []
+    c.python, c.cpu = [], {}
     for i in range(n):
         if i % 2:
             off.append(fn(False))
@@ -119,21 +143,31 @@ def pairs(c: Committer, fn, n: int) -> tuple[list[float], list[float], list[floa
         else:
             on.append(fn(True))
             off.append(fn(False))
+        if c.baseline is not None:
+            c.base_times.append(fn("base"))
         c.python_start()
     return on, off, c.python
 
 
 HEAD = ["commit", "n", "hooks on", "no hooks", "added", "ratio", "python -c pass", "added / python",
-        "added (best)", "target"]
+        "added (best)", "added CPU", "baseline: added, CPU", "target"]
 
 
-def row(label: str, on: list[float], off: list[float], py: list[float], target: float | None = None) -> list[str]:
-    """Medians (and the best pair) beside the hookless commit and `python -c pass` of the same loop."""
+def row(label: str, on: list[float], off: list[float], py: list[float], target: float | None = None,
+        c: Committer | None = None) -> list[str]:
+    """Medians (and the best pair) beside the hookless commit and `python -c pass` of the same
+    loop; the CPU time the hooks add (and the baseline's hooks, with --baseline)."""
     added = C.median(on) - C.median(off)
     goal = "-" if target is None else f"<= {target * 1000:.0f} ms: {C.verdict(added <= target)}"
+    cpu = base = "-"
+    if c is not None and c.cpu.get(True) and c.cpu.get(False):
+        cpu = "+" + C.ms(C.median(c.cpu[True]) - C.median(c.cpu[False]))
+        if c.cpu.get("base") and c.base_times:
+            base = (f"+{C.ms(C.median(c.base_times) - C.median(off))}, "
+                    f"+{C.ms(C.median(c.cpu['base']) - C.median(c.cpu[False]))}")
     return [label, str(len(on)), C.ms(C.median(on)), C.ms(C.median(off)), "+" + C.ms(added),
             C.ratio(C.median(on), C.median(off)), C.ms(C.median(py)), C.ratio(added, C.median(py)),
-            "+" + C.ms(C.best(on) - C.best(off)), goal]
+            "+" + C.ms(C.best(on) - C.best(off)), cpu, base, goal]
 
 
 def standard_rows(c: Committer, n: int, n_reg: int, size: str) -> tuple[list[list[str]], dict[str, float]]:
@@ -144,8 +178,9 @@ def standard_rows(c: Committer, n: int, n_reg: int, size: str) -> tuple[list[lis
             ("git", "registers a 64 KiB git-tracked model", c.git_model, n_reg, TARGET_REGISTER[size]),
             ("dvc", "registers a 64 KiB DVC-tracked model", c.dvc_model, n_reg, TARGET_REGISTER[size])):
         fn(True), fn(False)  # warm up this kind of commit
+        c.base_times = []
         on, off, py = pairs(c, fn, k)
-        rows.append(row(label, on, off, py, target))
+        rows.append(row(label, on, off, py, target, c))
         added[key] = C.median(on) - C.median(off)
     return rows, added
 
@@ -210,11 +245,11 @@ def setup_big(ws: C.Workspace, nfiles: int) -> tuple[Path, Path]:
     return repo, empty
 
 
-def big_repo(ws: C.Workspace, nfiles: int, n: int, n_reg: int) -> dict[str, float]:
+def big_repo(ws: C.Workspace, nfiles: int, n: int, n_reg: int, baseline: Path | None = None) -> dict[str, float]:
     """The same three commits in a repository of ``nfiles`` files; returns the added times."""
     repo, empty = setup_big(ws, nfiles)
     files = len(ws.out(repo, "ls-files").splitlines())
-    c = Committer(ws, repo, empty, dvc_by_hand=True)
+    c = Committer(ws, repo, empty, dvc_by_hand=True, baseline=baseline)
     for _ in range(2):
         c.plain(True), c.plain(False)
     rows, added = standard_rows(c, n, n_reg, "large")
@@ -241,6 +276,8 @@ def main() -> int:
     ap = C.parser(__doc__.splitlines()[0])
     ap.add_argument("--commits", type=int, default=None, help="commits of each kind (default 40, quick 12)")
     ap.add_argument("--files", type=int, default=100_000, help="files of the large repository (0: skip it)")
+    ap.add_argument("--baseline", type=Path, default=None,
+                    help="another mvtools checkout (e.g. main's): its hooks and code timed in the same loop")
     args = ap.parse_args()
     n = args.commits or (12 if args.quick else 40)
     n_reg = max(n // 2, 6) if args.quick else max(n // 2, 12)
@@ -248,7 +285,7 @@ def main() -> int:
     summary = []
     with C.Workspace("hooks", keep=args.keep) as ws:
         repo, empty = setup(ws)
-        c = Committer(ws, repo, empty)
+        c = Committer(ws, repo, empty, baseline=args.baseline)
         for _ in range(3):  # warm up git, the page cache and the venv's .pyc files
             c.plain(True), c.plain(False)
         rows, added = standard_rows(c, n, n_reg, "small")
@@ -284,7 +321,7 @@ def main() -> int:
         versions = [t for t in ws.out(repo, "tag").split() if "@v" in t]
         print(f"(sanity: {len(versions)} version tags made by the registering commits)")
         if args.files:
-            summary.append(("large", big_repo(ws, args.files, n, n_reg)))
+            summary.append(("large", big_repo(ws, args.files, n, n_reg, args.baseline)))
     print("\n## targets (median added over the same commit without hooks)")
     for size, added in summary:
         for key, label in (("plain", "no model"), ("git", "git-tracked model"), ("dvc", "DVC-tracked model")):
