@@ -3,7 +3,7 @@
 An exclusive ``flock`` on ``.git/mvtools.lock`` (the lock the filelock package takes on
 Unix, so processes of either kind exclude each other), held by an open descriptor: the
 kernel drops it when the holder exits, however it exits. No import of filelock on the
-hooks' path, where its import cost (about 30 ms) was a third of a registering commit's;
+hooks' path, where its import cost about 25 ms (measured beside `import mvtools.hooks`);
 it stays the fallback where ``fcntl.flock`` is absent or the file system refuses it.
 """
 
