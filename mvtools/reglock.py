@@ -1,6 +1,6 @@
 """The registry lock: one writer at a time across processes and linked worktrees.
 
-An exclusive ``flock`` on ``.git/mvtools.lock`` (the lock the filelock package takes on
+An exclusive ``flock`` on ``.git/mvtools/registry.lock`` (the lock the filelock package takes on
 Unix, so processes of either kind exclude each other), held by an open descriptor: the
 kernel drops it when the holder exits, however it exits. No import of filelock on the
 hooks' path, where its import cost about 25 ms (measured beside `import mvtools.hooks`);
