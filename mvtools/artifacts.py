@@ -11,14 +11,16 @@ import shlex
 
 import posixpath
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 from mvtools.config import Config, Model
-from mvtools.dvcyaml import DvcYaml, read_dvcyaml
 from mvtools.errors import ConfigError
 from mvtools.gitops import Repo
 from mvtools.paramsfile import load_params
 from mvtools.yamlio import load_yaml
+
+if TYPE_CHECKING:  # read_dvcyaml is imported where a dvc.yaml is read: not every hook reads one
+    from mvtools.dvcyaml import DvcYaml
 
 WORKTREE = "worktree"
 INDEX = ":"
@@ -59,6 +61,8 @@ class Source:
         """dvc.yaml ``rel`` as DVC resolves it (its vars files read from this source too);
         None when the source has no such file."""
         if rel not in self._dvcyaml:
+            from mvtools.dvcyaml import read_dvcyaml
+
             self._dvcyaml[rel] = None if self.read(rel) is None else read_dvcyaml(rel, self.read)
         return self._dvcyaml[rel]
 

@@ -208,20 +208,24 @@ def _model_from(root: Path, entry: Any, where: str, *, name: str | None = None, 
     )
 
 
-def dvc_yaml_files(root: Path) -> list[str]:
-    """Every dvc.yaml git knows of or could add (tracked, staged or untracked, not ignored)."""
+def dvc_yaml_files(root: Path, *, staged_only: bool = False) -> list[str]:
+    """Every dvc.yaml git knows of or could add (tracked, staged or untracked, not ignored)
+    that the work tree holds. ``staged_only``: those of the index alone, what a commit can
+    hold (the hooks' path: an index read, never a walk of the work tree for untracked files,
+    whose cost grows with the repository, not the change)."""
     from mvtools.gitops import git
 
+    others = [] if staged_only else ["--others", "--exclude-standard"]
     # pathspec magic on even under `git --literal-pathspecs` (Magit sets GIT_LITERAL_PATHSPECS=1)
-    proc = git(["ls-files", "-z", "--cached", "--others", "--exclude-standard", "--",
-                "dvc.yaml", ":(glob)**/dvc.yaml"], root, check=False,
-               env={**os.environ, "GIT_LITERAL_PATHSPECS": "0"})
+    proc = git(["ls-files", "-z", "--cached", *others, "--", "dvc.yaml", ":(glob)**/dvc.yaml"], root,
+               check=False, env={**os.environ, "GIT_LITERAL_PATHSPECS": "0"})
     names = {p for p in proc.stdout.decode("utf-8", "surrogateescape").split("\0") if p}
     return sorted(n for n in names if (root / n).is_file())
 
 
-def load_config(root: Path, *, with_dvc: bool = True) -> Config:
-    """Read mvtools.yaml (optional) and the ``artifacts:`` of every dvc.yaml."""
+def load_config(root: Path, *, with_dvc: bool = True, dvc_yamls: list[str] | None = None) -> Config:
+    """Read mvtools.yaml (optional) and the ``artifacts:`` of every dvc.yaml (``dvc_yamls``:
+    those the caller listed already, e.g. :func:`dvc_yaml_files` with ``staged_only``)."""
     cfg = Config(root=root)
     path = root / CONFIG_FILE
     if path.exists():
@@ -232,7 +236,7 @@ def load_config(root: Path, *, with_dvc: bool = True) -> Config:
         cfg.exists = True
         _apply(cfg, parse_settings(raw))
     if with_dvc:
-        for rel in dvc_yaml_files(root):
+        for rel in dvc_yaml_files(root) if dvc_yamls is None else dvc_yamls:
             _add_dvc_artifacts(cfg, rel)
         _add_gto_artifacts_yaml(cfg)
         _apply_overrides(cfg)

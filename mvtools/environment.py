@@ -16,10 +16,8 @@ from GTO, or registered before mvtools recorded environments) is unknown, never 
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import os
-import platform
 import posixpath
 import sys
 from typing import Any
@@ -80,13 +78,26 @@ def snapshot(src: Source, declared: list[str], dirs: list[str]) -> dict[str, Any
     for pat in declared:
         if not any(ch in pat for ch in "*?[") and pat not in files:
             files[pat] = None  # declared, absent: recorded, so a later version that has it differs
-    return {"platform": f"{platform.system()}-{platform.machine()}",
+    return {"platform": _platform(),
             "python": ".".join(map(str, sys.version_info[:3])),
             "files": dict(sorted(files.items()))}
 
 
+def _platform() -> str:
+    """``platform.system()-platform.machine()``, from ``os.uname`` where there is one: the
+    platform module costs a hook several ms to import."""
+    if hasattr(os, "uname"):
+        u = os.uname()
+        return f"{u.sysname}-{u.machine}"
+    import platform
+
+    return f"{platform.system()}-{platform.machine()}"
+
+
 def _changes(a: str, b: str) -> list[str]:
     """The changed lines of a text file, ``-old`` and ``+new`` (no context), at most 40."""
+    import difflib  # off the hooks' path: only diffs of two snapshots need it
+
     lines = [ln for ln in difflib.unified_diff(a.splitlines(), b.splitlines(), lineterm="", n=0)
              if ln[:1] in "+-" and not ln.startswith(("+++", "---"))]
     return lines[:MAX_DIFF_LINES] + ([f"... {len(lines) - MAX_DIFF_LINES} more"] if len(lines) > MAX_DIFF_LINES else [])

@@ -327,6 +327,30 @@ class Repo:
                 res[rev] = bits[0]
         return res
 
+    def read_blobs(self, ids: Iterable[str]) -> dict[str, bytes]:
+        """name -> bytes of each blob ``ids`` names (a blob id, ``REV:path``, ``:path``: the
+        index), in one ``git cat-file --batch`` (not a process per blob); names that are not
+        blobs, or not there, are left out."""
+        ids = list(dict.fromkeys(ids))
+        if not ids:
+            return {}
+        data = self.git("cat-file", "--batch", input="".join(i + "\n" for i in ids).encode("utf-8", "surrogateescape"),
+                        check=False).stdout
+        res, pos = {}, 0
+        for i in ids:
+            nl = data.find(b"\n", pos)
+            if nl < 0:
+                break
+            head = data[pos:nl].split()
+            if len(head) != 3 or not head[2].isdigit():  # "<name> missing", "<name> ambiguous"
+                pos = nl + 1
+                continue
+            size = int(head[2])
+            if head[1] == b"blob":
+                res[i] = data[nl + 1:nl + 1 + size]
+            pos = nl + 1 + size + 1
+        return res
+
     def remotes(self) -> list[str]:
         """The git remotes, ``origin`` first."""
         names = self.out("remote", check=False).split()

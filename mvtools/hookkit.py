@@ -5,13 +5,15 @@ amend. Light imports only: the hooks' path."""
 
 from __future__ import annotations
 
+import os
+import posixpath
 import re
 import sys
 from pathlib import Path
 
 from mvtools import ledger as L
 from mvtools.artifacts import INDEX, Record, Source, find_record
-from mvtools.config import Config, Model
+from mvtools.config import Config, Model, dvc_yaml_files
 from mvtools.gitops import Repo, git_ancestors
 
 STATIC_WATCH = r"(^|/)dvc\.(lock|yaml)$|\.dvc$|^mvtools\.yaml$"
@@ -27,6 +29,29 @@ def ledger_of(repo: Repo, data: bytes, source: str, model: str | None = None) ->
     if cache is None:
         cache = _CACHES[repo.common_dir] = L.LedgerCache(repo.ledger_cache_dir)
     return cache.load(data, source, model)
+
+
+def commit_dvc_yamls(repo: Repo, changed: list[str]) -> list[str]:
+    """The dvc.yaml files a commit's hook reads declarations from, found without walking the
+    work tree (whose cost grows with the repository, not the change): the index's, and an
+    untracked, not ignored dvc.yaml in a folder above a changed path (declared beside the
+    model it stages, not added yet), as the walk of ``git ls-files --others`` found it."""
+    listed = dvc_yaml_files(repo.root, staged_only=True)
+    near: set[str] = set()
+    for p in changed:
+        d = posixpath.dirname(p)
+        while True:
+            near.add(posixpath.join(d, "dvc.yaml") if d else "dvc.yaml")
+            if not d:
+                break
+            d = posixpath.dirname(d)
+    extra = sorted(c for c in near.difference(listed) if (repo.root / c).is_file())
+    if extra:  # rare: one git process, for these files only
+        proc = repo.git("check-ignore", "-z", "--stdin", input="\0".join(extra).encode("utf-8", "surrogateescape"),
+                        check=False, env={**os.environ, "GIT_LITERAL_PATHSPECS": "0"})
+        ignored = set(proc.stdout.decode("utf-8", "surrogateescape").split("\0"))
+        listed = sorted({*listed, *(c for c in extra if c not in ignored)})
+    return listed
 
 
 def say(msg: str) -> None:

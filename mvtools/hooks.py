@@ -4,17 +4,18 @@ commits that hold their versions. Only light modules are imported here."""
 from __future__ import annotations
 
 import os
+import re
 import sys
 from typing import TYPE_CHECKING, Any
 
 from mvtools import ledger as L
 from mvtools import transaction as T
 from mvtools.artifacts import INDEX, Record, Source, find_record
-from mvtools.config import CONFIG_FILE, Config, Model, dvc_yaml_files, load_config
+from mvtools.config import CONFIG_FILE, Config, Model, load_config
 from mvtools.errors import CheckFailed, UsageError
 from mvtools.gitops import Repo, git_ancestor_pids
-from mvtools.hookkit import (amending, ledger_of, lock_changed, model_change, relevant, same_as_a_parent, say,
-                             watch_regex)
+from mvtools.hookkit import (amending, commit_dvc_yamls, ledger_of, lock_changed, model_change, relevant,
+                             same_as_a_parent, say, watch_regex)
 from mvtools.versioning import register_message
 
 if TYPE_CHECKING:  # the hooks import registry only when they register or tag
@@ -38,7 +39,8 @@ def write_watch_file(repo: Repo, cfg: Config) -> None:
             # and the git process under way: its post-commit hook moves the base to the new
             # commit, whose configuration was read here (hooks/post-commit)
             owner = next(iter(git_ancestor_pids()), None)
-            L.atomic_write(base, f"{repo.head} {owner or ''}".rstrip().encode() + b"\n")
+            # no fsync: the shell hooks check it (anything but a commit id hands over to Python)
+            L.atomic_write(base, f"{repo.head} {owner or ''}".rstrip().encode() + b"\n", durable=False)
     except Exception:  # noqa: BLE001 - an optimisation only
         pass
 
@@ -48,6 +50,22 @@ def _amended_parents(repo: Repo, head: str) -> list[str]:
     return repo.out("rev-list", "--parents", "-n", "1", head).split()[1:]
 
 
+def _staged_by_shell(repo: Repo, base: str | None) -> list[str] | None:
+    """The staged paths the shell hook (hooks/pre-commit) listed just before it started us,
+    when it listed them for this ``git commit`` process and against ``base`` (HEAD): one
+    read of the index fewer. None: list them again."""
+    d = repo.worktree_state_dir
+    try:
+        pid, start, head = (d / "staged.for").read_text().split()
+        data = (d / "staged").read_bytes()
+    except (OSError, ValueError):
+        return None
+    owner = T.commit_owner()
+    if base is None or head != base or pid != str(owner["pid"]) or start != owner["start"]:
+        return None
+    return [p for p in data.decode("utf-8", "surrogateescape").split("\0") if p]
+
+
 def pre_commit(repo: Repo) -> int:
     if os.environ.get("MVTOOLS_SKIP") == "1":
         return 0
@@ -55,12 +73,18 @@ def pre_commit(repo: Repo) -> int:
     amend = head is not None and amending(repo)
     parents = _amended_parents(repo, head) if amend and head else [head] if head else []
     base = parents[0] if parents else None
-    staged = repo.changed_paths(base, cached=True)
-    cfg = load_config(repo.root)
+    staged = _staged_by_shell(repo, base) if not amend else None
+    if staged is None:
+        staged = repo.changed_paths(base, cached=True)
+    # the dvc.yaml files this commit can declare models in, listed once and without a walk of
+    # the work tree (the hook's cost grows with the change, not the repository)
+    dvcy = commit_dvc_yamls(repo, staged)
+    cfg = load_config(repo.root, dvc_yamls=dvcy)
     write_watch_file(repo, cfg)
     if not staged or not relevant(staged, cfg):
         return 0
-    merge_head = None if amend else repo.rev_parse("MERGE_HEAD")  # concluding a merge
+    merging = not amend and (repo.git_dir / "MERGE_HEAD").exists()  # no git process for the usual case
+    merge_head = repo.rev_parse("MERGE_HEAD") if merging else None  # concluding a merge
     if merge_head:
         parents.append(merge_head)
     _check_ledgers(repo, cfg, parents, staged)
@@ -70,7 +94,6 @@ def pre_commit(repo: Repo) -> int:
 
     reg = Registry(repo=repo, config=cfg)
     _driver_hint(repo)  # said here: post-commit tags in shell, without Python
-    dvcy = dvc_yaml_files(repo.root)
     idx = Source(repo, INDEX)
     old = Source(repo, base)
     staged_set = set(staged)
@@ -93,13 +116,15 @@ def pre_commit(repo: Repo) -> int:
                         f"stage all of it (git add {model.path}) or none of it")
                 if not (repo.root / model.path).exists():
                     continue  # the model was deleted: nothing to register
-            _register_staged(repo, reg, cfg, model, rec, idx, parents, owner)
+            _register_staged(repo, reg, cfg, model, rec, idx, parents, owner, dvcy)
     return 0
 
 
-def _parent_ledgers(repo: Repo, parents: list[str], ledger_rel: str) -> tuple[list[bytes | None], set[str]]:
-    """Each parent's ledger bytes, and the ids of every event they hold."""
-    blobs = [repo.show_blob(f"{p}:{ledger_rel}") for p in parents]
+def _parent_ledgers(repo: Repo, parents: list[str], ledger_rel: str,
+                    got: dict[str, bytes] | None = None) -> tuple[list[bytes | None], set[str]]:
+    """Each parent's ledger bytes (``got``: read already), and the ids of every event they hold."""
+    blobs = [got.get(f"{p}:{ledger_rel}") if got is not None else repo.show_blob(f"{p}:{ledger_rel}")
+             for p in parents]
     ids: set[str] = set()
     for b in blobs:
         if b:
@@ -174,15 +199,17 @@ def _check_ledgers(repo: Repo, cfg: Config, parents: list[str], staged: list[str
 
 
 def _register_staged(repo: Repo, reg: Registry, cfg: Config, model: Model, rec: Record | None, idx: Source,
-                     parents: list[str], owner: dict[str, Any]) -> None:
+                     parents: list[str], owner: dict[str, Any], dvcy: list[str]) -> None:
     """Append the model's register event to the staged ledger and reserve its version for
     this commit; post-commit confirms it with the tag (mvtools.transaction)."""
     from mvtools.reading import read_ledger_file  # loaded with the registry already
 
     ledger_rel = cfg.ledger_path(model)
     path = repo.root / ledger_rel
-    staged_bytes = repo.show_blob(":" + ledger_rel)
-    parent_blobs, parent_ids = _parent_ledgers(repo, parents, ledger_rel)
+    # the staged ledger and the parents', in one git process
+    got = repo.read_blobs([":" + ledger_rel, *(f"{p}:{ledger_rel}" for p in parents)])
+    staged_bytes = got.get(":" + ledger_rel)
+    parent_blobs, parent_ids = _parent_ledgers(repo, parents, ledger_rel, got)
     wt_bytes = read_ledger_file(repo.root, ledger_rel)
     if wt_bytes != staged_bytes and wt_bytes is not None and staged_bytes is not None:
         raise CheckFailed(f"{ledger_rel} has unstaged changes; stage or drop them first")
@@ -203,12 +230,12 @@ def _register_staged(repo: Repo, reg: Registry, cfg: Config, model: Model, rec: 
                  "renumbering")
         keep = [e for e in pending if not (e["event"] == "register")]
         warnings: list[str] = []
-        ev = reg.new_event(model, d, rec, idx, pending=pending, warnings=warnings)
+        ev = reg.new_event(model, d, rec, idx, pending=pending, warnings=warnings, dvcy=dvcy)
         L.atomic_write(path, _with_own_events(model.name, parent_blobs, staged_led, parent_ids, [*keep, ev]))
         repo.git("add", "--", ledger_rel)
         for warning in warnings:  # once the event is written: a refused commit prints its error alone
             say(f"warning: {warning}")
-    if ev["tag"] in repo.tags(ev["tag"]):
+    if ev is mine and ev["tag"] in repo.tags(ev["tag"]):  # (a new event's tag is free: new_event chose it)
         return  # an amend of the commit that holds it: its tag stays (post-rewrite moves it)
     reservation = T.reserve(repo, ev, owner)
     T.add_pending(repo, ev, owner, ledger_rel, reservation, register_message(ev["model"], ev["version"]))
@@ -222,6 +249,12 @@ def _driver_hint(repo: Repo) -> None:
             return
     except OSError:
         return
+    try:  # what `mvtools init` writes to the repository's own config: no git process to read it
+        local = (repo.common_dir / "config").read_text(errors="replace")
+        if re.search(r'^\[merge "mvtools-ledger"\][ \t]*\n(?:[ \t]*[^\[\s].*\n)*?[ \t]*driver[ \t]*=', local, re.M):
+            return
+    except OSError:
+        pass
     if not repo.out("config", "--get", "merge.mvtools-ledger.driver", check=False):
         say("note: this clone has no ledger merge driver configured; run: mvtools init "
              "(or: mvtools install-merge-driver)")

@@ -20,6 +20,7 @@ from typing import Any, Callable, Iterable
 
 from mvtools.errors import ConfigError, InternalError
 from mvtools.gitops import lock_path
+from mvtools.reglock import RegistryLock
 from mvtools.versioning import (deprecated_tag, is_tag_of, is_version, model_of_tag, stage_tag, tag_name_of,
                                 version_tag)
 from mvtools.yamlio import dump_yaml, load_yaml
@@ -409,8 +410,10 @@ def clean_stale(path: Path) -> None:
             pass
 
 
-def atomic_write(path: Path, data: bytes) -> None:
-    """Write, fsync, rename: a crash leaves the old file or the new one, never a torn one."""
+def atomic_write(path: Path, data: bytes, *, durable: bool = True) -> None:
+    """Write, fsync, rename: a crash leaves the old file or the new one, never a torn one.
+    ``durable=False``: no fsync, for state that means nothing after a power loss (a
+    reservation, whose owner process is gone then) or that its readers check (watch.base)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     clean_stale(path)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
@@ -418,8 +421,11 @@ def atomic_write(path: Path, data: bytes) -> None:
         with open(tmp, "wb") as fh:
             fh.write(data)
             fh.flush()
-            os.fsync(fh.fileno())
+            if durable:
+                os.fsync(fh.fileno())
         os.replace(tmp, path)
+        if not durable:
+            return
         dfd = os.open(path.parent, os.O_RDONLY)
         try:
             os.fsync(dfd)
@@ -456,29 +462,6 @@ def append(path: Path, model: str, events: list[dict[str, Any]], expected: bytes
     return new
 
 
-class _Lock:
-    """The registry lock: one writer at a time across processes and linked worktrees."""
-
-    def __init__(self, path: Path, timeout: float) -> None:
-        from filelock import FileLock
-
-        self.path = path
-        self.timeout = timeout
-        self.lock = FileLock(str(path), timeout=timeout)
-
-    def __enter__(self) -> "_Lock":
-        from filelock import Timeout
-
-        try:
-            self.lock.acquire()
-        except Timeout:
-            raise InternalError(f"another mvtools process has held {self.path} for {self.timeout:.0f} s; "
-                                "try again when it has finished") from None
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.lock.release()
-
-
-def lock(common_dir: Path, timeout: float = 120.0) -> _Lock:
-    return _Lock(lock_path(common_dir), timeout)
+def lock(common_dir: Path, timeout: float = 120.0) -> RegistryLock:
+    """The registry lock (:mod:`mvtools.reglock`): one writer at a time."""
+    return RegistryLock(lock_path(common_dir), timeout)

@@ -223,9 +223,10 @@ class RegistryReader:
         holds any more is in one of them."""
         rel = self.config.ledger_path(name)
         out = []
-        for rev in sorted(set(self.repo.blobs_at(self.repo.ref_tips(), rel).values())):
+        blobs = self.repo.read_blobs(sorted(set(self.repo.blobs_at(self.repo.ref_tips(), rel).values())))
+        for rev in sorted(blobs):  # one git process, not one per distinct ledger (a tag each)
             try:
-                out.append(self.cache.load(self.repo.show_blob(rev) or b"", rel, name))
+                out.append(self.cache.load(blobs[rev], rel, name))
             except ConfigError:
                 continue
         return out

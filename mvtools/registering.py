@@ -51,7 +51,7 @@ class Registering(TagSync):
     """Registration."""
 
     def describe(self, model: Model, src: Source, rec: Record | None,
-                 warnings: list[str] | None = None) -> dict[str, Any]:
+                 warnings: list[str] | None = None, dvcy: list[str] | None = None) -> dict[str, Any]:
         """metrics, params, lineage (with every upstream stage) and environment of ``model``
         as ``src`` holds them; a model without metrics adds a line to ``warnings``, which the
         caller prints once the registration is written (a refused one prints its error alone)."""
@@ -73,7 +73,7 @@ class Registering(TagSync):
             from mvtools.upstream import upstream_of
 
             lineage = {"stage": rec.stage, "dvc_yaml": rec.dvc_yaml, "deps": dict(sorted(rec.deps.items())),
-                       "params": rec.params, "upstream": upstream_of(src, rec, dvc_yaml_files(self.root))}
+                       "params": rec.params, "upstream": upstream_of(src, rec, dvc_yaml_files(self.root) if dvcy is None else dvcy)}
         elif rec is not None and rec.deps:
             lineage = {"stage": rec.file, "deps": rec.deps, "params": {}, "upstream": {}}
         from mvtools.environment import snapshot
@@ -110,7 +110,10 @@ class Registering(TagSync):
 
     def new_event(self, model: Model, d: Digest, rec: Record | None, src: Source, *,
                   version: str | None = None, bump: str | None = None, message: str | None = None,
-                  pending: list[dict[str, Any]] | None = None, warnings: list[str] | None = None) -> dict[str, Any]:
+                  pending: list[dict[str, Any]] | None = None, warnings: list[str] | None = None,
+                  dvcy: list[str] | None = None) -> dict[str, Any]:
+        """The register event of ``model``'s bytes ``d`` (``dvcy``: the dvc.yaml files to read
+        its lineage from, when the caller listed them already: the hook, from the index)."""
         taken = self.taken_versions(model.name, pending)
         if version is not None:
             v = Version.parse(version)
@@ -123,7 +126,7 @@ class Registering(TagSync):
             if b not in ("major", "minor", "patch"):
                 raise UsageError(f"invalid bump {b!r}: expected major, minor or patch")
             v = next_semver(taken, b)
-        info = self.describe(model, src, rec, warnings)
+        info = self.describe(model, src, rec, warnings, dvcy)
         fields: dict[str, Any] = {
             "version": str(v), "tag": new_tag(self.repo.tags(), model.name, "version", v), "path": model.path,
             "sha256": d.sha256, "size": d.size,

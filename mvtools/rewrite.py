@@ -22,7 +22,8 @@ from mvtools import transaction as T
 from mvtools.artifacts import Source, find_record
 from mvtools.config import Config, Model, dvc_yaml_files, load_config
 from mvtools.gitops import Repo
-from mvtools.hookkit import amending, ledger_of, lock_changed, model_change, relevant, same_as_a_parent, say
+from mvtools.hookkit import (amending, commit_dvc_yamls, ledger_of, lock_changed, model_change, relevant,
+                             same_as_a_parent, say)
 from mvtools.hashing import committed_sha256
 from mvtools.versioning import parse_tag, register_message
 
@@ -188,7 +189,8 @@ def after_commit(repo: Repo) -> int:
         return 0
     parents = repo.out("rev-list", "--parents", "-n", "1", head).split()[1:]
     changed = repo.changed_paths(parents[0] if parents else None, head)
-    cfg = load_config(repo.root)
+    dvcy = commit_dvc_yamls(repo, changed)  # no walk of the work tree
+    cfg = load_config(repo.root, dvc_yamls=dvcy)
     if not relevant(changed, cfg):
         return 0
     from mvtools.registry import Registry
@@ -199,7 +201,7 @@ def after_commit(repo: Repo) -> int:
         if L.is_ledger_path(cfg.registry_dir, p):
             registered |= _tag_new_versions(repo, reg, head, parents, p)
     if os.environ.get("MVTOOLS_REGISTERING") != "1":
-        _warn_unregistered(repo, cfg, head, parents, changed, registered)
+        _warn_unregistered(repo, cfg, head, parents, changed, registered, dvcy)
     return 0
 
 
@@ -251,10 +253,9 @@ def _tag_new_versions(repo: Repo, reg: "Registry", head: str, parents: list[str]
 
 
 def _warn_unregistered(repo: Repo, cfg: Config, head: str, parents: list[str], changed: list[str],
-                       registered: set[str]) -> None:
+                       registered: set[str], dvcy: list[str]) -> None:
     """A model changed without a register event: the commit skipped the pre-commit hook. A
     merge that takes a model as one of its parents holds it changes nothing."""
-    dvcy = dvc_yaml_files(repo.root)
     p1 = parents[0] if parents else None
     new_src, old_src = Source(repo, head), Source(repo, p1)
     changed_set = set(changed)

@@ -112,7 +112,8 @@ def reserve(repo: Repo, ev: dict[str, Any], owner: dict[str, Any]) -> Path:
     path = _reservation_file(repo, ev["tag"])
     doc = {"tag": ev["tag"], "model": ev["model"], "version": ev["version"], "sha256": ev["sha256"],
            "id": ev["id"], "owner": owner, "worktree": str(repo.git_dir)}
-    L.atomic_write(path, json.dumps(doc, sort_keys=True).encode())
+    # no fsync: a reservation outlives its owner (the git commit) in no crash, power loss included
+    L.atomic_write(path, json.dumps(doc, sort_keys=True).encode(), durable=False)
     return path
 
 

@@ -18,8 +18,6 @@ from datetime import datetime, timezone
 from functools import lru_cache, total_ordering
 from typing import Iterable, Tuple, Union
 
-import semver
-
 from mvtools.errors import UsageError
 
 SEMVER = (
@@ -29,8 +27,13 @@ SEMVER = (
 )
 SEMVER_RE = re.compile(rf"^v?{SEMVER}$")
 TIMESTAMP_RE = re.compile(r"^v?(?P<ts>\d{14})_(?P<hash>[0-9a-f]{8})$")
-# (0, semver) for semver versions, (1, timestamp prefix) for the others (merge adds (2, ""))
-SortKey = Tuple[int, Union[str, semver.Version]]
+# (0, semver precedence key) for semver versions, (1, timestamp prefix) for the others (merge
+# adds (2, "")). The precedence key is SemVer 2.0's order (python-semver's compare): major,
+# minor, patch, then a release above its pre-releases, pre-release identifiers compared
+# numerically when numeric, numbers below words, more identifiers above fewer; build ignored.
+# Computed here rather than by semver, whose import (with argparse's) costs a hook's start.
+PrecedenceKey = Tuple[int, int, int, int, Tuple[Tuple[int, Union[int, str]], ...]]
+SortKey = Tuple[int, Union[str, PrecedenceKey]]
 _NAME = r"(?:[a-zA-Z0-9_./-]+=)?[a-zA-Z0-9](?:[a-zA-Z0-9_/-]*[a-zA-Z0-9])?"
 # a version as the ledger and tags spell it: "v" + semver, or "v" + the timestamp form
 _VERSION = rf"v(?:{SEMVER.replace('?P<', '?P<v_')}|\d{{14}}_[0-9a-f]{{8}})"
@@ -86,15 +89,25 @@ class Version:
             raise UsageError(f"cannot bump non-semver version {self.text}")
         if part not in ("major", "minor", "patch"):
             raise UsageError(f"invalid bump {part!r}: expected major, minor or patch")
-        v = semver.Version.parse(self.text[1:])
-        return Version(f"v{getattr(v, 'bump_' + part)()}")
+        major, minor, patch = _release(self.text)
+        bumped = {"major": (major + 1, 0, 0), "minor": (major, minor + 1, 0), "patch": (major, minor, patch + 1)}
+        return Version("v{}.{}.{}".format(*bumped[part]))  # a bump drops pre-release and build
 
 
 @lru_cache(maxsize=65536)
 def _sort_key(text: str) -> SortKey:
-    if SEMVER_RE.match(text) is None:
+    m = SEMVER_RE.match(text)
+    if m is None:
         return (1, text[:15])  # timestamp versions sort by time; callers break ties by order
-    return (0, semver.Version.parse(text[1:]))
+    pre = m.group("pre")
+    ids = tuple((0, int(i)) if i.isdigit() else (1, i) for i in pre.split(".")) if pre else ()
+    return (0, (int(m.group("major")), int(m.group("minor")), int(m.group("patch")), 0 if pre else 1, ids))
+
+
+def _release(text: str) -> tuple[int, int, int]:
+    m = SEMVER_RE.match(text)
+    assert m is not None
+    return int(m.group("major")), int(m.group("minor")), int(m.group("patch"))
 
 
 FIRST = Version("v0.1.0")
