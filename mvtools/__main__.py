@@ -1,3 +1,3 @@
-from mvtools.cli import main
+from mvtools.entry import main
 
 raise SystemExit(main())

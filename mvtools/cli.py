@@ -15,8 +15,7 @@ import sys
 from typing import TYPE_CHECKING, Any, Iterator, Sequence
 
 from mvtools import ui
-from mvtools.cliparser import build_parser
-from mvtools.errors import MvtoolsError, UsageError
+from mvtools.errors import UsageError, guarded
 
 if TYPE_CHECKING:  # the commands import the registry when they run, not at startup
     from mvtools.registry import Registry
@@ -298,52 +297,29 @@ def _entered(args: argparse.Namespace) -> Iterator[None]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    debug = "--debug" in argv
-    try:
-        if "_ARGCOMPLETE" in os.environ:  # a shell's completion request (mvtools.completion)
-            from mvtools.completion import complete
+    return guarded(lambda: _dispatch(argv), debug="--debug" in argv)
 
-            complete(build_parser())
-        if argv[:1] == ["merge-driver"]:
-            from mvtools.merge import main as merge_main
 
-            return merge_main(argv[1:])
-        if argv[:1] == ["hook"] and len(argv) >= 2 and not argv[1].startswith("-"):
-            # the hot path: no parser for the other commands, no optional imports
-            from mvtools.hooks import run
+def _dispatch(argv: list[str]) -> int:
+    from mvtools.cliparser import build_parser  # not on the hooks' path (mvtools.entry)
 
-            return run(argv[1], argv[2:])
-        args = build_parser().parse_args(argv)
-        with _entered(args):
-            if getattr(args, "func", None) is None and hasattr(args, "run"):
-                return int(args.run(args))
-            return int(args.func(args))
-    except MvtoolsError as exc:
-        if debug:
-            import traceback
+    if "_ARGCOMPLETE" in os.environ:  # a shell's completion request (mvtools.completion)
+        from mvtools.completion import complete
 
-            traceback.print_exc()
-        print(f"mvtools: error: {exc}", file=sys.stderr)
-        return exc.exit_code
-    except KeyboardInterrupt:
-        print("mvtools: interrupted", file=sys.stderr)
-        return 130
-    except BrokenPipeError:
-        return 0
-    except SystemExit as exc:  # --help / --version
-        if isinstance(exc.code, str):
-            print(f"mvtools: error: {exc.code}", file=sys.stderr)
-            return 2
-        return int(exc.code or 0)
-    except Exception as exc:  # noqa: BLE001 - the last line of defence
-        if debug:
-            import traceback
+        complete(build_parser())
+    if argv[:1] == ["merge-driver"]:
+        from mvtools.merge import main as merge_main
 
-            traceback.print_exc()
-        first = str(exc).splitlines()[0] if str(exc) else ""
-        print(f"mvtools: error: internal error: {type(exc).__name__}: {first} (rerun with --debug)",
-              file=sys.stderr)
-        return 3
+        return merge_main(argv[1:])
+    if argv[:1] == ["hook"] and len(argv) >= 2 and not argv[1].startswith("-"):
+        from mvtools.hooks import run  # the hot path (mvtools.entry): no parser, no optional imports
+
+        return run(argv[1], argv[2:])
+    args = build_parser().parse_args(argv)
+    with _entered(args):
+        if getattr(args, "func", None) is None and hasattr(args, "run"):
+            return int(args.run(args))
+        return int(args.func(args))
 
 
 if __name__ == "__main__":

@@ -5,6 +5,9 @@ The CLI prints ``mvtools: error: <message>`` (one line) and exits with ``exit_co
 
 from __future__ import annotations
 
+import sys
+from typing import Callable
+
 
 class MvtoolsError(Exception):
     """Base class: an expected failure with a one-line message."""
@@ -51,3 +54,36 @@ class RemoteError(MvtoolsError):
     terms (exit 3), never a user's mistake; its cause is on the line."""
 
     exit_code = 3
+
+
+def guarded(run: Callable[[], int], debug: bool = False) -> int:
+    """Run a command and turn what it raises into DESIGN.md's exit codes, with one
+    ``mvtools: error:`` line on stderr (a traceback too with ``--debug``)."""
+    try:
+        return run()
+    except MvtoolsError as exc:
+        if debug:
+            import traceback
+
+            traceback.print_exc()
+        print(f"mvtools: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("mvtools: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+    except SystemExit as exc:  # --help / --version
+        if isinstance(exc.code, str):
+            print(f"mvtools: error: {exc.code}", file=sys.stderr)
+            return 2
+        return int(exc.code or 0)
+    except Exception as exc:  # noqa: BLE001 - the last line of defence
+        if debug:
+            import traceback
+
+            traceback.print_exc()
+        first = str(exc).splitlines()[0] if str(exc) else ""
+        print(f"mvtools: error: internal error: {type(exc).__name__}: {first} (rerun with --debug)",
+              file=sys.stderr)
+        return 3
