@@ -71,12 +71,11 @@ def _model_names(ns: argparse.Namespace) -> list[str]:
 
 def _version_list(ns: argparse.Namespace, name: str) -> list[str]:
     """The registered versions of ``name``, newest first, then ``latest``."""
-    import yaml
+    from mvtools.yamlio import load_yaml
 
     cfg = _config(ns)
-    text = (cfg.root / cfg.ledger_path(name)).read_text()
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    doc = yaml.load(text, Loader=loader) or {}
+    rel = cfg.ledger_path(name)
+    doc = load_yaml((cfg.root / rel).read_bytes(), rel, yaml12=False) or {}
     events = doc.get("events", []) if isinstance(doc, dict) else doc
     seen = [str(ev["version"]) for ev in events if isinstance(ev, dict) and ev.get("event") == "register"
             and ev.get("version")]

@@ -52,7 +52,12 @@ class CatFile:
 
     @staticmethod
     def usable(name: str) -> bool:
-        """Can the batch protocol carry this object name (one line)?"""
+        """Can the batch protocol carry this object name (one line)? Not a ``REV:path`` whose
+        path has a ``.`` or ``..`` component: git resolves those against the working
+        directory and ends the whole batch on one outside the repository."""
+        _rev, sep, path = name.partition(":")
+        if sep and any(part in (".", "..") for part in path.split("/")):
+            return False
         return "\n" not in name and "\r" not in name and bool(name.strip())
 
     def _ask(self, mode: str, name: str) -> tuple[Object | None, IO[bytes]]:
