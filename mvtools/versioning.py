@@ -16,7 +16,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from functools import lru_cache, total_ordering
-from typing import Iterable, Tuple, Union
+from typing import Any, Iterable, Tuple, Union
 
 import semver
 
@@ -30,7 +30,7 @@ SEMVER = (
 SEMVER_RE = re.compile(rf"^v?{SEMVER}$")
 TIMESTAMP_RE = re.compile(r"^v?(?P<ts>\d{14})_(?P<hash>[0-9a-f]{8})$")
 # (0, semver) for semver versions, (1, timestamp prefix) for the others (merge adds (2, ""))
-SortKey = Tuple[int, Union[str, semver.Version]]
+SortKey = Tuple[int, Union[str, Tuple[Any, ...]]]
 _NAME = r"(?:[a-zA-Z0-9_./-]+=)?[a-zA-Z0-9](?:[a-zA-Z0-9_/-]*[a-zA-Z0-9])?"
 # a version as the ledger and tags spell it: "v" + semver, or "v" + the timestamp form
 _VERSION = rf"v(?:{SEMVER.replace('?P<', '?P<v_')}|\d{{14}}_[0-9a-f]{{8}})"
@@ -92,9 +92,22 @@ class Version:
 
 @lru_cache(maxsize=65536)
 def _sort_key(text: str) -> SortKey:
-    if SEMVER_RE.match(text) is None:
+    """Semver precedence as ``semver.Version.compare`` orders it (build metadata ignored, a
+    release above its pre-releases, numeric identifiers below alphanumeric ones and by
+    value), as plain tuples: comparing them is many times faster."""
+    m = SEMVER_RE.match(text)
+    if m is None:
         return (1, text[:15])  # timestamp versions sort by time; callers break ties by order
-    return (0, semver.Version.parse(text[1:]))
+    pre = m.group("pre")
+    return (0, (int(m.group("major")), int(m.group("minor")), int(m.group("patch")),
+                (1,) if not pre else (0, *(_pre_key(x) for x in pre.split(".")))))
+
+
+def _pre_key(ident: str) -> tuple[int, int, str]:
+    if not ident.isdigit():
+        return (1, 0, ident)
+    digits = ident.lstrip("0") or "0"
+    return (0, len(digits), digits)
 
 
 FIRST = Version("v0.1.0")
