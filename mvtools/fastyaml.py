@@ -161,12 +161,28 @@ _KEYS: dict[str, Any] = {}
 
 
 def _entry(c: str) -> tuple[Any, ...]:
+    k = c.find(": ")
+    if 0 < k <= 1000 and c[0] not in "'\"":  # the common line: a plain key and a plain value, inline
+        text = c[:k]
+        key = _KEYS.get(text, _KEYS)
+        if key is _KEYS:
+            key = _KEYS[text] = _plain(text)
+        rest = c[k + 2:]
+        f = rest[:1]
+        if f and f not in _PLAIN_FIRST_BAD and f not in " -" and ": " not in rest and " #" not in rest \
+                and rest[-1] != ":":
+            ent: tuple[Any, ...] = (key, _SCALAR, _resolve(rest) if f in _RESOLVERS else rest)
+            if len(_ENTRIES) > 200_000:
+                _ENTRIES.clear()
+                _KEYS.clear()
+            _ENTRIES[c] = ent
+            return ent
     kv = _key(c)
     if kv is None:
         raise _Fallback
     key, rest = kv
     if rest is None:
-        ent: tuple[Any, ...] = (key, None)
+        ent = (key, None)
     elif not rest:
         raise _Fallback
     elif rest == "{}":
