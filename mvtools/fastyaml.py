@@ -65,7 +65,7 @@ def _resolve(s: str) -> Any:
 def _plain(s: str) -> Any:
     c = s[0]
     if c in _PLAIN_FIRST_BAD or (c == "-" and (len(s) == 1 or s[1] == " ")) or ": " in s or " #" in s \
-            or s[-1] == ":":
+            or s[-1] in ": ":  # a key's trailing spaces are not part of it ("a : b")
         raise _Fallback
     return _resolve(s)
 
@@ -180,17 +180,17 @@ def _entry(c: str) -> tuple[Any, ...]:
     kv = _key(c)
     if kv is None:
         raise _Fallback
-    key, rest = kv
-    if rest is None:
+    key, value = kv
+    if value is None:
         ent = (key, None)
-    elif not rest:
+    elif not value:
         raise _Fallback
-    elif rest == "{}":
+    elif value == "{}":
         ent = (key, _EMPTY_MAP)
-    elif rest == "[]":
+    elif value == "[]":
         ent = (key, _EMPTY_SEQ)
     else:
-        ent = (key, _SCALAR, _scalar(rest))
+        ent = (key, _SCALAR, _scalar(value))
     if len(_ENTRIES) > 200_000:
         _ENTRIES.clear()
         _KEYS.clear()

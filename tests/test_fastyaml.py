@@ -161,7 +161,7 @@ HAND_EDITS = {
     "a comment": "# hand edit\n", "a blank line": "\n", "flow style": "- {event: register}\n",
     "an anchor": "- &a x\n", "a block scalar": "- |\n  text\n", "a tab": "-\tx\n", "CRLF": "- x\r\n",
     "a document marker": "---\n", "an unquoted date": "- 2024-01-02\n", "a merge key": "- <<: {a: 1}\n",
-    "a BOM": "\ufeff- x\n", "a multi-line quoted scalar": "- 'a\n\n  b'\n", "an explicit key": "- ? a\n  : b\n",
+    "a BOM": "\ufeff- x\n", "a space before a colon": "- a : b\n", "a multi-line quoted scalar": "- 'a\n\n  b'\n", "an explicit key": "- ? a\n  : b\n",
 }
 
 
