@@ -30,10 +30,10 @@ MAX_DEPTH = 48  # deeper: the safe loader (and its nesting limit) decides
 
 # characters the emitter writes unescaped (allow_unicode) minus YAML's other line breaks
 _BAD_CHARS = re.compile("[^\n\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufefe\uff00-\ufffd\U00010000-\U0010ffff]")
-_LINE = re.compile(r"^( *)(.*)$", re.M)
 _MARKER = re.compile(r"^(?:---|\.\.\.)", re.M)
 _PLAIN_FIRST_BAD = frozenset("?:,[]{}#&*!|>'\"%@`")
 _INT = re.compile(r"^(?:0|-?[1-9][0-9]*)$")
+_FLOAT = re.compile(r"^-?[0-9]+\.[0-9]*(?:e[-+][0-9]+)?$")
 _ESC_CHAR = {"0": "\0", "a": "\x07", "b": "\x08", "t": "\t", "n": "\n", "v": "\x0b", "f": "\x0c", "r": "\r",
              "e": "\x1b", '"': '"', "\\": "\\", "N": "\x85", "_": "\xa0", "L": "\u2028", "P": "\u2029"}
 _ESC_LEN = {"x": 2, "u": 4, "U": 8}
@@ -57,6 +57,8 @@ def _resolve(s: str) -> Any:
         return s
     if tag == "tag:yaml.org,2002:int" and _INT.match(s):
         return int(s)
+    if tag == "tag:yaml.org,2002:float" and _FLOAT.match(s):
+        return float(s)  # what construct_yaml_float makes of the plain decimal form
     if tag not in _TYPED:
         raise _Fallback
     return _CONSTRUCT.yaml_constructors[tag](_CONSTRUCT, yaml.ScalarNode(tag, s))
@@ -169,20 +171,17 @@ def _entry(c: str) -> tuple[Any, ...]:
             key = _KEYS[text] = _plain(text)
         rest = c[k + 2:]
         f = rest[:1]
+        if f == "'" and len(rest) > 1 and rest[-1] == "'" and "'" not in rest[1:-1]:
+            return _remember(c, (key, _SCALAR, rest[1:-1]))  # single-quoted, no quote inside: verbatim
         if f and f not in _PLAIN_FIRST_BAD and f not in " -" and ": " not in rest and " #" not in rest \
                 and rest[-1] != ":":
-            ent: tuple[Any, ...] = (key, _SCALAR, _resolve(rest) if f in _RESOLVERS else rest)
-            if len(_ENTRIES) > 200_000:
-                _ENTRIES.clear()
-                _KEYS.clear()
-            _ENTRIES[c] = ent
-            return ent
+            return _remember(c, (key, _SCALAR, _resolve(rest) if f in _RESOLVERS else rest))
     kv = _key(c)
     if kv is None:
         raise _Fallback
     key, value = kv
     if value is None:
-        ent = (key, None)
+        ent: tuple[Any, ...] = (key, None)
     elif not value:
         raise _Fallback
     elif value == "{}":
@@ -191,85 +190,117 @@ def _entry(c: str) -> tuple[Any, ...]:
         ent = (key, _EMPTY_SEQ)
     else:
         ent = (key, _SCALAR, _scalar(value))
-    if len(_ENTRIES) > 200_000:
+    return _remember(c, ent)
+
+
+def _remember(c: str, ent: tuple[Any, ...]) -> tuple[Any, ...]:
+    if len(_ENTRIES) > 200_000:  # a bound on memory, not a cache policy
         _ENTRIES.clear()
         _KEYS.clear()
+        _LINES.clear()
     _ENTRIES[c] = ent
     return ent
 
 
-class _Parser:
-    def __init__(self, inds: list[int], conts: list[str]) -> None:
-        self.inds, self.conts, self.n = inds, conts, len(inds)
+_DASH = object()
+# a whole line's parse, by its text (indentation included): (indent, entry) for ``key: ...``,
+# (indent, _DASH, inner column, virtual line or None, scalar) for ``- ...``
+_LINES: dict[str, tuple[Any, ...]] = {}
 
-    def block(self, i: int, col: int, depth: int) -> tuple[Any, int]:
+
+def _line(line: str) -> tuple[Any, ...]:
+    c = line.lstrip(" ")
+    ind = len(line) - len(c)
+    if not c.startswith("- "):
+        ent = _ENTRIES.get(c) or _entry(c)  # raises on "-" alone and on anything but an entry
+        ln: tuple[Any, ...] = (ind, ent)
+    else:
+        rest = c[2:].lstrip(" ")
+        if not rest:
+            raise _Fallback
+        inner = ind + len(c) - len(rest)
+        if rest == "-" or rest.startswith("- ") or _key(rest) is not None:
+            ln = (ind, _DASH, inner, " " * inner + rest, None)  # a block starts on the item's line
+        elif rest in ("{}", "[]"):
+            ln = (ind, _DASH, inner, None, _EMPTY_MAP if rest == "{}" else _EMPTY_SEQ)
+        else:
+            ln = (ind, _DASH, inner, None, _scalar(rest))
+    if len(_LINES) > 200_000:
+        _LINES.clear()
+    _LINES[line] = ln
+    return ln
+
+
+def _fresh(v: Any) -> Any:
+    return {} if v is _EMPTY_MAP else [] if v is _EMPTY_SEQ else v
+
+
+class _Parser:
+    def __init__(self, lines: list[str]) -> None:
+        self.lines, self.n = lines, len(lines)
+
+    def block(self, i: int, col: int, depth: int, virt: str | None = None) -> tuple[Any, int]:
+        """The block node at line ``i`` (``virt``: that line's text as if it started at ``col``)."""
         if depth > MAX_DEPTH:
             raise _Fallback
-        c = self.conts[i]
-        if c == "-" or c.startswith("- "):
-            return self.seq(i, col, depth)
-        return self.mapping(i, col, depth)
+        line = self.lines[i] if virt is None else virt
+        ln = _LINES.get(line) or _line(line)
+        if ln[1] is _DASH:
+            return self.seq(i, col, depth, virt)
+        return self.mapping(i, col, depth, virt)
 
-    def mapping(self, i: int, col: int, depth: int) -> tuple[dict[Any, Any], int]:
-        inds, conts, n = self.inds, self.conts, self.n
+    def mapping(self, i: int, col: int, depth: int, virt: str | None = None) -> tuple[dict[Any, Any], int]:
+        lines, n = self.lines, self.n
         out: dict[Any, Any] = {}
         while i < n:
-            ind = inds[i]
-            if ind < col:
-                break
-            if ind > col:
+            line = lines[i] if virt is None else virt
+            virt = None
+            ln = _LINES.get(line) or _line(line)
+            if ln[0] != col:
+                if ln[0] < col:
+                    break
                 raise _Fallback
-            c = conts[i]
-            ent = _ENTRIES.get(c)
-            if ent is None:
-                ent = _entry(c)
-            key, rest = ent[0], ent[1]
+            ent = ln[1]
+            if ent is _DASH:
+                raise _Fallback
+            key, kind = ent[0], ent[1]
             if key in out:
                 raise _Fallback  # the strict loader refuses it (or keeps the last): its call
-            if rest is _SCALAR:
+            if kind is _SCALAR:
                 out[key] = ent[2]
                 i += 1
-            elif rest is _EMPTY_MAP:
-                out[key] = {}
+            elif kind is not None:
+                out[key] = _fresh(kind)
                 i += 1
-            elif rest is _EMPTY_SEQ:
-                out[key] = []
-                i += 1
-            elif rest is None:
+            else:  # "key:" then a deeper block, an indentless sequence, or nothing (null)
                 j = i + 1
-                if j < n and inds[j] == col and (conts[j] == "-" or conts[j].startswith("- ")):
+                nxt = (_LINES.get(lines[j]) or _line(lines[j])) if j < n else None
+                if nxt is not None and nxt[0] == col and nxt[1] is _DASH:
                     out[key], i = self.seq(j, col, depth + 1)
-                elif j < n and inds[j] > col:
-                    out[key], i = self.block(j, inds[j], depth + 1)
+                elif nxt is not None and nxt[0] > col:
+                    out[key], i = self.block(j, nxt[0], depth + 1)
                 else:
                     out[key], i = None, j
-            else:
-                raise _Fallback
         return out, i
 
-    def seq(self, i: int, col: int, depth: int) -> tuple[list[Any], int]:
-        inds, conts, n = self.inds, self.conts, self.n
+    def seq(self, i: int, col: int, depth: int, virt: str | None = None) -> tuple[list[Any], int]:
+        lines, n = self.lines, self.n
         out: list[Any] = []
         while i < n:
-            ind, c = inds[i], conts[i]
-            if ind < col:
-                break
-            if ind > col:
+            line = lines[i] if virt is None else virt
+            virt = None
+            ln = _LINES.get(line) or _line(line)
+            if ln[0] != col:
+                if ln[0] < col:
+                    break
                 raise _Fallback
-            if not c.startswith("- "):
-                if c == "-":
-                    raise _Fallback
+            if ln[1] is not _DASH:
                 break  # the parent mapping's next key (an indentless sequence ended)
-            rest = c[2:].lstrip(" ")
-            if not rest:
-                raise _Fallback
-            inner = col + len(c) - len(rest)
-            if rest == "-" or rest.startswith("- ") or _key(rest) is not None:
-                inds[i], conts[i] = inner, rest
-                v, i = self.block(i, inner, depth + 1)
+            if ln[3] is not None:
+                v, i = self.block(i, ln[2], depth + 1, ln[3])
                 out.append(v)
             else:
-                out.append(_scalar(rest))
+                out.append(_fresh(ln[4]))
                 i += 1
         return out, i
 
@@ -280,15 +311,13 @@ def load(text: str) -> Any:
         return FALLBACK
     if text[0] == "\n" or "\n\n" in text or _MARKER.search(text):
         return FALLBACK  # a blank line (" \n" is out above), a document marker
-    pairs = _LINE.findall(text[:-1])
-    inds = [len(ind) for ind, _ in pairs]
-    conts = [c for _, c in pairs]
+    lines = text[:-1].split("\n")
     try:
-        if inds[0] != 0:
+        if lines[0][0] == " ":
             return FALLBACK
-        value, i = _Parser(inds, conts).block(0, 0, 1)
+        value, i = _Parser(lines).block(0, 0, 1)
     except (_Fallback, RecursionError, IndexError):
         return FALLBACK
     except (yaml.YAMLError, ValueError, TypeError):
         return FALLBACK  # a constructor refusing a scalar: the safe loader says it
-    return value if i == len(inds) else FALLBACK
+    return value if i == len(lines) else FALLBACK
