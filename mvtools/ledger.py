@@ -405,4 +405,11 @@ def lock(common_dir: Path, timeout: float = 120.0) -> _Lock:
     return _Lock(lock_path(common_dir), timeout)
 
 
-from mvtools.ledgercache import LedgerCache  # noqa: E402  (re-exported; it parses with parse_ex)
+
+def __getattr__(name: str) -> Any:
+    """``ledger.LedgerCache``: the cache lives in mvtools.ledgercache (it parses with parse_ex)."""
+    if name == "LedgerCache":
+        from mvtools.ledgercache import LedgerCache
+
+        return LedgerCache
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
