@@ -122,7 +122,9 @@ def cmd_register(args: argparse.Namespace) -> int:
 def cmd_show(args: argparse.Namespace) -> int:
     """Every model, or one. A model whose ledger cannot be read does not hide the others:
     they are shown, its cause is one `mvtools: error:` line each, and the exit code is 1."""
-    res = _registry(args).show(args.name, include_deprecated=args.all)
+    from mvtools.reading import RegistryReader  # reading only: not the writers' imports
+
+    res = RegistryReader(args.repo).show(args.name, include_deprecated=args.all)
     doc: dict[str, Any] = {"models": [{k: m[k] for k in ("name", "latest", "versions", "stages")}
                                       for m in res.to_json()["models"]]}
     if res.broken:

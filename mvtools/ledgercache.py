@@ -100,7 +100,7 @@ class LedgerCache:
         if not tail.startswith(b"- "):
             return None
         try:
-            items = fastyaml.load(tail.decode("utf-8"))
+            items = fastyaml.read(tail.decode("utf-8"))
         except UnicodeDecodeError:
             return None
         if not isinstance(items, list):

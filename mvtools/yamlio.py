@@ -224,7 +224,7 @@ def load_strict(data: bytes, source: str, max_bytes: int = MAX_BYTES) -> tuple[A
     except UnicodeDecodeError:
         raise ConfigError(f"{source}: not UTF-8 text") from None
     if len(text) <= max_bytes:
-        doc = fastyaml.load(text)
+        doc = fastyaml.read(text)
         if doc is not fastyaml.FALLBACK:
             return doc, True
     return load_yaml(text, source, yaml12=False, strict=True, max_bytes=max_bytes), False

@@ -56,7 +56,7 @@ docs = st.recursive(scalars, lambda inner: st.one_of(st.lists(inner, max_size=4)
 @given(st.dictionaries(keys, docs, min_size=1, max_size=5))
 def test_what_dump_yaml_writes_reads_identically(doc: dict[Any, Any]) -> None:
     text = dump_yaml(doc)
-    got = fastyaml.load(text)
+    got = fastyaml.read(text)
     assert got is fastyaml.FALLBACK or same(got, strict(text))
 
 
@@ -148,7 +148,7 @@ def mutate(text: str, data: st.DataObject) -> str:
 @given(st.lists(events(), min_size=1, max_size=3), st.data())
 def test_a_hand_edited_ledger_reads_identically_or_falls_back(evs: list[dict[str, Any]], data: st.DataObject) -> None:
     text = mutate(L.header("m") + L.render_events(evs), data)
-    got = fastyaml.load(text)
+    got = fastyaml.read(text)
     try:
         want = strict(text)
     except (yaml.YAMLError, ValueError, TypeError, RecursionError):
@@ -167,7 +167,7 @@ HAND_EDITS = {
 
 @pytest.mark.parametrize("edit", list(HAND_EDITS))
 def test_hand_edited_forms_go_to_the_safe_loader(edit: str) -> None:
-    assert fastyaml.load("mvtools_ledger: 1\nmodel: m\nevents:\n" + HAND_EDITS[edit]) is fastyaml.FALLBACK
+    assert fastyaml.read("mvtools_ledger: 1\nmodel: m\nevents:\n" + HAND_EDITS[edit]) is fastyaml.FALLBACK
 
 
 def test_strictness_errors_are_the_safe_loaders(tmp_path: Any) -> None:
@@ -175,7 +175,7 @@ def test_strictness_errors_are_the_safe_loaders(tmp_path: Any) -> None:
     good = L.header("m") + L.render_events([ev])
     for bad in (good.replace("  actor: me\n", "  actor: me\n  actor: you\n"),  # a repeated key
                 good + "- <<: {}\n", good.replace("events:\n", "events: &e\n")):
-        assert fastyaml.load(bad) is fastyaml.FALLBACK
+        assert fastyaml.read(bad) is fastyaml.FALLBACK
         with pytest.raises(ConfigError) as want:
             load_yaml(bad.encode(), "registry/m.yaml", yaml12=False, strict=True)
         with pytest.raises(ConfigError) as got:
@@ -189,7 +189,7 @@ def test_a_long_ledger_is_read_fast_and_identically() -> None:
                         path="m.bin", sha256=f"{i:064x}", size=i, md5=None, metrics={"acc": i / 7, "nan": math.nan},
                         params={"lr": 0.01}, lineage=None) for i in range(300)]
     text = L.header("m") + L.render_events(evs)
-    assert same(fastyaml.load(text), strict(text))
+    assert same(fastyaml.read(text), strict(text))
 
 
 versions = st.builds(lambda a, b, c, pre, build: f"v{a}.{b}.{c}" + (f"-{pre}" if pre else "") + (f"+{build}" if build else ""),
