@@ -83,6 +83,8 @@ def main() -> int:
     def base(times: list[float | None], m: float | None) -> list[str]:
         if not args.baseline:
             return []
+        if not times:
+            return ["not run", "-"]
         b = C.median([t for t in times if t is not None]) if times and None not in times else None
         return [C.secs(b), C.ratio(b, m)]
 
