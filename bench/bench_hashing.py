@@ -176,7 +176,7 @@ def registry_digest(ws: C.Workspace, repo: Path, name: str, n: int) -> tuple[lis
         reg = Registry(repo)
         model = reg.config.models[name]
         rec = find_record(reg.config, Source(reg.repo, WORKTREE), model, dvc_yaml_files(reg.root))
-        (reg.repo.mvtools_dir / "statcache.json").unlink(missing_ok=True)
+        reg.repo.stat_cache_path.unlink(missing_ok=True)
         first = C.clock(lambda: reg.digest(model, rec))
         again = [C.clock(lambda: reg.digest(model, rec)) for _ in range(n)]
     return [[f"Registry(repo).digest({name}, rec): first call (stat cache emptied: hashes)", C.ms(first), ""],

@@ -121,7 +121,9 @@ def cmd_show(args: argparse.Namespace) -> int:
     they are shown, its cause is one `mvtools: error:` line each, and the exit code is 1."""
     if args.environments:
         return _show_environments(args)
-    res = _registry(args).show(args.name, include_deprecated=args.all)
+    from mvtools.reading import RegistryReader  # reading only: not the writers' imports
+
+    res = RegistryReader(args.repo).show(args.name, include_deprecated=args.all)
     doc: dict[str, Any] = {"models": [{k: m[k] for k in ("name", "latest", "versions", "stages")}
                                       for m in res.to_json()["models"]]}
     if res.broken:

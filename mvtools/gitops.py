@@ -190,11 +190,15 @@ class Repo:
     @property
     def ledger_cache_dir(self) -> Path:
         """The parsed-ledger cache (not created here: the cache copes with a read-only .git)."""
-        return state_dir(self.common_dir, create=False) / "ledger-cache"
+        return state_dir(self.common_dir, create=False) / "cache" / "ledgers"
 
     @property
     def stat_cache_path(self) -> Path:
-        return self.mvtools_dir / "statcache.json"
+        """The digests of unchanged files (mvtools.hashing.StatCache); every cache lives under
+        ``.git/mvtools/cache/``, which may be deleted at any time."""
+        d = self.mvtools_dir / "cache"
+        d.mkdir(exist_ok=True)
+        return d / "statcache.json"
 
     @property
     def worktree_state_dir(self) -> Path:

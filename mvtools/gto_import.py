@@ -21,6 +21,7 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from mvtools import ledger as L
+from mvtools.errors import ConfigError
 from mvtools.gto_artifacts import read_artifact
 from mvtools.gtoconfig import read_gto_config
 from mvtools.versioning import ParsedTag, parse_tag, stage_tag
@@ -82,6 +83,8 @@ class _Import:
         self.report: list[dict[str, Any]] = []
         self.done: set[str] = set()
         self._dvcy: dict[str, list[str]] = {}
+        self._blobs: dict[str, dict[str, str]] = {}  # model -> commit -> its ledger's blob id
+        self._held: dict[str, set[str]] = {}  # ledger blob id -> the tags it records
 
     def model(self, name: str) -> _Model:
         if name not in self.models:
@@ -107,8 +110,26 @@ class _Import:
         """Does a ledger record ``row``'s tag: HEAD's, one on a ref, or its own commit's?"""
         if row.tag in self.model(row.pt.model).recorded:
             return True
-        held = self.reg.ledger_at(row.commit, row.pt.model)
-        return held is not None and any(e.get("tag") == row.tag for e in held.events)
+        return row.tag in self.tags_at(row.pt.model, row.commit)
+
+    def tags_at(self, name: str, commit: str) -> set[str]:
+        """The tags ``name``'s ledger at ``commit`` records (none: absent or broken there).
+        Where the ledger is, at every tagged commit of the model, is one git call; each
+        distinct ledger blob is read once (a GTO repository has none: no call per tag)."""
+        rel = self.reg.config.ledger_path(name)
+        if name not in self._blobs:
+            commits = sorted({r.commit for r in self.rows if r.pt.model == name})
+            self._blobs[name] = self.reg.repo.blobs_at(commits, rel)
+        blob = self._blobs[name].get(commit)
+        if blob is None:
+            return set()
+        if blob not in self._held:
+            try:
+                led = self.reg.cache.load(self.reg.repo.show_blob(blob) or b"", rel, name)
+                self._held[blob] = {e["tag"] for e in led.events if isinstance(e.get("tag"), str)}
+            except ConfigError:
+                self._held[blob] = set()
+        return self._held[blob]
 
     def dvc_yamls(self, commit: str) -> list[str]:
         if commit not in self._dvcy:

@@ -15,11 +15,12 @@ from mvtools import ledger as L
 from mvtools.artifacts import INDEX, Record, Source, find_record
 from mvtools.config import Config, Model, dvc_yaml_files
 from mvtools.gitops import Repo, git_ancestors
+from mvtools.ledgercache import LedgerCache
 
 STATIC_WATCH = r"(^|/)dvc\.(lock|yaml)$|\.dvc$|^mvtools\.yaml$"
 
 
-_CACHES: dict[Path, L.LedgerCache] = {}
+_CACHES: dict[Path, LedgerCache] = {}
 
 
 def ledger_of(repo: Repo, data: bytes, source: str, model: str | None = None) -> L.Ledger:
@@ -27,7 +28,7 @@ def ledger_of(repo: Repo, data: bytes, source: str, model: str | None = None) ->
     `show`, the next commit's hook and each other read, so each is parsed once."""
     cache = _CACHES.get(repo.common_dir)
     if cache is None:
-        cache = _CACHES[repo.common_dir] = L.LedgerCache(repo.ledger_cache_dir)
+        cache = _CACHES[repo.common_dir] = LedgerCache(repo.ledger_cache_dir)
     return cache.load(data, source, model)
 
 

@@ -23,15 +23,13 @@ from mvtools.gitops import lock_path
 from mvtools.reglock import RegistryLock
 from mvtools.versioning import (deprecated_tag, is_tag_of, is_version, model_of_tag, stage_tag, tag_name_of,
                                 version_tag)
-from mvtools.yamlio import dump_yaml, load_yaml
+from mvtools.yamlio import dump_yaml, load_strict
 
 FORMAT = 1
 EVENT_KINDS = ("register", "promote", "archive", "deprecate", "rollback", "deploy", "sha256")
 REQUIRED = ("event", "model", "actor", "timestamp", "id")
 TIMESTAMP_RE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
 MAX_LEDGER_BYTES = 256 * 1024 * 1024
-# bumped when parse() checks more: entries an older mvtools cached unchecked are re-parsed
-CACHE_FORMAT = 3
 
 
 # -- where ledgers live ------------------------------------------------------------------
@@ -73,7 +71,8 @@ def canonical(event: dict[str, Any]) -> bytes:
     """The bytes an event's id hashes: compact JSON, keys sorted. A non-finite metric (a
     diverged loss) is written with JSON's ``NaN``/``Infinity``/``-Infinity`` tokens, so an
     event without one keeps the id it always had."""
-    body = {k: v for k, v in event.items() if k != "id"}
+    body = dict(event)  # a C-level copy: this runs for every event of every ledger read cold
+    body.pop("id", None)
     return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
                       allow_nan=True).encode("utf-8")
 
@@ -218,7 +217,13 @@ def _check_semantics(ev: dict[str, Any], where: str) -> None:
 
 def parse(data: bytes, source: str, model: str | None = None) -> Ledger:
     """Parse and validate a ledger file's bytes (schema and every event id)."""
-    doc = load_yaml(data, source, yaml12=False, strict=True, max_bytes=MAX_LEDGER_BYTES)
+    return parse_ex(data, source, model)[0]
+
+
+def parse_ex(data: bytes, source: str, model: str | None = None) -> tuple[Ledger, bool]:
+    """``parse``, and whether appending ``- `` items to ``data`` appends events and nothing
+    else (mvtools' own layout, ``events:`` last; see mvtools.ledgercache)."""
+    doc, fast = load_strict(data, source, MAX_LEDGER_BYTES)
     if not isinstance(doc, dict) or doc.get("mvtools_ledger") != FORMAT:
         raise ConfigError(f"{source}: not an mvtools ledger (no 'mvtools_ledger: {FORMAT}' header)")
     name = doc.get("model")
@@ -232,7 +237,8 @@ def parse(data: bytes, source: str, model: str | None = None) -> Ledger:
     dup = duplicate_versions(events)
     if dup:
         raise ConfigError(f"{source}: {dup}")
-    return Ledger(name, events)
+    appendable = fast and bool(events) and list(doc)[-1] == "events" and b"\nevents:\n- " in data
+    return Ledger(name, events), appendable
 
 
 def bytes_key(ev: dict[str, Any]) -> Any:
@@ -253,91 +259,6 @@ def duplicate_versions(events: list[dict[str, Any]]) -> str | None:
             return (f"{ev['model']}@{ev['version']} is registered twice with different bytes; keep the published "
                     "one and re-register the other as the next version (see docs/merges.md: two clones registered)")
     return None
-
-
-class LedgerCache:
-    """Parsed events keyed by blob id, under the git common dir; rebuildable at any time.
-
-    Ledgers only grow, so a miss whose bytes extend a cached version of the same file
-    parses just the appended tail.
-    """
-
-    def __init__(self, directory: Path | None) -> None:
-        self.dir = directory
-        self._mem: dict[str, Ledger] = {}  # blob id -> parsed, for repeated reads in one command
-        if directory is not None:
-            try:
-                directory.mkdir(parents=True, exist_ok=True)
-            except OSError:
-                self.dir = None
-
-    def _read(self, name: str) -> Any:
-        assert self.dir is not None
-        try:
-            return json.loads((self.dir / name).read_bytes())
-        except (OSError, ValueError):
-            return None
-
-    def _write(self, name: str, doc: Any) -> None:
-        assert self.dir is not None
-        tmp = self.dir / f".{name}.{os.getpid()}.tmp"
-        try:
-            tmp.write_text(json.dumps(doc))
-            os.replace(tmp, self.dir / name)
-        except OSError:
-            pass
-
-    def load(self, data: bytes, source: str, model: str | None = None) -> Ledger:
-        key = blob_id(data)
-        hit = self._mem.get(key)
-        if hit is not None and (model is None or hit.model == model):
-            return hit
-        led = self._load(key, data, source, model)
-        self._mem[key] = led
-        return led
-
-    def _load(self, key: str, data: bytes, source: str, model: str | None) -> Ledger:
-        if self.dir is None:
-            return parse(data, source, model)
-        cached = self._read(f"{key}.json")
-        if isinstance(cached, dict) and cached.get("format") == CACHE_FORMAT and \
-                (model is None or cached.get("model") == model):
-            return Ledger(cached["model"], cached["events"])
-        pkey = "path-" + hashlib.sha1(source.encode(), usedforsecurity=False).hexdigest() + ".json"
-        led = None
-        prev = self._read(pkey)
-        if isinstance(prev, dict) and len(data) > prev.get("length", 0) > 0 and \
-                blob_id(data[: prev["length"]]) == prev.get("blob"):
-            base = self._read(f"{prev['blob']}.json")
-            if isinstance(base, dict) and base.get("format") == CACHE_FORMAT and \
-                    base.get("model") == (model or base.get("model")):
-                led = self._tail(base, data[prev["length"]:], source)
-        if led is None:
-            led = parse(data, source, model)
-        self._write(f"{key}.json", {"format": CACHE_FORMAT, "model": led.model, "events": led.events})
-        self._write(pkey, {"blob": key, "length": len(data)})
-        if isinstance(prev, dict) and prev.get("blob") not in (None, key):
-            try:  # one entry per ledger file: the cache stays linear in the registry's size
-                (self.dir / f"{prev['blob']}.json").unlink()
-            except OSError:
-                pass
-        return led
-
-    @staticmethod
-    def _tail(base: dict[str, Any], tail: bytes, source: str) -> Ledger | None:
-        if not tail.startswith(b"- "):
-            return None
-        items = load_yaml(tail, source, yaml12=False, strict=True, max_bytes=MAX_LEDGER_BYTES)
-        if not isinstance(items, list):
-            return None
-        n = len(base["events"])
-        for i, ev in enumerate(items):
-            _check_event(ev, n + i, source, base["model"])
-        events = base["events"] + items
-        dup = duplicate_versions(events)
-        if dup:
-            raise ConfigError(f"{source}: {dup}")
-        return Ledger(base["model"], events)
 
 
 Loader = Callable[[bytes, str], Ledger]
@@ -465,3 +386,12 @@ def append(path: Path, model: str, events: list[dict[str, Any]], expected: bytes
 def lock(common_dir: Path, timeout: float = 120.0) -> RegistryLock:
     """The registry lock (:mod:`mvtools.reglock`): one writer at a time."""
     return RegistryLock(lock_path(common_dir), timeout)
+
+
+def __getattr__(name: str) -> Any:
+    """``ledger.LedgerCache``: the cache lives in mvtools.ledgercache (it parses with parse_ex)."""
+    if name == "LedgerCache":
+        from mvtools.ledgercache import LedgerCache
+
+        return LedgerCache
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

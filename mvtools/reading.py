@@ -16,6 +16,7 @@ from mvtools.config import Config, load_config
 from mvtools.errors import ConfigError, InternalError, MvtoolsError, NotFound
 from mvtools.gitops import Repo
 from mvtools.gtoconfig import GtoConfig, read_gto_config
+from mvtools.ledgercache import LedgerCache
 from mvtools.state import ModelState, fold, is_imported
 from mvtools.versioning import Version, model_tag_pattern, parse_tag
 
@@ -42,7 +43,7 @@ class RegistryReader:
         self.repo = repo or Repo.discover(path)
         self.root = self.repo.root
         self.config = config or load_config(self.root)
-        self.cache = L.LedgerCache(self.repo.ledger_cache_dir)
+        self.cache = LedgerCache(self.repo.ledger_cache_dir)
         self._states: dict[str, ModelState] | None = None
         self._broken: dict[str, MvtoolsError] = {}
         self._gto: GtoConfig | None = None

@@ -5,11 +5,13 @@ ones, re-pointing stage, archive and deprecation tags, dropping events no commit
 from __future__ import annotations
 
 import os
+import re
 import time
 from typing import Any, TYPE_CHECKING
 
 from mvtools import ledger as L
 from mvtools.errors import ConfigError, UsageError
+from mvtools.gitops import Repo
 from mvtools.reading import RegistryReader
 from mvtools.transaction import committing_here
 from mvtools.versioning import (archive_message, assign_message, deprecate_message, parse_tag,
@@ -17,6 +19,33 @@ from mvtools.versioning import (archive_message, assign_message, deprecate_messa
 
 if TYPE_CHECKING:
     from mvtools.domain import SyncResult
+
+
+_BATCH_HEAD = re.compile(rb"^[0-9a-f]{40,64} (\w+) (\d+)$")
+
+
+def read_blobs(repo: Repo, specs: list[str]) -> dict[str, bytes | None]:
+    """``REV:path`` specs -> content (None when absent or not a blob), in one `git cat-file
+    --batch` call, not a process per ledger."""
+    if not specs:
+        return {}
+    data = "".join(f"{s}\n" for s in specs).encode("utf-8", "surrogateescape")
+    out = repo.git("cat-file", "--batch", input=data, check=False).stdout
+    res: dict[str, bytes | None] = {}
+    pos = 0
+    for spec in specs:
+        nl = out.find(b"\n", pos)
+        if nl < 0:
+            break
+        m = _BATCH_HEAD.match(out[pos:nl])
+        pos = nl + 1
+        res[spec] = None
+        if m is not None:  # "<oid> <type> <size>", then the content and a newline
+            size = int(m.group(2))
+            if m.group(1) == b"blob":
+                res[spec] = out[pos: pos + size]
+            pos += size + 1
+    return res
 
 
 class TagSync(RegistryReader):
@@ -82,9 +111,10 @@ class TagSync(RegistryReader):
         regdir = self.config.registry_dir
         names = set(self.config.models)
         names.update(L.model_of_ledger(regdir, rel) for rel in L.ledger_files(self.root, regdir))
-        for name in sorted(names):
-            rel = self.config.ledger_path(name)
-            data = self.repo.show_blob(f"HEAD:{rel}")
+        rels = {name: self.config.ledger_path(name) for name in sorted(names)}
+        blobs = read_blobs(self.repo, [f"HEAD:{rel}" for rel in rels.values()])
+        for name, rel in rels.items():
+            data = blobs.get(f"HEAD:{rel}")
             if data is None:
                 continue
             try:
@@ -101,10 +131,12 @@ class TagSync(RegistryReader):
         if self.repo.head is None or not (self.root / self.config.registry_dir).is_dir():
             return out
         with L.lock(self.repo.common_dir):
-            for rel in L.ledger_files(self.root, self.config.registry_dir):
+            rels = L.ledger_files(self.root, self.config.registry_dir)
+            heads = read_blobs(self.repo, [f"HEAD:{rel}" for rel in rels])
+            for rel in rels:
                 p = self.root / rel
                 L.clean_stale(p)
-                committed = self.repo.show_blob(f"HEAD:{rel}")
+                committed = heads.get(f"HEAD:{rel}")
                 data = p.read_bytes()
                 if committed is None or data == committed or not data.startswith(committed):
                     continue
