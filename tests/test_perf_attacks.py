@@ -1,0 +1,194 @@
+"""Attacks on the invariants the hook-path optimisations of issue 14 could break: every
+model change registered (or refused), tags agreeing with the ledgers, whatever way git is
+driven (partial commits, -a, worktrees, GIT_DIR, ...)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from conftest import git, head, mvtools, tags, write_model
+
+
+def _verified(r: Path, cwd: Path | None = None) -> None:
+    proc = mvtools(cwd or r, "verify", check=False)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def _events(r: Path, rev: str = "HEAD") -> str:
+    return git(r, "show", f"{rev}:registry/clf.yaml").stdout
+
+
+def test_partial_commit_registers_and_leaves_the_ledger_in_the_index(git_model_repo: Path) -> None:
+    r = git_model_repo
+    write_model(r, "models/clf.bin", "v1")
+    git(r, "add", "models/clf.bin")
+    write_model(r, "notes.txt", "n")
+    git(r, "add", "notes.txt")
+    write_model(r, "models/clf.bin", "v2")
+    proc = git(r, "commit", "-q", "-m", "m", "models/clf.bin")
+    assert "registered clf v0.1.0" in proc.stderr, proc.stderr
+    assert tags(r)["clf@v0.1.0"] == head(r)
+    _verified(r)
+    # the next ordinary commit must not take the ledger back
+    proc = git(r, "commit", "-q", "-m", "notes", check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert "register" in _events(r)
+    _verified(r)
+
+
+def test_commit_all_registers(git_model_repo: Path) -> None:
+    r = git_model_repo
+    write_model(r, "models/clf.bin", "v1")
+    git(r, "add", "models/clf.bin")
+    git(r, "commit", "-q", "-m", "m1")
+    write_model(r, "models/clf.bin", "v2")
+    proc = git(r, "commit", "-q", "-a", "-m", "m2")
+    assert "registered clf v0.1.1" in proc.stderr, proc.stderr
+    assert tags(r)["clf@v0.1.1"] == head(r)
+    _verified(r)
+
+
+def test_a_linked_worktree_registers_and_tags(git_model_repo: Path) -> None:
+    r = git_model_repo
+    wt = r.parent / "wt2"
+    git(r, "worktree", "add", "-q", "-b", "side", str(wt))
+    write_model(wt, "models/clf.bin", "w1")
+    git(wt, "add", "models/clf.bin")
+    proc = git(wt, "commit", "-q", "-m", "w1")
+    assert "registered clf v0.1.0" in proc.stderr, proc.stderr
+    assert tags(r)["clf@v0.1.0"] == head(wt)
+    write_model(wt, "notes.txt", "n")
+    git(wt, "add", "notes.txt")
+    git(wt, "commit", "-q", "-m", "n")
+    write_model(wt, "models/clf.bin", "w2")
+    git(wt, "add", "models/clf.bin")
+    proc = git(wt, "commit", "-q", "-m", "w2")
+    assert "registered clf v0.1.1" in proc.stderr, proc.stderr
+    assert tags(r)["clf@v0.1.1"] == head(wt)
+    _verified(wt)
+
+
+def test_git_dir_and_work_tree_in_the_environment(git_model_repo: Path) -> None:
+    r = git_model_repo
+    env = {"GIT_DIR": str(r / ".git"), "GIT_WORK_TREE": str(r)}
+    for i in (1, 2):
+        write_model(r, "models/clf.bin", f"e{i}")
+        git(r.parent, "add", str(r / "models/clf.bin"), env=env)
+        proc = git(r.parent, "commit", "-q", "-m", f"e{i}", env=env)
+        assert f"registered clf v0.1.{i-1}" in proc.stderr, proc.stderr
+        assert tags(r)[f"clf@v0.1.{i-1}"] == head(r)
+    _verified(r)
+
+
+def test_an_untracked_dvc_yaml_beside_not_above_the_model(git_model_repo: Path) -> None:
+    """A declaration the commit does not hold (pipelines/dvc.yaml, untracked, declares
+    ../models/gbm.bin) registers nothing, as before issue 14 (the shell hook never saw it
+    either); once it is committed, verify names the unregistered content with its repair."""
+    r = git_model_repo
+    write_model(r, "pipelines/dvc.yaml", "artifacts:\n  gbm:\n    path: ../models/gbm.bin\n    type: model\n")
+    write_model(r, "models/gbm.bin", "g1")
+    git(r, "add", "models/gbm.bin")
+    assert "registered" not in git(r, "commit", "-q", "-m", "gbm").stderr
+    git(r, "add", "pipelines/dvc.yaml")
+    git(r, "commit", "-q", "-m", "declare")
+    proc = mvtools(r, "verify", check=False)
+    assert proc.returncode == 1 and "unregistered" in proc.stdout
+    assert "run: mvtools register pipelines:gbm" in proc.stdout
+    mvtools(r, "register", "pipelines:gbm")
+    _verified(r)
+
+
+def test_a_dvc_yaml_staged_in_the_same_commit(git_model_repo: Path) -> None:
+    r = git_model_repo
+    write_model(r, "pipelines/dvc.yaml", "artifacts:\n  gbm:\n    path: ../models/gbm.bin\n    type: model\n")
+    write_model(r, "models/gbm.bin", "g1")
+    git(r, "add", "models/gbm.bin", "pipelines/dvc.yaml")
+    proc = git(r, "commit", "-q", "-m", "gbm")
+    assert "registered pipelines:gbm v0.1.0" in proc.stderr, proc.stderr
+    _verified(r)
+
+
+def test_an_aborted_commit_then_a_retry(git_model_repo: Path) -> None:
+    r = git_model_repo
+    hook = r / ".git" / "hooks" / "commit-msg"
+    hook.write_text("#!/bin/sh\ngrep -q ok \"$1\"\n")
+    hook.chmod(0o755)
+    write_model(r, "models/clf.bin", "v1")
+    git(r, "add", "models/clf.bin")
+    proc = git(r, "commit", "-q", "-m", "bad", check=False)
+    assert proc.returncode != 0
+    proc = git(r, "commit", "-q", "-m", "ok")
+    assert tags(r)["clf@v0.1.0"] == head(r), proc.stderr
+    _verified(r)
+
+
+@pytest.mark.slow
+def test_bulk_verify_agrees_on_odd_histories(repo: Path) -> None:
+    """Octopus merges, an orphan branch with a ledger of its own, a replace ref and a graft,
+    a model path with spaces and unicode, a ledger renamed by hand."""
+    from test_verify_bulk import _same
+
+    r = repo
+    mvtools(r, "init")
+    cfg = (r / "mvtools.yaml").read_text().replace("models: []", "models:\n  - name: clf\n    path: m dir/clf é.bin")
+    (r / "mvtools.yaml").write_text(cfg)
+    git(r, "add", "-A")
+    git(r, "commit", "-q", "-m", "set up")
+
+    def reg(content: str, msg: str) -> None:
+        write_model(r, "m dir/clf é.bin", content)
+        git(r, "add", "-A")
+        git(r, "commit", "-q", "-m", msg)
+
+    reg("v1", "v1")
+    assert _same(r) == []
+    for b in ("a", "b", "c"):
+        git(r, "checkout", "-q", "-b", b, "main")
+        write_model(r, f"{b}.txt", b)
+        git(r, "add", "-A")
+        git(r, "commit", "-q", "-m", b)
+    git(r, "checkout", "-q", "main")
+    reg("v2", "v2")
+    git(r, "merge", "-q", "--no-edit", "a", "b", "c")  # octopus
+    _same(r)
+    git(r, "checkout", "-q", "--orphan", "lonely")
+    git(r, "rm", "-rq", "--cached", ".")
+    git(r, "clean", "-fdxq", "-e", "mvtools.yaml")
+    git(r, "add", "mvtools.yaml")
+    git(r, "commit", "-q", "--no-verify", "-m", "orphan root")
+    reg("o1", "orphan v")
+    git(r, "checkout", "-q", "-f", "main")
+    git(r, "merge", "-q", "--no-edit", "--allow-unrelated-histories", "-X", "ours", "lonely", check=False)
+    git(r, "merge", "--abort", check=False)
+    _same(r)
+    first = git(r, "rev-list", "--max-parents=0", "HEAD").stdout.split()[0]
+    v2 = git(r, "log", "-1", "--format=%H", "--grep=^v2$").stdout.strip()
+    git(r, "replace", "--graft", v2, first)
+    _same(r)
+    git(r, "replace", "-d", v2)
+    led = [p for p in git(r, "ls-files", "-z").stdout.split("\0") if p.endswith("clf.yaml")][0]
+    git(r, "mv", led, led.replace("clf.yaml", "clf2.yaml"))
+    git(r, "commit", "-q", "--no-verify", "-m", "renamed")
+    _same(r)
+
+
+def test_bulk_verify_sees_a_dropping_merge_in_a_registry_folder_with_a_space(repo: Path) -> None:
+    """The per-commit walk before issue 14 split `git diff-tree` output on whitespace (and
+    read git's C-quoted unicode names): a merge dropping events of `reg istry/clf.yaml` went
+    unreported. The bulk reader reads -z records."""
+    r = repo
+    mvtools(r, "init")
+    cfg = (r / "mvtools.yaml").read_text().replace("models: []", "models:\n  - name: clf\n    path: models/clf.bin")
+    (r / "mvtools.yaml").write_text(cfg + "registry_dir: 'reg istry/ü'\n")
+    git(r, "add", "-A")
+    git(r, "commit", "-q", "-m", "set up")
+    git(r, "checkout", "-q", "-b", "side")
+    write_model(r, "models/clf.bin", "side")
+    git(r, "add", "-A")
+    assert "registered clf v0.1.0" in git(r, "commit", "-q", "-m", "side").stderr
+    git(r, "checkout", "-q", "main")
+    git(r, "merge", "-q", "--no-edit", "-s", "ours", "side")
+    proc = mvtools(r, "verify", check=False)
+    assert proc.returncode == 1 and "rewrite" in proc.stdout and "restore-events clf" in proc.stdout, proc.stdout
