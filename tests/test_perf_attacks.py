@@ -192,3 +192,36 @@ def test_bulk_verify_sees_a_dropping_merge_in_a_registry_folder_with_a_space(rep
     git(r, "merge", "-q", "--no-edit", "-s", "ours", "side")
     proc = mvtools(r, "verify", check=False)
     assert proc.returncode == 1 and "rewrite" in proc.stdout and "restore-events clf" in proc.stdout, proc.stdout
+
+
+def test_two_worktrees_committing_at_once_get_distinct_versions_and_tags(git_model_repo: Path) -> None:
+    """Two `git commit`s registering the same model in two worktrees at once: the registry
+    lock and the reservations give each its own version; each post-commit tags its own."""
+    import subprocess
+
+    r = git_model_repo
+    wts = [r.parent / "w1", r.parent / "w2"]
+    for i, wt in enumerate(wts):
+        git(r, "worktree", "add", "-q", "-b", f"b{i}", str(wt))
+        write_model(wt, "models/clf.bin", f"race {i}")
+        git(wt, "add", "models/clf.bin")
+    procs = [subprocess.Popen(["git", "commit", "-q", "-m", "race"], cwd=wt, stderr=subprocess.PIPE, text=True)
+             for wt in wts]
+    errs = [p.communicate()[1] for p in procs]
+    assert all(p.returncode == 0 for p in procs), errs
+    t = tags(r)
+    assert {t.get("clf@v0.1.0"), t.get("clf@v0.1.1")} == {head(wts[0]), head(wts[1])}, (t, errs)
+    for wt in wts:
+        _verified(wt)
+
+
+def test_relative_git_dir_from_a_subfolder(git_model_repo: Path) -> None:
+    r = git_model_repo
+    (r / "src").mkdir()
+    env = {"GIT_DIR": "../.git", "GIT_WORK_TREE": ".."}
+    write_model(r, "models/clf.bin", "rel")
+    git(r / "src", "add", "../models/clf.bin", env=env)
+    proc = git(r / "src", "commit", "-q", "-m", "rel", env=env)
+    assert "registered clf v0.1.0" in proc.stderr, proc.stderr
+    assert tags(r)["clf@v0.1.0"] == head(r)
+    _verified(r)
