@@ -225,3 +225,79 @@ def test_relative_git_dir_from_a_subfolder(git_model_repo: Path) -> None:
     assert "registered clf v0.1.0" in proc.stderr, proc.stderr
     assert tags(r)["clf@v0.1.0"] == head(r)
     _verified(r)
+
+
+def test_a_commit_killed_after_pre_commit_then_retried(git_model_repo: Path) -> None:
+    """git killed between pre-commit and post-commit (its pending plan left behind, its
+    version reserved): the retried commit keeps the number and tags it; nothing is lost."""
+    r = git_model_repo
+    hook = r / ".git" / "hooks" / "commit-msg"
+    hook.write_text("#!/bin/sh\nkill -9 $PPID\nsleep 1\n")
+    hook.chmod(0o755)
+    write_model(r, "models/clf.bin", "v1")
+    git(r, "add", "models/clf.bin")
+    proc = git(r, "commit", "-q", "-m", "killed", check=False)
+    assert proc.returncode != 0
+    hook.unlink()
+    (r / ".git" / "index.lock").unlink(missing_ok=True)
+    proc = git(r, "commit", "-q", "-m", "again")
+    assert tags(r)["clf@v0.1.0"] == head(r), proc.stderr
+    _verified(r)
+    write_model(r, "models/clf.bin", "v2")
+    git(r, "add", "models/clf.bin")
+    proc = git(r, "commit", "-q", "-m", "v2")
+    assert tags(r)["clf@v0.1.1"] == head(r), proc.stderr
+
+
+def test_a_killed_commit_abandoned_frees_nothing_it_should_not(git_model_repo: Path) -> None:
+    """The same, but the user unstages the ledger and commits the model again later: the
+    new commit registers (a number the dead commit reserved is not reused for other bytes)."""
+    r = git_model_repo
+    hook = r / ".git" / "hooks" / "commit-msg"
+    hook.write_text("#!/bin/sh\nkill -9 $PPID\nsleep 1\n")
+    hook.chmod(0o755)
+    write_model(r, "models/clf.bin", "v1")
+    git(r, "add", "models/clf.bin")
+    git(r, "commit", "-q", "-m", "killed", check=False)
+    hook.unlink()
+    git(r, "reset", "-q")
+    git(r, "checkout", "--", "registry", check=False)
+    git(r, "clean", "-fdq", "registry")
+    write_model(r, "models/clf.bin", "other")
+    git(r, "add", "models/clf.bin")
+    proc = git(r, "commit", "-q", "-m", "other")
+    assert "registered clf" in proc.stderr, proc.stderr
+    _verified(r)
+
+
+def test_rebase_with_exec_keeps_tags_on_the_rewritten_commits(git_model_repo: Path) -> None:
+    r = git_model_repo
+    for i in range(2):
+        write_model(r, "models/clf.bin", f"v{i}")
+        git(r, "add", "models/clf.bin")
+        git(r, "commit", "-q", "-m", f"v{i}")
+    git(r, "rebase", "-q", "-i", "--force-rebase", "--exec", "true", "HEAD~3",
+        env={"GIT_SEQUENCE_EDITOR": "true"})
+    t = tags(r)
+    assert t["clf@v0.1.1"] == head(r)
+    assert t["clf@v0.1.0"] == git(r, "rev-parse", "HEAD~1").stdout.strip()
+    _verified(r)
+
+
+def test_a_submodule_registers_and_tags(git_model_repo: Path, tmp_path: Path) -> None:
+    """mvtools in a submodule's checkout (.git is a gitfile into the superproject's modules)."""
+    sup = tmp_path / "super"
+    sup.mkdir()
+    git(sup, "init", "-q", "-b", "main")
+    git(sup, "-c", "protocol.file.allow=always", "submodule", "add", "-q", str(git_model_repo), "sub")
+    git(sup, "commit", "-q", "-m", "sub")
+    sub = sup / "sub"
+    assert (sub / ".git").is_file()
+    mvtools(sub, "install-hooks")
+    for i in range(2):
+        write_model(sub, "models/clf.bin", f"s{i}")
+        git(sub, "add", "models/clf.bin")
+        proc = git(sub, "commit", "-q", "-m", f"s{i}")
+        assert f"registered clf v0.1.{i}" in proc.stderr, proc.stderr
+        assert tags(sub)[f"clf@v0.1.{i}"] == head(sub)
+    _verified(sub)
