@@ -301,3 +301,104 @@ def test_a_submodule_registers_and_tags(git_model_repo: Path, tmp_path: Path) ->
         assert f"registered clf v0.1.{i}" in proc.stderr, proc.stderr
         assert tags(sub)[f"clf@v0.1.{i}"] == head(sub)
     _verified(sub)
+
+
+def test_an_amend_that_changes_the_model_again(git_model_repo: Path) -> None:
+    """`git commit -a --amend` with new model bytes: the amended commit's version holds the
+    new bytes (one sha256 per version, forever) and its tag points at the new commit."""
+    r = git_model_repo
+    write_model(r, "models/clf.bin", "v1")
+    git(r, "add", "models/clf.bin")
+    git(r, "commit", "-q", "-m", "m1")
+    write_model(r, "models/clf.bin", "v1 fixed")
+    proc = git(r, "commit", "-q", "-a", "--amend", "--no-edit")
+    t = tags(r)
+    assert any(t.get(f"clf@v0.1.{i}") == head(r) for i in (0, 1)), (t, proc.stderr)
+    _verified(r)
+
+
+def test_stash_then_commit(git_model_repo: Path) -> None:
+    r = git_model_repo
+    write_model(r, "models/clf.bin", "v1")
+    git(r, "add", "models/clf.bin")
+    git(r, "stash", "-q")
+    write_model(r, "notes.txt", "n")
+    git(r, "add", "notes.txt")
+    git(r, "commit", "-q", "-m", "notes")
+    git(r, "stash", "pop", "-q", "--index")
+    proc = git(r, "commit", "-q", "-m", "m1")
+    assert "registered clf v0.1.0" in proc.stderr, proc.stderr
+    assert tags(r)["clf@v0.1.0"] == head(r)
+    _verified(r)
+
+
+def test_cherry_pick_of_a_registering_commit(git_model_repo: Path) -> None:
+    r = git_model_repo
+    git(r, "checkout", "-q", "-b", "side")
+    write_model(r, "models/clf.bin", "v1")
+    git(r, "add", "models/clf.bin")
+    git(r, "commit", "-q", "-m", "m1")
+    git(r, "checkout", "-q", "main")
+    proc = git(r, "cherry-pick", "side", check=False)
+    assert proc.returncode == 0, proc.stderr
+    _verified(r)
+
+
+def test_core_hooks_path(git_model_repo: Path) -> None:
+    r = git_model_repo
+    git(r, "config", "core.hooksPath", ".githooks")
+    mvtools(r, "install-hooks")
+    write_model(r, "models/clf.bin", "v1")
+    git(r, "add", "models/clf.bin")
+    proc = git(r, "commit", "-q", "-m", "m1")
+    assert "registered clf v0.1.0" in proc.stderr, proc.stderr
+    assert tags(r)["clf@v0.1.0"] == head(r)
+    write_model(r, "notes.txt", "n")
+    git(r, "add", "notes.txt")
+    git(r, "commit", "-q", "-m", "n")
+    write_model(r, "models/clf.bin", "v2")
+    git(r, "add", "models/clf.bin")
+    proc = git(r, "commit", "-q", "-m", "m2")
+    assert tags(r)["clf@v0.1.1"] == head(r), proc.stderr
+    _verified(r)
+
+
+def _refusing_commit_msg(r: Path) -> Path:
+    hook = r / ".git" / "hooks" / "commit-msg"
+    hook.write_text("#!/bin/sh\nexit 1\n")
+    hook.chmod(0o755)
+    return hook
+
+
+def test_a_refused_message_then_no_verify_tags_from_the_committed_ledger(git_model_repo: Path) -> None:
+    r = git_model_repo
+    hook = _refusing_commit_msg(r)
+    write_model(r, "models/clf.bin", "v1")
+    git(r, "add", "models/clf.bin")
+    assert git(r, "commit", "-q", "-m", "x", check=False).returncode != 0
+    hook.unlink()
+    proc = git(r, "commit", "-q", "--no-verify", "-m", "m1")
+    assert tags(r).get("clf@v0.1.0") == head(r), proc.stderr
+    _verified(r)
+
+
+def test_a_stale_plan_never_tags_a_commit_without_the_event(git_model_repo: Path) -> None:
+    """An aborted registering commit leaves its plan; an unrelated commit (no pre-commit)
+    must not get the tag."""
+    r = git_model_repo
+    hook = _refusing_commit_msg(r)
+    write_model(r, "models/clf.bin", "v1")
+    git(r, "add", "models/clf.bin")
+    assert git(r, "commit", "-q", "-m", "x", check=False).returncode != 0
+    hook.unlink()
+    git(r, "reset", "-q", "--hard")
+    write_model(r, "notes.txt", "n")
+    git(r, "add", "notes.txt")
+    proc = git(r, "commit", "-q", "--no-verify", "-m", "n")
+    assert "clf@v0.1.0" not in tags(r), proc.stderr
+    _verified(r)
+    write_model(r, "models/clf.bin", "v2")
+    git(r, "add", "models/clf.bin")
+    proc = git(r, "commit", "-q", "-m", "m2")
+    assert "registered clf" in proc.stderr
+    _verified(r)
