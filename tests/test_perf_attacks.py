@@ -402,3 +402,31 @@ def test_a_stale_plan_never_tags_a_commit_without_the_event(git_model_repo: Path
     proc = git(r, "commit", "-q", "-m", "m2")
     assert "registered clf" in proc.stderr
     _verified(r)
+
+
+def test_a_partial_commit_of_a_dvc_model(dvc_model_repo: Path) -> None:
+    """`git commit PATH` (git's temporary index) and `git commit -a` of a DVC-tracked model."""
+    from conftest import dvc
+
+    r = dvc_model_repo
+    write_model(r, "models/net.bin", "n1")
+    dvc(r, "add", "-q", "models/net.bin")
+    git(r, "add", "models/.gitignore", "models/net.bin.dvc")
+    git(r, "commit", "-q", "-m", "n1")
+    assert tags(r)["net@v0.1.0"] == head(r)
+    write_model(r, "models/net.bin", "n2")
+    dvc(r, "add", "-q", "models/net.bin")
+    write_model(r, "notes.txt", "n")
+    git(r, "add", "notes.txt")
+    proc = git(r, "commit", "-q", "-m", "net", "models/net.bin.dvc")
+    assert "registered net v0.1.1" in proc.stderr, proc.stderr
+    assert tags(r)["net@v0.1.1"] == head(r)
+    assert "notes.txt" not in git(r, "show", "--name-only", "--format=", "HEAD").stdout
+    _verified(r)
+    write_model(r, "models/net.bin", "n3")
+    dvc(r, "add", "-q", "models/net.bin")
+    proc = git(r, "commit", "-q", "-a", "-m", "net3")
+    assert "registered net v0.1.2" in proc.stderr, proc.stderr
+    assert tags(r)["net@v0.1.2"] == head(r)
+    assert "registry/net.yaml" not in git(r, "status", "--porcelain").stdout
+    _verified(r)
