@@ -430,3 +430,32 @@ def test_a_partial_commit_of_a_dvc_model(dvc_model_repo: Path) -> None:
     assert tags(r)["net@v0.1.2"] == head(r)
     assert "registry/net.yaml" not in git(r, "status", "--porcelain").stdout
     _verified(r)
+
+
+def test_a_dvc_yaml_restored_after_the_watch_data_was_written(git_model_repo: Path) -> None:
+    """The watch data was written while team/dvc.yaml had an unstaged edit dropping gbm;
+    `git checkout -- team/dvc.yaml` brings gbm back (HEAD declares it): a change to gbm is
+    registered, not skipped by the shell hook."""
+    r = git_model_repo
+    decl = "artifacts:\n  gbm:\n    path: gbm.bin\n    type: model\n"
+    write_model(r, "team/dvc.yaml", decl)
+    write_model(r, "team/gbm.bin", "g1")
+    git(r, "add", "team")
+    assert "registered team:gbm v0.1.0" in git(r, "commit", "-q", "-m", "gbm").stderr
+    write_model(r, "team/dvc.yaml", "artifacts: {}\n")  # a local edit, not staged
+    write_model(r, "models/clf.bin", "v1")
+    git(r, "add", "models/clf.bin")
+    assert "registered clf v0.1.0" in git(r, "commit", "-q", "-m", "clf").stderr
+    git(r, "checkout", "--", "team/dvc.yaml")
+    write_model(r, "team/gbm.bin", "g2")
+    git(r, "add", "team/gbm.bin")
+    proc = git(r, "commit", "-q", "-m", "gbm2")
+    assert "registered team:gbm v0.1.1" in proc.stderr, proc.stderr
+    _verified(r)
+    # and with the watch data fresh again, a commit touching no model still starts no Python
+    note = r / ".git" / "mvtools" / "unwatched"
+    note.unlink(missing_ok=True)
+    write_model(r, "notes.txt", "n")
+    git(r, "add", "notes.txt")
+    git(r, "commit", "-q", "-m", "notes")
+    assert note.exists()  # written by the shell hook, which decided alone
