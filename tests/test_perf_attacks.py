@@ -459,3 +459,23 @@ def test_a_dvc_yaml_restored_after_the_watch_data_was_written(git_model_repo: Pa
     git(r, "add", "notes.txt")
     git(r, "commit", "-q", "-m", "notes")
     assert note.exists()  # written by the shell hook, which decided alone
+
+
+def test_a_params_file_restored_after_the_watch_data_was_written(git_model_repo: Path) -> None:
+    """The same through the params file a dvc.yaml interpolates its artifact's path from."""
+    r = git_model_repo
+    write_model(r, "team/dvc.yaml", "artifacts:\n  gbm:\n    path: ${gbm_path}\n    type: model\n")
+    write_model(r, "team/params.yaml", "gbm_path: gbm.bin\n")
+    write_model(r, "team/gbm.bin", "g1")
+    git(r, "add", "team")
+    assert "registered team:gbm v0.1.0" in git(r, "commit", "-q", "-m", "gbm").stderr
+    write_model(r, "team/params.yaml", "gbm_path: elsewhere.bin\n")  # a local edit, not staged
+    write_model(r, "models/clf.bin", "v1")
+    git(r, "add", "models/clf.bin")
+    git(r, "commit", "-q", "-m", "clf")
+    git(r, "checkout", "--", "team/params.yaml")
+    write_model(r, "team/gbm.bin", "g2")
+    git(r, "add", "team/gbm.bin")
+    proc = git(r, "commit", "-q", "-m", "gbm2")
+    assert "registered team:gbm v0.1.1" in proc.stderr, proc.stderr
+    _verified(r)
