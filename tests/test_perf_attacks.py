@@ -494,3 +494,43 @@ def test_an_unstaged_edit_of_a_committed_dvc_yaml_does_not_hide_its_model(git_mo
     git(r, "add", "team/gbm.bin")
     proc = git(r, "commit", "-q", "-m", "gbm2")  # the commit's dvc.yaml still declares gbm
     assert "registered team:gbm v0.1.1" in proc.stderr, proc.stderr
+
+
+@pytest.mark.slow
+def test_bulk_verify_agrees_on_a_shallow_clone(git_model_repo: Path, tmp_path: Path) -> None:
+    from test_verify_bulk import _same
+
+    r = git_model_repo
+    for i in range(4):
+        write_model(r, "models/clf.bin", f"v{i}")
+        git(r, "add", "models/clf.bin")
+        git(r, "commit", "-q", "-m", f"v{i}")
+    c = tmp_path / "shallow"
+    git(tmp_path, "clone", "-q", "--depth", "2", f"file://{r}", str(c))
+    git(c, "fetch", "-q", "--tags", "--depth", "2")
+    _same(c)
+
+
+def test_a_separate_git_dir(tmp_path: Path) -> None:
+    """`git init --separate-git-dir`: .git is a gitfile; the hooks find the git dir via git."""
+    from conftest import set_up_mvtools
+
+    r = tmp_path / "work"
+    r.mkdir()
+    git(r, "init", "-q", "-b", "main", "--separate-git-dir", str(tmp_path / "store.git"))
+    write_model(r, "README.md", "d\n")
+    git(r, "add", "README.md")
+    git(r, "commit", "-q", "-m", "initial")
+    set_up_mvtools(r, "models:\n  - name: clf\n    path: models/clf.bin")
+    assert (r / ".git").is_file()
+    for i in range(2):
+        write_model(r, "models/clf.bin", f"s{i}")
+        git(r, "add", "models/clf.bin")
+        proc = git(r, "commit", "-q", "-m", f"s{i}")
+        assert f"registered clf v0.1.{i}" in proc.stderr, proc.stderr
+        assert tags(r)[f"clf@v0.1.{i}"] == head(r)
+        write_model(r, "notes.txt", f"n{i}")
+        git(r, "add", "notes.txt")
+        git(r, "commit", "-q", "-m", f"n{i}")
+    assert (tmp_path / "store.git" / "mvtools" / "unwatched").exists()
+    _verified(r)
