@@ -174,6 +174,7 @@ def test_bulk_verify_agrees_on_odd_histories(repo: Path) -> None:
     _same(r)
 
 
+@pytest.mark.slow
 def test_bulk_verify_sees_a_dropping_merge_in_a_registry_folder_with_a_space(repo: Path) -> None:
     """The per-commit walk before issue 14 split `git diff-tree` output on whitespace (and
     read git's C-quoted unicode names): a merge dropping events of `reg istry/clf.yaml` went
@@ -511,6 +512,7 @@ def test_bulk_verify_agrees_on_a_shallow_clone(git_model_repo: Path, tmp_path: P
     _same(c)
 
 
+@pytest.mark.slow
 def test_a_separate_git_dir(tmp_path: Path) -> None:
     """`git init --separate-git-dir`: .git is a gitfile; the hooks find the git dir via git."""
     from conftest import set_up_mvtools
