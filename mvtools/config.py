@@ -115,6 +115,9 @@ class Config:
     # name-only models: entries of mvtools.yaml (index, set keys), applied to dvc.yaml models
     overrides: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
     entry_index: dict[str, int] = field(default_factory=dict)  # model -> its models[i] in mvtools.yaml
+    # the work-tree files the declarations were read from (mvtools.yaml, dvc.yaml files and
+    # the vars/params files they interpolate): the shell hooks' watch data holds while none changed
+    sources: list[str] = field(default_factory=list)
 
     def model(self, name: str) -> Model:
         validate_name(name)
@@ -234,9 +237,11 @@ def load_config(root: Path, *, with_dvc: bool = True, dvc_yamls: list[str] | Non
         except OSError as exc:
             raise ConfigError(f"{CONFIG_FILE}: cannot read: {exc.strerror}") from None
         cfg.exists = True
+        cfg.sources.append(CONFIG_FILE)
         _apply(cfg, parse_settings(raw))
     if with_dvc:
         for rel in dvc_yaml_files(root) if dvc_yamls is None else dvc_yamls:
+            cfg.sources.append(rel)
             _add_dvc_artifacts(cfg, rel)
         _add_gto_artifacts_yaml(cfg)
         _apply_overrides(cfg)
@@ -312,6 +317,7 @@ def _add_gto_artifacts_yaml(cfg: Config) -> None:
     path = cfg.root / GTO_ARTIFACTS_YAML
     if not path.is_file():
         return
+    cfg.sources.append(GTO_ARTIFACTS_YAML)
     try:
         data = load_yaml(path.read_bytes(), GTO_ARTIFACTS_YAML)
     except ConfigError:
@@ -343,7 +349,7 @@ def _add_dvc_artifacts(cfg: Config, rel: str) -> None:
             raise ConfigError(f"{rel}: artifacts.{aname}: each model must be a mapping")
         if not isinstance(entry.get("path"), str):
             raise ConfigError(f"{rel}: artifacts.{aname}: model {aname!r} needs a 'path' string")
-    doc = read_worktree_dvcyaml(cfg.root, rel)
+    doc = read_worktree_dvcyaml(cfg.root, rel, read_by=cfg.sources)
     for full, art in doc.artifacts.items():
         entry = art.spec
         if entry.get("type", "model") not in ("model", None):

@@ -124,6 +124,15 @@ def read_dvcyaml(rel: str, read: Reader) -> DvcYaml:
     return doc
 
 
-def read_worktree_dvcyaml(root: Path, rel: str) -> DvcYaml:
-    """dvc.yaml ``rel`` of the work tree under ``root``."""
-    return read_dvcyaml(rel, _worktree_reader(root))
+def read_worktree_dvcyaml(root: Path, rel: str, read_by: list[str] | None = None) -> DvcYaml:
+    """dvc.yaml ``rel`` of the work tree under ``root`` (``read_by``: gets every file read)."""
+    read = _worktree_reader(root)
+    if read_by is None:
+        return read_dvcyaml(rel, read)
+
+    def recording(name: str) -> bytes | None:
+        data = read(name)
+        if data is not None and name not in read_by:
+            read_by.append(name)
+        return data
+    return read_dvcyaml(rel, recording)

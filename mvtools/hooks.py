@@ -25,12 +25,17 @@ def write_watch_file(repo: Repo, cfg: Config) -> None:
     """The data the shell hooks decide by before starting Python (hooks/pre-commit): the
     regex of watched paths and, beside it, the commit HEAD is as ``cfg`` is read. The hooks
     compare what is staged with that commit, so anything watched that changed since (a
-    dvc.yaml brought in by a pull, checkout, merge or rebase) hands over to Python."""
+    dvc.yaml brought in by a pull, checkout, merge or rebase) hands over to Python; and
+    ``watch.src``, the work-tree files ``cfg`` was read from: one changed since the regex was
+    written (`git checkout -- dvc.yaml` undoing a local edit) hands over to Python too."""
     f = repo.watch_file  # per worktree: each has its own HEAD, index and mvtools.yaml
     base = f.with_name("watch.base")
     text = watch_regex(cfg) + "\n"
     try:
-        base.unlink(missing_ok=True)  # until both are written, the hooks start Python
+        base.unlink(missing_ok=True)  # until all are written, the hooks start Python
+        if any("\n" in s or "\r" in s for s in cfg.sources):
+            return  # a name the shell cannot read line by line: Python decides every time
+        L.atomic_write(f.with_name("watch.src"), "".join(s + "\n" for s in cfg.sources).encode(), durable=False)
         if not f.exists() or f.read_text() != text:
             L.atomic_write(f, text.encode())
         else:
