@@ -14,6 +14,7 @@ import os
 import shutil
 import sys
 import textwrap
+import unicodedata
 from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 
 if TYPE_CHECKING:
@@ -31,8 +32,26 @@ def width() -> int | None:
     return None
 
 
+def cells(text: str) -> int:
+    """The terminal cells ``text`` takes: two for a wide (CJK) character, none for a
+    combining mark, one for the rest."""
+    return sum(0 if unicodedata.combining(ch) else 2 if unicodedata.east_asian_width(ch) in "WF" else 1
+               for ch in text)
+
+
+def _pad(text: str, w: int) -> str:
+    return text + " " * (w - cells(text))
+
+
 def _wrap(cell: str, w: int) -> list[str]:
-    return textwrap.wrap(cell, w, break_long_words=False, break_on_hyphens=False) or [""]
+    """``cell``'s words in lines of at most ``w`` cells (a longer word alone on its line)."""
+    lines: list[str] = []
+    for word in cell.split():
+        if lines and cells(lines[-1]) + 1 + cells(word) <= w:
+            lines[-1] += " " + word
+        else:
+            lines.append(word)
+    return lines or [""]
 
 
 def table(rows: Sequence[tuple[str, ...]], width: int | None = None, shrink: Sequence[int] = ()) -> str:
@@ -41,10 +60,10 @@ def table(rows: Sequence[tuple[str, ...]], width: int | None = None, shrink: Seq
     given first), then the widest, wrap at spaces down to their longest word; if the words
     still do not fit, :func:`blocks`."""
     n = len(rows[0])
-    widths = [max(len(r[i]) for r in rows) for i in range(n)]
+    widths = [max(cells(r[i]) for r in rows) for i in range(n)]
     excess = sum(widths) + 2 * (n - 1) - (width or 0)
     if width is not None and excess > 0:
-        floor = [max(len(w) for r in rows for w in (r[i].split() or [""])) for i in range(n)]
+        floor = [max(cells(w) for r in rows for w in (r[i].split() or [""])) for i in range(n)]
         for i in shrink:
             cut = min(excess, widths[i] - floor[i])
             widths[i] -= cut
@@ -58,9 +77,9 @@ def table(rows: Sequence[tuple[str, ...]], width: int | None = None, shrink: Seq
             excess -= 1
     out = []
     for r in rows:
-        cells = [_wrap(c, w) if len(c) > w else [c] for c, w in zip(r, widths)]
-        for k in range(max(len(c) for c in cells)):
-            out.append("  ".join((c[k] if k < len(c) else "").ljust(w) for c, w in zip(cells, widths)).rstrip())
+        lines = [_wrap(c, w) if cells(c) > w else [c] for c, w in zip(r, widths)]
+        for k in range(max(len(c) for c in lines)):
+            out.append("  ".join(_pad(c[k] if k < len(c) else "", w) for c, w in zip(lines, widths)).rstrip())
     return "\n".join(out)
 
 
@@ -68,7 +87,7 @@ def blocks(rows: Sequence[tuple[str, ...]], width: int) -> str:
     """Each row as ``HEADER  value`` lines (values wrapped at spaces; an empty ``-`` cell is
     left out), a blank line apart: a table too wide for ``width`` even with its cells wrapped."""
     head = rows[0]
-    lw = max(len(h) for h in head)
+    lw = max(cells(h) for h in head)
     vw = max(width - lw - 2, 16)
     out: list[str] = []
     for r in rows[1:]:
@@ -78,7 +97,7 @@ def blocks(rows: Sequence[tuple[str, ...]], width: int) -> str:
             if i and c in ("-", ""):
                 continue
             lines = _wrap(c, vw)
-            out.append(f"{h.ljust(lw)}  {lines[0]}".rstrip())
+            out.append(f"{_pad(h, lw)}  {lines[0]}".rstrip())
             out += [" " * (lw + 2) + line for line in lines[1:]]
     return "\n".join(out)
 

@@ -292,3 +292,22 @@ def test_table_wraps_widest_columns_then_falls_back_to_blocks() -> None:
     assert table([("H",), ("z" * 50,)], 20) == "H  " + "z" * 50  # one long word: over, alone
     # a block leaves out its empty cells (history: a register has no stage, env or action)
     assert table([("A", "B", "C"), ("a" * 15, "-", "c" * 15)], 20) == f"A  {'a' * 15}\nC  {'c' * 15}"
+
+
+def test_table_counts_terminal_cells_not_characters() -> None:
+    """A CJK character takes two terminal cells, a combining accent none: the columns line up
+    and the table fits ``width`` by what the terminal shows (an actor named in Chinese made
+    history 82 cells wide at COLUMNS=80)."""
+    from mvtools.ui import cells, table
+
+    assert cells("模型") == 4 and cells("e\u0301") == 1 and cells("abc") == 3
+    rows = [("WHEN", "EVENT", "ACTOR"), ("2026-12-02 07:21:00", "promote", "模型模型模型模型模型 Maintainer"),
+            ("2026-12-02 07:21:01", "register", "Jürgen Maintainer")]
+    assert [cells(line) for line in table(rows).splitlines()] == [36, 62, 48]
+    assert table(rows).splitlines()[1].index("模") == table(rows).splitlines()[2].index("J")  # aligned: cells
+    narrow = table(rows, 44)
+    assert all(cells(line) <= 44 for line in narrow.splitlines()), narrow
+    assert narrow.splitlines()[1].endswith("模型模型模型模型模型")
+    tight = table(rows, 30)  # the words do not fit side by side: blocks
+    assert tight.splitlines()[0] == "WHEN   2026-12-02 07:21:00"
+    assert all(cells(line) <= 30 for line in tight.splitlines()), tight
