@@ -176,6 +176,17 @@ class RegistryReader:
             raise NotFound(f"{name} has no version {v}")
         return st, v
 
+    def version_or_stage(self, name: str, ref: str) -> tuple[ModelState, str]:
+        """As :meth:`version`, and a stage of mvtools.yaml's ``stages:`` names the version
+        holding it (``compare clf production latest``); an empty stage is NotFound."""
+        if ref not in self.config.stages:
+            return self.version(name, ref)
+        st = self.state(name)
+        holder = st.stage_holders().get(ref)
+        if holder is None:
+            raise NotFound(f"no version of {name} is in stage {ref!r}")
+        return st, holder
+
     def resolve(self, spec: str) -> dict[str, Any]:
         """NAME, NAME@VERSION or NAME#STAGE -> the register event."""
         if "#" in spec:

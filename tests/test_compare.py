@@ -250,3 +250,15 @@ def test_pipeline_lineage_params_similarity_and_recommendations(pipeline: Path) 
     assert d["similarity"] == 1 and d["recommendation"] == "SIMILAR_PERFORMANCE"
     assert d["lineage"] == {"data": {}, "code": {}, "params": {}, "upstream": {}, "unknown": [],
                             "upstream_unknown": []}
+
+
+def test_a_stage_name_compares_the_version_holding_it(clf: Path) -> None:
+    """`compare --help` says A and B are "a version, latest or a stage name" and its example is
+    `mvtools compare clf production latest`; completion offers the stages too. A stage
+    compares the version holding it; an empty stage is refused, naming it."""
+    mvtools(clf, "promote", "clf", "v0.1.1", "production")
+    assert compare(clf, "production", "latest") == compare(clf, "v0.1.1", "v0.1.3")
+    assert compare(clf, "v0.1.0", "production") == compare(clf, "v0.1.0", "v0.1.1")
+    err = refused(clf, ["compare", "clf", "staging", "latest"], 2)
+    assert "no version of clf is in stage 'staging'" in err
+    assert "invalid version 'prod'" in refused(clf, ["compare", "clf", "prod", "latest"], 2)
