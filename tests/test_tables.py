@@ -311,3 +311,28 @@ def test_table_counts_terminal_cells_not_characters() -> None:
     tight = table(rows, 30)  # the words do not fit side by side: blocks
     assert tight.splitlines()[0] == "WHEN   2026-12-02 07:21:00"
     assert all(cells(line) <= 30 for line in tight.splitlines()), tight
+
+
+@pytest.mark.slow
+def test_quickstart_hint_works_as_printed_with_dash_c_and_spaces(tmp_path: Path) -> None:
+    """`mvtools -C base quickstart "my demo"` builds base/my demo; its closing hint is run as
+    printed from where the user typed it (it said `cd my demo && ...`: no such directory)."""
+    import subprocess
+    import sys
+
+    (tmp_path / "base").mkdir()
+    out = mvtools(tmp_path, "-C", "base", "quickstart", "my demo").stdout
+    assert (tmp_path / "base" / "my demo" / "registry").is_dir()
+    hint = out.strip().splitlines()[-1].removeprefix("next: ")
+    assert hint == "cd 'base/my demo' && mvtools get churn@v0.1.0 -o old-model.pkl"
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    proc = subprocess.run(["bash", "-c", hint], cwd=tmp_path, capture_output=True, text=True, env=env, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "base" / "my demo" / "old-model.pkl").is_file()
+
+
+def test_quickstart_refuses_an_empty_dir_argument(tmp_path: Path) -> None:
+    from conftest import refused
+
+    assert "quickstart: DIR is empty" in refused(tmp_path, ["quickstart", ""], 2)  # was ": exists and is not empty"
+    assert not (tmp_path / ".git").exists()
