@@ -19,6 +19,7 @@ from mvtools.gtoconfig import GtoConfig, read_gto_config
 from mvtools.ledgercache import LedgerCache
 from mvtools.state import ModelState, fold, is_imported
 from mvtools.versioning import Version, model_tag_pattern, parse_tag
+from mvtools.yamlio import read_regular
 
 if TYPE_CHECKING:
     from mvtools.domain import History, ModelView, Show
@@ -29,11 +30,9 @@ def read_ledger_file(root: Path, rel: str) -> bytes | None:
     """The work tree's ledger ``rel``, None when absent; anything unreadable in its place (a
     directory, no permission) is one exit-2 line naming it."""
     try:
-        return (root / rel).read_bytes()
+        return read_regular(root / rel, rel)
     except FileNotFoundError:
         return None
-    except OSError as exc:
-        raise ConfigError(f"{rel}: cannot read: {exc.strerror}") from None
 
 
 class RegistryReader:

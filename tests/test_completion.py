@@ -194,3 +194,16 @@ def test_zsh_completes_for_real(registered: Path, tmp_path: Path) -> None:
     assert zsh_complete(r, "mvtools deploy start clf latest --env ", tmp_path) == ["prod", "qa"]
     (tmp_path / "plain").mkdir()  # outside a repository: nothing, and no error on the terminal
     assert zsh_complete(tmp_path / "plain", "mvtools promote ", tmp_path) == []
+
+
+def test_tab_on_a_ledger_that_never_ends_offers_nothing_at_once(registered: Path, tmp_path: Path) -> None:
+    """registry/clf.yaml a symlink to /dev/zero (a cloned repository can hold one) or a FIFO:
+    Tab read it forever; now the versions' completer offers nothing, the models' still work."""
+    ledger = registered / "registry" / "clf.yaml"
+    ledger.unlink()
+    ledger.symlink_to("/dev/zero")
+    assert protocol_complete(registered, "mvtools promote clf ", tmp_path) == []
+    ledger.unlink()
+    os.mkfifo(ledger)
+    assert protocol_complete(registered, "mvtools promote clf ", tmp_path) == []
+    assert protocol_complete(registered, "mvtools promote c", tmp_path) == ["clf"]
