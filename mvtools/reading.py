@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from mvtools import ledger as L
 from mvtools.config import Config, load_config
-from mvtools.errors import ConfigError, InternalError, MvtoolsError, NotFound
+from mvtools.errors import ConfigError, InternalError, MvtoolsError, NotFound, UsageError
 from mvtools.gitops import Repo
 from mvtools.gtoconfig import GtoConfig, read_gto_config
 from mvtools.ledgercache import LedgerCache
@@ -178,23 +178,29 @@ class RegistryReader:
     def version_or_stage(self, name: str, ref: str) -> tuple[ModelState, str]:
         """As :meth:`version`, and a stage of mvtools.yaml's ``stages:`` names the version
         holding it (``compare clf production latest``); an empty stage is NotFound."""
-        if ref not in self.config.stages:
-            return self.version(name, ref)
         st = self.state(name)
-        holder = st.stage_holders().get(ref)
+        if ref in self.config.stages or ref in st.stage_holders():
+            return st, self._holder(st, name, ref)
+        try:
+            return self.version(name, ref)
+        except UsageError:  # not a version's form either: say both
+            raise UsageError(f"{ref!r} is neither a version nor a stage "
+                             f"(stages: {', '.join(self.config.stages)})") from None
+
+    def _holder(self, st: ModelState, name: str, stage: str) -> str:
+        holder = st.stage_holders().get(stage)
+        if holder is None and stage not in self.config.stages:
+            raise UsageError(f"unknown stage {stage!r} (stages: {', '.join(self.config.stages)})")
         if holder is None:
-            raise NotFound(f"no version of {name} is in stage {ref!r}")
-        return st, holder
+            raise NotFound(f"no version of {name} is in stage {stage!r}")
+        return holder
 
     def resolve(self, spec: str) -> dict[str, Any]:
         """NAME, NAME@VERSION or NAME#STAGE -> the register event."""
         if "#" in spec:
             name, stage = spec.split("#", 1)
             st = self.state(name)
-            holder = st.stage_holders().get(stage)
-            if holder is None:
-                raise NotFound(f"no version of {name} is in stage {stage!r}")
-            return st.versions[holder]
+            return st.versions[self._holder(st, name, stage)]
         name, _, ver = spec.partition("@")
         st, v = self.version(name, ver or "latest")
         return st.versions[v]

@@ -261,4 +261,6 @@ def test_a_stage_name_compares_the_version_holding_it(clf: Path) -> None:
     assert compare(clf, "v0.1.0", "production") == compare(clf, "v0.1.0", "v0.1.1")
     err = refused(clf, ["compare", "clf", "staging", "latest"], 2)
     assert "no version of clf is in stage 'staging'" in err
-    assert "invalid version 'prod'" in refused(clf, ["compare", "clf", "prod", "latest"], 2)
+    assert "'prodution' is neither a version nor a stage (stages: development, staging, production)" in \
+        refused(clf, ["compare", "clf", "prodution", "latest"], 2)
+    assert "unknown stage 'prod' (stages: development" in refused(clf, ["get", "clf#prod"], 2)  # was "no version in"
