@@ -86,13 +86,15 @@ zpty -d z
 """
 
 
-def zsh_complete(r: Path, line: str, tmp_path: Path) -> list[str]:
-    """What zsh offers on Tab at the end of ``line``, typed into an interactive zsh whose
-    $fpath holds ``mvtools completion zsh`` as ``_mvtools`` (the documented install)."""
-    d = tmp_path / "zsh"
+def zsh_complete(r: Path, line: str, tmp_path: Path, how: str = "fpath") -> list[str]:
+    """What zsh offers on Tab at the end of ``line``, typed into an interactive zsh that
+    installed ``mvtools completion zsh`` as docs/completion.md says: as ``_mvtools`` in a
+    directory of $fpath (``how="fpath"``), or by ``eval`` after compinit (``how="eval"``)."""
+    d = tmp_path / f"zsh-{how}"
     d.mkdir(exist_ok=True)
-    (d / "_mvtools").write_text(mvtools(r, "completion", "zsh").stdout)
-    (d / "capture.zsh").write_text(ZSH_CAPTURE)
+    if how == "fpath":
+        (d / "_mvtools").write_text(mvtools(r, "completion", "zsh").stdout)
+    (d / "capture.zsh").write_text(ZSH_CAPTURE + ('eval "$(mvtools completion zsh)"\n' if how == "eval" else ""))
     (d / "drive.zsh").write_text(ZSH_DRIVE)
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
     proc = subprocess.run(["zsh", "-f", str(d / "drive.zsh"), str(d), str(r), line], capture_output=True,
@@ -181,10 +183,15 @@ def test_fish_completes_for_real(registered: Path, tmp_path: Path) -> None:
     assert sorted(w.split("\t")[0] for w in proc.stdout.splitlines()) == ["latest", "v0.1.0", "v0.1.1"], proc.stdout
 
 
-def test_zsh_completes_for_real(registered: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("how", ["fpath", "eval"])
+def test_zsh_completes_for_real(registered: Path, tmp_path: Path, how: str) -> None:
     if shutil.which("zsh") is None:
         pytest.skip("zsh is not installed here (.ci/run installs it)")
     r = registered
+    if how == "eval":
+        assert zsh_complete(r, "mvtools promote clf ", tmp_path, how) == ["v0.1.1", "v0.1.0", "latest"]
+        assert zsh_complete(r, "mvtools deploy st", tmp_path, how) == ["start", "step", "status"]
+        return
     assert zsh_complete(r, "mvtools pro", tmp_path) == ["promote"]
     assert zsh_complete(r, "mvtools deploy st", tmp_path) == ["start", "step", "status"]
     assert zsh_complete(r, "mvtools deploy start --str", tmp_path) == ["--strategy"]
