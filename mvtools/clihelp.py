@@ -84,13 +84,15 @@ def epilog(command: str) -> str | None:
 
 
 class Formatter(argparse.RawDescriptionHelpFormatter):
-    """Descriptions and examples as written, a line wider than the terminal wrapped at
-    spaces; each option's default appended to its help, unless the help already says it or
-    there is none worth saying (None, False)."""
+    """Descriptions and examples as written, a prose line wider than the terminal wrapped at
+    spaces (an indented line, an example, never: a pasted example must stay one command);
+    each option's default appended to its help, unless the help already says it or there is
+    none worth saying (None, False)."""
 
     def _fill_text(self, text: str, width: int, indent: str) -> str:
         return "\n".join(textwrap.fill(line, width, initial_indent=indent, break_long_words=False,
-                                       break_on_hyphens=False) if len(indent + line) > width
+                                       break_on_hyphens=False)
+                         if len(indent + line) > width and not line.startswith(" ")
                          else (indent + line).rstrip() for line in text.splitlines())
 
     def _get_help_string(self, action: argparse.Action) -> str | None:

@@ -62,6 +62,10 @@ def test_every_help_fits_80_columns(p: argparse.ArgumentParser, monkeypatch: pyt
     monkeypatch.setenv("COLUMNS", "80")
     wide = [line for line in p.format_help().splitlines() if len(line) > 80]
     assert not wide, (command_of(p), wide)
+    # narrower, prose wraps but each example stays one line: pasted, it is one command
+    monkeypatch.setenv("COLUMNS", "40")
+    examples = [line.strip() for line in p.format_help().split("examples:\n")[-1].splitlines()]
+    assert not p.epilog or examples == [x.strip() for x in p.epilog.splitlines()[1:]], examples
 
 
 @pytest.mark.parametrize("p", [p for p in parsers() if p.prog != "mvtools"], ids=command_of)
