@@ -39,6 +39,15 @@ def cells(text: str) -> int:
                for ch in text)
 
 
+def printable(text: str) -> str:
+    """``text`` with its control and format characters (escape sequences, a bidi override)
+    written as ``\\x1b``/``\\u202e``: text from a ledger (an actor is a committer's name,
+    which a cloned repository chooses) never drives the terminal."""
+    if text.isprintable():
+        return text
+    return "".join(ch if ch.isprintable() or ch == " " else ascii(ch)[1:-1] for ch in text)
+
+
 def _pad(text: str, w: int) -> str:
     return text + " " * (w - cells(text))
 
@@ -59,6 +68,7 @@ def table(rows: Sequence[tuple[str, ...]], width: int | None = None, shrink: Seq
     first row is the header. Wider than ``width``: the columns in ``shrink`` (indexes, first
     given first), then the widest, wrap at spaces down to their longest word; if the words
     still do not fit, :func:`blocks`."""
+    rows = [tuple(printable(c) for c in r) for r in rows]
     n = len(rows[0])
     widths = [max(cells(r[i]) for r in rows) for i in range(n)]
     excess = sum(widths) + 2 * (n - 1) - (width or 0)
@@ -86,6 +96,7 @@ def table(rows: Sequence[tuple[str, ...]], width: int | None = None, shrink: Seq
 def blocks(rows: Sequence[tuple[str, ...]], width: int) -> str:
     """Each row as ``HEADER  value`` lines (values wrapped at spaces; an empty ``-`` cell is
     left out), a blank line apart: a table too wide for ``width`` even with its cells wrapped."""
+    rows = [tuple(printable(c) for c in r) for r in rows]
     head = rows[0]
     lw = max(cells(h) for h in head)
     vw = max(width - lw - 2, 16)

@@ -335,3 +335,19 @@ def test_quickstart_refuses_an_empty_dir_argument(tmp_path: Path) -> None:
     proc = mvtools(tmp_path, "quickstart", "", check=False)
     assert proc.returncode == 2 and proc.stderr.startswith("mvtools: error: quickstart: DIR is empty"), proc.stderr
     assert list(tmp_path.iterdir()) == []  # was ": exists and is not empty"
+
+
+def test_table_shows_control_characters_instead_of_sending_them(r: Path) -> None:
+    """A ledger's actor comes from the committer's name, which a cloned repository chooses:
+    `history` sent its escape sequences to the terminal (colours, the window title, clearing
+    the screen; a bidi override reorders what is read). A table prints them escaped."""
+    from mvtools.ui import table
+
+    evil = "\x1b[31mRED\x1b[0m\x1b]0;pwned\x07 X \u202egnp.exe"
+    out = table([("ACTOR",), (evil,)])
+    assert out.splitlines()[1] == "\\x1b[31mRED\\x1b[0m\\x1b]0;pwned\\x07 X \\u202egnp.exe"
+    assert all(line.isprintable() for line in table([("A", "B"), (evil, "x")], 30).splitlines())
+    name = "X\x1b[2J\x1b]0;pwned\x07 Mallory"  # git drops a leading escape, not the others
+    mvtools(r, "promote", "clf", "v0.1.0", "development", env={"GIT_AUTHOR_NAME": name, "GIT_COMMITTER_NAME": name})
+    hist = mvtools(r, "history", "clf").stdout
+    assert "\x1b" not in hist and "X\\x1b[2J\\x1b]0;pwned\\x07 Mallory" in hist
