@@ -328,8 +328,11 @@ def render_lineage_diff(model: str, doc: Mapping[str, Any]) -> str:
 
 def print_compare(doc: Comparison) -> None:
     from rich.console import Console
-    from rich.markup import escape
+    from rich.markup import escape as _escape
     from rich.table import Table
+
+    def escape(text: str) -> str:  # rich markup off, and the ledger's control characters shown
+        return _escape(printable(text))
 
     from mvtools.domain import thaw  # values as JSON shows them: a list metric prints as [..]
 
@@ -348,7 +351,7 @@ def print_compare(doc: Comparison) -> None:
         style = "green" if m["improved"] else ("red" if m.get("worse") else "")
         mark = "better" if m["improved"] else ("worse" if m.get("worse") else "")
         va, vb = ("unknown" if "metrics" in gaps[s] else str(thaw(m[s])) for s in ("a", "b"))
-        t.add_row(escape(name), va, vb, f"[{style}]{delta}[/]" if style else delta,
+        t.add_row(escape(name), escape(va), escape(vb), f"[{style}]{delta}[/]" if style else delta,
                   f"[{style}]{mark}[/]" if style else mark)
     if doc.metrics:
         con.print(escape(textwrap.fill(title, w, break_long_words=False) if w else title))

@@ -264,3 +264,16 @@ def test_a_stage_name_compares_the_version_holding_it(clf: Path) -> None:
     assert "'prodution' is neither a version nor a stage (stages: development, staging, production)" in \
         refused(clf, ["compare", "clf", "prodution", "latest"], 2)
     assert "unknown stage 'prod' (stages: development" in refused(clf, ["get", "clf#prod"], 2)  # was "no version in"
+
+
+def test_compare_prints_a_params_escape_sequence_escaped(tmp_path: Path) -> None:
+    """A params value is the committer's text (params.yaml): compare sent its escape sequence
+    (clear screen) to the terminal; it is printed as \\x1b."""
+    r = init_repo(tmp_path / "repo", "  - name: clf\n    path: models/clf.bin\n    params: [params.yaml]")
+    for i, lr in enumerate(("1", '"\\e[2J2"')):
+        write_model(r, "models/clf.bin", f"clf {i}\n")
+        (r / "params.yaml").write_text(f"lr: {lr}\n")
+        git(r, "add", "-A")
+        git(r, "commit", "-q", "-m", f"clf {i}")
+    out = mvtools(r, "compare", "clf", "v0.1.0", "v0.1.1").stdout
+    assert "\x1b" not in out and "params: lr: 1 -> \\x1b[2J2" in out, out
