@@ -332,7 +332,7 @@ def print_compare(doc: Comparison) -> None:
     from rich.table import Table
 
     def escape(text: str) -> str:  # rich markup off, and the ledger's control characters shown
-        return _escape(printable(text))
+        return _escape("\n".join(printable(line) for line in text.split("\n")))
 
     from mvtools.domain import thaw  # values as JSON shows them: a list metric prints as [..]
 
