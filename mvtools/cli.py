@@ -272,7 +272,7 @@ def cmd_record_sha256(args: argparse.Namespace) -> int:
 def cmd_quickstart(args: argparse.Namespace) -> int:
     from mvtools.quickstart import quickstart
 
-    return quickstart(args.dir)
+    return quickstart(args.dir, getattr(args, "started_in", None))
 
 
 @contextlib.contextmanager
@@ -290,7 +290,7 @@ def _entered(args: argparse.Namespace) -> Iterator[None]:
         os.chdir(args.repo)
     except OSError as exc:
         raise UsageError(f"-C {args.repo}: {(exc.strerror or str(exc)).lower()}") from None
-    args.repo = "."
+    args.repo, args.started_in = ".", cwd  # quickstart's hint names DIR from where the user is
     try:
         yield
     finally:

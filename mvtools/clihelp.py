@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import difflib
+import textwrap
 from typing import Any, NoReturn, Sequence
 
 from mvtools.errors import UsageError
@@ -29,7 +30,7 @@ EXAMPLES: dict[str, Sequence[str]] = {
     "record-sha256": ("mvtools record-sha256             # every version imported without its sha256",
                       "mvtools record-sha256 clf@v1.0.0"),
     "quickstart": ("mvtools quickstart demo && cd demo && mvtools show",),
-    "register": ("mvtools register clf --path models/clf.pkl   # declare a new model, register v0.0.1",
+    "register": ("mvtools register clf --path models/clf.pkl   # a new model: v0.1.0",
                  "mvtools register clf --bump minor -m 'retrained on May data'",
                  "mvtools register clf --version v2.0.0"),
     "show": ("mvtools show", "mvtools show clf --json", "mvtools show --all       # with deprecated models"),
@@ -83,8 +84,16 @@ def epilog(command: str) -> str | None:
 
 
 class Formatter(argparse.RawDescriptionHelpFormatter):
-    """Descriptions and examples as written; each option's default appended to its help,
-    unless the help already says it or there is none worth saying (None, False)."""
+    """Descriptions and examples as written, a prose line wider than the terminal wrapped at
+    spaces (an indented line, an example, never: a pasted example must stay one command);
+    each option's default appended to its help, unless the help already says it or there is
+    none worth saying (None, False)."""
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        return "\n".join(textwrap.fill(line, width, initial_indent=indent, break_long_words=False,
+                                       break_on_hyphens=False)
+                         if len(indent + line) > width and not line.startswith(" ")
+                         else (indent + line).rstrip() for line in text.splitlines())
 
     def _get_help_string(self, action: argparse.Action) -> str | None:
         help_ = action.help or ""

@@ -77,9 +77,9 @@ def _message(sp: argparse.ArgumentParser) -> None:
 
 def _setup_commands(add: _Add, cli: Any) -> None:
     sp = add("init", cli.cmd_init, "set mvtools up in this git repo (commits nothing)",
-             description="Set mvtools up in this git repo: mvtools.yaml, registry/, dvc init when there is no\n"
-                         "DVC, the hooks and the ledger merge driver. Commits nothing; a second run changes\n"
-                         "nothing. In a GTO repository it adopts the stages GTO uses.")
+             description="Set mvtools up in this git repo: mvtools.yaml, registry/, dvc init when there\n"
+                         "is no DVC, the hooks and the ledger merge driver. Commits nothing; a second run\n"
+                         "changes nothing. In a GTO repository it adopts the stages GTO uses.")
     sp.add_argument("--scheme", choices=("semver", "timestamp"), default="semver",
                     help="how versions are numbered: semver (v1.2.3) or timestamp")
     sp.add_argument("--hooks", choices=("git", "pre-commit", "none"), default="git",
@@ -155,7 +155,7 @@ def _lifecycle_commands(add: _Add, cli: Any) -> None:
     _name(sp)
     _with(sp.add_argument("version", metavar="VERSION", help="a registered version, or latest"),
           completion.versions)
-    _with(sp.add_argument("stage", metavar="STAGE", help="a stage of mvtools.yaml's stages:"), completion.stages)
+    _with(sp.add_argument("stage", metavar="STAGE", help="a stage from mvtools.yaml's stages: list"), completion.stages)
     sp.add_argument("--force", action="store_true",
                     help="allow archived versions and deprecated models, and skip promotes_from")
     _message(sp)
@@ -198,7 +198,7 @@ def _deploy_commands(sub: Any, cli: Any) -> None:
                            help="with --strategy canary (required there): the new version's share of traffic, 1-100")
             a.add_argument("--force", action="store_true", help="deploy an archived version or a deprecated model")
         _with(a.add_argument("--env", required=True, metavar="ENV",
-                             help="an environment of mvtools.yaml's environments: (required)"),
+                             help="an environment from mvtools.yaml's environments: section (required)"),
               completion.environments)
         if action == "step":
             a.add_argument("--by", type=int, required=True, metavar="N",

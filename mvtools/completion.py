@@ -71,11 +71,11 @@ def _model_names(ns: argparse.Namespace) -> list[str]:
 
 def _version_list(ns: argparse.Namespace, name: str) -> list[str]:
     """The registered versions of ``name``, newest first, then ``latest``."""
-    from mvtools.yamlio import load_yaml
+    from mvtools.yamlio import load_yaml, read_regular
 
     cfg = _config(ns)
     rel = cfg.ledger_path(name)
-    doc = load_yaml((cfg.root / rel).read_bytes(), rel, yaml12=False) or {}
+    doc = load_yaml(read_regular(cfg.root / rel, rel), rel, yaml12=False) or {}
     events = doc.get("events", []) if isinstance(doc, dict) else doc
     seen = [str(ev["version"]) for ev in events if isinstance(ev, dict) and ev.get("event") == "register"
             and ev.get("version")]

@@ -22,7 +22,7 @@ from mvtools.settings import (CONFIG_FILE, DEFAULT_STAGES, CompareSettings, Envi
                               PushSettings, Settings, as_dict, parse_settings)
 from mvtools.ledger import ledger_path
 from mvtools.versioning import tag_name_of
-from mvtools.yamlio import load_yaml
+from mvtools.yamlio import load_yaml, read_regular
 
 BUMPS = ("major", "minor", "patch")
 
@@ -232,10 +232,7 @@ def load_config(root: Path, *, with_dvc: bool = True, dvc_yamls: list[str] | Non
     cfg = Config(root=root)
     path = root / CONFIG_FILE
     if path.exists():
-        try:
-            raw = load_yaml(path.read_bytes(), CONFIG_FILE, max_bytes=4 * 1024 * 1024)
-        except OSError as exc:
-            raise ConfigError(f"{CONFIG_FILE}: cannot read: {exc.strerror}") from None
+        raw = load_yaml(read_regular(path, CONFIG_FILE), CONFIG_FILE, max_bytes=4 * 1024 * 1024)
         cfg.exists = True
         cfg.sources.append(CONFIG_FILE)
         _apply(cfg, parse_settings(raw))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shlex
 import shutil
 import subprocess
 from pathlib import Path
@@ -24,7 +25,11 @@ def _run(args: list[str], cwd: Path, env: dict[str, str]) -> str:
     return proc.stdout
 
 
-def quickstart(directory: str) -> int:
+def quickstart(directory: str, started_in: str | None = None) -> int:
+    """Build the demo in ``directory``; ``started_in``: the folder the user typed the command
+    in, when ``-C`` moved it (the closing hint's ``cd`` works from there, as printed)."""
+    if not directory.strip():
+        raise UsageError("quickstart: DIR is empty: name a new directory for the demo")
     d = Path(directory).resolve()
     if d.exists() and any(d.iterdir()):
         raise UsageError(f"{directory}: exists and is not empty")
@@ -56,13 +61,15 @@ def quickstart(directory: str) -> int:
     _run([git, "add", "-A"], d, env)
     _run([git, "commit", "-q", "-m", "Retrain with lr 0.02, 12 epochs"], d, env)
     print()
-    print(f"$ mvtools show            (in {directory})")
+    here = Path(started_in or os.getcwd()).resolve()
+    shown = shlex.quote(str(d.relative_to(here)) if d.is_relative_to(here) else str(d))
+    print(f"$ mvtools show            (in {shown})")
     print(_run_quiet([*mvtools, "show"], d, env))
     print("$ mvtools history churn")
     print(_run_quiet([*mvtools, "history", "churn"], d, env))
     print("$ git tag")
     print(_run_quiet([git, "tag"], d, env))
-    print(f"next: cd {directory} && mvtools get churn@v0.1.0 -o old-model.pkl")
+    print(f"next: cd {shown} && mvtools get churn@v0.1.0 -o old-model.pkl")
     return 0
 
 

@@ -13,12 +13,13 @@ from typing import TYPE_CHECKING, Any
 
 from mvtools import ledger as L
 from mvtools.config import Config, load_config
-from mvtools.errors import ConfigError, InternalError, MvtoolsError, NotFound
+from mvtools.errors import ConfigError, InternalError, MvtoolsError, NotFound, UsageError
 from mvtools.gitops import Repo
 from mvtools.gtoconfig import GtoConfig, read_gto_config
 from mvtools.ledgercache import LedgerCache
 from mvtools.state import ModelState, fold, is_imported
 from mvtools.versioning import Version, model_tag_pattern, parse_tag
+from mvtools.yamlio import read_regular
 
 if TYPE_CHECKING:
     from mvtools.domain import History, ModelView, Show
@@ -29,11 +30,9 @@ def read_ledger_file(root: Path, rel: str) -> bytes | None:
     """The work tree's ledger ``rel``, None when absent; anything unreadable in its place (a
     directory, no permission) is one exit-2 line naming it."""
     try:
-        return (root / rel).read_bytes()
+        return read_regular(root / rel, rel)
     except FileNotFoundError:
         return None
-    except OSError as exc:
-        raise ConfigError(f"{rel}: cannot read: {exc.strerror}") from None
 
 
 class RegistryReader:
@@ -176,15 +175,32 @@ class RegistryReader:
             raise NotFound(f"{name} has no version {v}")
         return st, v
 
+    def version_or_stage(self, name: str, ref: str) -> tuple[ModelState, str]:
+        """As :meth:`version`, and a stage of mvtools.yaml's ``stages:`` names the version
+        holding it (``compare clf production latest``); an empty stage is NotFound."""
+        st = self.state(name)
+        if ref in self.config.stages or ref in st.stage_holders():
+            return st, self._holder(st, name, ref)
+        try:
+            return self.version(name, ref)
+        except UsageError:  # not a version's form either: say both
+            raise UsageError(f"{ref!r} is neither a version nor a stage "
+                             f"(stages: {', '.join(self.config.stages)})") from None
+
+    def _holder(self, st: ModelState, name: str, stage: str) -> str:
+        holder = st.stage_holders().get(stage)
+        if holder is None and stage not in self.config.stages:
+            raise UsageError(f"unknown stage {stage!r} (stages: {', '.join(self.config.stages)})")
+        if holder is None:
+            raise NotFound(f"no version of {name} is in stage {stage!r}")
+        return holder
+
     def resolve(self, spec: str) -> dict[str, Any]:
         """NAME, NAME@VERSION or NAME#STAGE -> the register event."""
         if "#" in spec:
             name, stage = spec.split("#", 1)
             st = self.state(name)
-            holder = st.stage_holders().get(stage)
-            if holder is None:
-                raise NotFound(f"no version of {name} is in stage {stage!r}")
-            return st.versions[holder]
+            return st.versions[self._holder(st, name, stage)]
         name, _, ver = spec.partition("@")
         st, v = self.version(name, ver or "latest")
         return st.versions[v]

@@ -75,8 +75,8 @@ class Registry(Lifecycle, Registering):
         from mvtools.domain import Comparison  # off the hooks' import path
         from mvtools.compare import compare
 
-        st, va = self.version(name, a)
-        _, vb = self.version(name, b)
+        st, va = self.version_or_stage(name, a)
+        _, vb = self.version_or_stage(name, b)
         return Comparison.from_dict(compare(name, st.versions[va], st.versions[vb], self.config.compare))
 
     def lineage_snapshot(self, spec: str) -> dict[str, Any]:

@@ -14,6 +14,7 @@ import os
 import shutil
 import sys
 import textwrap
+import unicodedata
 from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 
 if TYPE_CHECKING:
@@ -31,8 +32,35 @@ def width() -> int | None:
     return None
 
 
+def cells(text: str) -> int:
+    """The terminal cells ``text`` takes: two for a wide (CJK) character, none for a
+    combining mark, one for the rest."""
+    return sum(0 if unicodedata.combining(ch) else 2 if unicodedata.east_asian_width(ch) in "WF" else 1
+               for ch in text)
+
+
+def printable(text: str) -> str:
+    """``text`` with its control and format characters (escape sequences, a bidi override)
+    written as ``\\x1b``/``\\u202e``: text from a ledger (an actor is a committer's name,
+    which a cloned repository chooses) never drives the terminal."""
+    if text.isprintable():
+        return text
+    return "".join(ch if ch.isprintable() or ch == " " else ascii(ch)[1:-1] for ch in text)
+
+
+def _pad(text: str, w: int) -> str:
+    return text + " " * (w - cells(text))
+
+
 def _wrap(cell: str, w: int) -> list[str]:
-    return textwrap.wrap(cell, w, break_long_words=False, break_on_hyphens=False) or [""]
+    """``cell``'s words in lines of at most ``w`` cells (a longer word alone on its line)."""
+    lines: list[str] = []
+    for word in cell.split():
+        if lines and cells(lines[-1]) + 1 + cells(word) <= w:
+            lines[-1] += " " + word
+        else:
+            lines.append(word)
+    return lines or [""]
 
 
 def table(rows: Sequence[tuple[str, ...]], width: int | None = None, shrink: Sequence[int] = ()) -> str:
@@ -40,11 +68,12 @@ def table(rows: Sequence[tuple[str, ...]], width: int | None = None, shrink: Seq
     first row is the header. Wider than ``width``: the columns in ``shrink`` (indexes, first
     given first), then the widest, wrap at spaces down to their longest word; if the words
     still do not fit, :func:`blocks`."""
+    rows = [tuple(printable(c) for c in r) for r in rows]
     n = len(rows[0])
-    widths = [max(len(r[i]) for r in rows) for i in range(n)]
+    widths = [max(cells(r[i]) for r in rows) for i in range(n)]
     excess = sum(widths) + 2 * (n - 1) - (width or 0)
     if width is not None and excess > 0:
-        floor = [max(len(w) for r in rows for w in (r[i].split() or [""])) for i in range(n)]
+        floor = [max(cells(w) for r in rows for w in (r[i].split() or [""])) for i in range(n)]
         for i in shrink:
             cut = min(excess, widths[i] - floor[i])
             widths[i] -= cut
@@ -58,17 +87,18 @@ def table(rows: Sequence[tuple[str, ...]], width: int | None = None, shrink: Seq
             excess -= 1
     out = []
     for r in rows:
-        cells = [_wrap(c, w) if len(c) > w else [c] for c, w in zip(r, widths)]
-        for k in range(max(len(c) for c in cells)):
-            out.append("  ".join((c[k] if k < len(c) else "").ljust(w) for c, w in zip(cells, widths)).rstrip())
+        lines = [_wrap(c, w) if cells(c) > w else [c] for c, w in zip(r, widths)]
+        for k in range(max(len(c) for c in lines)):
+            out.append("  ".join(_pad(c[k] if k < len(c) else "", w) for c, w in zip(lines, widths)).rstrip())
     return "\n".join(out)
 
 
 def blocks(rows: Sequence[tuple[str, ...]], width: int) -> str:
     """Each row as ``HEADER  value`` lines (values wrapped at spaces; an empty ``-`` cell is
     left out), a blank line apart: a table too wide for ``width`` even with its cells wrapped."""
+    rows = [tuple(printable(c) for c in r) for r in rows]
     head = rows[0]
-    lw = max(len(h) for h in head)
+    lw = max(cells(h) for h in head)
     vw = max(width - lw - 2, 16)
     out: list[str] = []
     for r in rows[1:]:
@@ -78,7 +108,7 @@ def blocks(rows: Sequence[tuple[str, ...]], width: int) -> str:
             if i and c in ("-", ""):
                 continue
             lines = _wrap(c, vw)
-            out.append(f"{h.ljust(lw)}  {lines[0]}".rstrip())
+            out.append(f"{_pad(h, lw)}  {lines[0]}".rstrip())
             out += [" " * (lw + 2) + line for line in lines[1:]]
     return "\n".join(out)
 
@@ -298,8 +328,11 @@ def render_lineage_diff(model: str, doc: Mapping[str, Any]) -> str:
 
 def print_compare(doc: Comparison) -> None:
     from rich.console import Console
-    from rich.markup import escape
+    from rich.markup import escape as _escape
     from rich.table import Table
+
+    def escape(text: str) -> str:  # rich markup off, and the ledger's control characters shown
+        return _escape("\n".join(printable(line) for line in text.split("\n")))
 
     from mvtools.domain import thaw  # values as JSON shows them: a list metric prints as [..]
 
@@ -318,7 +351,7 @@ def print_compare(doc: Comparison) -> None:
         style = "green" if m["improved"] else ("red" if m.get("worse") else "")
         mark = "better" if m["improved"] else ("worse" if m.get("worse") else "")
         va, vb = ("unknown" if "metrics" in gaps[s] else str(thaw(m[s])) for s in ("a", "b"))
-        t.add_row(escape(name), va, vb, f"[{style}]{delta}[/]" if style else delta,
+        t.add_row(escape(name), escape(va), escape(vb), f"[{style}]{delta}[/]" if style else delta,
                   f"[{style}]{mark}[/]" if style else mark)
     if doc.metrics:
         con.print(escape(textwrap.fill(title, w, break_long_words=False) if w else title))

@@ -13,7 +13,9 @@ and turns parser errors into one-line :class:`ConfigError` messages.
 
 from __future__ import annotations
 
+import os
 import re
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -230,15 +232,35 @@ def load_strict(data: bytes, source: str, max_bytes: int = MAX_BYTES) -> tuple[A
     return load_yaml(text, source, yaml12=False, strict=True, max_bytes=max_bytes), False
 
 
+def read_regular(path: str | Path, source: str) -> bytes:
+    """The bytes of the file at ``path`` (links followed). What is not a regular file is a
+    ConfigError naming ``source`` at once: a directory, and a FIFO or device (a cloned
+    symlink to /dev/zero), which a plain read would wait on or read forever. A missing file
+    raises FileNotFoundError."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)  # a FIFO without a writer: no wait here
+    except FileNotFoundError:
+        raise
+    except OSError as exc:
+        raise ConfigError(f"{source}: cannot read: {exc.strerror}") from None
+    mode = os.fstat(fd).st_mode
+    if not stat.S_ISREG(mode):
+        os.close(fd)
+        raise ConfigError(f"{source}: cannot read: {'Is a directory' if stat.S_ISDIR(mode) else 'not a regular file'}")
+    with os.fdopen(fd, "rb") as fh:
+        try:
+            return fh.read()
+        except OSError as exc:
+            raise ConfigError(f"{source}: cannot read: {exc.strerror}") from None
+
+
 def read_yaml(path: str | Path, source: str | None = None, **kwargs: Any) -> Any:
     """Read and parse a YAML file; a missing or unreadable file is a ConfigError."""
     p = Path(path)
     try:
-        data = p.read_bytes()
+        data = read_regular(p, source or str(p))
     except FileNotFoundError:
         raise ConfigError(f"{source or p}: no such file") from None
-    except OSError as exc:
-        raise ConfigError(f"{source or p}: cannot read: {exc.strerror}") from None
     return load_yaml(data, source or str(p), **kwargs)
 
 

@@ -5,6 +5,8 @@ A hook that refuses exits 1."""
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Iterator
 
@@ -390,3 +392,30 @@ def test_a_directory_where_a_ledger_file_should_be_refuses_the_commit(r: Path) -
     proc = git(r, "commit", "-q", "-m", "clf v2", check=False)
     assert proc.returncode != 0
     assert proc.stderr.strip().splitlines() == ["mvtools: error: registry/clf.yaml: cannot read: Is a directory"]
+
+
+def _one_gigabyte() -> None:
+    import resource
+
+    resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))
+
+
+@pytest.mark.parametrize("kind", ["dev-zero", "fifo"])
+def test_a_ledger_or_config_that_never_ends_is_refused(r: Path, kind: str) -> None:
+    """A cloned repository can hold registry/clf.yaml as a symlink to /dev/zero, or a FIFO sit
+    there: `show` read it forever (memory growing, or blocked), and so did the shell's Tab.
+    Now one line names it, exit 2, at once."""
+    for rel in ("registry/clf.yaml", "mvtools.yaml"):
+        p = r / rel
+        saved = p.read_bytes()
+        p.unlink()
+        if kind == "fifo":
+            os.mkfifo(p)
+        else:
+            p.symlink_to("/dev/zero")
+        proc = subprocess.run([sys.executable, "-m", "mvtools", "show", "clf"], cwd=r, capture_output=True,
+                              text=True, timeout=30, preexec_fn=_one_gigabyte)  # /dev/zero: no machine-wide hog
+        assert proc.returncode == 2, (rel, proc.stderr)
+        assert proc.stderr.splitlines() == [f"mvtools: error: {rel}: cannot read: not a regular file"]
+        p.unlink()
+        p.write_bytes(saved)

@@ -250,3 +250,30 @@ def test_pipeline_lineage_params_similarity_and_recommendations(pipeline: Path) 
     assert d["similarity"] == 1 and d["recommendation"] == "SIMILAR_PERFORMANCE"
     assert d["lineage"] == {"data": {}, "code": {}, "params": {}, "upstream": {}, "unknown": [],
                             "upstream_unknown": []}
+
+
+def test_a_stage_name_compares_the_version_holding_it(clf: Path) -> None:
+    """`compare --help` says A and B are "a version, latest or a stage name" and its example is
+    `mvtools compare clf production latest`; completion offers the stages too. A stage
+    compares the version holding it; an empty stage is refused, naming it."""
+    mvtools(clf, "promote", "clf", "v0.1.1", "production")
+    assert compare(clf, "production", "latest") == compare(clf, "v0.1.1", "v0.1.3")
+    assert compare(clf, "v0.1.0", "production") == compare(clf, "v0.1.0", "v0.1.1")
+    err = refused(clf, ["compare", "clf", "staging", "latest"], 2)
+    assert "no version of clf is in stage 'staging'" in err
+    assert "'prodution' is neither a version nor a stage (stages: development, staging, production)" in \
+        refused(clf, ["compare", "clf", "prodution", "latest"], 2)
+    assert "unknown stage 'prod' (stages: development" in refused(clf, ["get", "clf#prod"], 2)  # was "no version in"
+
+
+def test_compare_prints_a_params_escape_sequence_escaped(tmp_path: Path) -> None:
+    """A params value is the committer's text (params.yaml): compare sent its escape sequence
+    (clear screen) to the terminal; it is printed as \\x1b."""
+    r = init_repo(tmp_path / "repo", "  - name: clf\n    path: models/clf.bin\n    params: [params.yaml]")
+    for i, lr in enumerate(("1", '"\\e[2J2"')):
+        write_model(r, "models/clf.bin", f"clf {i}\n")
+        (r / "params.yaml").write_text(f"lr: {lr}\n")
+        git(r, "add", "-A")
+        git(r, "commit", "-q", "-m", f"clf {i}")
+    out = mvtools(r, "compare", "clf", "v0.1.0", "v0.1.1").stdout
+    assert "\x1b" not in out and "params: lr: 1 -> \\x1b[2J2" in out, out

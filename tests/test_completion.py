@@ -1,6 +1,8 @@
 """Shell completion (mvtools/completion.py, docs/completion.md), tested for real: the script
 `mvtools completion SHELL` prints is loaded into bash (and fish, when installed) and asked
-to complete a command line, as the shell does on Tab; zsh's script is checked with zsh -n."""
+to complete a command line, as the shell does on Tab. zsh completes inside a real
+interactive zsh on a pseudo-terminal (zsh/zpty): Tab is typed, compinit runs the script's
+completion function, and the candidates it hands to compadd are captured."""
 
 from __future__ import annotations
 
@@ -48,6 +50,57 @@ def protocol_complete(r: Path, line: str, tmp_path: Path, *extra: str) -> list[s
                           text=True, timeout=60, env=env)
     assert proc.returncode == 0, proc.stderr
     return [w.strip() for w in out.read_text().split("\n") if w.strip()]
+
+
+# zsh: compadd is wrapped to print each candidate it is given; \0 lines (compprefuncs and
+# comppostfuncs) frame the answer, and the inner shell exits once it is given.
+ZSH_CAPTURE = r"""PROMPT=
+autoload -Uz compinit
+compinit -u -D
+bindkey '^I' complete-word
+null-line () { echo -E - $'\0' }
+compprefuncs=( null-line )
+comppostfuncs=( null-line exit )
+zstyle ':completion:*' list-grouped false
+zstyle ':completion:*' insert-tab false
+compadd () {
+    if [[ ${@[1,(i)(-|--)]} == *-(O|A|D)\ * ]]; then
+        builtin compadd "$@"
+        return $?
+    fi
+    typeset -a __hits
+    builtin compadd -A __hits "$@"
+    (( $#__hits )) && print -rl -- "<HIT>"${^__hits}
+}
+"""
+ZSH_DRIVE = r"""zmodload zsh/zpty
+zpty z "zsh -f -i"
+zpty -w z "fpath=(${(q)1} \$fpath); source ${(q)1}/capture.zsh; cd ${(q)2}"
+zpty -n -w z "${3}"$'\t'
+integer framed=0
+while zpty -r z; do :; done | while IFS= read -r line; do
+  if [[ $line == *$'\0'* ]]; then (( framed++ )) && break || continue; fi
+  (( framed )) && print -r -- "$line"
+done
+zpty -d z
+"""
+
+
+def zsh_complete(r: Path, line: str, tmp_path: Path, how: str = "fpath") -> list[str]:
+    """What zsh offers on Tab at the end of ``line``, typed into an interactive zsh that
+    installed ``mvtools completion zsh`` as docs/completion.md says: as ``_mvtools`` in a
+    directory of $fpath (``how="fpath"``), or by ``eval`` after compinit (``how="eval"``)."""
+    d = tmp_path / f"zsh-{how}"
+    d.mkdir(exist_ok=True)
+    if how == "fpath":
+        (d / "_mvtools").write_text(mvtools(r, "completion", "zsh").stdout)
+    (d / "capture.zsh").write_text(ZSH_CAPTURE + ('eval "$(mvtools completion zsh)"\n' if how == "eval" else ""))
+    (d / "drive.zsh").write_text(ZSH_DRIVE)
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    proc = subprocess.run(["zsh", "-f", str(d / "drive.zsh"), str(d), str(r), line], capture_output=True,
+                          text=True, timeout=60, env=env)
+    assert proc.returncode == 0, proc.stderr
+    return [w.strip().removeprefix("<HIT>") for w in proc.stdout.splitlines() if w.strip().startswith("<HIT>")]
 
 
 @pytest.fixture
@@ -128,3 +181,36 @@ def test_fish_completes_for_real(registered: Path, tmp_path: Path) -> None:
                           cwd=registered, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert sorted(w.split("\t")[0] for w in proc.stdout.splitlines()) == ["latest", "v0.1.0", "v0.1.1"], proc.stdout
+
+
+@pytest.mark.parametrize("how", ["fpath", "eval"])
+def test_zsh_completes_for_real(registered: Path, tmp_path: Path, how: str) -> None:
+    if shutil.which("zsh") is None:
+        pytest.skip("zsh is not installed here (.ci/run installs it)")
+    r = registered
+    if how == "eval":
+        assert zsh_complete(r, "mvtools promote clf ", tmp_path, how) == ["v0.1.1", "v0.1.0", "latest"]
+        assert zsh_complete(r, "mvtools deploy st", tmp_path, how) == ["start", "step", "status"]
+        return
+    assert zsh_complete(r, "mvtools pro", tmp_path) == ["promote"]
+    assert zsh_complete(r, "mvtools deploy st", tmp_path) == ["start", "step", "status"]
+    assert zsh_complete(r, "mvtools deploy start --str", tmp_path) == ["--strategy"]
+    assert zsh_complete(r, "mvtools promote clf ", tmp_path) == ["v0.1.1", "v0.1.0", "latest"]
+    assert zsh_complete(r, "mvtools promote clf v0.1.1 ", tmp_path) == ["development", "staging", "production"]
+    assert zsh_complete(r, "mvtools get clf@", tmp_path) == ["clf@v0.1.1", "clf@v0.1.0", "clf@latest"]
+    assert zsh_complete(r, "mvtools deploy start clf latest --env ", tmp_path) == ["prod", "qa"]
+    (tmp_path / "plain").mkdir()  # outside a repository: nothing, and no error on the terminal
+    assert zsh_complete(tmp_path / "plain", "mvtools promote ", tmp_path) == []
+
+
+def test_tab_on_a_ledger_that_never_ends_offers_nothing_at_once(registered: Path, tmp_path: Path) -> None:
+    """registry/clf.yaml a symlink to /dev/zero (a cloned repository can hold one) or a FIFO:
+    Tab read it forever; now the versions' completer offers nothing, the models' still work."""
+    ledger = registered / "registry" / "clf.yaml"
+    ledger.unlink()
+    ledger.symlink_to("/dev/zero")
+    assert protocol_complete(registered, "mvtools promote clf ", tmp_path) == []
+    ledger.unlink()
+    os.mkfifo(ledger)
+    assert protocol_complete(registered, "mvtools promote clf ", tmp_path) == []
+    assert protocol_complete(registered, "mvtools promote c", tmp_path) == ["clf"]

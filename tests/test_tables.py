@@ -292,3 +292,62 @@ def test_table_wraps_widest_columns_then_falls_back_to_blocks() -> None:
     assert table([("H",), ("z" * 50,)], 20) == "H  " + "z" * 50  # one long word: over, alone
     # a block leaves out its empty cells (history: a register has no stage, env or action)
     assert table([("A", "B", "C"), ("a" * 15, "-", "c" * 15)], 20) == f"A  {'a' * 15}\nC  {'c' * 15}"
+
+
+def test_table_counts_terminal_cells_not_characters() -> None:
+    """A CJK character takes two terminal cells, a combining accent none: the columns line up
+    and the table fits ``width`` by what the terminal shows (an actor named in Chinese made
+    history 82 cells wide at COLUMNS=80)."""
+    from mvtools.ui import cells, table
+
+    assert cells("模型") == 4 and cells("e\u0301") == 1 and cells("abc") == 3
+    rows = [("WHEN", "EVENT", "ACTOR"), ("2026-12-02 07:21:00", "promote", "模型模型模型模型模型 Maintainer"),
+            ("2026-12-02 07:21:01", "register", "Jürgen Maintainer")]
+    assert [cells(line) for line in table(rows).splitlines()] == [36, 62, 48]
+    assert table(rows).splitlines()[1].index("模") == table(rows).splitlines()[2].index("J")  # aligned: cells
+    narrow = table(rows, 44)
+    assert all(cells(line) <= 44 for line in narrow.splitlines()), narrow
+    assert narrow.splitlines()[1].endswith("模型模型模型模型模型")
+    tight = table(rows, 30)  # the words do not fit side by side: blocks
+    assert tight.splitlines()[0] == "WHEN   2026-12-02 07:21:00"
+    assert all(cells(line) <= 30 for line in tight.splitlines()), tight
+
+
+@pytest.mark.slow
+def test_quickstart_hint_works_as_printed_with_dash_c_and_spaces(tmp_path: Path) -> None:
+    """`mvtools -C base quickstart "my demo"` builds base/my demo; its closing hint is run as
+    printed from where the user typed it (it said `cd my demo && ...`: no such directory)."""
+    import subprocess
+    import sys
+
+    (tmp_path / "base").mkdir()
+    out = mvtools(tmp_path, "-C", "base", "quickstart", "my demo").stdout
+    assert (tmp_path / "base" / "my demo" / "registry").is_dir()
+    hint = out.strip().splitlines()[-1].removeprefix("next: ")
+    assert hint == "cd 'base/my demo' && mvtools get churn@v0.1.0 -o old-model.pkl"
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    proc = subprocess.run(["bash", "-c", hint], cwd=tmp_path, capture_output=True, text=True, env=env, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "base" / "my demo" / "old-model.pkl").is_file()
+
+
+def test_quickstart_refuses_an_empty_dir_argument(tmp_path: Path) -> None:
+    proc = mvtools(tmp_path, "quickstart", "", check=False)
+    assert proc.returncode == 2 and proc.stderr.startswith("mvtools: error: quickstart: DIR is empty"), proc.stderr
+    assert list(tmp_path.iterdir()) == []  # was ": exists and is not empty"
+
+
+def test_table_shows_control_characters_instead_of_sending_them(r: Path) -> None:
+    """A ledger's actor comes from the committer's name, which a cloned repository chooses:
+    `history` sent its escape sequences to the terminal (colours, the window title, clearing
+    the screen; a bidi override reorders what is read). A table prints them escaped."""
+    from mvtools.ui import table
+
+    evil = "\x1b[31mRED\x1b[0m\x1b]0;pwned\x07 X \u202egnp.exe"
+    out = table([("ACTOR",), (evil,)])
+    assert out.splitlines()[1] == "\\x1b[31mRED\\x1b[0m\\x1b]0;pwned\\x07 X \\u202egnp.exe"
+    assert all(line.isprintable() for line in table([("A", "B"), (evil, "x")], 30).splitlines())
+    name = "X\x1b[2J\x1b]0;pwned\x07 Mallory"  # git drops a leading escape, not the others
+    mvtools(r, "promote", "clf", "v0.1.0", "development", env={"GIT_AUTHOR_NAME": name, "GIT_COMMITTER_NAME": name})
+    hist = mvtools(r, "history", "clf").stdout
+    assert "\x1b" not in hist and "X\\x1b[2J\\x1b]0;pwned\\x07 Mallory" in hist
