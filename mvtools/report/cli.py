@@ -21,8 +21,8 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     sp = subparsers.add_parser("report", help=HELP, description=HELP + "; it works offline, from file://, "
                                "as a CI artifact or on GitHub Pages", epilog=epilog("report"))
     sp.add_argument("-o", "--output", metavar="DIR", default=DEFAULT_DIR,
-                    help="the folder to write, relative to the repository folder -C names (as git -C); "
-                         "a report written there before is replaced")
+                    help="the folder to write; a relative DIR is taken from the current folder (from PATH "
+                         "with -C PATH, as git -C); a report written there before is replaced")
     sp.add_argument("--open", action="store_true", help="open DIR/index.html in the web browser afterwards")
     sp.add_argument("--no-verify", action="store_true", help="do not run mvtools verify for the report's status")
     sp.add_argument("--json", action="store_true", help="print one JSON document")
