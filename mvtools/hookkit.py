@@ -126,3 +126,35 @@ def same_as_a_parent(repo: Repo, cfg: Config, model: Model, rev: str | None, oth
         elif ids and ids == repo.blob_ids(p, [model.path]):
             return True
     return False
+
+
+def committed_config(repo: Repo, cfg: Config, dvc_yamls: list[str]) -> Config:
+    """The declarations as the commit holds them. ``cfg`` was read from the work tree; when a
+    file it was read from (mvtools.yaml, a dvc.yaml, a params file one interpolates) differs
+    from the index (an unstaged edit), read them again from the index: an unstaged edit that
+    drops a model's declaration must not let the commit change the model unregistered.
+    A source the index lacks (an untracked dvc.yaml above a staged path) is read from the
+    work tree, as before; every model path is checked against the work tree again."""
+    sources = [s for s in cfg.sources if "\n" not in s and "\r" not in s]
+    if not sources or not repo.git("diff", "--name-only", "-z", "--", *sources, check=False).stdout.strip(b"\0"):
+        return cfg
+    import dataclasses
+    import tempfile
+
+    from mvtools.config import load_config, safe_relpath
+
+    blobs = repo.read_blobs(f":{s}" for s in sources)
+    with tempfile.TemporaryDirectory(prefix="mvtools-index-") as tmp:
+        for s in sources:
+            data = blobs.get(f":{s}")
+            if data is None and (repo.root / s).is_file():
+                data = (repo.root / s).read_bytes()
+            if data is not None:
+                dest = Path(tmp, s)
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                dest.write_bytes(data)
+        staged = load_config(Path(tmp), dvc_yamls=[d for d in dvc_yamls if Path(tmp, d).is_file()])
+    for m in staged.models.values():
+        if "://" not in m.path:
+            safe_relpath(repo.root, m.path, f"path of {m.name!r}")
+    return dataclasses.replace(staged, root=repo.root, sources=cfg.sources)

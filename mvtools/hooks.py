@@ -14,8 +14,8 @@ from mvtools.artifacts import INDEX, Record, Source, find_record
 from mvtools.config import CONFIG_FILE, Config, Model, load_config
 from mvtools.errors import CheckFailed, UsageError
 from mvtools.gitops import Repo, git_ancestor_pids
-from mvtools.hookkit import (amending, commit_dvc_yamls, ledger_of, lock_changed, model_change, relevant,
-                             same_as_a_parent, say, watch_regex)
+from mvtools.hookkit import (amending, commit_dvc_yamls, committed_config, ledger_of, lock_changed, model_change,
+                             relevant, same_as_a_parent, say, watch_regex)
 from mvtools.versioning import register_message
 
 if TYPE_CHECKING:  # the hooks import registry only when they register or tag
@@ -84,7 +84,9 @@ def pre_commit(repo: Repo) -> int:
     # the dvc.yaml files this commit can declare models in, listed once and without a walk of
     # the work tree (the hook's cost grows with the change, not the repository)
     dvcy = commit_dvc_yamls(repo, staged)
-    cfg = load_config(repo.root, dvc_yamls=dvcy)
+    # what the commit declares (the index), not an unstaged edit of the work tree; the shell
+    # hooks' watch data is built from it too
+    cfg = committed_config(repo, load_config(repo.root, dvc_yamls=dvcy), dvcy)
     write_watch_file(repo, cfg)
     if not staged or not relevant(staged, cfg):
         return 0
