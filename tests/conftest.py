@@ -35,6 +35,7 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPat
     monkeypatch.delenv("COLUMNS", raising=False)  # pytest-xdist's workers export COLUMNS=80: tables fit $COLUMNS
     for k, v in IDENT.items():
         monkeypatch.setenv(k, v)
+    _DVC_INIT["factory"] = tmp_path_factory
     home = tmp_path_factory.mktemp("home")
     monkeypatch.setenv("HOME", str(home))
     monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
@@ -93,9 +94,34 @@ def write_model(repo: Path, rel: str, content: bytes | str) -> None:
     p.write_bytes(content.encode() if isinstance(content, str) else content)
 
 
+_DVC_INIT: dict[str, Any] = {}
+_DVC_INIT_FILES = (".dvc/.gitignore", ".dvc/config", ".dvc/config.local", ".dvcignore")
+
+
+def dvc_initialized(repo: Path) -> None:
+    """What `dvc init` and `dvc config --local core.analytics false` leave in a git repo
+    (their files, the first three staged), copied from a repo where real DVC made them once
+    per test process: `mvtools init` then finds DVC set up and starts no DVC process (about
+    1.5 s of CPU each). Tests of `mvtools init` itself call it on a bare repo instead."""
+    if (repo / ".dvc").exists():
+        return
+    if "template" not in _DVC_INIT:
+        t = _DVC_INIT["factory"].mktemp("dvc-init") / "repo"
+        t.mkdir()
+        git(t, "init", "-q", "-b", "main")
+        dvc(t, "init", "-q")
+        dvc(t, "config", "--local", "core.analytics", "false")
+        _DVC_INIT["template"] = t
+    for rel in _DVC_INIT_FILES:
+        (repo / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(_DVC_INIT["template"] / rel, repo / rel)
+    git(repo, "add", "-f", "--", ".dvc/.gitignore", ".dvc/config", ".dvcignore")
+
+
 def set_up_mvtools(repo: Path, models: str) -> Path:
     """`mvtools init` (plain git hooks) in ``repo`` with ``models`` (mvtools.yaml text that
     replaces `models: []`), committed."""
+    dvc_initialized(repo)
     mvtools(repo, "init")
     cfg = (repo / "mvtools.yaml").read_text().replace("models: []", models)
     (repo / "mvtools.yaml").write_text(cfg)
@@ -140,6 +166,7 @@ def init_repo(r: Path, models: str, metrics: str | None = None) -> Path:
     (r / "README.md").write_text("demo\n")
     git(r, "add", "README.md")
     git(r, "commit", "-q", "-m", "initial")
+    dvc_initialized(r)
     mvtools(r, "init")
     if models:
         cfg = (r / "mvtools.yaml").read_text().replace("models: []", "models:\n" + models.rstrip("\n"))
