@@ -64,9 +64,17 @@ def _resolve(s: str) -> Any:
     return _CONSTRUCT.yaml_constructors[tag](_CONSTRUCT, yaml.ScalarNode(tag, s))
 
 
-def _plain(s: str) -> Any:
+def _bad_first(s: str) -> bool:
+    """Can't a plain scalar start so (PyYAML's scanner, block context)? An indicator can't,
+    but ``-``, ``?`` and ``:`` can when a non-space follows (``:0``, ``-x``)."""
     c = s[0]
-    if c in _PLAIN_FIRST_BAD or (c == "-" and (len(s) == 1 or s[1] == " ")) or ": " in s or " #" in s \
+    if c in "-?:":
+        return len(s) == 1 or s[1] == " "
+    return c in _PLAIN_FIRST_BAD
+
+
+def _plain(s: str) -> Any:
+    if _bad_first(s) or ": " in s or " #" in s \
             or s[-1] in ": ":  # a key's trailing spaces are not part of it ("a : b")
         raise _Fallback
     return _resolve(s)
@@ -173,7 +181,7 @@ def _entry(c: str) -> tuple[Any, ...]:
         f = rest[:1]
         if f == "'" and len(rest) > 1 and rest[-1] == "'" and "'" not in rest[1:-1]:
             return _remember(c, (key, _SCALAR, rest[1:-1]))  # single-quoted, no quote inside: verbatim
-        if f and f not in _PLAIN_FIRST_BAD and f not in " -" and ": " not in rest and " #" not in rest \
+        if f and f != " " and not _bad_first(rest) and ": " not in rest and " #" not in rest \
                 and rest[-1] != ":":
             return _remember(c, (key, _SCALAR, _resolve(rest) if f in _RESOLVERS else rest))
     kv = _key(c)

@@ -204,3 +204,14 @@ def test_version_sort_keys_order_as_semver_compares(a: str, b: str) -> None:
     want = semver.Version.parse(a[1:]).compare(semver.Version.parse(b[1:]))
     ka, kb = _sort_key(a), _sort_key(b)
     assert (ka > kb) - (ka < kb) == (want > 0) - (want < 0)
+
+
+@pytest.mark.parametrize("value", [":0", "-x", "?a", ":1:20", "-2:30", "-a b"])
+def test_a_plain_value_starting_with_dash_colon_or_question_mark_takes_the_fast_path(value: str) -> None:
+    """PyYAML writes these plain (an indicator followed by a non-space starts a plain scalar
+    in block context); hypothesis found an actor ':0' sent to the slow loader."""
+    ev = {"event": "promote", "model": "m", "version": "v0.1.0", "stage": "prod", "tag": "m#prod#1",
+          "actor": value, "timestamp": "2024-01-02T03:04:05Z", "id": "0" * 64}
+    data = (L.header("m") + L.render_events([ev])).encode()
+    doc, fast = load_strict(data, "registry/m.yaml")
+    assert fast and same(doc, strict(data.decode()))
