@@ -313,10 +313,6 @@ def _dispatch(argv: list[str]) -> int:
         from mvtools.merge import main as merge_main
 
         return merge_main(argv[1:])
-    if argv[:1] == ["hook"] and len(argv) >= 2 and not argv[1].startswith("-"):
-        from mvtools.hooks import run  # the hot path (mvtools.entry): no parser, no optional imports
-
-        return run(argv[1], argv[2:])
     args = build_parser().parse_args(argv)
     with _entered(args):
         if getattr(args, "func", None) is None and hasattr(args, "run"):

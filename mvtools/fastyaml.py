@@ -1,6 +1,6 @@
 """An exact fast reader for the block YAML that mvtools itself writes (its ledgers).
 
-``read(text)`` returns what ``yaml.load(text, Loader=StrictLoader11)`` returns, or
+``read(text)`` returns what the strict safe loader (``yamlio.StrictLoader11``) returns, or
 :data:`FALLBACK` when the text is not in the narrow form it handles; the caller then loads it
 with the safe loader, which gives the value or the error (a repeated key, a merge key, an
 anchor, malformed YAML) exactly as before. Nothing here raises on bad input.

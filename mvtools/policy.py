@@ -21,7 +21,6 @@ of that commit's parent, so a commit cannot widen the policy for its own events.
 from __future__ import annotations
 
 import fnmatch
-import re
 from typing import TYPE_CHECKING
 
 from mvtools.config import CONFIG_FILE, Config
@@ -74,50 +73,13 @@ def policy_at(reg: Registry, commit: str | None, cache: dict[str | None, PolicyS
     return cache[key]
 
 
-_ID = re.compile(rb"\bid:[ \t]*['\"]?([0-9a-f]{64})\b")
-
-
-def gaining_commits(reg: Registry, name: str) -> dict[str, str]:
-    """Event id -> the oldest commit reachable from HEAD whose ledger gained it (one whose
-    parents' ledgers all lack it), as ``Registry.commit_holding`` answers for one event, for
-    every event of the model from one ``git log`` over its ledger's history (``-m``: a merge
-    is listed once per parent its ledger differs from; one it equals holds all its ids)."""
-    rel = reg.config.ledger_path(name)
-    out = reg.repo.git("log", "--full-history", "-m", "--reverse", "--no-renames", "--no-abbrev", "--raw",
-                       "--format=%x01%H %P", "HEAD", "--", rel, check=False).stdout
-    diffs: dict[str, list[tuple[str, str]]] = {}  # commit -> (old blob, new blob) per differing parent
-    nparents: dict[str, int] = {}
-    for chunk in out.split(b"\x01")[1:]:
-        head, _, raw = chunk.partition(b"\n")
-        commit, *parents = head.decode().split()
-        nparents[commit] = len(parents)
-        for line in raw.splitlines():
-            if line.startswith(b":"):
-                _m1, _m2, old, new = line.split(b"\t")[0].split()[:4]
-                diffs.setdefault(commit, []).append((old.decode(), new.decode()))
-    gained: dict[str, str] = {}
-    for commit, pairs in diffs.items():  # oldest first
-        if len(pairs) < max(nparents[commit], 1):
-            continue  # its ledger equals a parent's: nothing gained here
-        held = set().union(*(_ids(reg, old) for old, _new in pairs))
-        for eid in _ids(reg, pairs[0][1]) - held:
-            gained.setdefault(eid.decode(), commit)
-    return gained
-
-
-def _ids(reg: Registry, blob: str) -> set[bytes]:
-    if not blob.strip("0"):
-        return set()
-    return set(_ID.findall(reg.repo.show_blob(blob) or b""))
-
-
 def check_history(reg: Registry) -> list[dict[str, str]]:
     """Every promote/rollback/deploy event of the history against the policy of the commit
     that holds it (a policy applies from the commit that introduced or changed it)."""
     problems: list[dict[str, str]] = []
     cache: dict[str | None, PolicySettings] = {}
     for name, st in reg.states().items():
-        gained = gaining_commits(reg, name)
+        gained = reg.commits_gaining(name)
         for ev in st.events:
             kind = ev["event"]
             if kind in ("promote", "rollback"):

@@ -8,6 +8,7 @@ through its :meth:`transaction`.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -20,6 +21,8 @@ from mvtools.ledgercache import LedgerCache
 from mvtools.state import ModelState, fold, is_imported
 from mvtools.versioning import Version, model_tag_pattern, parse_tag
 from mvtools.yamlio import read_regular
+
+_EVENT_ID = re.compile(rb"\bid:[ \t]*['\"]?([0-9a-f]{64})\b")  # an event's id line in a ledger blob
 
 if TYPE_CHECKING:
     from mvtools.domain import History, ModelView, Show
@@ -289,3 +292,33 @@ class RegistryReader:
             if not any(key in (self.repo.show_blob(f"{p}:{rel}") or b"") for p in parents):
                 return commit
         return None
+
+    def commits_gaining(self, name: str) -> dict[str, str]:
+        """Event id -> the commit :meth:`commit_holding` names for it, for every event of the
+        model from one ``git log`` over its ledger's history (not a ``git log -S`` per event):
+        ``-m`` lists a merge once per parent its ledger differs from; one it equals holds
+        all its ids, so nothing was gained there."""
+        rel = self.config.ledger_path(name)
+        out = self.repo.git("log", "--full-history", "-m", "--reverse", "--no-renames", "--no-abbrev", "--raw",
+                            "--format=%x01%H %P", "HEAD", "--", rel, check=False).stdout
+        diffs: dict[str, list[tuple[str, str]]] = {}  # commit -> (old blob, new blob) per differing parent
+        nparents: dict[str, int] = {}
+        for chunk in out.split(b"\x01")[1:]:
+            head, _, raw = chunk.partition(b"\n")
+            commit, *parents = head.decode().split()
+            nparents[commit] = len(parents)
+            for line in raw.splitlines():
+                if line.startswith(b":"):
+                    _m1, _m2, old, new = line.split(b"\t")[0].split()[:4]
+                    diffs.setdefault(commit, []).append((old.decode(), new.decode()))
+        gained: dict[str, str] = {}
+        for commit, pairs in diffs.items():  # oldest first
+            if len(pairs) < max(nparents[commit], 1):
+                continue  # its ledger equals a parent's: nothing gained here
+            held = set().union(*(self._event_ids(old) for old, _new in pairs))
+            for eid in self._event_ids(pairs[0][1]) - held:
+                gained.setdefault(eid.decode(), commit)
+        return gained
+
+    def _event_ids(self, blob: str) -> set[bytes]:
+        return set(_EVENT_ID.findall(self.repo.show_blob(blob) or b"")) if blob.strip("0") else set()

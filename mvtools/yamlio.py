@@ -185,6 +185,16 @@ def _describe(exc: yaml.YAMLError) -> str:
     return str(problem)
 
 
+def _decoded(data: bytes, source: str, max_bytes: int) -> str:
+    """A file's bytes as UTF-8 text, refused (one ConfigError line) when too large or not UTF-8."""
+    if len(data) > max_bytes:
+        raise ConfigError(f"{source}: larger than {max_bytes} bytes")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ConfigError(f"{source}: not UTF-8 text") from None
+
+
 def load_yaml(
     text: str | bytes,
     source: str,
@@ -198,12 +208,7 @@ def load_yaml(
     """Parse ``text`` safely; ``source`` names the file in error messages. ``strict`` (YAML
     1.1, mvtools' own ledgers): no repeated keys, merge keys, anchors or aliases."""
     if isinstance(text, bytes):
-        if len(text) > max_bytes:
-            raise ConfigError(f"{source}: larger than {max_bytes} bytes")
-        try:
-            text = text.decode("utf-8")
-        except UnicodeDecodeError:
-            raise ConfigError(f"{source}: not UTF-8 text") from None
+        text = _decoded(text, source, max_bytes)
     if len(text) > max_bytes:
         raise ConfigError(f"{source}: larger than {max_bytes} bytes")
     _check_structure(text, source, max_depth, max_aliases, strict)
@@ -219,12 +224,7 @@ def load_strict(data: bytes, source: str, max_bytes: int = MAX_BYTES) -> tuple[A
     """``load_yaml(data, source, yaml12=False, strict=True, max_bytes=...)``, the same value
     or error, and whether mvtools.fastyaml read it (mvtools' own layout, several times
     faster than libyaml plus the constructors); anything else goes to the safe loader."""
-    if len(data) > max_bytes:
-        raise ConfigError(f"{source}: larger than {max_bytes} bytes")
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError:
-        raise ConfigError(f"{source}: not UTF-8 text") from None
+    text = _decoded(data, source, max_bytes)
     if len(text) <= max_bytes:
         doc = fastyaml.read(text)
         if doc is not fastyaml.FALLBACK:

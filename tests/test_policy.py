@@ -189,7 +189,6 @@ def test_the_commit_gaining_each_event_is_found_in_bulk_as_one_by_one(git_model_
     """verify --policy finds every event's commit from one git log per model; it must name
     the commit Registry.commit_holding names for each event: merges (a side branch's events,
     a merge that registers), a revert's restore, cherry-picked events included."""
-    from mvtools.policy import gaining_commits
     from mvtools.registry import Registry
 
     r = git_model_repo
@@ -212,7 +211,7 @@ def test_the_commit_gaining_each_event_is_found_in_bulk_as_one_by_one(git_model_
     reg = Registry(r)
     events = reg.state("clf").events
     assert len(events) >= 7
-    gained = gaining_commits(reg, "clf")
+    gained = reg.commits_gaining("clf")
     assert {e["id"]: gained.get(e["id"]) for e in events} == {e["id"]: reg.commit_holding("clf", e["id"])
                                                              for e in events}
     assert json.loads(mvtools(r, "verify", "--policy", "--json").stdout)["ok"]
