@@ -211,8 +211,9 @@ def test_sigkill_at_random_moments(r: Path) -> None:
         time.sleep(rnd.uniform(0.0, 1.2) if i % 2 else rnd.uniform(0.0, 0.3))
         os.kill(p.pid, signal.SIGKILL)
         p.wait()
-        # git children of the killed process finish on their own: wait for the index lock
-        for _ in range(100):
+        # git children of the killed process finish on their own (a `git commit` runs its
+        # hooks first: seconds on a loaded machine): wait for the index lock, up to 60 s
+        for _ in range(1200):
             if not (r / ".git" / "index.lock").exists():
                 break
             time.sleep(0.05)
