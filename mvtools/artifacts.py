@@ -29,16 +29,21 @@ INDEX = ":"
 class Source:
     """Reads repo files from a commit, the index or the work tree, memoised per command."""
 
-    def __init__(self, repo: Repo, rev: str | None) -> None:
+    def __init__(self, repo: Repo, rev: str | None, dvc_files: set[str] | None = None) -> None:
         self.repo = repo
         self.rev = rev  # commit id, INDEX, or WORKTREE
         self._cache: dict[str, bytes | None] = {}
+        # every .dvc file the source holds, when the caller listed them: any other is absent,
+        # known without a git process
+        self._dvc_files = dvc_files
         self._yaml: dict[str, Any] = {}
         self._dvcyaml: dict[str, DvcYaml | None] = {}
 
     def read(self, rel: str) -> bytes | None:
         if rel not in self._cache:
-            if self.rev == WORKTREE:
+            if self._dvc_files is not None and rel.endswith(".dvc") and rel not in self._dvc_files:
+                self._cache[rel] = None
+            elif self.rev == WORKTREE:
                 try:
                     self._cache[rel] = (self.repo.root / rel).read_bytes()
                 except OSError:
@@ -50,6 +55,19 @@ class Source:
             else:
                 self._cache[rel] = self.repo.show_blob(f"{self.rev}:{rel}")
         return self._cache[rel]
+
+    def preload(self, rels: list[str]) -> None:
+        """Read ``rels`` of a commit or the index in one ``git cat-file --batch`` (not a
+        process per file); :meth:`read` then answers from memory."""
+        if self.rev in (None, WORKTREE):
+            return
+        todo = [r for r in rels if r not in self._cache and "\n" not in r]  # (cat-file reads names by line)
+        if len(todo) < 2:
+            return
+        prefix = ":" if self.rev == INDEX else f"{self.rev}:"
+        got = self.repo.read_blobs(prefix + r for r in todo)
+        for r in todo:
+            self._cache[r] = got.get(prefix + r)
 
     def yaml(self, rel: str) -> Any:
         if rel not in self._yaml:

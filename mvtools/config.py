@@ -82,6 +82,8 @@ def safe_relpath(root: Path, path: object, what: str = "path") -> str:
 
 @dataclass
 class Model:
+    """A declared model: its name, where it lives, what it is, and where DVC records it."""
+
     name: str
     path: str  # repo-relative, POSIX
     type: str = "model"
@@ -99,6 +101,8 @@ class Model:
 
 @dataclass
 class Config:
+    """What mvtools.yaml and the dvc.yaml files declare, read once per command or hook."""
+
     root: Path
     scheme: str = "semver"
     registry_dir: str = "registry"
@@ -216,14 +220,20 @@ def dvc_yaml_files(root: Path, *, staged_only: bool = False) -> list[str]:
     that the work tree holds. ``staged_only``: those of the index alone, what a commit can
     hold (the hooks' path: an index read, never a walk of the work tree for untracked files,
     whose cost grows with the repository, not the change)."""
+    names = ls_files(root, ["dvc.yaml", ":(glob)**/dvc.yaml"], others=not staged_only)
+    return sorted(n for n in names if (root / n).is_file())
+
+
+def ls_files(root: Path, specs: list[str], *, others: bool = False) -> set[str]:
+    """The index's paths matching pathspecs ``specs`` (magic on, ``:(glob)``), and with
+    ``others`` the untracked, not ignored ones (a walk of the work tree)."""
     from mvtools.gitops import git
 
-    others = [] if staged_only else ["--others", "--exclude-standard"]
+    walk = ["--others", "--exclude-standard"] if others else []
     # pathspec magic on even under `git --literal-pathspecs` (Magit sets GIT_LITERAL_PATHSPECS=1)
-    proc = git(["ls-files", "-z", "--cached", *others, "--", "dvc.yaml", ":(glob)**/dvc.yaml"], root,
+    proc = git(["ls-files", "-z", "--cached", *walk, "--", *specs], root,
                check=False, env={**os.environ, "GIT_LITERAL_PATHSPECS": "0"})
-    names = {p for p in proc.stdout.decode("utf-8", "surrogateescape").split("\0") if p}
-    return sorted(n for n in names if (root / n).is_file())
+    return {p for p in proc.stdout.decode("utf-8", "surrogateescape").split("\0") if p}
 
 
 def load_config(root: Path, *, with_dvc: bool = True, dvc_yamls: list[str] | None = None) -> Config:

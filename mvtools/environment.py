@@ -70,6 +70,7 @@ def snapshot(src: Source, declared: list[str], dirs: list[str]) -> dict[str, Any
     top (the producing dvc.yaml's)."""
     patterns = [posixpath.join(d, n) if d else n for d in dict.fromkeys(["", *dirs]) for n in NAMES]
     found = _listed(src, patterns + declared)
+    src.preload([rel for rel in found if not (src.rev == WORKTREE and os.path.islink(src.repo.root / rel))])
     files: dict[str, Any] = {}
     for rel in found:
         data = _read(src, rel)

@@ -169,6 +169,26 @@ class Repo:
             common = (Path(path).resolve() / common).resolve()
         return cls(root=root, git_dir=git_dir, common_dir=common)
 
+    @classmethod
+    def for_hook(cls) -> "Repo":
+        """The repository a git hook runs in. Git starts hooks at the top of the work tree;
+        when that holds the usual ``.git`` folder (not a linked worktree's or submodule's
+        ``.git`` file, no ``GIT_DIR``/``GIT_WORK_TREE``, no ``core.worktree``), it is the
+        repository, without a git process (what the shell hooks assume too). Else as
+        :meth:`discover` finds it."""
+        dot = Path(".git")
+        if not any(os.environ.get(v) for v in ("GIT_DIR", "GIT_WORK_TREE", "GIT_COMMON_DIR")) \
+                and dot.is_dir() and not dot.is_symlink() and not (dot / "commondir").exists():
+            try:
+                conf = (dot / "config").read_text(errors="replace").lower()
+                plain = "worktree" not in conf and "include" not in conf
+            except OSError:
+                plain = False
+            if plain:
+                root = Path(os.getcwd())  # the physical path, as git's --show-toplevel
+                return cls(root=root, git_dir=root / ".git", common_dir=root / ".git")
+        return cls.discover(".")
+
     # -- plumbing -------------------------------------------------------------------
     def git(self, *args: str, check: bool = True, input: bytes | None = None,
             env: dict[str, str] | None = None) -> subprocess.CompletedProcess[bytes]:
@@ -229,6 +249,11 @@ class Repo:
     @cached_property
     def head(self) -> str | None:
         return self.rev_parse("HEAD")
+
+    def assume_head(self, commit: str) -> None:
+        """HEAD as the caller knows it already for this process's lifetime (the pre-commit
+        shell hook read it for the same ``git commit``): no ``git rev-parse``."""
+        self.__dict__["head"] = commit
 
     def show_blob(self, spec: str) -> bytes | None:
         """Content of ``REV:path`` or ``:path`` (the index), or None when absent."""

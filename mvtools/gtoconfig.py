@@ -20,6 +20,8 @@ _NAME_RE = re.compile(r"^[a-zA-Z0-9](?:[a-zA-Z0-9_/-]*[a-zA-Z0-9])?$")  # gto/co
 
 @dataclass(frozen=True)
 class GtoConfig:
+    """The stages and types a repository's .gto file allows (None: any)."""
+
     stages: tuple[str, ...] | None = None  # None: any stage name
     types: tuple[str, ...] | None = None
 

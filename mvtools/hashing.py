@@ -37,6 +37,8 @@ PROGRESS_MIN = 128 * 1024 * 1024
 
 @dataclass
 class Digest:
+    """A model's content as the ledger records it: sha256 and size (and DVC's md5)."""
+
     sha256: str
     size: int
     md5: str | None = None

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from mvtools import ledger as L
 from mvtools.artifacts import INDEX, Record, Source, find_record
-from mvtools.config import Config, Model, dvc_yaml_files
+from mvtools.config import Config, Model, dvc_yaml_files, ls_files
 from mvtools.gitops import Repo, git_ancestors
 from mvtools.ledgercache import LedgerCache
 
@@ -32,12 +32,23 @@ def ledger_of(repo: Repo, data: bytes, source: str, model: str | None = None) ->
     return cache.load(data, source, model)
 
 
-def commit_dvc_yamls(repo: Repo, changed: list[str]) -> list[str]:
+def index_dvc_files(repo: Repo) -> tuple[list[str], set[str]]:
+    """The index's dvc.yaml files (those the work tree holds, as :func:`dvc_yaml_files`
+    lists them) and its ``.dvc`` files, in one ``git ls-files``: a model git tracks has no
+    .dvc file, and that is known without a git process per model."""
+    names = ls_files(repo.root, ["dvc.yaml", ":(glob)**/dvc.yaml", ":(glob)**/*.dvc"])
+    dvcy = sorted(n for n in names if posixpath.basename(n) == "dvc.yaml" and (repo.root / n).is_file())
+    return dvcy, {n for n in names if n.endswith(".dvc")}
+
+
+def commit_dvc_yamls(repo: Repo, changed: list[str], listed: list[str] | None = None) -> list[str]:
     """The dvc.yaml files a commit's hook reads declarations from, found without walking the
-    work tree (whose cost grows with the repository, not the change): the index's, and an
-    untracked, not ignored dvc.yaml in a folder above a changed path (declared beside the
-    model it stages, not added yet), as the walk of ``git ls-files --others`` found it."""
-    listed = dvc_yaml_files(repo.root, staged_only=True)
+    work tree (whose cost grows with the repository, not the change): the index's
+    (``listed``, when the caller has them), and an untracked, not ignored dvc.yaml in a
+    folder above a changed path (declared beside the model it stages, not added yet), as
+    the walk of ``git ls-files --others`` found it."""
+    if listed is None:
+        listed = dvc_yaml_files(repo.root, staged_only=True)
     near: set[str] = set()
     for p in changed:
         d = posixpath.dirname(p)
@@ -128,7 +139,31 @@ def same_as_a_parent(repo: Repo, cfg: Config, model: Model, rev: str | None, oth
     return False
 
 
-def committed_config(repo: Repo, cfg: Config, dvc_yamls: list[str]) -> Config:
+class Unstaged:
+    """Which of ``paths`` (files or folders) differ between the work tree and the index, by
+    one ``git diff`` for them all: the declarations' sources and every model path a commit
+    may hash from the index (in a repository of 100,000 files each git process that reads
+    the index costs 10-15 ms)."""
+
+    def __init__(self, repo: Repo, paths: list[str]) -> None:
+        self.repo = repo
+        self.asked = set(paths)
+        self.changed: set[str] = set()
+        if paths:  # literal pathspecs: a path is a name, never a glob
+            proc = repo.git("diff", "--name-only", "--no-renames", "-z", "--", *paths, check=False,
+                            env={**os.environ, "GIT_LITERAL_PATHSPECS": "1"})
+            self.changed = {p for p in proc.stdout.decode("utf-8", "surrogateescape").split("\0") if p}
+
+    def differs(self, path: str) -> bool:
+        if path not in self.asked:  # not asked about (a declaration the index holds alone)
+            proc = self.repo.git("diff", "--quiet", "--", path, check=False,
+                                 env={**os.environ, "GIT_LITERAL_PATHSPECS": "1"})
+            return proc.returncode != 0
+        prefix = path + "/"
+        return any(c == path or c.startswith(prefix) for c in self.changed)
+
+
+def committed_config(repo: Repo, cfg: Config, dvc_yamls: list[str], unstaged: Unstaged | None = None) -> Config:
     """The declarations as the commit holds them. ``cfg`` was read from the work tree; when a
     file it was read from (mvtools.yaml, a dvc.yaml, a params file one interpolates) differs
     from the index (an unstaged edit), read them again from the index: an unstaged edit that
@@ -136,7 +171,9 @@ def committed_config(repo: Repo, cfg: Config, dvc_yamls: list[str]) -> Config:
     A source the index lacks (an untracked dvc.yaml above a staged path) is read from the
     work tree, as before; every model path is checked against the work tree again."""
     sources = [s for s in cfg.sources if "\n" not in s and "\r" not in s]
-    if not sources or not repo.git("diff", "--name-only", "-z", "--", *sources, check=False).stdout.strip(b"\0"):
+    if unstaged is None:
+        unstaged = Unstaged(repo, sources)
+    if not any(unstaged.differs(s) for s in sources):
         return cfg
     import dataclasses
     import tempfile

@@ -14,8 +14,8 @@ from mvtools.artifacts import INDEX, Record, Source, find_record
 from mvtools.config import CONFIG_FILE, Config, Model, load_config
 from mvtools.errors import CheckFailed, UsageError
 from mvtools.gitops import Repo, git_ancestor_pids
-from mvtools.hookkit import (amending, commit_dvc_yamls, committed_config, ledger_of, lock_changed, model_change,
-                             relevant, same_as_a_parent, say, watch_regex)
+from mvtools.hookkit import (Unstaged, amending, commit_dvc_yamls, committed_config, index_dvc_files, ledger_of,
+                             lock_changed, model_change, relevant, same_as_a_parent, say, watch_regex)
 from mvtools.versioning import register_message
 
 if TYPE_CHECKING:  # the hooks import registry only when they register or tag
@@ -55,38 +55,47 @@ def _amended_parents(repo: Repo, head: str) -> list[str]:
     return repo.out("rev-list", "--parents", "-n", "1", head).split()[1:]
 
 
-def _staged_by_shell(repo: Repo, base: str | None) -> list[str] | None:
-    """The staged paths the shell hook (hooks/pre-commit) listed just before it started us,
-    when it listed them for this ``git commit`` process and against ``base`` (HEAD): one
-    read of the index fewer. None: list them again."""
+def _said_by_shell(repo: Repo) -> tuple[str | None, list[str] | None]:
+    """HEAD and the staged paths as the shell hook (hooks/pre-commit) read them just before it
+    started us, when it read them for this ``git commit`` process (``staged.for``: its pid,
+    start time and HEAD, from its loose ref): no git process for either. (None, None): ask
+    git again."""
     d = repo.worktree_state_dir
     try:
         pid, start, head = (d / "staged.for").read_text().split()
         data = (d / "staged").read_bytes()
     except (OSError, ValueError):
-        return None
+        return None, None
     owner = T.commit_owner()
-    if base is None or head != base or pid != str(owner["pid"]) or start != owner["start"]:
-        return None
-    return [p for p in data.decode("utf-8", "surrogateescape").split("\0") if p]
+    if pid != str(owner["pid"]) or start != owner["start"] or len(head) < 40 \
+            or head.strip("0123456789abcdef"):
+        return None, None
+    return head, [p for p in data.decode("utf-8", "surrogateescape").split("\0") if p]
 
 
 def pre_commit(repo: Repo) -> int:
     if os.environ.get("MVTOOLS_SKIP") == "1":
         return 0
+    said_head, staged = _said_by_shell(repo)
+    if said_head is not None:
+        repo.assume_head(said_head)
     head = repo.head
     amend = head is not None and amending(repo)
     parents = _amended_parents(repo, head) if amend and head else [head] if head else []
     base = parents[0] if parents else None
-    staged = _staged_by_shell(repo, base) if not amend else None
-    if staged is None:
+    if staged is None or amend:
         staged = repo.changed_paths(base, cached=True)
     # the dvc.yaml files this commit can declare models in, listed once and without a walk of
     # the work tree (the hook's cost grows with the change, not the repository)
-    dvcy = commit_dvc_yamls(repo, staged)
+    listed, dvc_files = index_dvc_files(repo)
+    dvcy = commit_dvc_yamls(repo, staged, listed)
     # what the commit declares (the index), not an unstaged edit of the work tree; the shell
-    # hooks' watch data is built from it too
-    cfg = committed_config(repo, load_config(repo.root, dvc_yamls=dvcy), dvcy)
+    # hooks' watch data is built from it too. One `git diff` says which of its sources and
+    # of the models git tracks differ from the index.
+    cfg = load_config(repo.root, dvc_yamls=dvcy)
+    unstaged = Unstaged(repo, [*(s for s in cfg.sources if "\n" not in s and "\r" not in s),
+                               *(m.path for m in cfg.models.values() if "://" not in m.path)])
+    cfg = committed_config(repo, cfg, dvcy, unstaged)
     write_watch_file(repo, cfg)
     if not staged or not relevant(staged, cfg):
         return 0
@@ -101,7 +110,7 @@ def pre_commit(repo: Repo) -> int:
 
     reg = Registry(repo=repo, config=cfg)
     _driver_hint(repo)  # said here: post-commit tags in shell, without Python
-    idx = Source(repo, INDEX)
+    idx = Source(repo, INDEX, dvc_files=dvc_files)
     old = Source(repo, base)
     staged_set = set(staged)
     locks = lock_changed(staged_set)
@@ -116,8 +125,7 @@ def pre_commit(repo: Repo) -> int:
                 continue
             if rec is None:
                 # committed to git directly: the index must be what gets hashed
-                dirty = repo.git("diff", "--quiet", "--", model.path, check=False).returncode
-                if dirty:
+                if unstaged.differs(model.path):
                     raise CheckFailed(
                         f"model {model.name}: {model.path} differs between the index and the work tree; "
                         f"stage all of it (git add {model.path}) or none of it")
@@ -292,7 +300,7 @@ def pre_push(repo: Repo, stdin: str, remote: str | None = None) -> int:
 
 
 def run(hook: str, args: list[str]) -> int:
-    repo = Repo.discover(".")
+    repo = Repo.for_hook()
     if hook == "pre-commit":
         return pre_commit(repo)
     if hook == "post-commit":

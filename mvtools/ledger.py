@@ -104,6 +104,8 @@ def blob_id(data: bytes) -> str:
 
 @dataclass
 class Ledger:
+    """One model's ledger: its events in the order they were appended."""
+
     model: str
     events: list[dict[str, Any]] = field(default_factory=list)
 

@@ -36,6 +36,8 @@ _RANK = {"deprecate": 0, "register": 1, "promote": 1, "archive": 2, "rollback": 
 
 @dataclass
 class ModelState:
+    """One model's state, folded from its ledger's events."""
+
     name: str
     versions: dict[str, dict[str, Any]] = field(default_factory=dict)  # version -> register event
     archived: set[str] = field(default_factory=set)

@@ -223,6 +223,8 @@ def deprecate_message(model: str) -> str:
 
 @dataclass(frozen=True)
 class ParsedTag:
+    """A tag name in GTO's grammar, split into its parts."""
+
     model: str
     kind: str  # "version", "archive", "stage", "unassign", "deprecated"
     version: str | None = None

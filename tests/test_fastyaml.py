@@ -215,3 +215,14 @@ def test_a_plain_value_starting_with_dash_colon_or_question_mark_takes_the_fast_
     data = (L.header("m") + L.render_events([ev])).encode()
     doc, fast = load_strict(data, "registry/m.yaml")
     assert fast and same(doc, strict(data.decode()))
+
+
+def test_bad_chars_is_the_emitters_unescaped_set_complemented_at_every_code_point() -> None:
+    """fastyaml spells the characters it refuses as a complement (cheaper to compile on every
+    hook's start); it must refuse exactly what the emitter's set leaves out."""
+    import re
+
+    emitter_set = re.compile("[^\n\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufefe\uff00-\ufffd\U00010000-\U0010ffff]")
+    every = "".join(map(chr, range(0x110000)))
+    assert [m.start() for m in fastyaml._BAD_CHARS.finditer(every)] == \
+        [m.start() for m in emitter_set.finditer(every)]
