@@ -13,7 +13,7 @@ from pathlib import Path
 
 from mvtools import ledger as L
 from mvtools.artifacts import INDEX, Record, Source, find_record
-from mvtools.config import Config, Model, dvc_yaml_files, ls_files
+from mvtools.config import Config, Model, dvc_yaml_files
 from mvtools.gitops import Repo, git_ancestors
 from mvtools.ledgercache import LedgerCache
 
@@ -32,23 +32,12 @@ def ledger_of(repo: Repo, data: bytes, source: str, model: str | None = None) ->
     return cache.load(data, source, model)
 
 
-def index_dvc_files(repo: Repo) -> tuple[list[str], set[str]]:
-    """The index's dvc.yaml files (those the work tree holds, as :func:`dvc_yaml_files`
-    lists them) and its ``.dvc`` files, in one ``git ls-files``: a model git tracks has no
-    .dvc file, and that is known without a git process per model."""
-    names = ls_files(repo.root, ["dvc.yaml", ":(glob)**/dvc.yaml", ":(glob)**/*.dvc"])
-    dvcy = sorted(n for n in names if posixpath.basename(n) == "dvc.yaml" and (repo.root / n).is_file())
-    return dvcy, {n for n in names if n.endswith(".dvc")}
-
-
-def commit_dvc_yamls(repo: Repo, changed: list[str], listed: list[str] | None = None) -> list[str]:
+def commit_dvc_yamls(repo: Repo, changed: list[str]) -> list[str]:
     """The dvc.yaml files a commit's hook reads declarations from, found without walking the
-    work tree (whose cost grows with the repository, not the change): the index's
-    (``listed``, when the caller has them), and an untracked, not ignored dvc.yaml in a
-    folder above a changed path (declared beside the model it stages, not added yet), as
-    the walk of ``git ls-files --others`` found it."""
-    if listed is None:
-        listed = dvc_yaml_files(repo.root, staged_only=True)
+    work tree (whose cost grows with the repository, not the change): the index's, and an
+    untracked, not ignored dvc.yaml in a folder above a changed path (declared beside the
+    model it stages, not added yet), as the walk of ``git ls-files --others`` found it."""
+    listed = dvc_yaml_files(repo.root, staged_only=True)
     near: set[str] = set()
     for p in changed:
         d = posixpath.dirname(p)

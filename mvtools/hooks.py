@@ -10,12 +10,12 @@ from typing import TYPE_CHECKING, Any
 
 from mvtools import ledger as L
 from mvtools import transaction as T
-from mvtools.artifacts import INDEX, Record, Source, find_record
+from mvtools.artifacts import INDEX, Record, Source, find_record, preload
 from mvtools.config import CONFIG_FILE, Config, Model, load_config
 from mvtools.errors import CheckFailed, UsageError
 from mvtools.gitops import Repo, git_ancestor_pids
-from mvtools.hookkit import (Unstaged, amending, commit_dvc_yamls, committed_config, index_dvc_files, ledger_of,
-                             lock_changed, model_change, relevant, same_as_a_parent, say, watch_regex)
+from mvtools.hookkit import (Unstaged, amending, commit_dvc_yamls, committed_config, ledger_of, lock_changed,
+                             model_change, relevant, same_as_a_parent, say, touches, watch_regex)
 from mvtools.versioning import register_message
 
 if TYPE_CHECKING:  # the hooks import registry only when they register or tag
@@ -87,8 +87,7 @@ def pre_commit(repo: Repo) -> int:
         staged = repo.changed_paths(base, cached=True)
     # the dvc.yaml files this commit can declare models in, listed once and without a walk of
     # the work tree (the hook's cost grows with the change, not the repository)
-    listed, dvc_files = index_dvc_files(repo)
-    dvcy = commit_dvc_yamls(repo, staged, listed)
+    dvcy = commit_dvc_yamls(repo, staged)
     # what the commit declares (the index), not an unstaged edit of the work tree; the shell
     # hooks' watch data is built from it too. One `git diff` says which of its sources and
     # of the models git tracks differ from the index.
@@ -110,10 +109,14 @@ def pre_commit(repo: Repo) -> int:
 
     reg = Registry(repo=repo, config=cfg)
     _driver_hint(repo)  # said here: post-commit tags in shell, without Python
-    idx = Source(repo, INDEX, dvc_files=dvc_files)
-    old = Source(repo, base)
     staged_set = set(staged)
+    # the index is the base commit but for the staged paths: the rest is read from the commit
+    idx = Source(repo, INDEX, staged=(base, staged_set) if base else None)
+    old = Source(repo, base)
     locks = lock_changed(staged_set)
+    # what deciding and registering the models this change touches reads, in one git process
+    touched = [m for m in cfg.models.values() if touches(m, staged_set, locks)]
+    preload([(src, rel) for m in touched for src in (idx, old) for rel in (m.path + ".dvc", cfg.ledger_path(m))])
     owner = T.commit_owner()
     with L.lock(repo.common_dir):
         T.clear_pending(repo)  # an earlier attempt's (aborted) lines: this attempt decides anew
@@ -131,7 +134,7 @@ def pre_commit(repo: Repo) -> int:
                         f"stage all of it (git add {model.path}) or none of it")
                 if not (repo.root / model.path).exists():
                     continue  # the model was deleted: nothing to register
-            _register_staged(repo, reg, cfg, model, rec, idx, parents, owner, dvcy)
+            _register_staged(repo, reg, cfg, model, rec, idx, old, parents, owner, dvcy)
     return 0
 
 
@@ -214,16 +217,20 @@ def _check_ledgers(repo: Repo, cfg: Config, parents: list[str], staged: list[str
 
 
 def _register_staged(repo: Repo, reg: Registry, cfg: Config, model: Model, rec: Record | None, idx: Source,
-                     parents: list[str], owner: dict[str, Any], dvcy: list[str]) -> None:
+                     old: Source, parents: list[str], owner: dict[str, Any], dvcy: list[str]) -> None:
     """Append the model's register event to the staged ledger and reserve its version for
     this commit; post-commit confirms it with the tag (mvtools.transaction)."""
     from mvtools.reading import read_ledger_file  # loaded with the registry already
 
     ledger_rel = cfg.ledger_path(model)
     path = repo.root / ledger_rel
-    # the staged ledger and the parents', in one git process
-    got = repo.read_blobs([":" + ledger_rel, *(f"{p}:{ledger_rel}" for p in parents)])
-    staged_bytes = got.get(":" + ledger_rel)
+    # the staged ledger and the parents' (read with the model's files; a merge's other
+    # parents in one more git process)
+    staged_bytes = idx.read(ledger_rel)
+    got = repo.read_blobs(f"{p}:{ledger_rel}" for p in parents[1:])
+    first = old.read(ledger_rel) if parents else None
+    if first is not None:
+        got[f"{parents[0]}:{ledger_rel}"] = first
     parent_blobs, parent_ids = _parent_ledgers(repo, parents, ledger_rel, got)
     wt_bytes = read_ledger_file(repo.root, ledger_rel)
     if wt_bytes != staged_bytes and wt_bytes is not None and staged_bytes is not None:

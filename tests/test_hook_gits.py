@@ -1,9 +1,9 @@
 """Which git processes a registering commit's Python hook runs (issue 14a): what the shell
 hook read for the same `git commit` (HEAD, the staged paths) and what git's layout tells
 (the repository) is not asked again; one `git diff` says which sources and models differ
-from the index; the index's .dvc files are listed with its dvc.yaml files, so a git-tracked
-model costs no .dvc lookup; environment files are read in one batch. Counted with
-GIT_TRACE2_EVENT, never timed."""
+from the index; the index is read as the base commit but for the staged paths (git then
+reads no index), the touched models' files and ledgers in one batch; environment files
+are read in one batch. Counted with GIT_TRACE2_EVENT, never timed."""
 
 from __future__ import annotations
 
@@ -136,3 +136,41 @@ def test_the_hooks_repository_is_what_git_says_in_every_layout(tmp_path: Path, l
     else:
         a, b = _repo_of_hook(where)
     _same(a, b)
+
+
+def test_the_index_read_as_the_base_but_for_the_staged_paths_is_the_index(repo: Path) -> None:
+    """Source(INDEX, staged=(HEAD, the staged paths)) reads what the commit will hold: what
+    `git cat-file blob :PATH` reads, for every kind of change a commit stages (and one it
+    does not), but an intent-to-add entry (`git add -N`), which the commit leaves out and
+    `git diff --cached` does not list: absent, as in the commit."""
+    from mvtools.artifacts import INDEX, Source, preload
+
+    r = repo
+    for name in ("same.txt", "modified.txt", "deleted.txt", "unstaged.txt", "mode.sh", "sub/deep.txt"):
+        write_model(r, name, f"{name} 1\n")
+    git(r, "add", "-A")
+    git(r, "commit", "-q", "-m", "base")
+    write_model(r, "modified.txt", "modified 2\n")
+    write_model(r, "added.txt", "added\n")
+    write_model(r, "intent.txt", "intent\n")
+    git(r, "add", "modified.txt", "added.txt")
+    git(r, "add", "-N", "intent.txt")
+    git(r, "rm", "-q", "deleted.txt")
+    git(r, "update-index", "--chmod=+x", "mode.sh")
+    write_model(r, "unstaged.txt", "not staged\n")  # the index keeps HEAD's
+    rg = Repo.discover(r)
+    staged = set(rg.changed_paths(rg.head, cached=True))
+    paths = ["same.txt", "modified.txt", "deleted.txt", "unstaged.txt", "mode.sh", "sub/deep.txt", "added.txt",
+             "intent.txt", "absent.txt"]
+    truth = {p: (lambda proc: proc.stdout.encode() if proc.returncode == 0 else None)(
+        git(r, "cat-file", "blob", f":{p}", check=False)) for p in paths}
+    truth["intent.txt"] = None
+    one = Source(rg, INDEX, staged=(str(rg.head), staged))
+    assert {p: one.read(p) for p in paths} == truth
+    batch = Source(rg, INDEX, staged=(str(rg.head), staged))
+    preload([(batch, p) for p in paths])
+    assert {p: batch.read(p) for p in paths} == truth
+    git(r, "commit", "-q", "-m", "the commit", "--no-verify")
+    held = {p: (lambda proc: proc.stdout.encode() if proc.returncode == 0 else None)(
+        git(r, "cat-file", "blob", f"HEAD:{p}", check=False)) for p in paths}
+    assert held == truth
