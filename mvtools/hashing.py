@@ -112,6 +112,8 @@ class _Worker:
 
 
 def _progress(total: int, label: str) -> tuple[Callable[[int], None], Callable[[], None]]:
+    if total < PROGRESS_MIN:  # the usual case, a hook's: nothing more to import
+        return (lambda n: None), (lambda: None)
     from mvtools import progress  # no bar with --json (progress.quiet), nor off a terminal
 
     if not progress.wanted(total, PROGRESS_MIN):
