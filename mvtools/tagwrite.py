@@ -101,8 +101,8 @@ def write_tags(repo: Repo, tags: Sequence[TagWrite], *, delete: Iterable[str] = 
         return
     proc = repo.git("var", "GIT_COMMITTER_IDENT", check=False)
     if proc.returncode != 0:
-        err = proc.stderr.decode("utf-8", "replace").strip().splitlines()
-        raise UsageError(f"git has no identity here ({err[-1] if err else 'git var failed'}): set user.name and "
+        why = proc.stderr.decode("utf-8", "replace").strip().splitlines()
+        raise UsageError(f"git has no identity here ({why[-1] if why else 'git var failed'}): set user.name and "
                          "user.email")
     ident, stamp, zone = proc.stdout.decode("utf-8", "surrogateescape").strip().rsplit(" ", 2)
     now = f"{stamp} {zone}"  # as `git tag` writes the time when GIT_COMMITTER_DATE does not say
