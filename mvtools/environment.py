@@ -23,6 +23,7 @@ import sys
 from typing import Any
 
 from mvtools.artifacts import INDEX, WORKTREE, Source
+from mvtools.gitops import EMPTY_TREE
 
 NAMES = ("requirements*.txt", "environment.yaml", "environment.yml", "conda.yaml", "conda.yml", "uv.lock",
          "poetry.lock", "Pipfile.lock", "Dockerfile")
@@ -43,7 +44,8 @@ def _listed(src: Source, patterns: list[str]) -> list[str]:
         found = _listed_in_bulk(src, patterns)
         if found is not None:
             return found
-        args = ["ls-tree", "-r", "-z", "--name-only", src.rev, "--", *specs]
+        # a commit's files as added to the empty tree: `git ls-tree` refuses glob pathspecs
+        args = ["diff-tree", "-r", "-z", "--name-only", "--no-renames", EMPTY_TREE, src.rev, "--", *specs]
     # the hook's GIT_INDEX_FILE stays (a `git commit -a` index); pathspec magic on as in dvc_yaml_files
     proc = src.repo.git(*args, check=False, env={**os.environ, "GIT_LITERAL_PATHSPECS": "0"})
     return sorted({p for p in proc.stdout.decode("utf-8", "surrogateescape").split("\0") if p})
