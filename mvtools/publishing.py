@@ -151,10 +151,11 @@ def _integrate(reg: "Registry", rem: Remote, out: Outcome) -> None:
 
 def _retag(reg: "Registry", rem: Remote, p: Plan, events: list[tuple[str, dict[str, Any]]]) -> None:
     """Drop the tags of the replayed events (provisional: the remote has none of them) and
-    tag the replayed events where their commits now are (all in one ref transaction), timed strictly after every tag of
+    tag the replayed events where their commits now are, timed strictly after every tag of
     the model here and on the remote: GTO orders a model's tags by time, so the replayed
     events (appended after the remote's in the ledger) must also come after them in time,
-    never share a second with another clone's tags (GTO breaks such ties its own way)."""
+    never share a second with another clone's tags (GTO breaks such ties its own way). All
+    of it is one ref transaction (mvtools.tagwrite)."""
     repo = reg.repo
     tags = repo.tags()
     drop = [t for c in p.commits for evs in c.new_events.values() for ev in evs for t in _tag_names(ev)

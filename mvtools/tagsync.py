@@ -66,7 +66,7 @@ class TagSync(RegistryReader):
         deprecation tags that point elsewhere, at the event's time so GTO orders them as the
         ledger does. Events only the work tree or the index holds are never tagged, and no
         tag is deleted: a version tag binds its number (``mvtools verify`` says what to do
-        with one no ledger records)."""
+        with one no ledger records). The tags are written together, in one ref transaction."""
         from mvtools.domain import SyncResult  # off the hooks' import path
         from mvtools.gitbulk import reading_in_bulk
         from mvtools.tagwrite import TagWrite, write_tags
