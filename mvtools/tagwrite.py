@@ -10,7 +10,8 @@ and no ref changes. A crash between the two leaves unreferenced tag objects, nev
 a wrong object.
 
 Where git would sign the tags (``tag.gpgSign``, ``tag.forceSignAnnotated``), each is made by
-its own ``git tag`` as before: only git knows how to sign.
+its own ``git tag`` as before: only git knows how to sign. A single tag is a ``git tag`` too
+(one process, atomic by itself).
 """
 
 from __future__ import annotations
@@ -94,6 +95,9 @@ def write_tags(repo: Repo, tags: Sequence[TagWrite], *, delete: Iterable[str] = 
     tags = list(tags)
     delete = list(dict.fromkeys(delete))
     if not tags and not delete:
+        return
+    if len(tags) + len(delete) == 1:  # one `git tag` is one process, and atomic by itself
+        _one_by_one(repo, tags, delete)
         return
     sign, comment = _settings(repo)
     if sign:

@@ -94,7 +94,7 @@ def test_where_git_would_sign_each_tag_is_git_tags_own(repo: Path) -> None:
     git(repo, "config", "tag.gpgSign", "true")
     git(repo, "config", "gpg.program", "false")
     with pytest.raises(GitError, match="git tag failed"):
-        write_tags(Repo.discover(repo), [TagWrite("s", "HEAD", "m", 1)])
+        write_tags(Repo.discover(repo), [TagWrite("s", "HEAD", "m", 1), TagWrite("t", "HEAD", "m", 2)])
     assert tags(repo) == {}
 
 
