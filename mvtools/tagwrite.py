@@ -96,6 +96,9 @@ def write_tags(repo: Repo, tags: Sequence[TagWrite], *, delete: Iterable[str] = 
     delete = list(dict.fromkeys(delete))
     if not tags and not delete:
         return
+    for name in [t.name for t in tags] + delete:  # as git tag refuses them, before anything is written
+        if name.startswith("-") or name == "HEAD" or any(c in name for c in "\0\n\r"):
+            raise GitError(f"git tag failed: fatal: '{name}' is not a valid tag name.")
     if len(tags) + len(delete) == 1:  # one `git tag` is one process, and atomic by itself
         _one_by_one(repo, tags, delete)
         return
@@ -124,9 +127,11 @@ def write_tags(repo: Repo, tags: Sequence[TagWrite], *, delete: Iterable[str] = 
         bodies[t.name] = (f"object {oid}\ntype {kind}\ntag {t.name}\ntagger {ident} {when}\n\n"
                           + cleanup(t.message, comment)).encode("utf-8", "surrogateescape")
     oids = _hash_objects(repo, list(bodies.values()))
-    cmds = [f"{verbs[name]} refs/tags/{name} {oid}" for name, oid in zip(bodies, oids)]
-    cmds += [f"delete refs/tags/{d}" for d in delete if d not in bodies]
-    proc = repo.git("update-ref", "--stdin", input=("\n".join(cmds) + "\n").encode("utf-8", "surrogateescape"),
+    # -z: a name is one field whatever it holds; git checks it is a valid ref name
+    cmds = [f"{verbs[name]} refs/tags/{name}\0{oid}\0" + ("\0" if verbs[name] == "update" else "")
+            for name, oid in zip(bodies, oids)]
+    cmds += [f"delete refs/tags/{d}\0\0" for d in delete if d not in bodies]
+    proc = repo.git("update-ref", "-z", "--stdin", input="".join(cmds).encode("utf-8", "surrogateescape"),
                     check=False)
     if proc.returncode != 0:
         err = proc.stderr.decode("utf-8", "surrogateescape")

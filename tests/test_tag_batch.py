@@ -73,6 +73,16 @@ def test_an_existing_tag_fails_the_whole_batch_and_nothing_moves(repo: Path) -> 
     assert tags(repo) == {"b": head(repo), "c": first}
 
 
+@pytest.mark.parametrize("bad", ["a b", "x..y", "ok\x01", "-x", "HEAD", "t\ndelete refs/heads/main", "t\0z"])
+def test_an_invalid_tag_name_fails_the_batch_and_cannot_reach_another_ref(repo: Path, bad: str) -> None:
+    """A name (a ledger's, hand-edited) is one field of update-ref's -z input: git refuses
+    it as a ref name; it never becomes a command of its own (delete refs/heads/main)."""
+    before = head(repo)
+    with pytest.raises(GitError):
+        write_tags(Repo.discover(repo), [TagWrite("fine", "HEAD", "m", 1), TagWrite(bad, "HEAD", "m", 2)])
+    assert tags(repo) == {} and head(repo) == before
+
+
 def test_a_refused_ref_update_leaves_every_tag_as_it_was(repo: Path) -> None:
     """git's reference-transaction hook refusing one ref: the whole batch is refused (one
     `git tag` per tag would have written those before it)."""
