@@ -99,6 +99,9 @@ def write_tags(repo: Repo, tags: Sequence[TagWrite], *, delete: Iterable[str] = 
     for name in [t.name for t in tags] + delete:  # as git tag refuses them, before anything is written
         if name.startswith("-") or name == "HEAD" or any(c in name for c in "\0\n\r"):
             raise GitError(f"git tag failed: fatal: '{name}' is not a valid tag name.")
+    for t in tags:  # one line each of cat-file's input: its answers stay in step
+        if not t.commit.strip() or any(c in t.commit for c in "\0\n\r"):
+            raise GitError(f"git tag failed: fatal: Failed to resolve '{t.commit}' as a valid ref.")
     if len(tags) + len(delete) == 1:  # one `git tag` is one process, and atomic by itself
         _one_by_one(repo, tags, delete)
         return
