@@ -23,6 +23,7 @@ import sys
 from typing import Any
 
 from mvtools.artifacts import INDEX, WORKTREE, Source
+from mvtools.gitops import EMPTY_TREE
 
 NAMES = ("requirements*.txt", "environment.yaml", "environment.yml", "conda.yaml", "conda.yml", "uv.lock",
          "poetry.lock", "Pipfile.lock", "Dockerfile")
@@ -40,10 +41,43 @@ def _listed(src: Source, patterns: list[str]) -> list[str]:
     elif src.rev is None:
         return []
     else:
-        args = ["ls-tree", "-r", "-z", "--name-only", src.rev, "--", *specs]
+        found = _listed_in_bulk(src, patterns)
+        if found is not None:
+            return found
+        # a commit's files as added to the empty tree: `git ls-tree` refuses glob pathspecs
+        args = ["diff-tree", "-r", "-z", "--name-only", "--no-renames", EMPTY_TREE, src.rev, "--", *specs]
     # the hook's GIT_INDEX_FILE stays (a `git commit -a` index); pathspec magic on as in dvc_yaml_files
     proc = src.repo.git(*args, check=False, env={**os.environ, "GIT_LITERAL_PATHSPECS": "0"})
     return sorted({p for p in proc.stdout.decode("utf-8", "surrogateescape").split("\0") if p})
+
+
+def _listed_in_bulk(src: Source, patterns: list[str]) -> list[str] | None:
+    """:func:`_listed` at a commit through the attached bulk reader (one tree read per
+    directory, no git process), where the patterns are plain: a literal directory, then a
+    name whose only glob is ``*`` (in git's glob pathspec it never crosses a ``/``: it
+    matches within one name). None where git must answer: no bulk reader, another pattern, or a
+    directory matched (``ls-tree -r`` would list what is under it)."""
+    bulk = src.repo.bulk
+    if bulk is None or src.rev is None:
+        return None
+    wanted: dict[str, list[str]] = {}
+    for p in patterns:
+        d, _, last = p.rpartition("/")
+        if (not last or p != posixpath.normpath(p) or p.startswith(("/", ":", "!")) or ".." in p.split("/")
+                or any(c in d for c in "*?[]\\") or any(c in last for c in "[]?\\")):
+            return None
+        wanted.setdefault(d, []).append(last)
+    from fnmatch import fnmatchcase
+
+    found = []
+    for d, names in wanted.items():
+        entries = bulk.entries(f"{src.rev}:{d}" if d else f"{src.rev}^{{tree}}")
+        for name, is_dir in (entries or {}).items():
+            if any(fnmatchcase(name, n) for n in names):
+                if is_dir:
+                    return None
+                found.append(f"{d}/{name}" if d else name)
+    return sorted(set(found))
 
 
 def _read(src: Source, rel: str) -> bytes | None:

@@ -126,20 +126,54 @@ class CatFile:
         return dict(sorted(res.items(), key=lambda kv: _tree_order(kv[0])))
 
     def _walk(self, tree: str, prefix: str, res: dict[str, str]) -> None:
-        got = self.read(tree)
-        if got is None:
-            return
-        data, width, i = got[1], len(tree) // 2, 0
-        while i < len(data):
-            sp = data.index(b" ", i)
-            nul = data.index(b"\0", sp)
-            mode, name = data[i:sp], data[sp + 1:nul].decode("utf-8", "surrogateescape")
-            oid = data[nul + 1:nul + 1 + width].hex()
-            i = nul + 1 + width
+        for name, (mode, oid) in self._entries(tree).items():
             if mode in (b"40000", b"040000"):
                 self._walk(oid, f"{prefix}/{name}", res)
             else:
                 res[f"{prefix}/{name}"] = oid
+
+    def _entries(self, tree: str) -> dict[str, tuple[bytes, str]]:
+        """name -> (mode, object id) of each entry of the tree object ``tree``, in its order."""
+        got = self.read(tree)
+        res: dict[str, tuple[bytes, str]] = {}
+        if got is None or got[0][1] != "tree":
+            return res
+        data, width, i = got[1], len(got[0][0]) // 2, 0
+        while i < len(data):
+            sp = data.index(b" ", i)
+            nul = data.index(b"\0", sp)
+            res[data[sp + 1:nul].decode("utf-8", "surrogateescape")] = (data[i:sp], data[nul + 1:nul + 1 + width].hex())
+            i = nul + 1 + width
+        return res
+
+    def entries(self, name: str) -> dict[str, bool] | None:
+        """Entry name -> is it a directory, of the tree ``name`` names (``REV:dir``,
+        ``REV^{tree}``); None when it names no tree."""
+        obj = self.check(name) if self.usable(name) else None
+        if obj is None or obj[1] != "tree":
+            return None
+        return {n: mode in (b"40000", b"040000") for n, (mode, _oid) in self._entries(obj[0]).items()}
+
+    def files_named(self, rev: str, name: str) -> list[str] | None:
+        """The path of every entry called ``name`` (not a directory) in ``rev``'s tree, in
+        ``git ls-tree -r``'s order; None when ``rev`` has no tree. Each distinct tree is read
+        once while this reader is attached: the commits of one history share most of theirs."""
+        root = self.check(f"{rev}^{{tree}}")
+        if root is None or root[1] != "tree":
+            return None
+        memo: dict[str, list[str]] = self.memo.setdefault(f"files_named:{name}", {})
+        return list(self._named(root[0], name, memo))
+
+    def _named(self, tree: str, name: str, memo: dict[str, list[str]]) -> list[str]:
+        if tree not in memo:
+            res: list[str] = []
+            for entry, (mode, oid) in self._entries(tree).items():
+                if mode in (b"40000", b"040000"):
+                    res.extend(f"{entry}/{p}" for p in self._named(oid, name, memo))
+                elif entry == name:
+                    res.append(entry)
+            memo[tree] = res
+        return memo[tree]
 
     def stream(self, oids: list[str]) -> Generator[tuple[str, bytes], None, None]:
         """The contents of ``oids`` in order (b"" for one that is missing), from one more

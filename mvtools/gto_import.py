@@ -132,9 +132,15 @@ class _Import:
         return self._held[blob]
 
     def dvc_yamls(self, commit: str) -> list[str]:
+        """Every dvc.yaml at ``commit`` (through the bulk reader: each distinct tree read once)."""
         if commit not in self._dvcy:
-            self._dvcy[commit] = [p for p in self.reg.repo.out("ls-tree", "-r", "--name-only", commit).splitlines()
-                                  if p == "dvc.yaml" or p.endswith("/dvc.yaml")]
+            bulk = self.reg.repo.bulk
+            found = bulk.files_named(commit, "dvc.yaml") if bulk is not None else None
+            if found is None:
+                text = self.reg.repo.git("ls-tree", "-r", "-z", "--name-only", commit).stdout
+                found = [p for p in text.decode("utf-8", "surrogateescape").split("\0")
+                         if p == "dvc.yaml" or p.endswith("/dvc.yaml")]
+            self._dvcy[commit] = found
         return self._dvcy[commit]
 
     def run(self) -> None:
@@ -240,8 +246,11 @@ class _Import:
 def import_gto(reg: "Registry") -> dict[str, Any]:
     """Import every GTO tag no ledger records (module docstring) in one commit."""
     reg.repo.require_no_operation()
-    imp = _Import(reg)
-    imp.run()
+    from mvtools.gitbulk import reading_in_bulk
+
+    with reading_in_bulk(reg.repo):  # each tagged commit's files through one cat-file, not a git per read
+        imp = _Import(reg)
+        imp.run()
     per_model = {n: m.new for n, m in imp.models.items() if m.new}
     head = None
     if per_model:

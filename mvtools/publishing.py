@@ -22,6 +22,7 @@ from mvtools import ledger as L
 from mvtools.errors import MvtoolsError, RemoteError, UsageError
 from mvtools.gitops import Repo
 from mvtools.replay import Plan, Remote, plan, replay
+from mvtools.tagwrite import TagWrite, write_tags
 from mvtools.versioning import (archive_message, assign_message, deprecate_message, is_model_tag, parse_tag,
                                 register_message, stage_tag, unassign_message)
 
@@ -153,16 +154,15 @@ def _retag(reg: "Registry", rem: Remote, p: Plan, events: list[tuple[str, dict[s
     tag the replayed events where their commits now are, timed strictly after every tag of
     the model here and on the remote: GTO orders a model's tags by time, so the replayed
     events (appended after the remote's in the ledger) must also come after them in time,
-    never share a second with another clone's tags (GTO breaks such ties its own way)."""
+    never share a second with another clone's tags (GTO breaks such ties its own way). All
+    of it is one ref transaction (mvtools.tagwrite)."""
     repo = reg.repo
     tags = repo.tags()
-    for c in p.commits:
-        for evs in c.new_events.values():
-            for ev in evs:
-                for t in _tag_names(ev):
-                    if t in tags and tags[t][0] != rem.tags.get(t):
-                        repo.delete_tag(t)
-    tags = repo.tags()
+    drop = [t for c in p.commits for evs in c.new_events.values() for ev in evs for t in _tag_names(ev)
+            if t in tags and tags[t][0] != rem.tags.get(t)]
+    for t in drop:
+        tags.pop(t, None)
+    writes: list[TagWrite] = []
     commit_of: dict[tuple[str, str], str] = {}
     for t, (commit, _when) in {**tags, **{n: (c, 0) for n, c in rem.tags.items()}}.items():
         pt = parse_tag(t)
@@ -198,8 +198,9 @@ def _retag(reg: "Registry", rem: Remote, p: Plan, events: list[tuple[str, dict[s
                 last[model] = max(times + [w for t, w in rem.tag_times.items() if is_model_tag(t, model)], default=0)
             when = max(int(time.time()), last[model] + 1)
             last[model] = when
-            repo.create_tag(tag, on, message, env=dict(os.environ, GIT_COMMITTER_DATE=f"@{when} +0000"))
+            writes.append(TagWrite(tag, on, message, when))
             tags[tag] = (on, when)
+    write_tags(repo, writes, delete=drop)  # one transaction: the old tags dropped and the new written, or nothing
 
 
 def _tag_names(ev: dict[str, Any]) -> list[str]:
