@@ -247,12 +247,18 @@ def load_config(root: Path, *, with_dvc: bool = True, dvc_yamls: list[str] | Non
         cfg.sources.append(CONFIG_FILE)
         _apply(cfg, parse_settings(raw))
     if with_dvc:
-        for rel in dvc_yaml_files(root) if dvc_yamls is None else dvc_yamls:
-            cfg.sources.append(rel)
-            _add_dvc_artifacts(cfg, rel)
-        _add_gto_artifacts_yaml(cfg)
-        _apply_overrides(cfg)
+        add_dvc_declarations(cfg, dvc_yaml_files(root) if dvc_yamls is None else dvc_yamls)
     return cfg
+
+
+def add_dvc_declarations(cfg: Config, dvc_yamls: list[str]) -> None:
+    """The ``artifacts:`` of ``dvc_yamls`` and GTO's artifacts.yaml onto ``cfg`` read with
+    ``with_dvc=False``: the two make what :func:`load_config` reads with them."""
+    for rel in dvc_yamls:
+        cfg.sources.append(rel)
+        _add_dvc_artifacts(cfg, rel)
+    _add_gto_artifacts_yaml(cfg)
+    _apply_overrides(cfg)
 
 
 def _apply(cfg: Config, st: Settings) -> None:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from mvtools import ledger as L
 from mvtools.artifacts import INDEX, Record, Source, find_record
-from mvtools.config import Config, Model, dvc_yaml_files
+from mvtools.config import CONFIG_FILE, Config, Model, dvc_yaml_files
 from mvtools.gitops import Repo, git_ancestors
 from mvtools.ledgercache import LedgerCache
 
@@ -32,12 +32,14 @@ def ledger_of(repo: Repo, data: bytes, source: str, model: str | None = None) ->
     return cache.load(data, source, model)
 
 
-def commit_dvc_yamls(repo: Repo, changed: list[str]) -> list[str]:
+def commit_dvc_yamls(repo: Repo, changed: list[str], listed: list[str] | None = None) -> list[str]:
     """The dvc.yaml files a commit's hook reads declarations from, found without walking the
-    work tree (whose cost grows with the repository, not the change): the index's, and an
-    untracked, not ignored dvc.yaml in a folder above a changed path (declared beside the
-    model it stages, not added yet), as the walk of ``git ls-files --others`` found it."""
-    listed = dvc_yaml_files(repo.root, staged_only=True)
+    work tree (whose cost grows with the repository, not the change): the index's
+    (``listed``: :func:`index_listing` listed them), and an untracked, not ignored dvc.yaml
+    in a folder above a changed path (declared beside the model it stages, not added yet),
+    as the walk of ``git ls-files --others`` found it."""
+    if listed is None:
+        listed = dvc_yaml_files(repo.root, staged_only=True)
     near: set[str] = set()
     for p in changed:
         d = posixpath.dirname(p)
@@ -129,27 +131,51 @@ def same_as_a_parent(repo: Repo, cfg: Config, model: Model, rev: str | None, oth
 
 
 class Unstaged:
-    """Which of ``paths`` (files or folders) differ between the work tree and the index, by
-    one ``git diff`` for them all: the declarations' sources and every model path a commit
-    may hash from the index (in a repository of 100,000 files each git process that reads
-    the index costs 10-15 ms)."""
+    """Which paths (files or folders) differ between the work tree and the index: those of
+    :func:`index_listing`'s one ``git ls-files``, then one ``git diff`` for each batch of
+    others asked about (in a repository of 100,000 files each git process that reads the
+    index costs 10-20 ms)."""
 
-    def __init__(self, repo: Repo, paths: list[str]) -> None:
+    def __init__(self, repo: Repo, asked: set[str] | None = None, changed: set[str] | None = None) -> None:
         self.repo = repo
-        self.asked = set(paths)
-        self.changed: set[str] = set()
-        if paths:  # literal pathspecs: a path is a name, never a glob
-            proc = repo.git("diff", "--name-only", "--no-renames", "-z", "--", *paths, check=False,
-                            env={**os.environ, "GIT_LITERAL_PATHSPECS": "1"})
-            self.changed = {p for p in proc.stdout.decode("utf-8", "surrogateescape").split("\0") if p}
+        self.asked = set(asked or ())
+        self.changed = set(changed or ())
+
+    def ask(self, paths: list[str]) -> None:
+        new = [p for p in dict.fromkeys(paths) if p not in self.asked]
+        if not new:
+            return
+        # literal pathspecs: a path is a name, never a glob
+        proc = self.repo.git("diff", "--name-only", "--no-renames", "-z", "--", *new, check=False,
+                             env={**os.environ, "GIT_LITERAL_PATHSPECS": "1"})
+        self.changed.update(p for p in proc.stdout.decode("utf-8", "surrogateescape").split("\0") if p)
+        self.asked.update(new)
 
     def differs(self, path: str) -> bool:
-        if path not in self.asked:  # not asked about (a declaration the index holds alone)
-            proc = self.repo.git("diff", "--quiet", "--", path, check=False,
-                                 env={**os.environ, "GIT_LITERAL_PATHSPECS": "1"})
-            return proc.returncode != 0
+        self.ask([path])
         prefix = path + "/"
         return any(c == path or c.startswith(prefix) for c in self.changed)
+
+
+def index_listing(repo: Repo, paths: list[str]) -> tuple[list[str], Unstaged]:
+    """The index's dvc.yaml files that the work tree holds (as :func:`dvc_yaml_files` with
+    ``staged_only`` lists them), and which of them, of mvtools.yaml and of ``paths`` differ
+    from the index, in one ``git ls-files --cached --modified``."""
+    literal = [p for p in dict.fromkeys([CONFIG_FILE, *paths]) if "\n" not in p and "\r" not in p]
+    # pathspec magic on even under `git --literal-pathspecs` (Magit sets GIT_LITERAL_PATHSPECS=1)
+    proc = repo.git("ls-files", "-z", "-t", "--cached", "--modified", "--", "dvc.yaml", ":(glob)**/dvc.yaml",
+                    *(":(literal)" + p for p in literal), check=False,
+                    env={**os.environ, "GIT_LITERAL_PATHSPECS": "0"})
+    held: set[str] = set()
+    changed: set[str] = set()
+    for entry in proc.stdout.decode("utf-8", "surrogateescape").split("\0"):
+        tag, _, path = entry.partition(" ")
+        if not path:
+            continue
+        (changed if tag == "C" else held).add(path)
+    dvcy = sorted(p for p in held if posixpath.basename(p) == "dvc.yaml" and (repo.root / p).is_file())
+    asked = {*literal, *(p for p in held | changed if posixpath.basename(p) == "dvc.yaml")}
+    return dvcy, Unstaged(repo, asked, changed)
 
 
 def committed_config(repo: Repo, cfg: Config, dvc_yamls: list[str], unstaged: Unstaged | None = None) -> Config:
@@ -161,7 +187,8 @@ def committed_config(repo: Repo, cfg: Config, dvc_yamls: list[str], unstaged: Un
     work tree, as before; every model path is checked against the work tree again."""
     sources = [s for s in cfg.sources if "\n" not in s and "\r" not in s]
     if unstaged is None:
-        unstaged = Unstaged(repo, sources)
+        unstaged = Unstaged(repo)
+    unstaged.ask(sources)
     if not any(unstaged.differs(s) for s in sources):
         return cfg
     import dataclasses
