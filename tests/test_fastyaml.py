@@ -215,3 +215,62 @@ def test_a_plain_value_starting_with_dash_colon_or_question_mark_takes_the_fast_
     data = (L.header("m") + L.render_events([ev])).encode()
     doc, fast = load_strict(data, "registry/m.yaml")
     assert fast and same(doc, strict(data.decode()))
+
+
+# -- shapes: items read by a compiled regex once two items of one layout were line-parsed --
+
+def _warm_shapes(text: str) -> None:
+    """Forget all shapes, then read ``text`` until its items' shapes are compiled (the
+    second sighting)."""
+    fastyaml.reset_shapes()
+    for _ in range(3):
+        fastyaml.read(text)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(events(), min_size=1, max_size=4), st.data())
+def test_items_read_by_shape_equal_the_line_parser_and_the_loader(evs: list[dict[str, Any]],
+                                                                   data: st.DataObject) -> None:
+    """A ledger whose items' shapes are compiled reads exactly as the line parser alone and
+    the safe loader read it, unchanged and after hand edits (which a shape must not
+    mistake for its own layout)."""
+    text = L.header("m") + L.render_events(evs + evs)
+    _warm_shapes(text)
+    for t in (text, mutate(text, data), mutate(text, data)):
+        got, ref = fastyaml.read(t), fastyaml.read(t, shapes=False)
+        assert (got is fastyaml.FALLBACK) == (ref is fastyaml.FALLBACK), t
+        try:
+            want = strict(t)
+        except (yaml.YAMLError, ValueError, TypeError, RecursionError):
+            assert got is fastyaml.FALLBACK
+            continue
+        if got is not fastyaml.FALLBACK:
+            assert same(got, ref) and same(got, want), t
+
+
+def test_a_shape_is_compiled_and_used_for_a_repeated_layout() -> None:
+    evs = [L.make_event("promote", "shp", "a <a@b>", "2024-01-02T03:04:05Z", version=f"v0.1.{i}", stage="prod",
+                        tag="shp#prod#1", weight=f"{i}") for i in range(5)]
+    text = L.header("shp") + L.render_events(evs)
+    fastyaml.reset_shapes()
+    assert same(fastyaml.read(text), strict(text))
+    assert any(sh.nlines == 9 for sh in fastyaml._SHAPES.get("- event: promote", ())), "not compiled"
+    assert same(fastyaml.read(text), strict(text))
+
+
+@pytest.mark.parametrize("after", ["   extra: 1\n", "  extra: 1\n", " x: 1\n", "x: 1\n", "- 1\n", "-x: 1\n"])
+def test_a_line_after_a_shaped_item_is_the_line_parsers(after: str) -> None:
+    """A shape pins its item's lines and that the next line is not indented: what follows
+    (a deeper line, another key of the item, a key of the document) is read as before."""
+    evs = [L.make_event("deprecate", "sha", "me", "2024-01-02T03:04:05Z", tag="sha@deprecated") for _ in range(3)]
+    base = L.header("sha") + L.render_events(evs)
+    _warm_shapes(base)
+    text = base + after
+    got, ref = fastyaml.read(text), fastyaml.read(text, shapes=False)
+    assert (got is fastyaml.FALLBACK) == (ref is fastyaml.FALLBACK)
+    try:
+        want = strict(text)
+    except yaml.YAMLError:
+        assert got is fastyaml.FALLBACK
+        return
+    assert got is fastyaml.FALLBACK or (same(got, want) and same(got, ref))
