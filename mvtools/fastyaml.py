@@ -20,7 +20,7 @@ its own constructors, so typing cannot drift from the safe loader.
 from __future__ import annotations
 
 import re
-from typing import Any, NamedTuple
+from typing import Any
 
 import yaml
 from yaml.resolver import Resolver
@@ -28,8 +28,9 @@ from yaml.resolver import Resolver
 FALLBACK: Any = object()  # "not my form": load it with the safe loader
 MAX_DEPTH = 48  # deeper: the safe loader (and its nesting limit) decides
 
-# characters the emitter writes unescaped (allow_unicode) minus YAML's other line breaks
-_BAD_CHARS = re.compile("[^\n\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufefe\uff00-\ufffd\U00010000-\U0010ffff]")
+# not what the emitter writes unescaped (allow_unicode) minus YAML's other line breaks, i.e. not
+# "\n\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufefe\uff00-\ufffd\U00010000-\U0010ffff" (tested)
+_BAD_CHARS = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff\ufeff\ufffe\uffff]")
 _ASCII_OK = bytes([10, *range(0x20, 0x7f)])  # the ASCII characters _BAD_CHARS lets through
 _PLAIN_FIRST_BAD = frozenset("?:,[]{}#&*!|>'\"%@`")
 _INT = re.compile(r"^(?:0|-?[1-9][0-9]*)$")
@@ -279,11 +280,11 @@ def reset_shapes() -> None:
     _COMPILED[0] = 0
 
 
-class _Shape(NamedTuple):
-    rx: "re.Pattern[str]"
-    build: Any  # (values, keys) -> the item
-    keys: tuple[Any, ...]
-    nlines: int
+class _Shape:
+    __slots__ = ("rx", "build", "keys", "nlines")
+
+    def __init__(self, rx: "re.Pattern[str]", build: Any, keys: tuple[Any, ...], nlines: int) -> None:
+        self.rx, self.build, self.keys, self.nlines = rx, build, keys, nlines  # build(values, keys) -> item
 
 
 def _signature(lines: list[str]) -> tuple[tuple[int, str, bool], ...] | None:

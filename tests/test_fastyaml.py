@@ -6,6 +6,7 @@ text the safe loader refuses always falls back, so the error is the loader's own
 from __future__ import annotations
 
 import math
+import re
 from typing import Any
 
 import pytest
@@ -274,3 +275,10 @@ def test_a_line_after_a_shaped_item_is_the_line_parsers(after: str) -> None:
         assert got is fastyaml.FALLBACK
         return
     assert got is fastyaml.FALLBACK or (same(got, want) and same(got, ref))
+
+
+def test_the_bad_character_class_is_the_complement_of_what_the_emitter_writes() -> None:
+    allowed = re.compile("[\n\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufefe\uff00-\ufffd\U00010000-\U0010ffff]")
+    assert all((fastyaml._BAD_CHARS.match(chr(c)) is None) == (allowed.match(chr(c)) is not None)
+               for c in range(0x110000))
+    assert all((fastyaml._BAD_CHARS.match(chr(c)) is None) == (c in fastyaml._ASCII_OK) for c in range(0x80))
