@@ -19,17 +19,15 @@ from pathlib import Path
 from typing import Any, Callable, Iterable
 
 from mvtools.errors import ConfigError, InternalError
-
-try:
-    from json.encoder import c_make_encoder as _c_make_encoder, encode_basestring as _encode_str
-except ImportError:  # pragma: no cover - CPython always has it
-    _c_make_encoder = None
 from mvtools.gitops import lock_path
 from mvtools.reglock import RegistryLock
 from mvtools.versioning import (deprecated_tag, is_tag_of, is_version, model_of_tag, stage_tag, tag_name_of,
                                 version_tag)
 from mvtools.yamlio import dump_yaml, load_strict
 
+# json.dumps' own C encoder (None where Python has no C accelerator: json.dumps then)
+_c_make_encoder: Any = getattr(json.encoder, "c_make_encoder", None)
+_encode_str = json.encoder.encode_basestring
 FORMAT = 1
 EVENT_KINDS = ("register", "promote", "archive", "deprecate", "rollback", "deploy", "sha256")
 REQUIRED = ("event", "model", "actor", "timestamp", "id")
