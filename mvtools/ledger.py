@@ -133,22 +133,25 @@ def _scalarish(v: Any) -> bool:
 
 
 _STR = {str}
+_REQUIRED = frozenset(REQUIRED)
 _SCALAR_TYPES = {str, int, float, bool, type(None)}
 
 
 def _check_event(ev: Any, i: int, source: str, model: str) -> None:
     if not isinstance(ev, dict):
         raise ConfigError(f"{source}: event {i + 1} is not a mapping")
-    for key in REQUIRED:
-        if key not in ev:
-            raise ConfigError(f"{source}: event {i + 1} has no {key!r}")
+    if not _REQUIRED <= ev.keys():
+        for key in REQUIRED:
+            if key not in ev:
+                raise ConfigError(f"{source}: event {i + 1} has no {key!r}")
     if ev["event"] not in EVENT_KINDS:
         raise ConfigError(f"{source}: event {i + 1} has unknown kind {ev['event']!r}")
     if ev["model"] != model:
         raise ConfigError(f"{source}: event {i + 1} names model {ev['model']!r}, not {model!r}")
-    for key in ("actor", "timestamp", "id"):
-        if not isinstance(ev[key], str):
-            raise ConfigError(f"{source}: event {i + 1}: {key} must be a string")
+    if not (type(ev["actor"]) is str and type(ev["timestamp"]) is str and type(ev["id"]) is str):  # noqa: E721
+        for key in ("actor", "timestamp", "id"):
+            if not isinstance(ev[key], str):
+                raise ConfigError(f"{source}: event {i + 1}: {key} must be a string")
     if not TIMESTAMP_RE.match(ev["timestamp"]):
         raise ConfigError(f"{source}: event {i + 1}: timestamp must be YYYY-MM-DDTHH:MM:SSZ")
     if ev["event"] in ("register", "sha256"):
