@@ -155,8 +155,8 @@ def counter_form(tags: Iterable[str]) -> bool:
     form (``NAME@vX.Y.Z#N``, ``NAME@vX.Y.Z!#N``, ``NAME@deprecated#N``, what ``gto register``
     writes without ``--simple``)? Stage tags carry a counter in both forms, so they do not tell."""
     for t in tags:
-        p = parse_tag(t)
-        if p is not None and p.counter is not None and p.kind in ("version", "archive", "deprecated"):
+        f = _tag_fields(t) if "#" in t else None  # a counter is spelt "#N"
+        if f is not None and f[4] and f[1] in ("version", "archive", "deprecated"):
             return True
     return False
 
@@ -193,8 +193,9 @@ def is_model_tag(tag: str, model: str) -> bool:
 def next_counter(tags: dict[str, tuple[str, int]] | list[str], model: str) -> int:
     """GTO's stage counter: 1 + the largest counter on any tag of the model."""
     best = 0
+    mine = (tag_name_of(model) + "@", tag_name_of(model) + "#")
     for t in tags:
-        p = parse_tag(t)
+        p = parse_tag(t) if t.startswith(mine) else None  # (another model's tag is not)
         if p is not None and p.model == model and p.counter is not None:
             best = max(best, p.counter)
     return best + 1
