@@ -14,7 +14,8 @@ returns, flow collections with content, block scalars (``|``, ``>``), multi-line
 tags, anchors, aliases, explicit keys (``?``), document markers, a key twice, a merge key
 (``<<``), a plain scalar that resolves to a timestamp or anything but str, null, bool,
 int or float. A plain scalar is typed by PyYAML's own YAML 1.1 resolver table and built by
-its own constructors, so typing cannot drift from the safe loader.
+its own constructors, so typing cannot drift from the safe loader. The items of a ledger's
+``events:`` list that repeat a layout are read by :mod:`mvtools.fastyaml_shapes`, identically.
 """
 
 from __future__ import annotations
@@ -200,7 +201,7 @@ def _entry(c: str) -> tuple[Any, ...]:
 def _value(rest: str) -> Any:
     """What follows ``key: `` on a line whose key is plain: its scalar, or _EMPTY_MAP or
     _EMPTY_SEQ for ``{}`` and ``[]`` (build them with _fresh). A function of ``rest`` alone:
-    the shapes below read values with it."""
+    :mod:`mvtools.fastyaml_shapes` reads values with it."""
     f = rest[:1]
     if f == "'" and len(rest) > 1 and rest[-1] == "'" and "'" not in rest[1:-1]:
         return rest[1:-1]  # single-quoted, no quote inside: verbatim
@@ -258,145 +259,9 @@ def _fresh(v: Any) -> Any:
     return {} if v is _EMPTY_MAP else [] if v is _EMPTY_SEQ else v
 
 
-# -- shapes: a ledger repeats the layout of its events ------------------------------------
-# An item of a column-0 sequence (a ledger's ``events:``) made only of plain-keyed ``key:
-# value`` and ``key:`` lines has a shape: its lines with the values left out. Once the line
-# parser has read two items of one shape, the shape is compiled into a regex that pins every
-# line's indentation and key (and that the next line is not indented) and a function that
-# builds the item from the values; a later item it matches is read with the regex at C speed.
-# The line parser's result on such an item depends only on those pinned prefixes and on each
-# value's text, which :func:`_value` (the line parser's own) types: the results are identical.
-_SHAPES: dict[str, list["_Shape"]] = {}  # an item's first line -> the shapes seen with it
-_SEEN: dict[tuple[Any, ...], Any] = {}  # shape signature -> times seen, then its _Shape
-_VALUES: dict[str, Any] = {}  # a value's text -> its scalar (immutable; {} and [] are not kept)
-MAX_SHAPES = 64  # compiled per process (a compile costs about 0.4 ms)
-_COMPILED = [0]
-
-
-def reset_shapes() -> None:
-    """Forget every shape (tests start each example from none)."""
-    _SHAPES.clear()
-    _SEEN.clear()
-    _COMPILED[0] = 0
-
-
-class _Shape:
-    __slots__ = ("rx", "build", "keys", "nlines")
-
-    def __init__(self, rx: "re.Pattern[str]", build: Any, keys: tuple[Any, ...], nlines: int) -> None:
-        self.rx, self.build, self.keys, self.nlines = rx, build, keys, nlines  # build(values, keys) -> item
-
-
-def _signature(lines: list[str]) -> tuple[tuple[int, str, bool], ...] | None:
-    """(indent, key text, has a value) per line of an item starting ``- key...``; None
-    when a line is not a plain-keyed ``key: value`` or ``key:``."""
-    sig = []
-    for n, line in enumerate(lines):
-        if n == 0:
-            c, ind = line[2:], 2
-            if not line.startswith("- ") or c[:1] == " ":
-                return None
-        else:
-            c = line.lstrip(" ")
-            ind = len(line) - len(c)
-        if c[:1] in ("'", '"', "") or c.startswith("- ") or len(c) > 1000:
-            return None
-        k = c.find(": ")
-        if k == 0 or (k < 0 and (c[-1] != ":" or len(c) == 1)):
-            return None
-        sig.append((ind, c[:k] if k >= 0 else c[:-1], k >= 0))
-    return tuple(sig)
-
-
-def _compile(sig: tuple[tuple[int, str, bool], ...]) -> _Shape | None:
-    """The regex and builder of a signature, None where the line parser would not read it
-    as one block mapping of plain keys (a key twice, an indentation it refuses)."""
-    keys: list[Any] = []
-    nvals = 0
-
-    def mapping(j: int, col: int, level: int) -> tuple[str, int]:
-        nonlocal nvals
-        if level > 16:
-            raise _Fallback
-        parts, seen = [], set()
-        while j < len(sig) and sig[j][0] >= col:
-            ind, text, has = sig[j]
-            key = _KEYS.get(text, _KEYS)
-            if key is _KEYS:
-                key = _KEYS[text] = _plain(text)
-            if ind > col or key in seen:
-                raise _Fallback
-            seen.add(key)
-            keys.append(key)
-            kref = f"k[{len(keys) - 1}]"
-            if has:
-                parts.append(f"{kref}: v[{nvals}]")
-                nvals, j = nvals + 1, j + 1
-            elif j + 1 < len(sig) and sig[j + 1][0] > col:
-                sub, j = mapping(j + 1, sig[j + 1][0], level + 1)
-                parts.append(f"{kref}: {sub}")
-            else:
-                parts.append(f"{kref}: None")
-                j += 1
-        return "{" + ", ".join(parts) + "}", j
-
-    try:
-        body, end = mapping(0, 2, 0)
-    except (_Fallback, TypeError):
-        return None
-    if end != len(sig):
-        return None
-    rx = "\n".join(("- " if n == 0 else " " * ind) + re.escape(text) + (": (.*)" if has else ":")
-                    for n, (ind, text, has) in enumerate(sig))
-    build = eval(compile(f"lambda v, k: {body}", "<fastyaml shape>", "eval"), {"__builtins__": {}})  # noqa: S307
-    return _Shape(re.compile(rx + "\n(?=[^ ]|\\Z)"), build, tuple(keys), len(sig))
-
-
-def _typed(s: str) -> Any:
-    v = _value(s)
-    if v is _EMPTY_MAP or v is _EMPTY_SEQ:
-        return _fresh(v)
-    if len(_VALUES) > 200_000:
-        _VALUES.clear()
-    _VALUES[s] = v
-    return v
-
-
-def _shaped(text: str, pos: int, first: str) -> tuple[Any, int, int] | None:
-    """The item at ``pos`` (its first line ``first``) read by a shape: (value, its number of
-    lines, the position after it); None when no shape seen with that first line matches."""
-    for sh in _SHAPES.get(first, ()):
-        m = sh.rx.match(text, pos)
-        if m is not None:
-            vals = _VALUES
-            return sh.build([vals[s] if s in vals else _typed(s) for s in m.groups()], sh.keys), sh.nlines, m.end()
-    return None
-
-
-def _learn(text: str, pos: int, lines: list[str], value: Any) -> None:
-    """The line parser read ``lines`` (at ``pos``) as ``value``: count its shape, compile it
-    the second time, and keep it only if it reads this very item the same."""
-    sig = _signature(lines) if _COMPILED[0] < MAX_SHAPES and len(_SEEN) < 10_000 else None
-    if sig is None:
-        return
-    got = _SEEN.get(sig, 0)
-    if isinstance(got, int):
-        if got < 1:
-            _SEEN[sig] = 1
-            return
-        got = _SEEN[sig] = _compile(sig)
-        _COMPILED[0] += 1
-    cands = _SHAPES.setdefault(lines[0], [])
-    if got is None or any(c is got for c in cands) or len(cands) >= 8:
-        return
-    m = got.rx.match(text, pos)
-    if m is not None and repr(got.build([_typed(s) for s in m.groups()], got.keys)) == repr(value):
-        cands.append(got)
-
-
 class _Parser:
     def __init__(self, lines: list[str], text: str | None = None) -> None:
-        self.lines, self.n, self.text = lines, len(lines), text
+        self.lines, self.n, self.text = lines, len(lines), text  # text: read items by shape
 
     def block(self, i: int, col: int, depth: int, virt: str | None = None) -> tuple[Any, int]:
         """The block node at line ``i`` (``virt``: that line's text as if it started at ``col``)."""
@@ -449,7 +314,7 @@ class _Parser:
         pos = sum(len(x) for x in lines[:i]) + i if shaped else 0  # where line i starts in text
         while i < n:
             if shaped:
-                hit = _shaped(text, pos, lines[i])  # type: ignore[arg-type]
+                hit = _shapes.shaped(text, pos, lines[i])  # type: ignore[arg-type]
                 if hit is not None:
                     out.append(hit[0])
                     i, pos = i + hit[1], hit[2]
@@ -468,7 +333,7 @@ class _Parser:
                 v, i = self.block(i, ln[2], depth + 1, ln[3])
                 out.append(v)
                 if shaped:
-                    _learn(text, pos, lines[start:i], v)  # type: ignore[arg-type]
+                    _shapes.learn(text, pos, lines[start:i], v)  # type: ignore[arg-type]
                     pos += sum(len(x) for x in lines[start:i]) + i - start
             else:
                 out.append(_fresh(ln[4]))
@@ -498,3 +363,6 @@ def read(text: str, *, shapes: bool = True) -> Any:
     except (yaml.YAMLError, ValueError, TypeError):
         return FALLBACK  # a constructor refusing a scalar: the safe loader says it
     return value if i == len(lines) else FALLBACK
+
+
+from mvtools import fastyaml_shapes as _shapes  # noqa: E402 - it reads values with the functions above

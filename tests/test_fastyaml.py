@@ -15,7 +15,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from mvtools import fastyaml
+from mvtools import fastyaml, fastyaml_shapes
 from mvtools import ledger as L
 from mvtools.errors import ConfigError
 from mvtools.versioning import _sort_key
@@ -223,7 +223,7 @@ def test_a_plain_value_starting_with_dash_colon_or_question_mark_takes_the_fast_
 def _warm_shapes(text: str) -> None:
     """Forget all shapes, then read ``text`` until its items' shapes are compiled (the
     second sighting)."""
-    fastyaml.reset_shapes()
+    fastyaml_shapes.reset_shapes()
     for _ in range(3):
         fastyaml.read(text)
 
@@ -253,9 +253,9 @@ def test_a_shape_is_compiled_and_used_for_a_repeated_layout() -> None:
     evs = [L.make_event("promote", "shp", "a <a@b>", "2024-01-02T03:04:05Z", version=f"v0.1.{i}", stage="prod",
                         tag="shp#prod#1", weight=f"{i}") for i in range(5)]
     text = L.header("shp") + L.render_events(evs)
-    fastyaml.reset_shapes()
+    fastyaml_shapes.reset_shapes()
     assert same(fastyaml.read(text), strict(text))
-    assert any(sh.nlines == 9 for sh in fastyaml._SHAPES.get("- event: promote", ())), "not compiled"
+    assert any(sh.nlines == 9 for sh in fastyaml_shapes._SHAPES.get("- event: promote", ())), "not compiled"
     assert same(fastyaml.read(text), strict(text))
 
 
