@@ -49,7 +49,7 @@ class LedgerCache:
         assert self.dir is not None
         tmp = self.dir / f".{name}.{os.getpid()}.tmp"
         try:
-            tmp.write_text(json.dumps(doc, check_circular=False))  # parsed YAML: no cycles
+            tmp.write_text(json.dumps(doc, check_circular=False, separators=(",", ":")))  # parsed YAML: no cycles
             os.replace(tmp, self.dir / name)
         except OSError:
             pass
