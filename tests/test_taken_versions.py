@@ -118,3 +118,20 @@ def test_the_counter_form_and_its_counter_are_decided_as_before(r: Path) -> None
     reg = Registry(r)
     tag_names = [ref[10:] for ref, _ in reg.repo.refs() if ref.startswith("refs/tags/")]
     assert new_tag(tag_names, "clf", "version", "v0.2.0") == "clf@v0.2.0#8"
+
+
+def test_register_reads_the_refs_once_and_peels_no_tag_of_another_model(r: Path, tmp_path: Path) -> None:
+    """The for-each-ref calls of a `register`, traced: one unpeeled listing of every ref;
+    any call that reads tag objects (peels, dates) is limited to the model's own tags."""
+    for i in range(3):
+        register(r, "other", f"other {i}")
+    trace = tmp_path / "trace.txt"
+    write_model(r, "models/clf.bin", "traced")
+    mvtools(r, "register", "clf", env={"GIT_TRACE": str(trace)})
+    calls = [line.split("trace: built-in: git ", 1)[1] for line in trace.read_text().splitlines()
+             if "trace: built-in: git for-each-ref" in line]
+    listings = [c for c in calls if c == "for-each-ref '--format=%(refname) %(objectname)'"]
+    assert len(listings) == 1, calls
+    for c in calls:
+        if "*objectname" in c or "creatordate" in c:
+            assert "refs/tags/clf" in c, c  # the model's own tags only (the new tag's check)
