@@ -52,6 +52,8 @@ class _Fallback(Exception):
 
 def _resolve(s: str) -> Any:
     """A plain scalar, typed as PyYAML's YAML 1.1 resolver types it."""
+    if "0" <= s[0] <= "9" and s.isascii() and s.isalnum() and not s.isdigit() and s[1:2] not in ("b", "x"):
+        return s  # a digit, then letters (a hex digest): no int (0b, 0x), float (.) or date (-) form
     for tag, regexp in _RESOLVERS.get(s[0], ()):
         if regexp.match(s):
             break

@@ -282,3 +282,13 @@ def test_the_bad_character_class_is_the_complement_of_what_the_emitter_writes() 
     assert all((fastyaml._BAD_CHARS.match(chr(c)) is None) == (allowed.match(chr(c)) is not None)
                for c in range(0x110000))
     assert all((fastyaml._BAD_CHARS.match(chr(c)) is None) == (c in fastyaml._ASCII_OK) for c in range(0x80))
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.one_of(st.from_regex(r"[0-9][0-9a-zA-Z_]{0,70}", fullmatch=True),
+                 st.from_regex(r"0[bxBX][0-9a-fA-F_]{0,12}", fullmatch=True),
+                 st.sampled_from(["0", "00", "09", "0b1", "0x1f", "0b", "0x", "1e3", "1E3", "0o7", "12ab", "3fe0c1"])))
+def test_a_plain_value_of_digits_and_letters_is_typed_as_the_loader_types_it(value: str) -> None:
+    text = f"k: {value}\n"
+    got = fastyaml.read(text)
+    assert got is fastyaml.FALLBACK or same(got, strict(text))
