@@ -128,8 +128,9 @@ class Registering(TagSync):
                 raise UsageError(f"invalid bump {b!r}: expected major, minor or patch")
             v = next_semver(taken, b)
         info = self.describe(model, src, rec, warnings, dvcy)
+        tag_names = [ref[10:] for ref, _ in refs if ref.startswith("refs/tags/")]
         fields: dict[str, Any] = {
-            "version": str(v), "tag": new_tag([r[10:] for r, _ in refs if r.startswith("refs/tags/")], model.name, "version", v), "path": model.path,
+            "version": str(v), "tag": new_tag(tag_names, model.name, "version", v), "path": model.path,
             "sha256": d.sha256, "size": d.size,
             "md5": rec.md5 if rec is not None and rec.kind != "git" else None,
             "metrics": info["metrics"], "params": info["params"], "lineage": info["lineage"],
