@@ -92,6 +92,23 @@ class LedgerCache:
                 pass
         return led
 
+    def tip_blobs(self, rel: str) -> dict[str, str]:
+        """Object id (a commit, or a tag's own id) -> the blob id of ``rel`` there, as
+        recorded by :meth:`save_tip_blobs`: a fact of immutable objects, so never stale
+        (only found blobs are kept: an object missing in a shallow clone may arrive)."""
+        got = self._read(self._tips_name(rel)) if self.dir is not None else None
+        if not isinstance(got, dict) or got.get("format") != CACHE_FORMAT or not isinstance(got.get("blobs"), dict):
+            return {}
+        return {k: v for k, v in got["blobs"].items() if isinstance(k, str) and isinstance(v, str)}
+
+    def save_tip_blobs(self, rel: str, blobs: dict[str, str]) -> None:
+        if self.dir is not None:
+            self._write(self._tips_name(rel), {"format": CACHE_FORMAT, "blobs": blobs})
+
+    @staticmethod
+    def _tips_name(rel: str) -> str:
+        return "tips-" + hashlib.sha1(rel.encode(), usedforsecurity=False).hexdigest() + ".json"
+
     @staticmethod
     def _tail(base: dict[str, Any], tail: bytes, source: str) -> Ledger | None:
         """``base``'s events and the ``- `` items appended after them; None (parse it whole)

@@ -256,12 +256,12 @@ class RegistryReader:
         check), so the ledgers at a model's many version tags cost one parse, not one each."""
         rel = self.config.ledger_path(name)
         if refs is None:
-            tips = self.repo.ref_tips()
+            at = self.repo.blobs_at(self.repo.ref_tips(), rel)
         else:
             mine = ("refs/tags/" + tag_name_of(name) + "@", "refs/tags/" + tag_name_of(name) + "#")
-            tips = sorted({oid for ref, oid in refs if not ref.startswith("refs/tags/") or ref.startswith(mine)}
-                          | ({self.repo.head} if self.repo.head else set()))
-        blobs = self.repo.read_blobs(sorted(set(self.repo.blobs_at(tips, rel).values())))
+            tips = {oid for ref, oid in refs if not ref.startswith("refs/tags/") or ref.startswith(mine)}
+            at = self._blobs_at_tips(sorted(tips | ({self.repo.head} if self.repo.head else set())), rel)
+        blobs = self.repo.read_blobs(sorted(set(at.values())))
         out: list[L.Ledger] = []
         read: list[bytes] = []
         # one git process, not one per distinct ledger; the longest first, so a prefix of one
@@ -276,6 +276,18 @@ class RegistryReader:
                 continue
             read.append(data)
         return out
+
+    def _blobs_at_tips(self, tips: list[str], rel: str) -> dict[str, str]:
+        """``Repo.blobs_at(tips, rel)``, asking git only about the tips the ledger cache has
+        not seen (a tag's or commit's blob at a path never changes): one new tag and HEAD
+        per registration, not every tag of the model again."""
+        known = self.cache.tip_blobs(rel)
+        new = [t for t in tips if t not in known]
+        found = self.repo.blobs_at(new, rel) if new else {}
+        got = {t: known[t] if t in known else found[t] for t in tips if t in known or t in found}
+        if found or len(known) > len(got):
+            self.cache.save_tip_blobs(rel, got)  # the current tips only: it stays small
+        return got
 
     def dropped_events(self, name: str, rev: str = "HEAD") -> list[dict[str, Any]]:
         """Events of ``name`` that some commit of ``rev``'s history recorded and ``rev``'s

@@ -135,3 +135,25 @@ def test_register_reads_the_refs_once_and_peels_no_tag_of_another_model(r: Path,
     for c in calls:
         if "*objectname" in c or "creatordate" in c:
             assert "refs/tags/clf" in c, c  # the model's own tags only (the new tag's check)
+
+
+def test_the_tip_cache_is_never_the_truth(r: Path) -> None:
+    """The ledger blob at each tip is cached (an object's blob at a path never changes);
+    a garbage, foreign or deleted cache file changes nothing, and a deleted tag's entry
+    does not keep its version."""
+    git(r, "checkout", "-q", "-b", "side")
+    v = register(r, "clf", "side")
+    git(r, "checkout", "-q", "main")
+    same_as_before(r, "clf", "other")  # fills the cache, then reads through it
+    cache = r / ".git" / "mvtools" / "cache" / "ledgers"
+    tips = sorted(cache.glob("tips-*.json"))
+    assert tips
+    for garbage in ('{"format": 4, "blobs": {"x": 1}}', "not json", '{"format": 4, "blobs": []}', ""):
+        for t in tips:
+            t.write_text(garbage)
+        same_as_before(r, "clf", "other")
+    git(r, "branch", "-q", "-D", "side")
+    git(r, "tag", "-d", f"clf@{v}")
+    reg = Registry(r)
+    assert Version(v) not in reg.taken_versions("clf")  # no ref holds it any more
+    same_as_before(r, "clf", "other")
