@@ -321,8 +321,8 @@ class Repo:
         """(ref name, object id) of every ref, unpeeled (an annotated tag's own object id), in
         one git call that reads no object: cheap at any number of tags. A rev of the form
         ``OID:path`` peels a tag's id to its commit's tree (``blobs_at``)."""
-        text = self.out("for-each-ref", "--format=%(refname) %(objectname)", check=False)
-        return [(name, oid) for name, _, oid in (line.partition(" ") for line in text.splitlines()) if oid]
+        words = iter(self.out("for-each-ref", "--format=%(refname) %(objectname)", check=False).split())
+        return list(zip(words, words))  # a ref name holds no whitespace: name, id, name, id, ...
 
     def blobs_at(self, revs: Iterable[str], path: str) -> dict[str, str]:
         """rev -> blob id of ``path`` at that rev, in one git call; revs without it are left out."""
