@@ -158,8 +158,10 @@ def learn(text: str, pos: int, lines: list[str], value: Any) -> None:
             return
         got = _SEEN[sig] = _compile(sig)
         _COMPILED[0] += 1
+    if got is None:
+        return  # not a layout shapes read
     cands = _SHAPES.setdefault(lines[0], [])
-    if got is None or any(c is got for c in cands) or len(cands) >= 8:
+    if any(c is got for c in cands) or len(cands) >= 8:
         return
     m = got.rx.match(text, pos)
     if m is not None and repr(got.build([*map(_typed, m.groups()), None])) == repr(value):
