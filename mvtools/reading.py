@@ -253,41 +253,52 @@ class RegistryReader:
         not tags, HEAD and the model's own tags only, none peeled by for-each-ref; and a
         ledger that is a byte prefix of one read already is not parsed (ledgers grow by
         appending: its events are the first ones of the longer ledger, which passed every
-        check), so the ledgers at a model's many version tags cost one parse, not one each."""
+        check). Both facts are kept in the ledger cache (tip -> blob, blob -> a longer blob
+        it starts), so a registration asks git about its new tips and reads the ledgers
+        that are not such a prefix: not every ledger at every version tag of the model."""
         rel = self.config.ledger_path(name)
         if refs is None:
-            at = self.repo.blobs_at(self.repo.ref_tips(), rel)
-        else:
-            mine = ("refs/tags/" + tag_name_of(name) + "@", "refs/tags/" + tag_name_of(name) + "#")
-            tips = {oid for ref, oid in refs if not ref.startswith("refs/tags/") or ref.startswith(mine)}
-            at = self._blobs_at_tips(sorted(tips | ({self.repo.head} if self.repo.head else set())), rel)
-        blobs = self.repo.read_blobs(sorted(set(at.values())))
+            blobs = self.repo.read_blobs(sorted(set(self.repo.blobs_at(self.repo.ref_tips(), rel).values())))
+            return [led for led in (self._load_or_none(blobs[b], rel, name) for b in sorted(blobs)) if led is not None]
+        mine = ("refs/tags/" + tag_name_of(name) + "@", "refs/tags/" + tag_name_of(name) + "#")
+        tips = {oid for ref, oid in refs if not ref.startswith("refs/tags/") or ref.startswith(mine)}
+        tips.update([self.repo.head] if self.repo.head else [])
+        known, prefix = self.cache.tip_facts(rel)
+        new = sorted(t for t in tips if t not in known)
+        found = self.repo.blobs_at(new, rel) if new else {}  # git is asked about new tips only
+        at = {t: known[t] if t in known else found[t] for t in tips if t in known or t in found}
+        ids = set(at.values())
+
+        def covered(b: str) -> bool:  # a prefix of a checked ledger at a tip: nothing new in it
+            for _ in range(len(prefix)):  # (each step is to a longer blob: no cycle but a forged one)
+                if b not in prefix or prefix[b] in ids:
+                    break
+                b = prefix[b]
+            return prefix.get(b) in ids
+
+        blobs = self.repo.read_blobs(sorted(b for b in ids if not covered(b)))
         out: list[L.Ledger] = []
-        read: list[bytes] = []
-        # one git process, not one per distinct ledger; the longest first, so a prefix of one
-        # already read is skipped (only on the refs= path: the others keep every ledger)
-        for rev in sorted(blobs, key=lambda b: (-len(blobs[b]), b)) if refs is not None else sorted(blobs):
-            data = blobs[rev]
-            if refs is not None and any(r.startswith(data) for r in read):
+        read: dict[str, bytes] = {}
+        facts = {b: p for b, p in prefix.items() if b in ids}
+        for b in sorted(blobs, key=lambda b: (-len(blobs[b]), b)):  # the longest first
+            data = blobs[b]
+            longer = next((r for r, rd in read.items() if rd.startswith(data)), None)
+            if longer is not None:
+                facts[b] = longer  # its events are the first ones of that ledger
                 continue
-            try:
-                out.append(self.cache.load(data, rel, name))
-            except ConfigError:
-                continue
-            read.append(data)
+            led = self._load_or_none(data, rel, name)
+            if led is not None:
+                out.append(led)
+                read[b] = data
+        if found or facts != prefix or len(known) > len(at):
+            self.cache.save_tip_facts(rel, at, facts)  # the current tips only: it stays small
         return out
 
-    def _blobs_at_tips(self, tips: list[str], rel: str) -> dict[str, str]:
-        """``Repo.blobs_at(tips, rel)``, asking git only about the tips the ledger cache has
-        not seen (a tag's or commit's blob at a path never changes): one new tag and HEAD
-        per registration, not every tag of the model again."""
-        known = self.cache.tip_blobs(rel)
-        new = [t for t in tips if t not in known]
-        found = self.repo.blobs_at(new, rel) if new else {}
-        got = {t: known[t] if t in known else found[t] for t in tips if t in known or t in found}
-        if found or len(known) > len(got):
-            self.cache.save_tip_blobs(rel, got)  # the current tips only: it stays small
-        return got
+    def _load_or_none(self, data: bytes, rel: str, name: str) -> L.Ledger | None:
+        try:
+            return self.cache.load(data, rel, name)
+        except ConfigError:
+            return None
 
     def dropped_events(self, name: str, rev: str = "HEAD") -> list[dict[str, Any]]:
         """Events of ``name`` that some commit of ``rev``'s history recorded and ``rev``'s

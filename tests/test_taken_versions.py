@@ -9,6 +9,7 @@ filter-branch backup ref, a ledger only a later tag of the model still reaches."
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -108,6 +109,10 @@ def test_many_tags_of_a_model_on_one_line_of_history_read_as_before(r: Path) -> 
     register(r, "clf", "fork")
     git(r, "checkout", "-q", "main")
     same_as_before(r, "clf", "other")
+    facts = [json.loads(p.read_text()) for p in (r / ".git" / "mvtools" / "cache" / "ledgers").glob("tips-*.json")]
+    assert max(len(f["prefix"]) for f in facts) >= 5, facts  # the earlier ledgers are known prefixes
+    register(r, "clf", "after")
+    same_as_before(r, "clf", "other")
 
 
 def test_the_counter_form_and_its_counter_are_decided_as_before(r: Path) -> None:
@@ -148,7 +153,10 @@ def test_the_tip_cache_is_never_the_truth(r: Path) -> None:
     cache = r / ".git" / "mvtools" / "cache" / "ledgers"
     tips = sorted(cache.glob("tips-*.json"))
     assert tips
-    for garbage in ('{"format": 4, "blobs": {"x": 1}}', "not json", '{"format": 4, "blobs": []}', ""):
+    tip = git(r, "rev-parse", "HEAD:registry/clf.yaml").stdout.strip()  # a forged cycle ends
+    cycle = json.dumps({"format": 4, "blobs": {}, "prefix": {tip: "a" * 40, "a" * 40: "b" * 40, "b" * 40: "a" * 40}})
+    for garbage in ('{"format": 4, "blobs": {"x": 1}}', "not json", '{"format": 4, "blobs": []}', "", cycle,
+                    '{"format": 4, "blobs": {}, "prefix": {"x": "y", "y": "x"}}'):
         for t in tips:
             t.write_text(garbage)
         same_as_before(r, "clf", "other")
