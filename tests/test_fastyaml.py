@@ -292,3 +292,18 @@ def test_a_plain_value_of_digits_and_letters_is_typed_as_the_loader_types_it(val
     text = f"k: {value}\n"
     got = fastyaml.read(text)
     assert got is fastyaml.FALLBACK or same(got, strict(text))
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.dictionaries(keys, docs, min_size=1, max_size=5), min_size=1, max_size=3), st.data())
+def test_any_repeated_items_read_by_shape_equal_the_line_parser(items: list[dict[Any, Any]], data: st.DataObject) -> None:
+    """Random mappings (any keys, nesting, scalars) as the items of a column-0 list, each
+    twice so their shapes compile, then hand-edited: the shapes read what the line parser
+    and the loader read."""
+    text = dump_yaml({"events": items + items})
+    _warm_shapes(text)
+    for t in (text, mutate(text, data)):
+        got, ref = fastyaml.read(t), fastyaml.read(t, shapes=False)
+        assert (got is fastyaml.FALLBACK) == (ref is fastyaml.FALLBACK), t
+        if got is not fastyaml.FALLBACK:
+            assert same(got, ref) and same(got, strict(t)), t
