@@ -14,7 +14,8 @@ returns, flow collections with content, block scalars (``|``, ``>``), multi-line
 tags, anchors, aliases, explicit keys (``?``), document markers, a key twice, a merge key
 (``<<``), a plain scalar that resolves to a timestamp or anything but str, null, bool,
 int or float. A plain scalar is typed by PyYAML's own YAML 1.1 resolver table and built by
-its own constructors, so typing cannot drift from the safe loader.
+its own constructors, so typing cannot drift from the safe loader. The items of a ledger's
+``events:`` list that repeat a layout are read by :mod:`mvtools.fastyaml_shapes`, identically.
 """
 
 from __future__ import annotations
@@ -28,12 +29,10 @@ from yaml.resolver import Resolver
 FALLBACK: Any = object()  # "not my form": load it with the safe loader
 MAX_DEPTH = 48  # deeper: the safe loader (and its nesting limit) decides
 
-# characters the emitter writes unescaped (allow_unicode) minus YAML's other line breaks:
-# what is not in \n, \x20-\x7e, \xa0-\u2027, \u202a-\ud7ff, \ue000-\ufefe, \uff00-\ufffd
-# or \U00010000-\U0010ffff, spelled as that set's complement, which compiles 6x faster
-# (every hook's Python start pays it; tests/test_fastyaml.py checks every code point)
+# not what the emitter writes unescaped (allow_unicode) minus YAML's other line breaks, i.e. not
+# "\n\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufefe\uff00-\ufffd\U00010000-\U0010ffff" (tested)
 _BAD_CHARS = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff\ufeff\ufffe\uffff]")
-_MARKER = re.compile(r"^(?:---|\.\.\.)", re.M)
+_ASCII_OK = bytes([10, *range(0x20, 0x7f)])  # the ASCII characters _BAD_CHARS lets through
 _PLAIN_FIRST_BAD = frozenset("?:,[]{}#&*!|>'\"%@`")
 _INT = re.compile(r"^(?:0|-?[1-9][0-9]*)$")
 _FLOAT = re.compile(r"^-?[0-9]+\.[0-9]*(?:e[-+][0-9]+)?$")
@@ -53,6 +52,8 @@ class _Fallback(Exception):
 
 def _resolve(s: str) -> Any:
     """A plain scalar, typed as PyYAML's YAML 1.1 resolver types it."""
+    if "0" <= s[0] <= "9" and s.isascii() and s.isalnum() and not s.isdigit() and s[1:2] not in ("b", "x"):
+        return s  # a digit, then letters (a hex digest): no int (0b, 0x), float (.) or date (-) form
     for tag, regexp in _RESOLVERS.get(s[0], ()):
         if regexp.match(s):
             break
@@ -180,13 +181,8 @@ def _entry(c: str) -> tuple[Any, ...]:
         key = _KEYS.get(text, _KEYS)
         if key is _KEYS:
             key = _KEYS[text] = _plain(text)
-        rest = c[k + 2:]
-        f = rest[:1]
-        if f == "'" and len(rest) > 1 and rest[-1] == "'" and "'" not in rest[1:-1]:
-            return _remember(c, (key, _SCALAR, rest[1:-1]))  # single-quoted, no quote inside: verbatim
-        if f and f != " " and not _bad_first(rest) and ": " not in rest and " #" not in rest \
-                and rest[-1] != ":":
-            return _remember(c, (key, _SCALAR, _resolve(rest) if f in _RESOLVERS else rest))
+        v = _value(c[k + 2:])
+        return _remember(c, (key, v) if v is _EMPTY_MAP or v is _EMPTY_SEQ else (key, _SCALAR, v))
     kv = _key(c)
     if kv is None:
         raise _Fallback
@@ -202,6 +198,25 @@ def _entry(c: str) -> tuple[Any, ...]:
     else:
         ent = (key, _SCALAR, _scalar(value))
     return _remember(c, ent)
+
+
+def _value(rest: str) -> Any:
+    """What follows ``key: `` on a line whose key is plain: its scalar, or _EMPTY_MAP or
+    _EMPTY_SEQ for ``{}`` and ``[]`` (build them with _fresh). A function of ``rest`` alone:
+    :mod:`mvtools.fastyaml_shapes` reads values with it."""
+    f = rest[:1]
+    if f == "'" and len(rest) > 1 and rest[-1] == "'" and "'" not in rest[1:-1]:
+        return rest[1:-1]  # single-quoted, no quote inside: verbatim
+    if f and f != " " and not _bad_first(rest) and ": " not in rest and " #" not in rest and rest[-1] != ":":
+        return _resolve(rest) if f in _RESOLVERS else rest
+    v = rest.lstrip(" ")
+    if not v:
+        raise _Fallback
+    if v == "{}":
+        return _EMPTY_MAP
+    if v == "[]":
+        return _EMPTY_SEQ
+    return _scalar(v)
 
 
 def _remember(c: str, ent: tuple[Any, ...]) -> tuple[Any, ...]:
@@ -247,8 +262,8 @@ def _fresh(v: Any) -> Any:
 
 
 class _Parser:
-    def __init__(self, lines: list[str]) -> None:
-        self.lines, self.n = lines, len(lines)
+    def __init__(self, lines: list[str], text: str | None = None) -> None:
+        self.lines, self.n, self.text = lines, len(lines), text  # text: read items by shape
 
     def block(self, i: int, col: int, depth: int, virt: str | None = None) -> tuple[Any, int]:
         """The block node at line ``i`` (``virt``: that line's text as if it started at ``col``)."""
@@ -295,9 +310,17 @@ class _Parser:
         return out, i
 
     def seq(self, i: int, col: int, depth: int, virt: str | None = None) -> tuple[list[Any], int]:
-        lines, n = self.lines, self.n
+        lines, n, text = self.lines, self.n, self.text
         out: list[Any] = []
+        shaped = text is not None and col == 0 and virt is None  # a ledger's events: read by shape
+        pos = sum(len(x) for x in lines[:i]) + i if shaped else 0  # where line i starts in text
         while i < n:
+            if shaped:
+                hit = _shapes.shaped(text, pos, lines[i])  # type: ignore[arg-type]
+                if hit is not None:
+                    out.append(hit[0])
+                    i, pos = i + hit[1], hit[2]
+                    continue
             line = lines[i] if virt is None else virt
             virt = None
             ln = _LINES.get(line) or _line(line)
@@ -308,27 +331,40 @@ class _Parser:
             if ln[1] is not _DASH:
                 break  # the parent mapping's next key (an indentless sequence ended)
             if ln[3] is not None:
+                start = i
                 v, i = self.block(i, ln[2], depth + 1, ln[3])
                 out.append(v)
+                if shaped:
+                    _shapes.learn(text, pos, lines[start:i], v)  # type: ignore[arg-type]
+                    pos += sum(len(x) for x in lines[start:i]) + i - start
             else:
                 out.append(_fresh(ln[4]))
                 i += 1
+                pos += len(line) + 1
         return out, i
 
 
-def read(text: str) -> Any:
-    """What the strict safe loader makes of ``text``, or FALLBACK (see the module docstring)."""
-    if not text or not text.endswith("\n") or _BAD_CHARS.search(text) or " \n" in text:
+def read(text: str, *, shapes: bool = True) -> Any:
+    """What the strict safe loader makes of ``text``, or FALLBACK (see the module docstring).
+    ``shapes=False``: every line through the line parser (the tests' reference)."""
+    if not text or not text.endswith("\n") or " \n" in text:
         return FALLBACK
-    if text[0] == "\n" or "\n\n" in text or _MARKER.search(text):
+    if not text.isascii() or text.encode("ascii").translate(None, _ASCII_OK):  # C speed for ASCII
+        if _BAD_CHARS.search(text):
+            return FALLBACK
+    if text[0] == "\n" or "\n\n" in text or text.startswith(("---", "...")) or "\n---" in text \
+            or "\n..." in text:
         return FALLBACK  # a blank line (" \n" is out above), a document marker
     lines = text[:-1].split("\n")
     try:
         if lines[0][0] == " ":
             return FALLBACK
-        value, i = _Parser(lines).block(0, 0, 1)
+        value, i = _Parser(lines, text if shapes else None).block(0, 0, 1)
     except (_Fallback, RecursionError, IndexError):
         return FALLBACK
     except (yaml.YAMLError, ValueError, TypeError):
         return FALLBACK  # a constructor refusing a scalar: the safe loader says it
     return value if i == len(lines) else FALLBACK
+
+
+from mvtools import fastyaml_shapes as _shapes  # noqa: E402 - it reads values with the functions above

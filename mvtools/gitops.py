@@ -342,6 +342,13 @@ class Repo:
             tips.add(self.head)
         return sorted(tips)
 
+    def refs(self) -> list[tuple[str, str]]:
+        """(ref name, object id) of every ref, unpeeled (an annotated tag's own object id), in
+        one git call that reads no object: cheap at any number of tags. A rev of the form
+        ``OID:path`` peels a tag's id to its commit's tree (``blobs_at``)."""
+        words = iter(self.out("for-each-ref", "--format=%(refname) %(objectname)", check=False).split())
+        return list(zip(words, words))  # a ref name holds no whitespace: name, id, name, id, ...
+
     def blobs_at(self, revs: Iterable[str], path: str) -> dict[str, str]:
         """rev -> blob id of ``path`` at that rev, in one git call; revs without it are left out."""
         revs = list(revs)

@@ -25,6 +25,9 @@ from mvtools.versioning import (deprecated_tag, is_tag_of, is_version, model_of_
                                 version_tag)
 from mvtools.yamlio import dump_yaml, load_strict
 
+# json.dumps' own C encoder (None where Python has no C accelerator: json.dumps then)
+_c_make_encoder: Any = getattr(json.encoder, "c_make_encoder", None)
+_encode_str = json.encoder.encode_basestring
 FORMAT = 1
 EVENT_KINDS = ("register", "promote", "archive", "deprecate", "rollback", "deploy", "sha256")
 REQUIRED = ("event", "model", "actor", "timestamp", "id")
@@ -73,8 +76,16 @@ def canonical(event: dict[str, Any]) -> bytes:
     event without one keeps the id it always had."""
     body = dict(event)  # a C-level copy: this runs for every event of every ledger read cold
     body.pop("id", None)
-    return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
-                      allow_nan=True).encode("utf-8")
+    if _c_make_encoder is None:
+        return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+                          allow_nan=True).encode("utf-8")
+    # what json.dumps runs with these arguments, without building a JSONEncoder per event
+    enc = _c_make_encoder({}, _not_json, _encode_str, None, ":", ",", True, False, True)
+    return "".join(enc(body, 0)).encode("utf-8")
+
+
+def _not_json(o: Any) -> Any:
+    raise TypeError(f"Object of type {o.__class__.__name__} is not JSON serializable")
 
 
 def event_id(event: dict[str, Any]) -> str:
@@ -123,38 +134,51 @@ def _scalarish(v: Any) -> bool:
     return v is None or isinstance(v, (str, int, float, bool))
 
 
+_STR = {str}
+_REQUIRED = frozenset(REQUIRED)
+_SCALAR_TYPES = {str, int, float, bool, type(None)}
+
+
 def _check_event(ev: Any, i: int, source: str, model: str) -> None:
     if not isinstance(ev, dict):
         raise ConfigError(f"{source}: event {i + 1} is not a mapping")
-    for key in REQUIRED:
-        if key not in ev:
-            raise ConfigError(f"{source}: event {i + 1} has no {key!r}")
+    if not _REQUIRED <= ev.keys():
+        for key in REQUIRED:
+            if key not in ev:
+                raise ConfigError(f"{source}: event {i + 1} has no {key!r}")
     if ev["event"] not in EVENT_KINDS:
         raise ConfigError(f"{source}: event {i + 1} has unknown kind {ev['event']!r}")
     if ev["model"] != model:
         raise ConfigError(f"{source}: event {i + 1} names model {ev['model']!r}, not {model!r}")
-    for key in ("actor", "timestamp", "id"):
-        if not isinstance(ev[key], str):
-            raise ConfigError(f"{source}: event {i + 1}: {key} must be a string")
+    if not (type(ev["actor"]) is str and type(ev["timestamp"]) is str and type(ev["id"]) is str):  # noqa: E721
+        for key in ("actor", "timestamp", "id"):
+            if not isinstance(ev[key], str):
+                raise ConfigError(f"{source}: event {i + 1}: {key} must be a string")
     if not TIMESTAMP_RE.match(ev["timestamp"]):
         raise ConfigError(f"{source}: event {i + 1}: timestamp must be YYYY-MM-DDTHH:MM:SSZ")
     if ev["event"] in ("register", "sha256"):
         # imported from GTO: a path, sha256 and size the tagged commit did not give stay null
         unknown_ok = ("path", "sha256", "size") if ev.get("imported_from") == "gto" else ()
-        for key, typ in (("version", str), ("tag", str), ("path", str), ("sha256", str), ("size", int)):
-            if ev["event"] == "sha256" and key in ("tag", "path"):
-                continue
-            if ev.get(key) is None and key in unknown_ok:
-                continue
-            if not isinstance(ev.get(key), typ) or isinstance(ev.get(key), bool):
-                raise ConfigError(f"{source}: event {i + 1}: {key} must be a {typ.__name__}")
+        g = ev.get
+        if not (type(g("version")) is str and type(g("sha256")) is str and type(g("size")) is int and  # noqa: E721
+                (ev["event"] == "sha256" or (type(g("tag")) is str and type(g("path")) is str))):  # noqa: E721
+            for key, typ in (("version", str), ("tag", str), ("path", str), ("sha256", str), ("size", int)):
+                if ev["event"] == "sha256" and key in ("tag", "path"):
+                    continue
+                if ev.get(key) is None and key in unknown_ok:
+                    continue
+                if not isinstance(ev.get(key), typ) or isinstance(ev.get(key), bool):
+                    raise ConfigError(f"{source}: event {i + 1}: {key} must be a {typ.__name__}")
         md5 = ev.get("md5")
         if md5 is not None and (not isinstance(md5, str) or not MD5_RE.match(md5)):
             raise ConfigError(f"{source}: event {i + 1}: md5 must be null or DVC's md5 (32 hex, optional .dir)")
         for key in ("metrics", "params"):
             val = ev.get(key)
-            if val is not None and (not isinstance(val, dict) or not all(
-                    isinstance(k, str) and _scalarish(v) for k, v in val.items())):
+            if val is None or (type(val) is dict and set(map(type, val)) <= _STR  # noqa: E721
+                               and set(map(type, val.values())) <= _SCALAR_TYPES):
+                continue  # the common case, by exact types (what the check below accepts)
+            if not isinstance(val, dict) or not all(
+                    isinstance(k, str) and _scalarish(v) for k, v in val.items()):
                 raise ConfigError(f"{source}: event {i + 1}: {key} must be null or a mapping of names to values")
         lin = ev.get("lineage")
         if lin is not None and (not isinstance(lin, dict) or not isinstance(lin.get("deps") or {}, dict)

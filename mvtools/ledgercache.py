@@ -49,7 +49,7 @@ class LedgerCache:
         assert self.dir is not None
         tmp = self.dir / f".{name}.{os.getpid()}.tmp"
         try:
-            tmp.write_text(json.dumps(doc))
+            tmp.write_text(json.dumps(doc, check_circular=False, separators=(",", ":")))  # parsed YAML: no cycles
             os.replace(tmp, self.dir / name)
         except OSError:
             pass
@@ -91,6 +91,25 @@ class LedgerCache:
             except OSError:
                 pass
         return led
+
+    def tip_facts(self, rel: str) -> tuple[dict[str, str], dict[str, str]]:
+        """Facts about immutable objects recorded by :meth:`save_tip_facts`, so never stale:
+        object id (a commit, or a tag's own id) -> the blob id of ``rel`` there (found blobs
+        only: an object missing in a shallow clone may arrive), and blob id -> a blob that
+        starts with its bytes and passed every check (``ledgers_on_refs``)."""
+        got = self._read(self._tips_name(rel)) if self.dir is not None else None
+        if not isinstance(got, dict) or got.get("format") != CACHE_FORMAT:
+            return {}, {}
+        return tuple({k: v for k, v in (d.items() if isinstance(d, dict) else ())  # type: ignore[return-value]
+                      if isinstance(k, str) and isinstance(v, str)} for d in (got.get("blobs"), got.get("prefix")))
+
+    def save_tip_facts(self, rel: str, blobs: dict[str, str], prefix: dict[str, str]) -> None:
+        if self.dir is not None:
+            self._write(self._tips_name(rel), {"format": CACHE_FORMAT, "blobs": blobs, "prefix": prefix})
+
+    @staticmethod
+    def _tips_name(rel: str) -> str:
+        return "tips-" + hashlib.sha1(rel.encode(), usedforsecurity=False).hexdigest() + ".json"
 
     @staticmethod
     def _tail(base: dict[str, Any], tail: bytes, source: str) -> Ledger | None:

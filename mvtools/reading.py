@@ -19,7 +19,7 @@ from mvtools.gitops import Repo
 from mvtools.gtoconfig import GtoConfig, read_gto_config
 from mvtools.ledgercache import LedgerCache
 from mvtools.state import ModelState, fold, is_imported
-from mvtools.versioning import Version, model_tag_pattern, parse_tag
+from mvtools.versioning import Version, model_tag_pattern, parse_tag, tag_name_of
 from mvtools.yamlio import read_regular
 
 _EVENT_ID = re.compile(rb"\bid:[ \t]*['\"]?([0-9a-f]{64})\b")  # an event's id line in a ledger blob
@@ -208,17 +208,26 @@ class RegistryReader:
         st, v = self.version(name, ver or "latest")
         return st.versions[v]
 
-    def taken_versions(self, name: str, extra_events: list[dict[str, Any]] | None = None) -> set[Version]:
+    def taken_versions(self, name: str, extra_events: list[dict[str, Any]] | None = None,
+                       refs: list[tuple[str, str]] | None = None) -> set[Version]:
+        """Every version of ``name`` that must not be registered again: in the work tree's
+        ledger, ``extra_events``, a version tag of the model, the ledger at any branch,
+        remote-tracking branch, other non-tag ref, HEAD or tag of the model, and a live
+        reservation. ``refs``: ``Repo.refs()`` when the caller read it already (one read
+        of the refs per command, none of them peeled)."""
         st = self.state(name, new_ok=True)
         vs = {Version(v) for v in st.versions}
         for ev in extra_events or []:
             if ev.get("event") == "register":
                 vs.add(Version(ev["version"]))
-        for tag in self.repo.tags(model_tag_pattern(name, versions_only=True)):
-            p = parse_tag(tag)
-            if p and p.version and p.model == name:
-                vs.add(Version(p.version))
-        for led in self.ledgers_on_refs(name):
+        refs = self.repo.refs() if refs is None else refs
+        vprefix = "refs/tags/" + tag_name_of(name) + "@v"  # model_tag_pattern(name, versions_only=True)
+        for ref, _oid in refs:
+            if ref.startswith(vprefix):
+                p = parse_tag(ref[10:])
+                if p and p.version and p.model == name:
+                    vs.add(Version(p.version))
+        for led in self.ledgers_on_refs(name, refs):
             vs.update(Version(e["version"]) for e in led.events if e["event"] == "register")
         from mvtools.transaction import live_reservations
 
@@ -237,19 +246,59 @@ class RegistryReader:
         except ConfigError:
             return None
 
-    def ledgers_on_refs(self, name: str) -> list[L.Ledger]:
+    def ledgers_on_refs(self, name: str, refs: list[tuple[str, str]] | None = None) -> list[L.Ledger]:
         """``name``'s ledger at the tip of every ref and HEAD (each distinct blob once): a
         version registered on another branch, a detached HEAD or a tagged commit no branch
-        holds any more is in one of them."""
+        holds any more is in one of them. With ``refs`` (``Repo.refs()``): the refs that are
+        not tags, HEAD and the model's own tags only, none peeled by for-each-ref; and a
+        ledger that is a byte prefix of one read already is not parsed (ledgers grow by
+        appending: its events are the first ones of the longer ledger, which passed every
+        check). Both facts are kept in the ledger cache (tip -> blob, blob -> a longer blob
+        it starts), so a registration asks git about its new tips and reads the ledgers
+        that are not such a prefix: not every ledger at every version tag of the model."""
         rel = self.config.ledger_path(name)
-        out = []
-        blobs = self.repo.read_blobs(sorted(set(self.repo.blobs_at(self.repo.ref_tips(), rel).values())))
-        for rev in sorted(blobs):  # one git process, not one per distinct ledger (a tag each)
-            try:
-                out.append(self.cache.load(blobs[rev], rel, name))
-            except ConfigError:
+        if refs is None:
+            blobs = self.repo.read_blobs(sorted(set(self.repo.blobs_at(self.repo.ref_tips(), rel).values())))
+            return [led for led in (self._load_or_none(blobs[b], rel, name) for b in sorted(blobs)) if led is not None]
+        mine = ("refs/tags/" + tag_name_of(name) + "@", "refs/tags/" + tag_name_of(name) + "#")
+        tips = {oid for ref, oid in refs if not ref.startswith("refs/tags/") or ref.startswith(mine)}
+        tips.update([self.repo.head] if self.repo.head else [])
+        known, prefix = self.cache.tip_facts(rel)
+        new = sorted(t for t in tips if t not in known)
+        found = self.repo.blobs_at(new, rel) if new else {}  # git is asked about new tips only
+        at = {t: known[t] if t in known else found[t] for t in tips if t in known or t in found}
+        ids = set(at.values())
+
+        def covered(b: str) -> bool:  # a prefix of a checked ledger at a tip: nothing new in it
+            for _ in range(len(prefix)):  # (each step is to a longer blob: no cycle but a forged one)
+                if b not in prefix or prefix[b] in ids:
+                    break
+                b = prefix[b]
+            return prefix.get(b) in ids
+
+        blobs = self.repo.read_blobs(sorted(b for b in ids if not covered(b)))
+        out: list[L.Ledger] = []
+        read: dict[str, bytes] = {}
+        facts = {b: p for b, p in prefix.items() if b in ids}
+        for b in sorted(blobs, key=lambda b: (-len(blobs[b]), b)):  # the longest first
+            data = blobs[b]
+            longer = next((r for r, rd in read.items() if rd.startswith(data)), None)
+            if longer is not None:
+                facts[b] = longer  # its events are the first ones of that ledger
                 continue
+            led = self._load_or_none(data, rel, name)
+            if led is not None:
+                out.append(led)
+                read[b] = data
+        if found or facts != prefix or len(known) > len(at):
+            self.cache.save_tip_facts(rel, at, facts)  # the current tips only: it stays small
         return out
+
+    def _load_or_none(self, data: bytes, rel: str, name: str) -> L.Ledger | None:
+        try:
+            return self.cache.load(data, rel, name)
+        except ConfigError:
+            return None
 
     def dropped_events(self, name: str, rev: str = "HEAD") -> list[dict[str, Any]]:
         """Events of ``name`` that some commit of ``rev``'s history recorded and ``rev``'s

@@ -114,7 +114,8 @@ class Registering(TagSync):
                   dvcy: list[str] | None = None) -> dict[str, Any]:
         """The register event of ``model``'s bytes ``d`` (``dvcy``: the dvc.yaml files to read
         its lineage from, when the caller listed them already: the hook, from the index)."""
-        taken = self.taken_versions(model.name, pending)
+        refs = self.repo.refs()  # one read of the refs for the version and its tag's form
+        taken = self.taken_versions(model.name, pending, refs)
         if version is not None:
             v = Version.parse(version)
             if v in taken:
@@ -127,8 +128,9 @@ class Registering(TagSync):
                 raise UsageError(f"invalid bump {b!r}: expected major, minor or patch")
             v = next_semver(taken, b)
         info = self.describe(model, src, rec, warnings, dvcy)
+        tag_names = [ref[10:] for ref, _ in refs if ref.startswith("refs/tags/")]
         fields: dict[str, Any] = {
-            "version": str(v), "tag": new_tag(self.repo.tags(), model.name, "version", v), "path": model.path,
+            "version": str(v), "tag": new_tag(tag_names, model.name, "version", v), "path": model.path,
             "sha256": d.sha256, "size": d.size,
             "md5": rec.md5 if rec is not None and rec.kind != "git" else None,
             "metrics": info["metrics"], "params": info["params"], "lineage": info["lineage"],

@@ -155,8 +155,8 @@ def counter_form(tags: Iterable[str]) -> bool:
     form (``NAME@vX.Y.Z#N``, ``NAME@vX.Y.Z!#N``, ``NAME@deprecated#N``, what ``gto register``
     writes without ``--simple``)? Stage tags carry a counter in both forms, so they do not tell."""
     for t in tags:
-        p = parse_tag(t)
-        if p is not None and p.counter is not None and p.kind in ("version", "archive", "deprecated"):
+        f = _tag_fields(t) if "#" in t else None  # a counter is spelt "#N"
+        if f is not None and f[4] and f[1] in ("version", "archive", "deprecated"):
             return True
     return False
 
@@ -173,9 +173,9 @@ def new_tag(tags: dict[str, tuple[str, int]] | list[str], model: str, kind: str,
 
 def is_tag_of(tag: object, model: str, kind: str, version: str | None = None, stage: str | None = None) -> bool:
     """Is ``tag`` a ``kind`` tag of ``model`` (and of ``version`` / ``stage``), in either form?"""
-    p = parse_tag(tag) if isinstance(tag, str) else None
-    return (p is not None and p.model == model and p.kind == kind
-            and (version is None or p.version == version) and (stage is None or p.stage == stage))
+    f = _tag_fields(tag) if isinstance(tag, str) else None  # parse_tag's, without a ParsedTag per event
+    return (f is not None and f[1] == kind and model_of_tag(f[0]) == model
+            and (version is None or f[2] == version) and (stage is None or f[3] == stage))
 
 
 def model_tag_pattern(model: str, *, versions_only: bool = False) -> str:
@@ -193,8 +193,9 @@ def is_model_tag(tag: str, model: str) -> bool:
 def next_counter(tags: dict[str, tuple[str, int]] | list[str], model: str) -> int:
     """GTO's stage counter: 1 + the largest counter on any tag of the model."""
     best = 0
+    mine = (tag_name_of(model) + "@", tag_name_of(model) + "#")
     for t in tags:
-        p = parse_tag(t)
+        p = parse_tag(t) if t.startswith(mine) else None  # (another model's tag is not)
         if p is not None and p.model == model and p.counter is not None:
             best = max(best, p.counter)
     return best + 1
@@ -232,16 +233,22 @@ class ParsedTag:
     counter: int | None = None
 
 
-def parse_tag(tag: str) -> ParsedTag | None:
+def _tag_fields(tag: str) -> tuple[str, str, str | None, str | None, str | None] | None:
+    """(name as spelt in the tag, kind, version, stage, counter's digits) of a tag, or None."""
     m = TAG_RE.fullmatch(tag)
     if not m:
         return None
-    model = model_of_tag(m["name"])
-    counter = int(m["counter"]) if m["counter"] else None
-    if m["version"]:
-        return ParsedTag(model, "archive" if m["archived"] else "version", version=m["version"],
-                         counter=counter)
-    if m["stage"]:
-        return ParsedTag(model, "unassign" if m["unassign"] else "stage", stage=m["stage"],
-                         counter=counter)
-    return ParsedTag(model, "deprecated", counter=counter)
+    name, version, archived, stage, unassign, counter = m.group("name", "version", "archived", "stage",
+                                                                "unassign", "counter")
+    if version:
+        return name, "archive" if archived else "version", version, None, counter
+    if stage:
+        return name, "unassign" if unassign else "stage", None, stage, counter
+    return name, "deprecated", None, None, counter
+
+
+def parse_tag(tag: str) -> ParsedTag | None:
+    f = _tag_fields(tag)
+    if f is None:
+        return None
+    return ParsedTag(model_of_tag(f[0]), f[1], version=f[2], stage=f[3], counter=int(f[4]) if f[4] else None)

@@ -6,6 +6,7 @@ text the safe loader refuses always falls back, so the error is the loader's own
 from __future__ import annotations
 
 import math
+import re
 from typing import Any
 
 import pytest
@@ -14,7 +15,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from mvtools import fastyaml
+from mvtools import fastyaml, fastyaml_shapes
 from mvtools import ledger as L
 from mvtools.errors import ConfigError
 from mvtools.versioning import _sort_key
@@ -217,12 +218,93 @@ def test_a_plain_value_starting_with_dash_colon_or_question_mark_takes_the_fast_
     assert fast and same(doc, strict(data.decode()))
 
 
-def test_bad_chars_is_the_emitters_unescaped_set_complemented_at_every_code_point() -> None:
-    """fastyaml spells the characters it refuses as a complement (cheaper to compile on every
-    hook's start); it must refuse exactly what the emitter's set leaves out."""
-    import re
+# -- shapes: items read by a compiled regex once two items of one layout were line-parsed --
 
-    emitter_set = re.compile("[^\n\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufefe\uff00-\ufffd\U00010000-\U0010ffff]")
-    every = "".join(map(chr, range(0x110000)))
-    assert [m.start() for m in fastyaml._BAD_CHARS.finditer(every)] == \
-        [m.start() for m in emitter_set.finditer(every)]
+def _warm_shapes(text: str) -> None:
+    """Forget all shapes, then read ``text`` until its items' shapes are compiled (the
+    second sighting)."""
+    fastyaml_shapes.reset_shapes()
+    for _ in range(3):
+        fastyaml.read(text)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(events(), min_size=1, max_size=4), st.data())
+def test_items_read_by_shape_equal_the_line_parser_and_the_loader(evs: list[dict[str, Any]],
+                                                                   data: st.DataObject) -> None:
+    """A ledger whose items' shapes are compiled reads exactly as the line parser alone and
+    the safe loader read it, unchanged and after hand edits (which a shape must not
+    mistake for its own layout)."""
+    text = L.header("m") + L.render_events(evs + evs)
+    _warm_shapes(text)
+    for t in (text, mutate(text, data), mutate(text, data)):
+        got, ref = fastyaml.read(t), fastyaml.read(t, shapes=False)
+        assert (got is fastyaml.FALLBACK) == (ref is fastyaml.FALLBACK), t
+        try:
+            want = strict(t)
+        except (yaml.YAMLError, ValueError, TypeError, RecursionError):
+            assert got is fastyaml.FALLBACK
+            continue
+        if got is not fastyaml.FALLBACK:
+            assert same(got, ref) and same(got, want), t
+
+
+def test_a_shape_is_compiled_and_used_for_a_repeated_layout() -> None:
+    evs = [L.make_event("promote", "shp", "a <a@b>", "2024-01-02T03:04:05Z", version=f"v0.1.{i}", stage="prod",
+                        tag="shp#prod#1", weight=f"{i}") for i in range(5)]
+    text = L.header("shp") + L.render_events(evs)
+    fastyaml_shapes.reset_shapes()
+    assert same(fastyaml.read(text), strict(text))
+    assert any(sh.nlines == 9 for sh in fastyaml_shapes._SHAPES.get("- event: promote", ())), "not compiled"
+    assert same(fastyaml.read(text), strict(text))
+
+
+@pytest.mark.parametrize("after", ["   extra: 1\n", "  extra: 1\n", " x: 1\n", "x: 1\n", "- 1\n", "-x: 1\n"])
+def test_a_line_after_a_shaped_item_is_the_line_parsers(after: str) -> None:
+    """A shape pins its item's lines and that the next line is not indented: what follows
+    (a deeper line, another key of the item, a key of the document) is read as before."""
+    evs = [L.make_event("deprecate", "sha", "me", "2024-01-02T03:04:05Z", tag="sha@deprecated") for _ in range(3)]
+    base = L.header("sha") + L.render_events(evs)
+    _warm_shapes(base)
+    text = base + after
+    got, ref = fastyaml.read(text), fastyaml.read(text, shapes=False)
+    assert (got is fastyaml.FALLBACK) == (ref is fastyaml.FALLBACK)
+    try:
+        want = strict(text)
+    except yaml.YAMLError:
+        assert got is fastyaml.FALLBACK
+        return
+    assert got is fastyaml.FALLBACK or (same(got, want) and same(got, ref))
+
+
+def test_the_bad_character_class_is_the_complement_of_what_the_emitter_writes() -> None:
+    allowed = re.compile("[\n\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufefe\uff00-\ufffd\U00010000-\U0010ffff]")
+    assert all((fastyaml._BAD_CHARS.match(chr(c)) is None) == (allowed.match(chr(c)) is not None)
+               for c in range(0x110000))
+    assert all((fastyaml._BAD_CHARS.match(chr(c)) is None) == (c in fastyaml._ASCII_OK) for c in range(0x80))
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.one_of(st.from_regex(r"[0-9][0-9a-zA-Z_]{0,70}", fullmatch=True),
+                 st.from_regex(r"0[bxBX][0-9a-fA-F_]{0,12}", fullmatch=True),
+                 st.sampled_from(["0", "00", "09", "0b1", "0x1f", "0b", "0x", "1e3", "1E3", "0o7", "12ab", "3fe0c1"])))
+def test_a_plain_value_of_digits_and_letters_is_typed_as_the_loader_types_it(value: str) -> None:
+    text = f"k: {value}\n"
+    got = fastyaml.read(text)
+    assert got is fastyaml.FALLBACK or same(got, strict(text))
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.dictionaries(keys, docs, min_size=1, max_size=5), min_size=1, max_size=3), st.data())
+def test_any_repeated_items_read_by_shape_equal_the_line_parser(items: list[dict[Any, Any]], data: st.DataObject) -> None:
+    """Random mappings (any keys, nesting, scalars) as the items of a column-0 list, each
+    twice so their shapes compile, then hand-edited: the shapes read what the line parser
+    and the loader read."""
+    text = dump_yaml({"events": items + items})
+    _warm_shapes(text)
+    for t in (text, mutate(text, data)):
+        got, ref = fastyaml.read(t), fastyaml.read(t, shapes=False)
+        assert (got is fastyaml.FALLBACK) == (ref is fastyaml.FALLBACK), t
+        if got is not fastyaml.FALLBACK:
+            assert same(got, ref) and same(got, strict(t)), t
+
