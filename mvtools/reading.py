@@ -249,8 +249,8 @@ class RegistryReader:
     def ledgers_on_refs(self, name: str, refs: list[tuple[str, str]] | None = None) -> list[L.Ledger]:
         """``name``'s ledger at the tip of every ref and HEAD (each distinct blob once): a
         version registered on another branch, a detached HEAD or a tagged commit no branch
-        holds any more is in one of them. With ``refs`` (``Repo.refs()``): the refs that are
-        not tags, HEAD and the model's own tags only, none peeled by for-each-ref; and a
+        holds any more is in one of them. With ``refs`` (``Repo.refs()``): every ref and HEAD,
+        none peeled by for-each-ref; and a
         ledger that is a byte prefix of one read already is not parsed (ledgers grow by
         appending: its events are the first ones of the longer ledger, which passed every
         check). Both facts are kept in the ledger cache (tip -> blob, blob -> a longer blob
@@ -260,8 +260,10 @@ class RegistryReader:
         if refs is None:
             blobs = self.repo.read_blobs(sorted(set(self.repo.blobs_at(self.repo.ref_tips(), rel).values())))
             return [led for led in (self._load_or_none(blobs[b], rel, name) for b in sorted(blobs)) if led is not None]
-        mine = ("refs/tags/" + tag_name_of(name) + "@", "refs/tags/" + tag_name_of(name) + "#")
-        tips = {oid for ref, oid in refs if not ref.startswith("refs/tags/") or ref.startswith(mine)}
+        # every ref's tip, the tags of other models included: a commit that registered this
+        # model and another, off every branch, whose own tag of this model was deleted, still
+        # holds the version (tests/test_version_reuse.py)
+        tips = {oid for _ref, oid in refs}
         tips.update([self.repo.head] if self.repo.head else [])
         known, prefix = self.cache.tip_facts(rel)
         new = sorted(t for t in tips if t not in known)
