@@ -66,7 +66,7 @@ def cleanup(message: str, comment: str = "#") -> str:
     for line in message.split("\n"):
         if line.startswith(comment):
             continue
-        line = line.rstrip(" \t\n\v\f\r")
+        line = line.rstrip(" \t\n\r")  # git's isspace: not \v, \f (nor unicode spaces)
         if not line:
             empties += 1
             continue
