@@ -152,9 +152,19 @@ class Unstaged:
         self.asked.update(new)
 
     def differs(self, path: str) -> bool:
+        """May ``path`` differ? (The listing's answer is git's stat check: a work-tree copy
+        whose size changed yet cleans to the index's bytes, core.autocrlf's CRLF, counts.)"""
         self.ask([path])
         prefix = path + "/"
         return any(c == path or c.startswith(prefix) for c in self.changed)
+
+    def differs_in_content(self, path: str) -> bool:
+        """Does ``path`` differ from the index as ``git diff`` compares them (content, through
+        the clean filters)? One more git process only when :meth:`differs` says it may."""
+        if not self.differs(path):
+            return False
+        return self.repo.git("diff", "--quiet", "--no-ext-diff", "--", path, check=False,
+                             env={**os.environ, "GIT_LITERAL_PATHSPECS": "1"}).returncode != 0
 
 
 def index_listing(repo: Repo, paths: list[str]) -> tuple[list[str], Unstaged]:
