@@ -148,3 +148,47 @@ def test_a_hook_run_with_its_output_closed_still_exits_with_its_code(git_model_r
                               stderr=subprocess.PIPE, text=True, pass_fds=(), close_fds=True,
                               preexec_fn=lambda: os.close(1))
         assert proc.returncode == 0, proc.stderr
+
+
+# -- the committer's global pathspec settings (git --glob-pathspecs / --icase-pathspecs export them)
+@pytest.mark.parametrize("flag", ["--glob-pathspecs", "--icase-pathspecs", "--noglob-pathspecs"])
+def test_a_half_staged_model_is_refused_under_any_global_pathspec_setting(git_model_repo: Path, flag: str) -> None:
+    """GIT_LITERAL_PATHSPECS=1 with the committer's GIT_GLOB_PATHSPECS or GIT_ICASE_PATHSPECS
+    is a fatal git error: an empty answer read as "no difference" registered the work tree's
+    unstaged bytes as the committed version's sha256."""
+    r = git_model_repo
+    write_model(r, "models/clf.bin", "staged")
+    git(r, "add", "models/clf.bin")
+    write_model(r, "models/clf.bin", "not staged")
+    proc = git(r, flag, "commit", "-q", "-m", "half", check=False)
+    assert proc.returncode != 0, proc.stderr
+    assert "models/clf.bin differs between the index and the work tree" in proc.stderr
+    assert "clf@v0.1.0" not in tags(r)
+
+
+@pytest.mark.parametrize("flag", ["--glob-pathspecs", "--icase-pathspecs"])
+def test_an_unstaged_config_edit_is_seen_under_any_global_pathspec_setting(repo: Path, flag: str) -> None:
+    """An unstaged edit of mvtools.yaml that drops the model: the commit declares it."""
+    r = set_up_mvtools(repo, "models:\n  - name: clf\n    path: models/clf.bin")
+    write_model(r, "models/clf.bin", "v1")
+    git(r, "add", "models/clf.bin")
+    cfg = (r / "mvtools.yaml").read_text()
+    (r / "mvtools.yaml").write_text(cfg.replace("name: clf", "name: renamed_in_work_tree"))
+    proc = git(r, flag, "commit", "-q", "-m", "v1", check=False)
+    assert "registered clf v0.1.0" in proc.stderr, proc.stderr
+
+
+@pytest.mark.parametrize("flag", ["--glob-pathspecs", "--icase-pathspecs"])
+def test_a_half_staged_dvc_yaml_model_is_refused_under_any_global_pathspec_setting(repo: Path, flag: str) -> None:
+    """A dvc.yaml's model is asked about in a `git diff` of its own (the listing knew
+    mvtools.yaml's models only)."""
+    r = set_up_mvtools(repo, "models: []")
+    (r / "dvc.yaml").write_text("artifacts:\n  tok:\n    path: models/tok.txt\n    type: model\n")
+    git(r, "add", "dvc.yaml")
+    _commit(r, "-m", "declare")
+    write_model(r, "models/tok.txt", "v1\n")
+    git(r, "add", "models/tok.txt")
+    write_model(r, "models/tok.txt", "v1 and an unstaged edit\n")
+    proc = git(r, flag, "commit", "-q", "-m", "v1", check=False)
+    assert proc.returncode != 0 and "differs between the index and the work tree" in proc.stderr, proc.stderr
+    assert "tok@v0.1.0" not in tags(r)
