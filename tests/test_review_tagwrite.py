@@ -55,3 +55,15 @@ def test_deleting_and_writing_together_keeps_others(repo: Path) -> None:
     write_tags(rp, [TagWrite("old", "HEAD", "again"), TagWrite("n", "HEAD", "m")], delete=["old", "absent"])
     assert "again" in _object(repo, "old") and "n" in tags(repo)
     assert git(repo, "rev-parse", "refs/tags/kept").stdout == kept
+
+
+def test_a_batch_that_only_deletes_needs_no_identity(repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`git tag -d` needs no committer identity; a batch of deletions must not either."""
+    git(repo, "tag", "-a", "-m", "x", "a", "HEAD")
+    git(repo, "tag", "-a", "-m", "x", "b", "HEAD")
+    for k in ("GIT_AUTHOR_NAME", "GIT_AUTHOR_EMAIL", "GIT_COMMITTER_NAME", "GIT_COMMITTER_EMAIL", "EMAIL"):
+        monkeypatch.delenv(k, raising=False)
+    git(repo, "config", "user.useConfigOnly", "true")
+    assert git(repo, "var", "GIT_COMMITTER_IDENT", check=False).returncode != 0
+    write_tags(Repo.discover(repo), [], delete=["a", "b"])
+    assert "a" not in tags(repo) and "b" not in tags(repo)
