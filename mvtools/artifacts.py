@@ -87,11 +87,14 @@ class Source:
 def preload(wanted: list[tuple[Source, str]]) -> None:
     """Read each (source, path) of ``wanted`` in one ``git cat-file --batch`` for them all."""
     specs: dict[tuple[int, str], str] = {}
+    bulk = wanted[0][0].repo.bulk if wanted else None
     for src, rel in wanted:
         spec = src.spec(rel)
         # (cat-file reads names by line, and resolves "." and ".." against the working directory)
         if rel not in src._cache and spec is not None and "\n" not in spec and "\r" not in spec \
                 and "." not in rel.split("/") and ".." not in rel.split("/"):
+            if bulk is not None and not spec.startswith(":") and bulk.usable(spec):
+                continue  # a persistent reader is open (import-gto, sync-tags): read() asks it, no new process
             specs[(id(src), rel)] = spec
     if len(set(specs.values())) < 2:
         return  # one file: read() takes it as it always did

@@ -35,9 +35,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _quick_exit(rc: int) -> None:
-    try:
-        sys.stdout.flush()
-        sys.stderr.flush()
-    except (OSError, ValueError):  # a closed or broken pipe: what was said is lost either way
-        pass
+    for stream in (sys.stdout, sys.stderr):  # each on its own: a broken stdout still lets stderr out
+        try:
+            if stream is not None:  # None: Python started with that descriptor closed
+                stream.flush()
+        except (OSError, ValueError):  # a closed or broken pipe: what was said is lost either way
+            pass
     os._exit(rc)

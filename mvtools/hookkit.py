@@ -146,15 +146,36 @@ class Unstaged:
         if not new:
             return
         # literal pathspecs: a path is a name, never a glob
-        proc = self.repo.git("diff", "--name-only", "--no-renames", "-z", "--", *new, check=False,
-                             env={**os.environ, "GIT_LITERAL_PATHSPECS": "1"})
+        proc = self.repo.git("diff", "--name-only", "--no-renames", "-z", "--", *new, check=False, env=literal_env())
+        if proc.returncode != 0:  # git could not say: each may differ (refused or read from the index)
+            self.changed.update(new)
         self.changed.update(p for p in proc.stdout.decode("utf-8", "surrogateescape").split("\0") if p)
         self.asked.update(new)
 
     def differs(self, path: str) -> bool:
+        """May ``path`` differ? (The listing's answer is git's stat check: a work-tree copy
+        whose size changed yet cleans to the index's bytes, core.autocrlf's CRLF, counts.)"""
         self.ask([path])
         prefix = path + "/"
         return any(c == path or c.startswith(prefix) for c in self.changed)
+
+    def differs_in_content(self, path: str) -> bool:
+        """Does ``path`` differ from the index as ``git diff`` compares them (content, through
+        the clean filters)? One more git process only when :meth:`differs` says it may."""
+        if not self.differs(path):
+            return False
+        return self.repo.git("diff", "--quiet", "--no-ext-diff", "--", path, check=False,
+                             env=literal_env()).returncode != 0
+
+
+def literal_env() -> dict[str, str]:
+    """The environment for git with literal pathspecs, whatever the committer's git exported:
+    `git --glob-pathspecs` or `--icase-pathspecs` with GIT_LITERAL_PATHSPECS=1 is a fatal
+    error (an empty answer)."""
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("GIT_GLOB_PATHSPECS", "GIT_NOGLOB_PATHSPECS", "GIT_ICASE_PATHSPECS")}
+    env["GIT_LITERAL_PATHSPECS"] = "1"
+    return env
 
 
 def index_listing(repo: Repo, paths: list[str]) -> tuple[list[str], Unstaged]:

@@ -132,7 +132,7 @@ def pre_commit(repo: Repo) -> int:
                 continue
             if rec is None:
                 # committed to git directly: the index must be what gets hashed
-                if unstaged.differs(model.path):
+                if unstaged.differs_in_content(model.path):
                     raise CheckFailed(
                         f"model {model.name}: {model.path} differs between the index and the work tree; "
                         f"stage all of it (git add {model.path}) or none of it")

@@ -66,7 +66,7 @@ def cleanup(message: str, comment: str = "#") -> str:
     for line in message.split("\n"):
         if line.startswith(comment):
             continue
-        line = line.rstrip(" \t\n\v\f\r")
+        line = line.rstrip(" \t\n\r")  # git's isspace: not \v, \f (nor unicode spaces)
         if not line:
             empties += 1
             continue
@@ -109,14 +109,17 @@ def write_tags(repo: Repo, tags: Sequence[TagWrite], *, delete: Iterable[str] = 
     if sign:
         _one_by_one(repo, tags, delete)
         return
-    proc = repo.git("var", "GIT_COMMITTER_IDENT", check=False)
-    if proc.returncode != 0:
+    proc = repo.git("var", "GIT_COMMITTER_IDENT", check=False) if tags else None
+    if proc is None:  # deletions only (push's retag dropping tags it writes no more): as git tag -d, no identity
+        ident = now = ""
+    elif proc.returncode != 0:
         why = proc.stderr.decode("utf-8", "replace").strip().splitlines()
         raise UsageError(f"git has no identity here ({why[-1] if why else 'git var failed'}): set user.name and "
                          "user.email")
-    ident, stamp, zone = proc.stdout.decode("utf-8", "surrogateescape").strip().rsplit(" ", 2)
-    now = f"{stamp} {zone}"  # as `git tag` writes the time when GIT_COMMITTER_DATE does not say
-    targets = _targets(repo, list(dict.fromkeys(t.commit for t in tags)))
+    else:
+        ident, stamp, zone = proc.stdout.decode("utf-8", "surrogateescape").strip().rsplit(" ", 2)
+        now = f"{stamp} {zone}"  # as `git tag` writes the time when GIT_COMMITTER_DATE does not say
+    targets = _targets(repo, list(dict.fromkeys(t.commit for t in tags))) if tags else {}
     verbs: dict[str, str] = {}  # name -> its ref update: create (must not exist) or update
     bodies: dict[str, bytes] = {}  # name -> its tag object; a later write of a name replaces it
     for t in tags:
