@@ -363,6 +363,26 @@ class Repo:
                 res[rev] = bits[0]
         return res
 
+    def blobs_at_tips(self, tips: Iterable[str], path: str) -> dict[str, str]:
+        """:meth:`blobs_at` for ref tips, most of them tags and many on one commit: each tip
+        peeled to its commit first (one ``cat-file --batch-check``), then ``path`` looked up
+        once per distinct commit; a tip that is no commit (a tag of a tree) as before. At
+        10,000 version tags resolving ``TAG:path`` for each cost half a second."""
+        tips = list(dict.fromkeys(tips))
+        if len(tips) < 2:
+            return self.blobs_at(tips, path)
+        data = "".join(f"{t}^{{commit}}\n" for t in tips).encode("utf-8", "surrogateescape")
+        proc = self.git("cat-file", "--batch-check=%(objectname) %(objecttype)", input=data, check=False)
+        commit: dict[str, str] = {}
+        for tip, line in zip(tips, proc.stdout.decode("utf-8", "surrogateescape").splitlines()):
+            bits = line.split()
+            if len(bits) == 2 and bits[1] == "commit":
+                commit[tip] = bits[0]
+        at = self.blobs_at(sorted(set(commit.values())), path)
+        res = {t: at[c] for t, c in commit.items() if c in at}
+        res.update(self.blobs_at([t for t in tips if t not in commit], path))
+        return res
+
     def read_blobs(self, ids: Iterable[str]) -> dict[str, bytes]:
         """name -> bytes of each blob ``ids`` names (a blob id, ``REV:path``, ``:path``: the
         index), in one ``git cat-file --batch`` (not a process per blob); names that are not

@@ -267,7 +267,7 @@ class RegistryReader:
         tips.update([self.repo.head] if self.repo.head else [])
         known, prefix = self.cache.tip_facts(rel)
         new = sorted(t for t in tips if t not in known)
-        found = self.repo.blobs_at(new, rel) if new else {}  # git is asked about new tips only
+        found = self.repo.blobs_at_tips(new, rel) if new else {}  # git is asked about new tips only
         at = {t: known[t] if t in known else found[t] for t in tips if t in known or t in found}
         ids = set(at.values())
 

@@ -1,7 +1,7 @@
 """`register` reads the refs once and only what it needs (issue 14 c: register flat in the
 number of versions): one unpeeled `git for-each-ref` gives the model's version tags, the
-tips whose ledgers may hold its versions (every ref that is not a tag, HEAD, the model's
-own tags) and the tag names that decide the counter form. These tests hold that path equal
+tips whose ledgers may hold its versions (every ref, the tags of other models included,
+and HEAD) and the tag names that decide the counter form. These tests hold that path equal
 to the one it replaced (every ref tip peeled, the model's tags and all tags read apart) on
 the states where a version is held by something other than the work tree's ledger: another
 branch, a tag on a commit no branch holds, a detached HEAD, a remote-tracking branch, a
@@ -165,3 +165,36 @@ def test_the_tip_cache_is_never_the_truth(r: Path) -> None:
     reg = Registry(r)
     assert Version(v) not in reg.taken_versions("clf")  # no ref holds it any more
     same_as_before(r, "clf", "other")
+
+
+def test_the_ledger_at_tips_peeled_first_is_the_ledger_at_each_tip(tmp_path: Path) -> None:
+    """Repo.blobs_at_tips (tips peeled to their commits, the path read once per commit)
+    answers as blobs_at (`TIP:path` for each): annotated, nested, lightweight tags, a
+    branch, a tag of a tree and of a blob, a commit without the path."""
+    from mvtools.gitops import Repo
+
+    r = tmp_path / "r"
+    r.mkdir()
+    git(r, "init", "-q")
+    write_model(r, "other.txt", "no ledger yet")
+    git(r, "add", "-A")
+    git(r, "commit", "-q", "-m", "before")
+    git(r, "tag", "early")
+    write_model(r, "registry/m.yaml", "ledger 1\n")
+    git(r, "add", "-A")
+    git(r, "commit", "-q", "-m", "one")
+    git(r, "tag", "-a", "-m", "a", "m@v0.1.0")
+    git(r, "tag", "-a", "-m", "b", "other@v0.1.0")
+    git(r, "tag", "light")
+    git(r, "tag", "-a", "-m", "nested", "nested", "m@v0.1.0")
+    tree = git(r, "rev-parse", "HEAD^{tree}").stdout.strip()
+    git(r, "tag", "-a", "-m", "tree", "of-tree", tree)
+    blob = git(r, "rev-parse", "HEAD:other.txt").stdout.strip()
+    git(r, "tag", "-a", "-m", "blob", "of-blob", blob)
+    write_model(r, "registry/m.yaml", "ledger 1\nledger 2\n")
+    git(r, "commit", "-qam", "two")
+    repo = Repo.discover(r)
+    tips = [oid for _ref, oid in repo.refs()] + [str(repo.head)]
+    want = repo.blobs_at(tips, "registry/m.yaml")
+    assert repo.blobs_at_tips(tips, "registry/m.yaml") == want
+    assert len(set(want.values())) == 2 and len(want) == len(set(tips)) - 2  # not `early`, not of-blob
