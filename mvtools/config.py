@@ -220,20 +220,14 @@ def dvc_yaml_files(root: Path, *, staged_only: bool = False) -> list[str]:
     that the work tree holds. ``staged_only``: those of the index alone, what a commit can
     hold (the hooks' path: an index read, never a walk of the work tree for untracked files,
     whose cost grows with the repository, not the change)."""
-    names = ls_files(root, ["dvc.yaml", ":(glob)**/dvc.yaml"], others=not staged_only)
-    return sorted(n for n in names if (root / n).is_file())
-
-
-def ls_files(root: Path, specs: list[str], *, others: bool = False) -> set[str]:
-    """The index's paths matching pathspecs ``specs`` (magic on, ``:(glob)``), and with
-    ``others`` the untracked, not ignored ones (a walk of the work tree)."""
     from mvtools.gitops import git
 
-    walk = ["--others", "--exclude-standard"] if others else []
+    others = [] if staged_only else ["--others", "--exclude-standard"]
     # pathspec magic on even under `git --literal-pathspecs` (Magit sets GIT_LITERAL_PATHSPECS=1)
-    proc = git(["ls-files", "-z", "--cached", *walk, "--", *specs], root,
+    proc = git(["ls-files", "-z", "--cached", *others, "--", "dvc.yaml", ":(glob)**/dvc.yaml"], root,
                check=False, env={**os.environ, "GIT_LITERAL_PATHSPECS": "0"})
-    return {p for p in proc.stdout.decode("utf-8", "surrogateescape").split("\0") if p}
+    names = {p for p in proc.stdout.decode("utf-8", "surrogateescape").split("\0") if p}
+    return sorted(n for n in names if (root / n).is_file())
 
 
 def load_config(root: Path, *, with_dvc: bool = True, dvc_yamls: list[str] | None = None) -> Config:
@@ -247,18 +241,12 @@ def load_config(root: Path, *, with_dvc: bool = True, dvc_yamls: list[str] | Non
         cfg.sources.append(CONFIG_FILE)
         _apply(cfg, parse_settings(raw))
     if with_dvc:
-        add_dvc_declarations(cfg, dvc_yaml_files(root) if dvc_yamls is None else dvc_yamls)
+        for rel in dvc_yaml_files(root) if dvc_yamls is None else dvc_yamls:
+            cfg.sources.append(rel)
+            _add_dvc_artifacts(cfg, rel)
+        _add_gto_artifacts_yaml(cfg)
+        _apply_overrides(cfg)
     return cfg
-
-
-def add_dvc_declarations(cfg: Config, dvc_yamls: list[str]) -> None:
-    """The ``artifacts:`` of ``dvc_yamls`` and GTO's artifacts.yaml onto ``cfg`` read with
-    ``with_dvc=False``: the two make what :func:`load_config` reads with them."""
-    for rel in dvc_yamls:
-        cfg.sources.append(rel)
-        _add_dvc_artifacts(cfg, rel)
-    _add_gto_artifacts_yaml(cfg)
-    _apply_overrides(cfg)
 
 
 def _apply(cfg: Config, st: Settings) -> None:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from mvtools import ledger as L
 from mvtools.artifacts import INDEX, Record, Source, find_record
-from mvtools.config import CONFIG_FILE, Config, Model, dvc_yaml_files
+from mvtools.config import Config, Model, dvc_yaml_files
 from mvtools.gitops import Repo, git_ancestors
 from mvtools.ledgercache import LedgerCache
 
@@ -131,10 +131,10 @@ def same_as_a_parent(repo: Repo, cfg: Config, model: Model, rev: str | None, oth
 
 
 class Unstaged:
-    """Which paths (files or folders) differ between the work tree and the index: those of
-    :func:`index_listing`'s one ``git ls-files``, then one ``git diff`` for each batch of
-    others asked about (in a repository of 100,000 files each git process that reads the
-    index costs 10-20 ms)."""
+    """Which paths (files or folders) differ between the work tree and the index: one ``git
+    diff`` for each batch of paths asked about (the hook asks about the declarations' sources
+    and every model path at once; in a repository of 100,000 files each git process that
+    reads the index costs 10-20 ms)."""
 
     def __init__(self, repo: Repo, asked: set[str] | None = None, changed: set[str] | None = None) -> None:
         self.repo = repo
@@ -153,19 +153,10 @@ class Unstaged:
         self.asked.update(new)
 
     def differs(self, path: str) -> bool:
-        """May ``path`` differ? (The listing's answer is git's stat check: a work-tree copy
-        whose size changed yet cleans to the index's bytes, core.autocrlf's CRLF, counts.)"""
+        """Does ``path`` differ, as the batched ``git diff`` said (or, when it failed, may it)?"""
         self.ask([path])
         prefix = path + "/"
         return any(c == path or c.startswith(prefix) for c in self.changed)
-
-    def differs_in_content(self, path: str) -> bool:
-        """Does ``path`` differ from the index as ``git diff`` compares them (content, through
-        the clean filters)? One more git process only when :meth:`differs` says it may."""
-        if not self.differs(path):
-            return False
-        return self.repo.git("diff", "--quiet", "--no-ext-diff", "--", path, check=False,
-                             env=literal_env()).returncode != 0
 
 
 def literal_env() -> dict[str, str]:
@@ -176,27 +167,6 @@ def literal_env() -> dict[str, str]:
            if k not in ("GIT_GLOB_PATHSPECS", "GIT_NOGLOB_PATHSPECS", "GIT_ICASE_PATHSPECS")}
     env["GIT_LITERAL_PATHSPECS"] = "1"
     return env
-
-
-def index_listing(repo: Repo, paths: list[str]) -> tuple[list[str], Unstaged]:
-    """The index's dvc.yaml files that the work tree holds (as :func:`dvc_yaml_files` with
-    ``staged_only`` lists them), and which of them, of mvtools.yaml and of ``paths`` differ
-    from the index, in one ``git ls-files --cached --modified``."""
-    literal = [p for p in dict.fromkeys([CONFIG_FILE, *paths]) if "\n" not in p and "\r" not in p]
-    # pathspec magic on even under `git --literal-pathspecs` (Magit sets GIT_LITERAL_PATHSPECS=1)
-    proc = repo.git("ls-files", "-z", "-t", "--cached", "--modified", "--", "dvc.yaml", ":(glob)**/dvc.yaml",
-                    *(":(literal)" + p for p in literal), check=False,
-                    env={**os.environ, "GIT_LITERAL_PATHSPECS": "0"})
-    held: set[str] = set()
-    changed: set[str] = set()
-    for entry in proc.stdout.decode("utf-8", "surrogateescape").split("\0"):
-        tag, _, path = entry.partition(" ")
-        if not path:
-            continue
-        (changed if tag == "C" else held).add(path)
-    dvcy = sorted(p for p in held if posixpath.basename(p) == "dvc.yaml" and (repo.root / p).is_file())
-    asked = {*literal, *(p for p in held | changed if posixpath.basename(p) == "dvc.yaml")}
-    return dvcy, Unstaged(repo, asked, changed)
 
 
 def committed_config(repo: Repo, cfg: Config, dvc_yamls: list[str], unstaged: Unstaged | None = None) -> Config:

@@ -1,7 +1,7 @@
 """Review of the cheaper pre-commit path (issue 14a): attacks on what it now trusts instead
 of asking git (the ./.git layout, HEAD and the staged paths the shell hook read, the index
-read as the base commit but for the staged paths, one `git ls-files --cached --modified`
-for "does the work tree differ from the index", os._exit at the end). Real git only."""
+read as the base commit but for the staged paths, one batched `git diff` for "does the
+work tree differ from the index", os._exit at the end). Real git only."""
 
 from __future__ import annotations
 
@@ -22,10 +22,11 @@ def _commit(r: Path, *args: str, check: bool = True) -> subprocess.CompletedProc
     return git(r, "commit", "-q", *args, check=check)
 
 
-# -- "does the work tree differ from the index": ls-files -m is a stat check, git diff a content one
+# -- "does the work tree differ from the index": a content check (git diff), never a stat one
 def test_a_work_tree_copy_that_cleans_to_the_index_is_not_a_half_staged_model(git_model_repo: Path) -> None:
     """core.autocrlf: the model rewritten with CRLF after `git add` cleans to the staged blob
-    (git diff: no difference); its size differs, so `ls-files -m` calls it modified. The
+    (git diff: no difference); its size differs, so a stat check (`ls-files -m`) calls it
+    modified. The
     commit stages all of the model and must register it, as before the listing."""
     r = git_model_repo
     git(r, "config", "core.autocrlf", "true")
