@@ -363,13 +363,13 @@ class Repo:
                 res[rev] = bits[0]
         return res
 
-    def blobs_at_tips(self, tips: Iterable[str], path: str) -> dict[str, str]:
+    def blobs_at_tips(self, tips: Iterable[str], path: str, peel_from: int = 64) -> dict[str, str]:
         """:meth:`blobs_at` for ref tips, most of them tags and many on one commit: each tip
         peeled to its commit first (one ``cat-file --batch-check``), then ``path`` looked up
         once per distinct commit; a tip that is no commit (a tag of a tree) as before. At
         10,000 version tags resolving ``TAG:path`` for each cost half a second."""
         tips = list(dict.fromkeys(tips))
-        if len(tips) < 2:
+        if len(tips) < peel_from:  # a few new tips (a commit's): one process, not two
             return self.blobs_at(tips, path)
         data = "".join(f"{t}^{{commit}}\n" for t in tips).encode("utf-8", "surrogateescape")
         proc = self.git("cat-file", "--batch-check=%(objectname) %(objecttype)", input=data, check=False)

@@ -196,5 +196,6 @@ def test_the_ledger_at_tips_peeled_first_is_the_ledger_at_each_tip(tmp_path: Pat
     repo = Repo.discover(r)
     tips = [oid for _ref, oid in repo.refs()] + [str(repo.head)]
     want = repo.blobs_at(tips, "registry/m.yaml")
+    assert repo.blobs_at_tips(tips, "registry/m.yaml", peel_from=2) == want
     assert repo.blobs_at_tips(tips, "registry/m.yaml") == want
     assert len(set(want.values())) == 2 and len(want) == len(set(tips)) - 2  # not `early`, not of-blob
