@@ -63,14 +63,20 @@ def test_an_unstaged_edit_of_an_odd_model_path_is_seen_and_a_neighbour_is_not_it
     assert proc.returncode != 0 and "differs between the index and the work tree" in proc.stderr
 
 
-def test_an_unstaged_edit_of_a_model_declared_in_a_dvc_yaml_is_seen(repo: Path) -> None:
-    """The listing knows mvtools.yaml's models only; a dvc.yaml's are asked in a git diff."""
+def _dvc_yaml_model_staged(repo: Path) -> Path:
+    """A model a dvc.yaml declares, its v1 staged."""
     r = set_up_mvtools(repo, "models: []")
     (r / "dvc.yaml").write_text("artifacts:\n  tok:\n    path: models/tok.txt\n    type: model\n")
     git(r, "add", "dvc.yaml")
     _commit(r, "-m", "declare")
     write_model(r, "models/tok.txt", "v1\n")
     git(r, "add", "models/tok.txt")
+    return r
+
+
+def test_an_unstaged_edit_of_a_model_declared_in_a_dvc_yaml_is_seen(repo: Path) -> None:
+    """A dvc.yaml's models are in the hook's one git diff too."""
+    r = _dvc_yaml_model_staged(repo)
     write_model(r, "models/tok.txt", "v1 and more\n")
     proc = _commit(r, "-m", "v1", check=False)
     assert proc.returncode != 0 and "differs between the index and the work tree" in proc.stderr
@@ -181,14 +187,9 @@ def test_an_unstaged_config_edit_is_seen_under_any_global_pathspec_setting(repo:
 
 @pytest.mark.parametrize("flag", ["--glob-pathspecs", "--icase-pathspecs"])
 def test_a_half_staged_dvc_yaml_model_is_refused_under_any_global_pathspec_setting(repo: Path, flag: str) -> None:
-    """A dvc.yaml's model is asked about in a `git diff` of its own (the listing knew
-    mvtools.yaml's models only)."""
-    r = set_up_mvtools(repo, "models: []")
-    (r / "dvc.yaml").write_text("artifacts:\n  tok:\n    path: models/tok.txt\n    type: model\n")
-    git(r, "add", "dvc.yaml")
-    _commit(r, "-m", "declare")
-    write_model(r, "models/tok.txt", "v1\n")
-    git(r, "add", "models/tok.txt")
+    """The hook's git diff runs with literal pathspecs whatever the committer's git exported
+    (with GIT_LITERAL_PATHSPECS=1, GIT_GLOB/ICASE_PATHSPECS are fatal: an empty answer)."""
+    r = _dvc_yaml_model_staged(repo)
     write_model(r, "models/tok.txt", "v1 and an unstaged edit\n")
     proc = git(r, flag, "commit", "-q", "-m", "v1", check=False)
     assert proc.returncode != 0 and "differs between the index and the work tree" in proc.stderr, proc.stderr
