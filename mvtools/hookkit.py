@@ -32,14 +32,12 @@ def ledger_of(repo: Repo, data: bytes, source: str, model: str | None = None) ->
     return cache.load(data, source, model)
 
 
-def commit_dvc_yamls(repo: Repo, changed: list[str], listed: list[str] | None = None) -> list[str]:
+def commit_dvc_yamls(repo: Repo, changed: list[str]) -> list[str]:
     """The dvc.yaml files a commit's hook reads declarations from, found without walking the
-    work tree (whose cost grows with the repository, not the change): the index's
-    (``listed``: :func:`index_listing` listed them), and an untracked, not ignored dvc.yaml
-    in a folder above a changed path (declared beside the model it stages, not added yet),
-    as the walk of ``git ls-files --others`` found it."""
-    if listed is None:
-        listed = dvc_yaml_files(repo.root, staged_only=True)
+    work tree (whose cost grows with the repository, not the change): the index's, and an
+    untracked, not ignored dvc.yaml in a folder above a changed path (declared beside the
+    model it stages, not added yet), as the walk of ``git ls-files --others`` found it."""
+    listed = dvc_yaml_files(repo.root, staged_only=True)
     near: set[str] = set()
     for p in changed:
         d = posixpath.dirname(p)
@@ -136,10 +134,10 @@ class Unstaged:
     and every model path at once; in a repository of 100,000 files each git process that
     reads the index costs 10-20 ms)."""
 
-    def __init__(self, repo: Repo, asked: set[str] | None = None, changed: set[str] | None = None) -> None:
+    def __init__(self, repo: Repo) -> None:
         self.repo = repo
-        self.asked = set(asked or ())
-        self.changed = set(changed or ())
+        self.asked: set[str] = set()
+        self.changed: set[str] = set()
 
     def ask(self, paths: list[str]) -> None:
         new = [p for p in dict.fromkeys(paths) if p not in self.asked]
