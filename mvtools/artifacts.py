@@ -37,6 +37,9 @@ class Source:
         # read from the commit (git then reads no index: 10-20 ms each in a repository of
         # 100,000 files)
         self._staged = staged
+        # paths of this source that match a set of glob patterns, listed by the caller already
+        # (the hook lists the top-level environment files with the dvc.yaml files)
+        self.listed: dict[tuple[str, ...], list[str]] = {}
         self._yaml: dict[str, Any] = {}
         self._dvcyaml: dict[str, DvcYaml | None] = {}
 

@@ -31,8 +31,22 @@ MAX_CONTENT = 4096  # bytes: a file up to this size is recorded whole (text only
 MAX_DIFF_LINES = 40
 
 
+def top_level(paths: list[str]) -> list[str]:
+    """Those of ``paths`` (of a listing that asked for :func:`top_level_specs` among others)
+    that are environment files at the repository's top."""
+    from fnmatch import fnmatchcase  # the names' only glob is `*`, within one name as git's
+
+    return sorted(p for p in paths if "/" not in p and any(fnmatchcase(p, n) for n in NAMES))
+
+
+def top_level_specs() -> list[str]:
+    return [f":(glob){n}" for n in NAMES]
+
+
 def _listed(src: Source, patterns: list[str]) -> list[str]:
     """The files of ``src`` matching the glob ``patterns`` (repo-relative)."""
+    if tuple(patterns) in src.listed:  # listed already, with other files (the hook's dvc.yaml files)
+        return src.listed[tuple(patterns)]
     specs = [f":(glob){p}" for p in patterns]
     if src.rev == WORKTREE:
         args = ["ls-files", "-z", "--cached", "--others", "--exclude-standard", "--", *specs]

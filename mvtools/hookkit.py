@@ -32,12 +32,29 @@ def ledger_of(repo: Repo, data: bytes, source: str, model: str | None = None) ->
     return cache.load(data, source, model)
 
 
-def commit_dvc_yamls(repo: Repo, changed: list[str]) -> list[str]:
+def index_files(repo: Repo) -> tuple[list[str], list[str]]:
+    """The index's dvc.yaml files that the work tree holds (as :func:`dvc_yaml_files` with
+    ``staged_only`` lists them) and its environment files at the top
+    (:func:`mvtools.environment.top_level`), in one ``git ls-files``: one index read fewer
+    for a model registered with no dvc.yaml of its own."""
+    from mvtools.environment import top_level, top_level_specs
+
+    # pathspec magic on even under `git --literal-pathspecs` (Magit sets GIT_LITERAL_PATHSPECS=1)
+    proc = repo.git("ls-files", "-z", "--cached", "--", "dvc.yaml", ":(glob)**/dvc.yaml", *top_level_specs(),
+                    check=False, env={**os.environ, "GIT_LITERAL_PATHSPECS": "0"})
+    names = sorted({p for p in proc.stdout.decode("utf-8", "surrogateescape").split("\0") if p})
+    dvcy = [n for n in names if posixpath.basename(n) == "dvc.yaml" and (repo.root / n).is_file()]
+    return dvcy, top_level(names)
+
+
+def commit_dvc_yamls(repo: Repo, changed: list[str], listed: list[str] | None = None) -> list[str]:
     """The dvc.yaml files a commit's hook reads declarations from, found without walking the
-    work tree (whose cost grows with the repository, not the change): the index's, and an
-    untracked, not ignored dvc.yaml in a folder above a changed path (declared beside the
-    model it stages, not added yet), as the walk of ``git ls-files --others`` found it."""
-    listed = dvc_yaml_files(repo.root, staged_only=True)
+    work tree (whose cost grows with the repository, not the change): the index's
+    (``listed``: :func:`index_files` listed them), and an untracked, not ignored dvc.yaml in
+    a folder above a changed path (declared beside the model it stages, not added yet), as
+    the walk of ``git ls-files --others`` found it."""
+    if listed is None:
+        listed = dvc_yaml_files(repo.root, staged_only=True)
     near: set[str] = set()
     for p in changed:
         d = posixpath.dirname(p)

@@ -14,8 +14,8 @@ from mvtools.artifacts import INDEX, Record, Source, find_record, preload
 from mvtools.config import CONFIG_FILE, Config, Model, load_config
 from mvtools.errors import CheckFailed, UsageError
 from mvtools.gitops import Repo, git_ancestor_pids
-from mvtools.hookkit import (Unstaged, amending, commit_dvc_yamls, committed_config, ledger_of, lock_changed,
-                             model_change, relevant, same_as_a_parent, say, touches, watch_regex)
+from mvtools.hookkit import (Unstaged, amending, commit_dvc_yamls, committed_config, index_files, ledger_of,
+                             lock_changed, model_change, relevant, same_as_a_parent, say, touches, watch_regex)
 from mvtools.versioning import register_message
 
 if TYPE_CHECKING:  # the hooks import registry only when they register or tag
@@ -87,7 +87,8 @@ def pre_commit(repo: Repo) -> int:
         staged = repo.changed_paths(base, cached=True)
     # the dvc.yaml files this commit can declare models in, listed once and without a walk of
     # the work tree (the hook's cost grows with the change, not the repository)
-    dvcy = commit_dvc_yamls(repo, staged)
+    listed, env_files = index_files(repo)
+    dvcy = commit_dvc_yamls(repo, staged, listed)
     cfg = load_config(repo.root, dvc_yamls=dvcy)
     # what the commit declares (the index), not an unstaged edit of the work tree; the shell
     # hooks' watch data is built from it too. One `git diff` says which of its sources and
@@ -114,6 +115,10 @@ def pre_commit(repo: Repo) -> int:
     staged_set = set(staged)
     # the index is the base commit but for the staged paths: the rest is read from the commit
     idx = Source(repo, INDEX, staged=(base, staged_set) if base else None)
+    if not cfg.environment_files:  # a model with no dvc.yaml of its own looks at the top only
+        from mvtools.environment import NAMES
+
+        idx.listed[NAMES] = env_files
     old = Source(repo, base)
     locks = lock_changed(staged_set)
     # what deciding and registering the models this change touches reads, in one git process

@@ -1,10 +1,10 @@
 """Which git processes a registering commit's Python hook runs (issue 14a): what the shell
 hook read for the same `git commit` (HEAD, the staged paths) and what git's layout tells
 (the repository) is not asked again; one `git diff` says which sources and models differ
-from the index; the index is read as the base commit
-but for the staged paths (git then reads no index), the touched models' files and ledgers
-in one batch; environment files are read in one batch. Counted with GIT_TRACE2_EVENT,
-never timed."""
+from the index; the index is read as the base commit but for the staged paths (git then
+reads no index), the touched models' files and ledgers in one batch; the top-level
+environment files are listed with the dvc.yaml files and read in one batch. Counted with
+GIT_TRACE2_EVENT, never timed."""
 
 from __future__ import annotations
 
@@ -89,6 +89,8 @@ def test_environment_files_are_read_in_one_batch(git_model_repo: Path) -> None:
     env_names = ("requirements.txt", "requirements-dev.txt", "Dockerfile")
     per_file = [a for a in argvs if a[:2] == ["cat-file", "blob"] and a[2].lstrip(":") in env_names]
     assert per_file == [], argvs
+    # listed with the dvc.yaml files: one git ls-files in all
+    assert len([a for a in argvs if a[:1] == ["ls-files"]]) == 1, argvs
     ev = ledger_events(r)[-1]
     assert set(ev["environment"]["files"]) == set(env_names)
     assert ev["environment"]["files"]["Dockerfile"]["content"] == "Dockerfile\n"
