@@ -15,7 +15,7 @@ import posixpath
 import re
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import Any, Iterable
 
 from mvtools.errors import ConfigError, NotFound, UsageError
 from mvtools.settings import (CONFIG_FILE, DEFAULT_STAGES, CompareSettings, Environment, PolicySettings,
@@ -215,19 +215,32 @@ def _model_from(root: Path, entry: Any, where: str, *, name: str | None = None, 
     )
 
 
+DVC_YAML_SPECS = ("dvc.yaml", ":(glob)**/dvc.yaml")  # every dvc.yaml, as git pathspecs
+
+
 def dvc_yaml_files(root: Path, *, staged_only: bool = False) -> list[str]:
     """Every dvc.yaml git knows of or could add (tracked, staged or untracked, not ignored)
     that the work tree holds. ``staged_only``: those of the index alone, what a commit can
     hold (the hooks' path: an index read, never a walk of the work tree for untracked files,
     whose cost grows with the repository, not the change)."""
+    return dvc_yamls_in(root, ls_files(root, DVC_YAML_SPECS, others=not staged_only))
+
+
+def dvc_yamls_in(root: Path, names: Iterable[str]) -> list[str]:
+    """The dvc.yaml files among ``names`` (a listing) that the work tree holds."""
+    return sorted(n for n in set(names) if posixpath.basename(n) == "dvc.yaml" and (root / n).is_file())
+
+
+def ls_files(root: Path, specs: Iterable[str], *, others: bool = False) -> set[str]:
+    """The index's paths matching pathspecs ``specs`` (magic on: ``:(glob)``), and with
+    ``others`` the untracked, not ignored ones (a walk of the work tree), in one git call."""
     from mvtools.gitops import git
 
-    others = [] if staged_only else ["--others", "--exclude-standard"]
+    walk = ["--others", "--exclude-standard"] if others else []
     # pathspec magic on even under `git --literal-pathspecs` (Magit sets GIT_LITERAL_PATHSPECS=1)
-    proc = git(["ls-files", "-z", "--cached", *others, "--", "dvc.yaml", ":(glob)**/dvc.yaml"], root,
+    proc = git(["ls-files", "-z", "--cached", *walk, "--", *specs], root,
                check=False, env={**os.environ, "GIT_LITERAL_PATHSPECS": "0"})
-    names = {p for p in proc.stdout.decode("utf-8", "surrogateescape").split("\0") if p}
-    return sorted(n for n in names if (root / n).is_file())
+    return {p for p in proc.stdout.decode("utf-8", "surrogateescape").split("\0") if p}
 
 
 def load_config(root: Path, *, with_dvc: bool = True, dvc_yamls: list[str] | None = None) -> Config:

@@ -23,6 +23,7 @@ import sys
 from typing import Any
 
 from mvtools.artifacts import INDEX, WORKTREE, Source
+from mvtools.config import ls_files
 from mvtools.gitops import EMPTY_TREE
 
 NAMES = ("requirements*.txt", "environment.yaml", "environment.yml", "conda.yaml", "conda.yml", "uv.lock",
@@ -40,6 +41,7 @@ def top_level(paths: list[str]) -> list[str]:
 
 
 def top_level_specs() -> list[str]:
+    """The pathspecs :func:`_listed` asks git for, for the top's environment files."""
     return [f":(glob){n}" for n in NAMES]
 
 
@@ -48,20 +50,16 @@ def _listed(src: Source, patterns: list[str]) -> list[str]:
     if tuple(patterns) in src.listed:  # listed already, with other files (the hook's dvc.yaml files)
         return src.listed[tuple(patterns)]
     specs = [f":(glob){p}" for p in patterns]
-    if src.rev == WORKTREE:
-        args = ["ls-files", "-z", "--cached", "--others", "--exclude-standard", "--", *specs]
-    elif src.rev == INDEX:
-        args = ["ls-files", "-z", "--cached", "--", *specs]
-    elif src.rev is None:
+    if src.rev in (WORKTREE, INDEX):  # (the hook's GIT_INDEX_FILE stays: a `git commit -a` index)
+        return sorted(ls_files(src.repo.root, specs, others=src.rev == WORKTREE))
+    if src.rev is None:
         return []
-    else:
-        found = _listed_in_bulk(src, patterns)
-        if found is not None:
-            return found
-        # a commit's files as added to the empty tree: `git ls-tree` refuses glob pathspecs
-        args = ["diff-tree", "-r", "-z", "--name-only", "--no-renames", EMPTY_TREE, src.rev, "--", *specs]
-    # the hook's GIT_INDEX_FILE stays (a `git commit -a` index); pathspec magic on as in dvc_yaml_files
-    proc = src.repo.git(*args, check=False, env={**os.environ, "GIT_LITERAL_PATHSPECS": "0"})
+    found = _listed_in_bulk(src, patterns)
+    if found is not None:
+        return found
+    # a commit's files as added to the empty tree: `git ls-tree` refuses glob pathspecs
+    proc = src.repo.git("diff-tree", "-r", "-z", "--name-only", "--no-renames", EMPTY_TREE, src.rev, "--", *specs,
+                        check=False, env={**os.environ, "GIT_LITERAL_PATHSPECS": "0"})
     return sorted({p for p in proc.stdout.decode("utf-8", "surrogateescape").split("\0") if p})
 
 

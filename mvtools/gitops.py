@@ -333,15 +333,6 @@ class Repo:
         return bool(self.out("for-each-ref", "--count=1", "--contains", commit, "refs/heads", "refs/remotes",
                              check=False))
 
-    def ref_tips(self) -> list[str]:
-        """The commit every ref points at (branches, remote-tracking branches, tags peeled,
-        the stash) and HEAD, each once: what "reachable from any ref" starts from."""
-        text = self.out("for-each-ref", "--format=%(objectname) %(*objectname)", check=False)
-        tips = {line.split()[-1] for line in text.splitlines() if line.strip()}
-        if self.head:
-            tips.add(self.head)
-        return sorted(tips)
-
     def refs(self) -> list[tuple[str, str]]:
         """(ref name, object id) of every ref, unpeeled (an annotated tag's own object id), in
         one git call that reads no object: cheap at any number of tags. A rev of the form
@@ -363,11 +354,14 @@ class Repo:
                 res[rev] = bits[0]
         return res
 
-    def blobs_at_tips(self, tips: Iterable[str], path: str, peel_from: int = 64) -> dict[str, str]:
+    def blobs_at_tips(self, tips: Iterable[str], path: str, peel_from: int = 64,
+                      absent: set[str] | None = None) -> dict[str, str]:
         """:meth:`blobs_at` for ref tips, most of them tags and many on one commit: each tip
         peeled to its commit first (one ``cat-file --batch-check``), then ``path`` looked up
         once per distinct commit; a tip that is no commit (a tag of a tree) as before. At
-        10,000 version tags resolving ``TAG:path`` for each cost half a second."""
+        10,000 version tags resolving ``TAG:path`` for each cost half a second. ``absent``
+        gets the tips whose commit is there and holds no ``path`` (a fact that cannot change;
+        a tip whose object is missing, in a shallow clone, may still arrive)."""
         tips = list(dict.fromkeys(tips))
         if len(tips) < peel_from:  # a few new tips (a commit's): one process, not two
             return self.blobs_at(tips, path)
@@ -380,6 +374,8 @@ class Repo:
                 commit[tip] = bits[0]
         at = self.blobs_at(sorted(set(commit.values())), path)
         res = {t: at[c] for t, c in commit.items() if c in at}
+        if absent is not None:
+            absent.update(t for t, c in commit.items() if c not in at)
         res.update(self.blobs_at([t for t in tips if t not in commit], path))
         return res
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from mvtools import ledger as L
 from mvtools.artifacts import INDEX, Record, Source, find_record
-from mvtools.config import Config, Model, dvc_yaml_files
+from mvtools.config import DVC_YAML_SPECS, Config, Model, dvc_yaml_files, dvc_yamls_in, ls_files
 from mvtools.gitops import Repo, git_ancestors
 from mvtools.ledgercache import LedgerCache
 
@@ -39,12 +39,8 @@ def index_files(repo: Repo) -> tuple[list[str], list[str]]:
     for a model registered with no dvc.yaml of its own."""
     from mvtools.environment import top_level, top_level_specs
 
-    # pathspec magic on even under `git --literal-pathspecs` (Magit sets GIT_LITERAL_PATHSPECS=1)
-    proc = repo.git("ls-files", "-z", "--cached", "--", "dvc.yaml", ":(glob)**/dvc.yaml", *top_level_specs(),
-                    check=False, env={**os.environ, "GIT_LITERAL_PATHSPECS": "0"})
-    names = sorted({p for p in proc.stdout.decode("utf-8", "surrogateescape").split("\0") if p})
-    dvcy = [n for n in names if posixpath.basename(n) == "dvc.yaml" and (repo.root / n).is_file()]
-    return dvcy, top_level(names)
+    names = ls_files(repo.root, [*DVC_YAML_SPECS, *top_level_specs()])
+    return dvc_yamls_in(repo.root, names), top_level(sorted(names))
 
 
 def commit_dvc_yamls(repo: Repo, changed: list[str], listed: list[str] | None = None) -> list[str]:

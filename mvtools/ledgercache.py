@@ -94,9 +94,10 @@ class LedgerCache:
 
     def tip_facts(self, rel: str) -> tuple[dict[str, str], dict[str, str]]:
         """Facts about immutable objects recorded by :meth:`save_tip_facts`, so never stale:
-        object id (a commit, or a tag's own id) -> the blob id of ``rel`` there (found blobs
-        only: an object missing in a shallow clone may arrive), and blob id -> a blob that
-        starts with its bytes and passed every check (``ledgers_on_refs``)."""
+        object id (a commit, or a tag's own id) -> the blob id of ``rel`` there, or "" where
+        the commit is there and has no ``rel`` (never for an object missing in a shallow
+        clone: it may arrive), and blob id -> a blob that starts with its bytes and passed
+        every check (``ledgers_on_refs``)."""
         got = self._read(self._tips_name(rel)) if self.dir is not None else None
         if not isinstance(got, dict) or got.get("format") != CACHE_FORMAT:
             return {}, {}

@@ -78,26 +78,26 @@ def check_history(reg: Registry) -> list[dict[str, str]]:
     that holds it (a policy applies from the commit that introduced or changed it)."""
     problems: list[dict[str, str]] = []
     cache: dict[str | None, PolicySettings] = {}
-    for name, st in reg.states().items():
-        gained = reg.commits_gaining(name)
-        for ev in st.events:
-            kind = ev["event"]
-            if kind in ("promote", "rollback"):
-                action, target = "promote", ev.get("stage", "")
-            elif kind == "deploy":
-                action, target = "deploy", ev.get("env", "")
-            else:
-                continue
-            commit = gained.get(ev["id"]) or reg.commit_holding(name, ev["id"])
-            # and the policy before that commit: a commit cannot widen the policy for its own events
-            pols = [policy_at(reg, commit, cache)] + ([policy_at(reg, f"{commit}^", cache)] if commit else [])
-            where = f"{name} {kind} {ev.get('version') or ''} {target}".strip()
-            if not all(allowed(pol, ev["actor"], action, target) for pol in pols):
-                problems.append({"kind": "policy", "where": where,
-                                 "message": f"{ev['actor']} may not {action} into {target!r}"})
-            if any(pol.signed for pol in pols):
-                ok = commit is not None and reg.repo.git("verify-commit", commit, check=False).returncode == 0
-                if not ok:
-                    problems.append({"kind": "policy-signature", "where": where,
-                                     "message": f"commit {(commit or '?')[:12]} is not signed by a trusted key"})
+    with reg.walking_histories():  # where each event was gained: one walk of each ledger's history
+        for name, st in reg.states().items():
+            for ev in st.events:
+                kind = ev["event"]
+                if kind in ("promote", "rollback"):
+                    action, target = "promote", ev.get("stage", "")
+                elif kind == "deploy":
+                    action, target = "deploy", ev.get("env", "")
+                else:
+                    continue
+                commit = reg.commit_holding(name, ev["id"])
+                # and the policy before that commit: a commit cannot widen the policy for its own events
+                pols = [policy_at(reg, commit, cache)] + ([policy_at(reg, f"{commit}^", cache)] if commit else [])
+                where = f"{name} {kind} {ev.get('version') or ''} {target}".strip()
+                if not all(allowed(pol, ev["actor"], action, target) for pol in pols):
+                    problems.append({"kind": "policy", "where": where,
+                                     "message": f"{ev['actor']} may not {action} into {target!r}"})
+                if any(pol.signed for pol in pols):
+                    ok = commit is not None and reg.repo.git("verify-commit", commit, check=False).returncode == 0
+                    if not ok:
+                        problems.append({"kind": "policy-signature", "where": where,
+                                         "message": f"commit {(commit or '?')[:12]} is not signed by a trusted key"})
     return problems

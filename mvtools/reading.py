@@ -9,8 +9,9 @@ through its :meth:`transaction`.
 from __future__ import annotations
 
 import re
+from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Iterator
 
 from mvtools import ledger as L
 from mvtools.config import Config, load_config
@@ -249,27 +250,26 @@ class RegistryReader:
     def ledgers_on_refs(self, name: str, refs: list[tuple[str, str]] | None = None) -> list[L.Ledger]:
         """``name``'s ledger at the tip of every ref and HEAD (each distinct blob once): a
         version registered on another branch, a detached HEAD or a tagged commit no branch
-        holds any more is in one of them. With ``refs`` (``Repo.refs()``): every ref and HEAD,
-        none peeled by for-each-ref; and a
-        ledger that is a byte prefix of one read already is not parsed (ledgers grow by
-        appending: its events are the first ones of the longer ledger, which passed every
-        check). Both facts are kept in the ledger cache (tip -> blob, blob -> a longer blob
+        holds any more is in one of them. ``refs``: ``Repo.refs()`` when the caller read it
+        already (every ref, none peeled by for-each-ref). A ledger that is a byte prefix of
+        one read already is not parsed (ledgers grow by appending: its events are the first
+        ones of the longer ledger, which passed every check). Both facts are kept in the ledger cache (tip -> blob, blob -> a longer blob
         it starts), so a registration asks git about its new tips and reads the ledgers
         that are not such a prefix: not every ledger at every version tag of the model."""
         rel = self.config.ledger_path(name)
-        if refs is None:
-            blobs = self.repo.read_blobs(sorted(set(self.repo.blobs_at(self.repo.ref_tips(), rel).values())))
-            return [led for led in (self._load_or_none(blobs[b], rel, name) for b in sorted(blobs)) if led is not None]
+        refs = self.repo.refs() if refs is None else refs
         # every ref's tip, the tags of other models included: a commit that registered this
         # model and another, off every branch, whose own tag of this model was deleted, still
         # holds the version (tests/test_version_reuse.py)
         tips = {oid for _ref, oid in refs}
         tips.update([self.repo.head] if self.repo.head else [])
-        known, prefix = self.cache.tip_facts(rel)
+        known, prefix = self.cache.tip_facts(rel)  # tip -> its ledger blob, "" for none there
         new = sorted(t for t in tips if t not in known)
-        found = self.repo.blobs_at_tips(new, rel) if new else {}  # git is asked about new tips only
+        absent: set[str] = set()  # new tips whose commit holds no ledger of the model (older ones)
+        found = self.repo.blobs_at_tips(new, rel, absent=absent) if new else {}  # git is asked about new tips only
+        found.update(dict.fromkeys(absent, ""))
         at = {t: known[t] if t in known else found[t] for t in tips if t in known or t in found}
-        ids = set(at.values())
+        ids = set(at.values()) - {""}
 
         def covered(b: str) -> bool:  # a prefix of a checked ledger at a tip: nothing new in it
             for _ in range(len(prefix)):  # (each step is to a longer blob: no cycle but a forged one)
@@ -327,10 +327,34 @@ class RegistryReader:
             return tags[ev["tag"]][0]
         return self.commit_holding(ev["model"], ev["id"])
 
+    _gained: dict[str, dict[str, str]] | None = None  # within walking_histories(): model -> commits_gaining
+
+    @contextmanager
+    def walking_histories(self) -> Iterator[None]:
+        """For a command that asks where many events were gained (``sync-tags``, ``verify
+        --policy``): within this, :meth:`commit_holding` of HEAD answers from one walk of
+        each model's ledger history (:meth:`commits_gaining`) instead of a ``git log -S``
+        per event, every object read through one persistent ``git cat-file``."""
+        from mvtools.gitbulk import reading_in_bulk
+
+        outer = self._gained
+        self._gained = {} if outer is None else outer
+        try:
+            with reading_in_bulk(self.repo):
+                yield
+        finally:
+            self._gained = outer
+
     def commit_holding(self, name: str, event_id: str, rev: str = "HEAD") -> str | None:
         """The oldest commit reachable from ``rev`` whose ledger gained the event: one whose
         parents' ledgers all lack it (a merge that registered new bytes included; a merge
         that only brings it in from a side is not where it was gained)."""
+        if self._gained is not None and rev == "HEAD":
+            if name not in self._gained:
+                self._gained[name] = self.commits_gaining(name)
+            found = self._gained[name].get(event_id)
+            if found is not None:
+                return found  # (an id the walk misses is searched for below)
         rel = self.config.ledger_path(name)
         out = self.repo.out("log", "--full-history", "-m", "--format=%H %P", "-S" + event_id, rev, "--", rel,
                             check=False)

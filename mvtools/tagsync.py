@@ -68,7 +68,6 @@ class TagSync(RegistryReader):
         tag is deleted: a version tag binds its number (``mvtools verify`` says what to do
         with one no ledger records). The tags are written together, in one ref transaction."""
         from mvtools.domain import SyncResult  # off the hooks' import path
-        from mvtools.gitbulk import reading_in_bulk
         from mvtools.tagwrite import TagWrite, write_tags
         if self.repo.out("rev-parse", "--is-shallow-repository") == "true":
             raise UsageError("shallow clone: the commits that hold older versions are missing; "
@@ -81,40 +80,25 @@ class TagSync(RegistryReader):
         from calendar import timegm
 
         writes: list[TagWrite] = []
-        self._gaining = {}
-        try:
-            with reading_in_bulk(self.repo):
-                for name, events in self._committed_events(skipped).items():
-                    last = 0  # GTO orders a model's tags by time (1 s): keep them in ledger order
-                    for tag, commit, message, ts in self.expected_tags(name, tags, events):
-                        have = tags.get(tag)
-                        pt = parse_tag(tag)
-                        if have is not None and (have[0] == commit or commit is None or pt is None
-                                                 or pt.kind == "version"):
-                            last = max(last, have[1])
-                            continue
-                        if commit is None:
-                            continue
-                        when = max(timegm(time.strptime(ts, "%Y-%m-%dT%H:%M:%SZ")), last + 1)
-                        last = when
-                        writes.append(TagWrite(tag, commit, message, when, force=have is not None))
-                        tags[tag] = (commit, when)
-                        (made if have is None else moved).append({"tag": tag, "commit": commit})
-        finally:
-            self._gaining = None
+        with self.walking_histories():  # where each missing tag's event was gained: one walk a model
+            for name, events in self._committed_events(skipped).items():
+                last = 0  # GTO orders a model's tags by time (1 s): keep them in ledger order
+                for tag, commit, message, ts in self.expected_tags(name, tags, events):
+                    have = tags.get(tag)
+                    pt = parse_tag(tag)
+                    if have is not None and (have[0] == commit or commit is None or pt is None
+                                             or pt.kind == "version"):
+                        last = max(last, have[1])
+                        continue
+                    if commit is None:
+                        continue
+                    when = max(timegm(time.strptime(ts, "%Y-%m-%dT%H:%M:%SZ")), last + 1)
+                    last = when
+                    writes.append(TagWrite(tag, commit, message, when, force=have is not None))
+                    tags[tag] = (commit, when)
+                    (made if have is None else moved).append({"tag": tag, "commit": commit})
         write_tags(self.repo, writes)  # one transaction: every tag, or none
         return SyncResult.from_dict({"created": made, "moved": moved, "restored": restored, "skipped": skipped})
-
-    _gaining: dict[str, dict[str, str]] | None = None  # while sync_tags runs: model -> commits_gaining
-
-    def commit_holding(self, name: str, event_id: str, rev: str = "HEAD") -> str | None:
-        """As RegistryReader's; while ``sync_tags`` runs, from one walk of each model's ledger
-        history (:meth:`commits_gaining`) rather than a ``git log -S`` per missing tag."""
-        if self._gaining is None or rev != "HEAD":
-            return super().commit_holding(name, event_id, rev)
-        if name not in self._gaining:
-            self._gaining[name] = self.commits_gaining(name)
-        return self._gaining[name].get(event_id) or super().commit_holding(name, event_id, rev)
 
     def _events_at(self, commit: str, name: str) -> list[dict[str, Any]]:
         led = self.ledger_at(commit, name)

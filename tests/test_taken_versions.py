@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from conftest import git, head, init_repo, mvtools, write_model
+from mvtools.errors import ConfigError
 from mvtools.registry import Registry
 from mvtools.transaction import live_reservations
 from mvtools.versioning import Version, model_tag_pattern, new_tag, parse_tag
@@ -30,8 +31,16 @@ def old_taken(reg: Registry, name: str, extra: list[dict[str, Any]] | None = Non
         p = parse_tag(tag)
         if p and p.version and p.model == name:
             vs.add(Version(p.version))
-    for led in reg.ledgers_on_refs(name):  # no refs=: every tip, as before
-        vs.update(Version(e["version"]) for e in led.events if e["event"] == "register")
+    rel = reg.config.ledger_path(name)  # the ledger at every ref tip, tags peeled, each blob parsed
+    text = reg.repo.out("for-each-ref", "--format=%(objectname) %(*objectname)")
+    tips = {line.split()[-1] for line in text.splitlines() if line.strip()} | {str(reg.repo.head)}
+    blobs = reg.repo.read_blobs(sorted(set(reg.repo.blobs_at(sorted(tips), rel).values())))
+    for data in blobs.values():
+        try:
+            events = reg.cache.load(data, rel, name).events
+        except ConfigError:
+            continue
+        vs.update(Version(e["version"]) for e in events if e["event"] == "register")
     vs.update(Version(r["version"]) for r in live_reservations(reg.repo, name) if isinstance(r.get("version"), str))
     return vs
 
@@ -199,3 +208,30 @@ def test_the_ledger_at_tips_peeled_first_is_the_ledger_at_each_tip(tmp_path: Pat
     assert repo.blobs_at_tips(tips, "registry/m.yaml", peel_from=2) == want
     assert repo.blobs_at_tips(tips, "registry/m.yaml") == want
     assert len(set(want.values())) == 2 and len(want) == len(set(tips)) - 2  # not `early`, not of-blob
+
+
+def test_tips_whose_commit_has_no_ledger_are_said_once(tmp_path: Path) -> None:
+    """blobs_at_tips names the tips whose commit is there without the path (`absent`), so the
+    tip cache keeps that fact and a later registration does not ask git about them again;
+    a tag of a blob (no commit) is not such a fact."""
+    from mvtools.gitops import Repo
+
+    r = tmp_path / "r"
+    r.mkdir()
+    git(r, "init", "-q")
+    write_model(r, "other.txt", "no ledger yet")
+    git(r, "add", "-A")
+    git(r, "commit", "-q", "-m", "before")
+    git(r, "tag", "-a", "-m", "early", "early")
+    blob = git(r, "rev-parse", "HEAD:other.txt").stdout.strip()
+    git(r, "tag", "-a", "-m", "blob", "of-blob", blob)
+    write_model(r, "registry/m.yaml", "ledger 1\n")
+    git(r, "add", "-A")
+    git(r, "commit", "-q", "-m", "one")
+    git(r, "tag", "-a", "-m", "a", "m@v0.1.0")
+    repo = Repo.discover(r)
+    oid = dict(repo.refs())
+    absent: set[str] = set()
+    found = repo.blobs_at_tips(list(oid.values()), "registry/m.yaml", peel_from=2, absent=absent)
+    assert absent == {oid["refs/tags/early"]}
+    assert set(found) == {oid["refs/tags/m@v0.1.0"], str(repo.head)}
